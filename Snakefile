@@ -1,0 +1,37 @@
+# hpcseq: preprocessing -> vocabulary -> Horovod training -> evaluation -> report, for every
+# experiment in config/config.yaml. This file only wires things together; the stages live in
+# workflow/rules/*.smk and the code they run in scripts/hpcseq/.
+#
+#   snakemake --cores 2                      # local run (Horovod ranks on this machine)
+#   snakemake --profile slurm                # every rule a Slurm job, training on GPU nodes
+#   snakemake --cores 2 --config preset=lecture
+#   snakemake --report results/report.html   # after a run
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The shipped config, unless --configfile names another (test configs replace it rather than
+# being merged into it); --config key=value still overrides single keys.
+if not config.get("experiments"):
+
+    configfile: "config/config.yaml"
+
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/vocabulary.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

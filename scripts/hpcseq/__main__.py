@@ -1,0 +1,3 @@
+from hpcseq.cli import main
+
+raise SystemExit(main())

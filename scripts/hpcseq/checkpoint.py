@@ -1,0 +1,151 @@
+"""Checkpoints that are complete or absent, and that only the configuration that made them loads.
+
+Layout: `<model_dir>/checkpoints/epoch-EEEE-step-SSSSSSS/` holding TensorFlow's checkpoint files
+(model weights and optimizer state) and `state.json` (position in the data order, metrics
+history, the fingerprint of the settings that made it, and the size of every file). A directory
+is built under a temporary name and renamed when complete, so a killed writer leaves only a
+`.tmp-*` directory, which is ignored and cleaned up. Before loading, the files are checked
+against state.json and the fingerprint against the current settings: an incomplete checkpoint
+is skipped with a warning (the previous one is used), a foreign one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hpcseq.atomic import atomic_directory
+from hpcseq.errors import CheckpointError
+from hpcseq.runlog import get_logger
+
+FORMAT_VERSION = 1
+PREFIX = "ckpt"
+
+
+@dataclass
+class CheckpointInfo:
+    path: Path
+    state: dict
+
+    @property
+    def global_step(self) -> int:
+        return int(self.state["global_step"])
+
+
+def directory_name(epochs_completed: int, step_in_epoch: int) -> str:
+    return f"epoch-{epochs_completed:04d}-step-{step_in_epoch:07d}"
+
+
+def fingerprint_differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    differences = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            differences += fingerprint_differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            differences.append(f"{prefix}{key}: checkpoint {a!r}, now {b!r}")
+    return differences
+
+
+class CheckpointStore:
+    def __init__(self, directory: str | Path, fingerprint: dict, keep: int = 2):
+        self.directory = Path(directory)
+        self.fingerprint = fingerprint
+        self.keep = keep
+        self.log = get_logger()
+
+    # -------------------------------------------------------------------------------- reading
+    def _candidates(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted((p for p in self.directory.iterdir() if p.is_dir() and p.name.startswith("epoch-")),
+                      key=lambda p: p.name)
+
+    def _verify(self, path: Path) -> dict:
+        """Return state.json of a complete checkpoint; raise CheckpointError saying what is missing."""
+        state_path = path / "state.json"
+        if not state_path.is_file():
+            raise CheckpointError(f"{path}: no state.json (the checkpoint was not completely written)")
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{state_path}: unreadable ({error})") from None
+        if state.get("format") != FORMAT_VERSION:
+            raise CheckpointError(f"{path}: checkpoint format {state.get('format')!r}, expected {FORMAT_VERSION}")
+        for name, size in state.get("files", {}).items():
+            file = path / name
+            if not file.is_file():
+                raise CheckpointError(f"{path}: file {name} is missing")
+            if file.stat().st_size != size:
+                raise CheckpointError(f"{path}: file {name} has {file.stat().st_size} bytes, state.json says {size}")
+        return state
+
+    def latest(self) -> CheckpointInfo | None:
+        """The newest complete checkpoint of these settings, or None.
+
+        Incomplete checkpoints are skipped with a warning; a complete one made with other settings
+        stops the run (CheckpointError) rather than being loaded or silently ignored.
+        """
+        for path in reversed(self._candidates()):
+            try:
+                state = self._verify(path)
+            except CheckpointError as problem:
+                self.log.warning("skipping checkpoint: %s", problem)
+                continue
+            differences = fingerprint_differences(state.get("fingerprint", {}), self.fingerprint)
+            if differences:
+                raise CheckpointError(
+                    f"{path} was written with other settings, so it cannot be continued:\n    "
+                    + "\n    ".join(differences)
+                    + f"\nTo start over, delete {self.directory} (or run `hpcseq train --restart`); to continue it, "
+                    "restore the settings above.")
+            return CheckpointInfo(path, state)
+        return None
+
+    def restore(self, path: Path, model, optimizer) -> None:
+        import tensorflow as tf
+
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        status = checkpoint.read(str(Path(path) / PREFIX))
+        # every variable of the model and optimizer must come from the file: a partial load would
+        # silently continue from a different state
+        status.assert_existing_objects_matched()
+
+    # -------------------------------------------------------------------------------- writing
+    def save(self, model, optimizer, state: dict) -> Path:
+        import tensorflow as tf
+
+        name = directory_name(state["epochs_completed"], state["step_in_epoch"])
+        target = self.directory / name
+        started = time.perf_counter()
+        with atomic_directory(target) as tmp:
+            tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp / PREFIX))
+            files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+            full_state = {"format": FORMAT_VERSION, "fingerprint": self.fingerprint, "files": files,
+                          "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **state}
+            (tmp / "state.json").write_text(json.dumps(full_state, indent=1) + "\n", encoding="utf-8")
+        self.log.info("checkpoint %s written in %.2f s", target, time.perf_counter() - started)
+        self._prune()
+        return target
+
+    def _prune(self) -> None:
+        complete = []
+        for path in self._candidates():
+            try:
+                self._verify(path)
+                complete.append(path)
+            except CheckpointError:
+                continue
+        for path in complete[: max(0, len(complete) - self.keep)]:
+            shutil.rmtree(path, ignore_errors=True)
+        for leftover in self.directory.glob(".tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in self.directory.glob(".old-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def clear(self) -> None:
+        if self.directory.exists():
+            shutil.rmtree(self.directory)

@@ -1,0 +1,195 @@
+"""The `hpcseq` command: one subcommand per stage, plus sbatch script rendering and log inspection.
+
+Every stage takes its settings either from the config (`--config FILE --experiment NAME`, the
+form used in hand-written and generated sbatch scripts) or as resolved JSON (`--settings`, the
+form the Snakemake rules use, so that Snakemake reruns a stage exactly when its settings change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from hpcseq.errors import ConfigError, HpcseqError
+
+
+def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("settings (one of)")
+    source.add_argument("--settings", help="resolved experiment settings as JSON (what the Snakemake rules pass)")
+    source.add_argument("--config", type=Path, help="config file (default config/config.yaml) ...")
+    source.add_argument("--experiment", help="... and the experiment in it")
+    source.add_argument("--preset", help="override the config's preset (e.g. quick, lecture)")
+    parser.add_argument("--results-dir", type=Path, help="default: the config's results_dir, or results/")
+
+
+def _settings_and_paths(args):
+    from hpcseq import config as config_module
+    from hpcseq.paths import ExperimentPaths
+
+    if args.settings:
+        try:
+            settings = json.loads(args.settings)
+        except json.JSONDecodeError as error:
+            raise ConfigError("--settings", f"not valid JSON: {error}") from None
+        results_dir = args.results_dir or Path("results")
+    else:
+        if not args.experiment:
+            raise ConfigError("--experiment", "give --experiment NAME (with --config FILE), or --settings JSON")
+        overrides = {"preset": args.preset} if args.preset else None
+        config = config_module.load_config(args.config or config_module.DEFAULT_CONFIG_PATH, overrides)
+        settings = config_module.experiment_settings(config, args.experiment)
+        results_dir = args.results_dir or Path(config["results_dir"])
+    return settings, ExperimentPaths.of(results_dir, settings["name"])
+
+
+def cmd_preprocess(args) -> int:
+    from hpcseq.runlog import setup_logging
+
+    settings, paths = _settings_and_paths(args)
+    log = setup_logging("preprocess")
+    if settings["model"] == "char_rnn":
+        from hpcseq.corpus import prepare_text_corpus as prepare
+    else:
+        from hpcseq.sentiment import prepare_sentences as prepare
+    report = prepare(settings, paths.prepared)
+    log.info("%s: %s", settings["name"], json.dumps(report.get("characters") or report.get("sizes")))
+    if report["kind"] == "labelled_sentences":
+        skipped = report["source"]["bad_lines_skipped"]
+        if skipped:
+            log.warning("%d malformed lines skipped (on_bad_line: skip); first: %s", skipped,
+                        report["source"]["bad_lines_first"][:3])
+        for method, numbers in report["overlap"].items():
+            log.info("%s split: %d of %d test sentences also occur in training", method,
+                     numbers["test_sentences_also_in_train"], numbers["test_sentences"])
+    log.info("wrote %s", paths.prepared)
+    return 0
+
+
+def cmd_vocab(args) -> int:
+    from hpcseq.runlog import setup_logging
+    from hpcseq.vocab import build_vocabulary
+
+    settings, paths = _settings_and_paths(args)
+    log = setup_logging("vocabulary")
+    document = build_vocabulary(settings, paths.prepared, paths.vocab, paths.encoded)
+    log.info("%s: %d %s from %s; encoded: %s", settings["name"], document["size"], document["kind"],
+             document["built_from"], json.dumps(document["encoded"]["splits"]))
+    return 0
+
+
+def cmd_train(args) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    from hpcseq.train import train
+
+    settings, paths = _settings_and_paths(args)
+    train(settings, paths, restart=args.restart)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    from hpcseq.evaluate import evaluate
+
+    settings, paths = _settings_and_paths(args)
+    evaluate(settings, paths)
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from hpcseq.plots import plot_from_files
+
+    source = args.metrics if args.kind == "curves" else args.evaluation
+    if source is None:
+        raise ConfigError("plot", "curves need --metrics FILE, confusion needs --evaluation FILE")
+    plot_from_files(args.kind, source, args.title, args.output)
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from hpcseq.report import write_summary
+
+    write_summary(args.results_dir or Path("results"), args.experiments, args.output)
+    return 0
+
+
+def cmd_launch(args) -> int:
+    from hpcseq.launch import launch
+
+    command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    if not command:
+        raise ConfigError("launch", "give the command to start after --")
+    launch(command, args.ranks, args.nodes, args.tasks_per_node or args.ranks, args.srun, args.local_launcher)
+    return 0  # not reached: launch() replaces this process
+
+
+def cmd_config(args) -> int:
+    from hpcseq import config as config_module
+
+    overrides = {"preset": args.preset} if args.preset else None
+    config = config_module.load_config(args.config or config_module.DEFAULT_CONFIG_PATH, overrides)
+    if args.experiment:
+        print(json.dumps(config_module.experiment_settings(config, args.experiment), indent=2))
+    else:
+        print(json.dumps(config, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpcseq", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for name, function, text in (
+        ("preprocess", cmd_preprocess, "clean and split a dataset"),
+        ("vocab", cmd_vocab, "build the vocabulary from the training split and encode all splits"),
+        ("train", cmd_train, "train with Horovod (run under horovodrun, mpirun or srun for several ranks)"),
+        ("evaluate", cmd_evaluate, "test metrics, baselines and samples of a trained model"),
+    ):
+        command = sub.add_parser(name, help=text, description=text)
+        _add_settings_arguments(command)
+        command.set_defaults(function=function)
+        if name == "train":
+            command.add_argument("--restart", action="store_true",
+                                 help="delete this experiment's checkpoints and start from scratch")
+
+    plot = sub.add_parser("plot", help="training curves (from metrics.jsonl) or a confusion matrix as PNG")
+    plot.add_argument("kind", choices=["curves", "confusion"])
+    plot.add_argument("--metrics", type=Path, help="model/metrics.jsonl (curves)")
+    plot.add_argument("--evaluation", type=Path, help="eval/metrics.json (confusion)")
+    plot.add_argument("--title", default="")
+    plot.add_argument("--output", type=Path, required=True)
+    plot.set_defaults(function=cmd_plot)
+
+    summary = sub.add_parser("summary", help="summarise evaluated experiments (Markdown)")
+    summary.add_argument("--results-dir", type=Path)
+    summary.add_argument("--output", type=Path, required=True)
+    summary.add_argument("experiments", nargs="+")
+    summary.set_defaults(function=cmd_summary)
+
+    launch = sub.add_parser("launch", help="start a command on N ranks: srun inside Slurm, else horovodrun/mpirun")
+    launch.add_argument("--ranks", type=int, required=True)
+    launch.add_argument("--nodes", type=int, default=1)
+    launch.add_argument("--tasks-per-node", type=int)
+    launch.add_argument("--srun", default="srun", help="srun and its flags, used inside a Slurm allocation")
+    launch.add_argument("--local-launcher", default="horovodrun", choices=["horovodrun", "mpirun"])
+    launch.add_argument("command_line", nargs=argparse.REMAINDER)
+    launch.set_defaults(function=cmd_launch)
+
+    show = sub.add_parser("config", help="validate the config and print it resolved (defaults and preset applied)")
+    show.add_argument("--config", type=Path)
+    show.add_argument("--experiment")
+    show.add_argument("--preset")
+    show.set_defaults(function=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.function(args)
+    except HpcseqError as error:
+        print(f"hpcseq {args.command}: error: {error}", file=sys.stderr, flush=True)
+        return error.exit_code

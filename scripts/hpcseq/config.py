@@ -1,0 +1,307 @@
+"""Load, validate and resolve the hpcseq configuration.
+
+One schema (workflow/schemas/config.schema.yaml) serves the Snakefile and the command line.
+Validation reports every problem at once, each with the dotted key it concerns, and for an
+unknown key the list of valid ones. Resolution merges, per experiment:
+
+    schema defaults  <  presets.<preset>.models.<model>  <  the experiment's own keys
+
+so the shipped experiments carry no epoch counts and the preset decides how long they run,
+while anything a user writes into an experiment wins.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpcseq.errors import ConfigError, ConfigErrors
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
+
+MODEL_DATASET_FORMAT = {"char_rnn": "text", "sentiment_lstm": "labelled_sentences"}
+STAGES = ("preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm")
+
+_schema_cache: dict | None = None
+
+
+def load_schema() -> dict:
+    global _schema_cache
+    if _schema_cache is None:
+        with open(SCHEMA_PATH, encoding="utf-8") as handle:
+            _schema_cache = yaml.safe_load(handle)
+    return _schema_cache
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("", f"config file {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ConfigError("", f"{path} is not valid YAML: {error}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("", f"{path} must hold a mapping of keys, not a {type(data).__name__}")
+    return data
+
+
+# ----------------------------------------------------------------------------------------------
+# schema helpers
+
+def _resolve_ref(schema: dict, root: dict) -> dict:
+    """Follow local `$ref`s ("#/$defs/...") and merge sibling keywords such as `default`."""
+    seen = 0
+    while isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local $ref supported, got {ref}")
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        siblings = {key: value for key, value in schema.items() if key != "$ref"}
+        schema = {**target, **siblings}
+        seen += 1
+        if seen > 50:
+            raise ValueError(f"$ref loop at {ref}")
+    return schema
+
+
+def _experiment_schema(experiment: dict, root: dict) -> dict | None:
+    model = experiment.get("model") if isinstance(experiment, dict) else None
+    if model not in MODEL_DATASET_FORMAT:
+        return None
+    return _resolve_ref({"$ref": f"#/$defs/{model}_experiment"}, root)
+
+
+def _fill_defaults(instance: Any, schema: dict, root: dict) -> Any:
+    """Return a copy of `instance` with every missing key that has a schema default filled in."""
+    schema = _resolve_ref(schema, root)
+    if not isinstance(instance, dict):
+        return instance
+    if "allOf" in schema and "properties" in schema and "model" in schema["properties"]:
+        # an experiment: the model decides which sub-schema applies
+        sub = _experiment_schema(instance, root)
+        if sub is not None:
+            schema = sub
+    result = dict(instance)
+    properties = schema.get("properties", {})
+    for key, subschema in properties.items():
+        subschema = _resolve_ref(subschema, root)
+        if key not in result and "default" in subschema:
+            result[key] = copy.deepcopy(subschema["default"])
+        if key in result:
+            result[key] = _fill_defaults(result[key], subschema, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key in result:
+            if key not in properties:
+                result[key] = _fill_defaults(result[key], extra, root)
+    return result
+
+
+def _valid_keys(schema: dict, root: dict) -> list[str]:
+    schema = _resolve_ref(schema, root)
+    return sorted(schema.get("properties", {}))
+
+
+def _dotted(path) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def _format_schema_error(error, root: dict) -> ConfigError:
+    key = _dotted(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(_resolve_ref(error.schema, root).get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        valid = ", ".join(sorted(allowed)) or "(none)"
+        errors = []
+        for name in unknown:
+            close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(ConfigError(f"{key}.{name}" if key else str(name),
+                                      f"unknown key{hint}; valid keys here are: {valid}"))
+        if len(errors) == 1:
+            return errors[0]
+        return ConfigError(key, f"unknown keys {', '.join(unknown)}; valid keys here are: {valid}")
+    if error.validator == "required":
+        return ConfigError(key, error.message.replace("is a required property", "is required"))
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return ConfigError(key, f"{error.instance!r} is not one of {allowed}")
+    if error.validator == "pattern":
+        return ConfigError(key, f"{error.instance!r} does not match the pattern {error.validator_value}")
+    return ConfigError(key, error.message)
+
+
+def schema_errors(config: dict, schema: dict | None = None) -> list[ConfigError]:
+    import jsonschema
+
+    schema = schema or load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    formatted: list[ConfigError] = []
+    seen = set()
+    for error in errors:
+        # if/then branches report the same problem twice (once for the failed `then`): keep leaves
+        if error.validator in ("allOf", "if", "then"):
+            continue
+        item = _format_schema_error(error, schema)
+        if str(item) not in seen:
+            seen.add(str(item))
+            formatted.append(item)
+    return formatted
+
+
+# ----------------------------------------------------------------------------------------------
+# merging
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`override` wins; nested mappings merge key by key; lists and scalars are replaced."""
+    result = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _semantic_errors(config: dict) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    preset = config.get("preset")
+    presets = config.get("presets", {})
+    if preset is not None and preset not in presets:
+        valid = ", ".join(sorted(presets)) or "(none defined)"
+        errors.append(ConfigError("preset", f"{preset!r} is not defined under `presets`; defined: {valid}"))
+    datasets = config.get("datasets", {})
+    for name, experiment in config.get("experiments", {}).items():
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", str(name)):
+            errors.append(ConfigError(f"experiments.{name}", "experiment names must start with a letter and "
+                                      "hold only letters, digits, '_', '.', '-' (at most 64): they become "
+                                      "file names and Slurm job names"))
+        dataset = experiment.get("dataset")
+        model = experiment.get("model")
+        if dataset not in datasets:
+            valid = ", ".join(sorted(datasets))
+            errors.append(ConfigError(f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; "
+                                      f"defined: {valid}"))
+        elif model in MODEL_DATASET_FORMAT and datasets[dataset].get("format") != MODEL_DATASET_FORMAT[model]:
+            errors.append(ConfigError(
+                f"experiments.{name}.dataset",
+                f"model {model} needs a dataset of format {MODEL_DATASET_FORMAT[model]!r}, "
+                f"but {dataset} has format {datasets[dataset].get('format')!r}"))
+        prep = experiment.get("preprocess", {})
+        held_out = prep.get("validation_fraction", 0) + prep.get("test_fraction", 0)
+        if held_out >= 1:
+            errors.append(ConfigError(f"experiments.{name}.preprocess",
+                                      f"validation_fraction + test_fraction = {held_out:g} leaves no training data"))
+        if model == "char_rnn" and prep.get("validation_fraction", 0) <= 0:
+            errors.append(ConfigError(f"experiments.{name}.preprocess.validation_fraction",
+                                      "must be above 0: training always validates"))
+        if model == "sentiment_lstm" and prep.get("validation_fraction", 0) <= 0:
+            errors.append(ConfigError(f"experiments.{name}.preprocess.validation_fraction",
+                                      "must be above 0: training always validates"))
+        pattern = prep.get("start_after")
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                errors.append(ConfigError(f"experiments.{name}.preprocess.start_after",
+                                          f"not a valid regular expression: {error}"))
+    return errors
+
+
+def validate_config(raw: dict) -> dict:
+    """Validate a raw config mapping and return it resolved: defaults filled, presets applied.
+
+    Raises ConfigErrors listing every problem with its key.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigErrors([ConfigError("", "the configuration must be a mapping of keys")])
+    schema = load_schema()
+    errors = schema_errors(raw, schema)
+    if errors:
+        raise ConfigErrors(errors)
+    config = _fill_defaults(raw, schema, schema)
+    preset_name = config.get("preset")
+    preset = config.get("presets", {}).get(preset_name, {}) if preset_name else {}
+    resolved_experiments = {}
+    for name, experiment in config["experiments"].items():
+        overrides = preset.get("models", {}).get(experiment.get("model"), {}) if preset else {}
+        own = raw["experiments"][name]
+        merged = deep_merge(overrides, own)
+        resolved_experiments[name] = _fill_defaults(merged, schema["$defs"]["experiment"], schema)
+    config["experiments"] = resolved_experiments
+    errors = _semantic_errors(config)
+    if errors:
+        raise ConfigErrors(errors)
+    return config
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH, overrides: dict | None = None) -> dict:
+    raw = load_yaml(path)
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    return validate_config(raw)
+
+
+def experiment_settings(config: dict, name: str) -> dict:
+    """Everything one experiment's stages need, self-contained (dataset included)."""
+    experiments = config["experiments"]
+    if name not in experiments:
+        valid = ", ".join(sorted(experiments))
+        raise ConfigError("experiments", f"no experiment named {name!r}; defined: {valid}")
+    experiment = copy.deepcopy(experiments[name])
+    dataset_name = experiment["dataset"]
+    settings = {
+        "name": name,
+        "model": experiment["model"],
+        "ranks": experiment["ranks"],
+        "preset": config.get("preset"),
+        "preset_description": (config.get("presets", {}).get(config.get("preset")) or {}).get("description", ""),
+        "dataset": {"name": dataset_name, **copy.deepcopy(config["datasets"][dataset_name])},
+    }
+    for stage in STAGES:
+        settings[stage] = experiment.get(stage, {})
+    return settings
+
+
+def stage_settings(settings: dict, stage: str) -> dict:
+    """The part of an experiment's settings one stage depends on (what Snakemake tracks as params).
+
+    A stage reruns only when something it reads changes: preprocessing does not rerun when the
+    number of epochs changes.
+    """
+    base = {"name": settings["name"], "model": settings["model"]}
+    if stage == "preprocess":
+        return {**base, "dataset": settings["dataset"], "preprocess": settings["preprocess"],
+                "preset": settings.get("preset")}
+    if stage == "vocabulary":
+        return {**base, "vocabulary": settings["vocabulary"]}
+    if stage == "train":
+        return {**base, "ranks": settings["ranks"], "hyperparameters": settings["hyperparameters"],
+                "training": settings["training"], "preset": settings.get("preset")}
+    if stage == "evaluate":
+        # preprocess: seed strings are cleaned like the corpus; split: reported with the metrics
+        return {**base, "hyperparameters": settings["hyperparameters"], "evaluation": settings["evaluation"],
+                "preprocess": settings["preprocess"]}
+    raise ValueError(f"unknown stage {stage}")
+
+
+def settings_hash(settings: dict) -> str:
+    """A short stable hash of settings (sorted JSON), recorded in outputs and checkpoints."""
+    blob = json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

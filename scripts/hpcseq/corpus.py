@@ -1,0 +1,192 @@
+"""Character corpora: the lecture's cleaning and a contiguous train/validation/test split.
+
+The lecture (Keras char-RNN example) reads the file line by line, strips each line, lowercases
+it, drops non-ASCII characters and empty lines, and joins the lines with spaces. Each of those
+steps is a switch here. Splits are contiguous blocks of the cleaned text in the order
+train | validation | test, and windows are later cut inside each block only, so no window
+straddles two splits.
+
+Everything streams: memory does not grow with the corpus. The cleaned text goes to a temporary
+file in the output directory in one pass (which also computes the checksum); a second pass cuts
+it into the three split files. Outputs appear only when both passes succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from hpcseq.atomic import atomic_open, write_json
+from hpcseq.datafiles import HashingLineReader
+from hpcseq.errors import InputDataError
+
+SPLITS = ("train", "validation", "test")
+CHUNK_CHARS = 1 << 22
+
+
+@dataclass
+class CleaningOptions:
+    strip_lines: bool = True
+    lowercase: bool = True
+    ascii_only: bool = True
+    drop_empty_lines: bool = True
+    join_with: str = " "
+    skip_header_lines: int = 0
+    start_after: str | None = None
+    max_characters: int | None = None
+
+    @classmethod
+    def from_settings(cls, preprocess: dict) -> "CleaningOptions":
+        names = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in preprocess.items() if key in names})
+
+
+@dataclass
+class CleaningStats:
+    lines_read: int = 0
+    header_lines_skipped: int = 0
+    empty_lines_dropped: int = 0
+    non_ascii_characters_dropped: int = 0
+    lines_kept: int = 0
+    characters: int = 0
+    truncated_at_max_characters: bool = False
+    start_marker_line: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def clean_lines(lines: Iterable[tuple[int, bytes]], options: CleaningOptions, path: Path,
+                stats: CleaningStats, encoding: str = "utf-8") -> Iterator[str]:
+    """Yield cleaned lines (without separators) from (line_number, raw_bytes) pairs."""
+    marker = re.compile(options.start_after) if options.start_after else None
+    started = marker is None
+    for number, raw in lines:
+        stats.lines_read += 1
+        if number <= options.skip_header_lines:
+            stats.header_lines_skipped += 1
+            continue
+        if not started:
+            stats.header_lines_skipped += 1
+            if marker.search(raw.decode(encoding, errors="replace")):
+                started = True
+                stats.start_marker_line = number
+            continue
+        if options.ascii_only:
+            # the lecture's line.decode("ascii", "ignore"): bytes >= 128 are dropped
+            text = raw.decode("ascii", errors="ignore")
+            stats.non_ascii_characters_dropped += len(raw) - len(text)
+        else:
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise InputDataError(path, f"cannot decode as {encoding} at byte {error.start} of the line "
+                                     f"({error.reason}); set the dataset's `encoding`, or "
+                                     "preprocess.ascii_only: true to drop such bytes", line=number) from None
+        if options.strip_lines:
+            text = text.strip()
+        if options.lowercase:
+            text = text.lower()
+        if options.drop_empty_lines and not text:
+            stats.empty_lines_dropped += 1
+            continue
+        stats.lines_kept += 1
+        yield text
+    if marker is not None and not started:
+        raise InputDataError(path, f"no line matches preprocess.start_after = {options.start_after!r}; "
+                             "nothing would be left")
+
+
+def split_sizes(total: int, validation_fraction: float, test_fraction: float) -> dict[str, int]:
+    validation = int(round(total * validation_fraction))
+    test = int(round(total * test_fraction))
+    return {"train": total - validation - test, "validation": validation, "test": test}
+
+
+def _write_cleaned(lines: Iterator[str], options: CleaningOptions, handle, stats: CleaningStats) -> None:
+    limit = options.max_characters
+    written = 0
+    first = True
+    for line in lines:
+        piece = line if first else options.join_with + line
+        first = False
+        if limit is not None and written + len(piece) >= limit:
+            handle.write(piece[: limit - written])
+            written = limit
+            stats.truncated_at_max_characters = True
+            break
+        handle.write(piece)
+        written += len(piece)
+    stats.characters = written
+
+
+def _copy_chars(source, destination, count: int) -> None:
+    remaining = count
+    while remaining > 0:
+        chunk = source.read(min(CHUNK_CHARS, remaining))
+        if not chunk:
+            raise RuntimeError("cleaned text ended early")  # cannot happen: we counted it
+        destination.write(chunk)
+        remaining -= len(chunk)
+
+
+def prepare_text_corpus(settings: dict, output_dir: str | Path) -> dict:
+    """Clean and split a text corpus; write train/validation/test.txt and split_report.json."""
+    dataset = settings["dataset"]
+    preprocess = settings["preprocess"]
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    options = CleaningOptions.from_settings(preprocess)
+    reader = HashingLineReader(dataset["path"])
+    stats = CleaningStats()
+
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-cleaned.", suffix=".txt", dir=output_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            lines = clean_lines(reader, options, reader.path, stats, dataset.get("encoding", "utf-8"))
+            _write_cleaned(lines, options, handle, stats)
+        if stats.truncated_at_max_characters:
+            reader.hash_remaining()  # the checksum covers the whole file, also for a subset
+        reader.verify_sha256(dataset.get("sha256"))
+        if stats.characters == 0:
+            raise InputDataError(reader.path, "no text left after cleaning (empty file, or every line dropped "
+                                 f"by the preprocess settings: {stats.lines_read} lines read)")
+        sizes = split_sizes(stats.characters, preprocess["validation_fraction"], preprocess["test_fraction"])
+        for split in ("train", "validation"):
+            if sizes[split] <= 0:
+                raise InputDataError(reader.path, f"the {split} split would be empty: only {stats.characters} "
+                                     "characters after cleaning")
+        with open(tmp_name, encoding="utf-8", newline="") as source:
+            for split in SPLITS:
+                with atomic_open(output_dir / f"{split}.txt", newline="") as destination:
+                    _copy_chars(source, destination, sizes[split])
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+
+    offsets, start = {}, 0
+    for split in SPLITS:
+        offsets[split] = [start, start + sizes[split]]
+        start += sizes[split]
+    report = {
+        "experiment": settings["name"],
+        "kind": "text",
+        "source": {"path": str(dataset["path"]), "sha256": reader.sha256(), "bytes": reader.bytes_read,
+                   "checksum_verified": bool(dataset.get("sha256"))},
+        "cleaning": {key: value for key, value in vars(options).items()},
+        "stats": {key: value for key, value in vars(stats).items() if key != "extra"},
+        "characters": sizes,
+        "character_offsets": offsets,
+        "subset": (f"first {options.max_characters} cleaned characters of {reader.path.name}"
+                   if stats.truncated_at_max_characters else None),
+    }
+    write_json(output_dir / "split_report.json", report)
+    return report
+
+
+def read_split(prepared_dir: str | Path, split: str) -> str:
+    with open(Path(prepared_dir) / f"{split}.txt", encoding="utf-8", newline="") as handle:
+        return handle.read()

@@ -1,0 +1,87 @@
+"""Opening input files: existence checks, line reading that keeps line numbers, checksums."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterator
+
+from hpcseq.errors import InputDataError
+
+BOM = b"\xef\xbb\xbf"
+READ_BLOCK = 1 << 20
+
+
+def require_file(path: str | Path, what: str = "input file") -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(path, f"{what} does not exist")
+    if not path.is_file():
+        raise InputDataError(path, f"{what} is not a regular file")
+    return path
+
+
+class HashingLineReader:
+    """Yield (line_number, raw_bytes_without_line_ending) while hashing every byte read.
+
+    Reading and hashing in one pass keeps preprocessing to a single read of a large corpus;
+    `verify_sha256` is called after the pass (outputs are only committed after it passes).
+    A UTF-8 byte-order mark at the start and Windows line endings are treated as normal.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = require_file(path)
+        self._hash = hashlib.sha256()
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        with open(self.path, "rb") as handle:
+            pending = b""
+            number = 0
+            first = True
+            while True:
+                block = handle.read(READ_BLOCK)
+                if not block:
+                    break
+                self._hash.update(block)
+                self.bytes_read += len(block)
+                if first:
+                    if block.startswith(BOM):
+                        block = block[len(BOM):]
+                    first = False
+                pending += block
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    number += 1
+                    yield number, line[:-1] if line.endswith(b"\r") else line
+            if pending:
+                number += 1
+                yield number, pending[:-1] if pending.endswith(b"\r") else pending
+
+    def hash_remaining(self) -> None:
+        """Hash the bytes after those already read (when a pass stopped early)."""
+        with open(self.path, "rb") as handle:
+            handle.seek(self.bytes_read)
+            for block in iter(lambda: handle.read(READ_BLOCK), b""):
+                self._hash.update(block)
+                self.bytes_read += len(block)
+
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def verify_sha256(self, expected: str | None) -> None:
+        if expected and self.sha256() != expected:
+            raise InputDataError(
+                self.path,
+                f"sha256 is {self.sha256()}, expected {expected} (from the dataset's `sha256` in the config): "
+                "the file is not the one shipped or registered; restore it or update the checksum",
+            )
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(require_file(path), "rb") as handle:
+        for block in iter(lambda: handle.read(READ_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()

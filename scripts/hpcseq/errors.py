@@ -1,0 +1,45 @@
+"""Exceptions that carry what a user needs to fix a problem: the file and line, or the config key."""
+
+from __future__ import annotations
+
+
+class HpcseqError(Exception):
+    """Base class: an error the command line reports as one message, without a traceback."""
+
+    exit_code = 2
+
+
+class ConfigError(HpcseqError):
+    """A config value is missing, unknown or invalid. `key` is the dotted path to it."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.detail = message
+        super().__init__(f"config key {key}: {message}" if key else f"config: {message}")
+
+
+class ConfigErrors(HpcseqError):
+    """Several config problems found in one pass, reported together."""
+
+    def __init__(self, errors: list[ConfigError]):
+        self.errors = errors
+        lines = [f"  - {error}" for error in errors]
+        super().__init__("invalid configuration:\n" + "\n".join(lines))
+
+
+class InputDataError(HpcseqError):
+    """A data file is missing, malformed or does not match what the config expects."""
+
+    def __init__(self, path, message: str, line: int | None = None):
+        self.path = str(path)
+        self.line = line
+        where = f"{self.path}, line {line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class CheckpointError(HpcseqError):
+    """A checkpoint is incomplete, corrupt or belongs to another configuration."""
+
+
+class EnvironmentSetupError(HpcseqError):
+    """A required program or environment (training interpreter, Horovod, srun) is missing."""

@@ -1,0 +1,204 @@
+"""Evaluation of a trained model on the held-out split, next to a baseline.
+
+char_rnn: test loss, perplexity and bits per character next to a unigram model of the
+training split, and text sampled from fixed seed strings (greedy and with temperatures).
+sentiment_lstm: accuracy, precision, recall, F1 and the confusion matrix next to the majority
+class, on the whole test split and separately on test sentences that do / do not also occur in
+training (the number that tells whether the model generalises).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hpcseq import inputs, metrics
+from hpcseq.atomic import write_json, write_text
+from hpcseq.errors import ConfigError, InputDataError
+from hpcseq.paths import ExperimentPaths
+from hpcseq.runlog import setup_logging
+from hpcseq.sentiment import read_prepared
+from hpcseq.vocab import CharVocabulary, char_split_length, load_char_ids, load_sentences, load_vocabulary
+
+
+def held_out_split(settings: dict, lengths: dict) -> str:
+    """The test split, or the validation split when the config has no test part (test_fraction 0)."""
+    return "test" if lengths.get("test", 0) > 0 else "validation"
+
+
+def _seed_window(seed_text: str, index: int, settings: dict, vocabulary: CharVocabulary) -> np.ndarray:
+    """Encode a seed string the way the corpus was cleaned, cut or left-padded to the window length."""
+    preprocess = settings["preprocess"]
+    text = seed_text.strip() if preprocess.get("strip_lines", True) else seed_text
+    if preprocess.get("lowercase", True):
+        text = text.lower()
+    if preprocess.get("ascii_only", True):
+        text = text.encode("ascii", "ignore").decode("ascii")
+    length = settings["hyperparameters"]["sequence_length"]
+    if len(text) < length:
+        pad = " " if " " in vocabulary.chars else vocabulary.chars[0]
+        text = pad * (length - len(text)) + text
+    text = text[-length:]
+    try:
+        return vocabulary.encode_text(text)
+    except ValueError as problem:
+        raise ConfigError(f"experiments.{settings['name']}.evaluation.seed_texts[{index}]",
+                          f"{problem}; use characters of the training text") from None
+
+
+def sample_texts(model, vocabulary: CharVocabulary, settings: dict) -> list[dict]:
+    """Generate from every seed with every mode in one batch: one model call per character."""
+    import tensorflow as tf
+
+    evaluation = settings["evaluation"]
+    modes = [("greedy", None)] + [(f"temperature {t:g}", float(t)) for t in evaluation["temperatures"]]
+    windows, jobs = [], []
+    for index, seed_text in enumerate(evaluation["seed_texts"]):
+        window = _seed_window(seed_text, index, settings, vocabulary)
+        for mode, temperature in modes:
+            windows.append(window)
+            jobs.append({"seed": seed_text, "mode": mode, "temperature": temperature,
+                         "window": vocabulary.decode(window)})
+    state = np.stack(windows).astype(np.int32)
+    rng = np.random.default_rng(evaluation["sample_seed"])
+    generated = [[] for _ in jobs]
+    for _ in range(evaluation["sample_length"]):
+        probabilities = model(tf.constant(state), training=False).numpy().astype(np.float64)
+        next_ids = np.empty(len(jobs), dtype=np.int32)
+        for row, job in enumerate(jobs):
+            if job["temperature"] is None:
+                next_ids[row] = int(np.argmax(probabilities[row]))
+            else:
+                logits = np.log(np.maximum(probabilities[row], 1e-12)) / job["temperature"]
+                p = np.exp(logits - logits.max())
+                next_ids[row] = rng.choice(len(p), p=p / p.sum())
+            generated[row].append(int(next_ids[row]))
+        state = np.concatenate([state[:, 1:], next_ids[:, None]], axis=1)
+    for job, ids in zip(jobs, generated):
+        job["text"] = vocabulary.decode(ids)
+    return jobs
+
+
+def evaluate_char_rnn(settings: dict, paths: ExperimentPaths, model, vocabulary: CharVocabulary, log) -> dict:
+    hp = settings["hyperparameters"]
+    lengths = {split: char_split_length(paths.encoded, split) for split in ("validation", "test")}
+    split = held_out_split(settings, lengths)
+    ids = load_char_ids(paths.encoded, split)
+    windows = inputs.window_count(len(ids), hp["sequence_length"], hp["step"])
+    if windows < 1:
+        raise InputDataError(paths.encoded / f"{split}.ids", f"the {split} split has {len(ids)} characters, "
+                             f"too few for one window of {hp['sequence_length']}+1")
+    dataset = inputs.char_eval_dataset(ids, hp["sequence_length"], hp["step"], settings["evaluation"]["batch_size"])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    started = time.perf_counter()
+    loss, accuracy = model.evaluate(dataset, verbose=0)
+    seconds = time.perf_counter() - started
+    targets = ids[hp["sequence_length"]::hp["step"]][:windows]  # the target of every window
+    baseline = metrics.unigram_cross_entropy(vocabulary.counts, targets)
+    result = {
+        "experiment": settings["name"], "model": "char_rnn", "evaluated_split": split,
+        "evaluated_split_note": None if split == "test" else "no test part configured (test_fraction 0): "
+                                                             "these are validation numbers",
+        "windows": windows,
+        "model_metrics": {**metrics.language_model_metrics(float(loss)), "accuracy": float(accuracy)},
+        "unigram_baseline": metrics.language_model_metrics(baseline),
+        "windows_per_second": windows / seconds,
+    }
+    log.info("%s split: loss %.4f (perplexity %.2f, %.3f bits/char); unigram baseline %.4f (%.3f bits/char)",
+             split, loss, result["model_metrics"]["perplexity"], result["model_metrics"]["bits_per_character"],
+             baseline, result["unigram_baseline"]["bits_per_character"])
+    samples = sample_texts(model, vocabulary, settings)
+    result["samples"] = samples
+    lines = [f"# Samples from {settings['name']} ({settings['evaluation']['sample_length']} characters each)", ""]
+    for sample in samples:
+        lines += [f"## seed {sample['seed']!r} (window {sample['window']!r}), {sample['mode']}", "",
+                  sample["window"] + "|" + sample["text"], ""]
+    write_text(paths.samples, "\n".join(lines))
+    return result
+
+
+def _prediction_examples(name, split, token_lists, labels, probabilities, predicted, seen, per_group: int = 10) -> str:
+    """Readable examples: misclassified test sentences first, then correct ones; unseen before seen."""
+    lines = [f"# Predictions of {name} on its {split} split", "",
+             "label  p(positive)  in training  sentence", ""]
+    wrong = [i for i in np.argsort(seen, kind="stable") if predicted[i] != labels[i]]
+    right = [i for i in np.argsort(seen, kind="stable") if predicted[i] == labels[i]]
+    for title, chosen in (("misclassified", wrong[:per_group]), ("correct", right[:per_group])):
+        lines += [f"## {title} ({len(wrong) if title == 'misclassified' else len(right)} in all)", ""]
+        for i in chosen:
+            lines.append(f"{int(labels[i])}      {probabilities[i]:.3f}        {'yes' if seen[i] else 'no ':3}"
+                         f"          {' '.join(token_lists[i])}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> dict:
+    hp, evaluation = settings["hyperparameters"], settings["evaluation"]
+    flat, offsets, labels = load_sentences(paths.encoded, "test")
+    split = "test"
+    if len(labels) == 0:
+        flat, offsets, labels = load_sentences(paths.encoded, "validation")
+        split = "validation"
+    matrix = inputs.pad_sentences(flat, offsets, hp["sentence_length"], hp["padding"])
+    dataset = inputs.sentence_eval_dataset(matrix, labels, evaluation["batch_size"])
+    probabilities = model.predict(dataset, verbose=0).reshape(-1)
+    predicted = (probabilities >= evaluation["threshold"]).astype(np.int64)
+    train_labels, train_tokens = read_prepared(paths.prepared / "train.tsv")
+    test_labels, test_tokens = read_prepared(paths.prepared / f"{split}.tsv")
+    if list(test_labels) != labels.tolist():
+        raise InputDataError(paths.encoded / f"{split}.npz", f"does not match {paths.prepared / (split + '.tsv')}: "
+                             "rerun the vocabulary stage")
+    seen_keys = {" ".join(tokens) for tokens in train_tokens}
+    seen = np.array([" ".join(tokens) in seen_keys for tokens in test_tokens], dtype=bool)
+    majority = metrics.majority_class(train_labels)
+    result = {
+        "experiment": settings["name"], "model": "sentiment_lstm", "evaluated_split": split,
+        "split_method": settings["preprocess"]["split"],
+        "model_metrics": metrics.classification_metrics(labels, predicted),
+        "majority_baseline": {"class": majority,
+                              **metrics.classification_metrics(labels, np.full(len(labels), majority))},
+        "overlap": {"test_sentences": int(len(labels)), "also_in_training": int(seen.sum()),
+                    "not_in_training": int((~seen).sum())},
+        "model_metrics_not_in_training": metrics.classification_metrics(labels[~seen], predicted[~seen])
+        if (~seen).any() else None,
+        "model_metrics_also_in_training": metrics.classification_metrics(labels[seen], predicted[seen])
+        if seen.any() else None,
+    }
+    write_text(paths.samples, _prediction_examples(settings["name"], split, test_tokens, labels, probabilities,
+                                                   predicted, seen))
+    unseen = result["model_metrics_not_in_training"]
+    log.info("%s split (%s): accuracy %.4f, F1 %.4f; majority class %.4f; %d of %d test sentences also in "
+             "training; accuracy on the others %s", split, result["split_method"],
+             result["model_metrics"]["accuracy"], result["model_metrics"]["f1"],
+             result["majority_baseline"]["accuracy"], seen.sum(), len(labels),
+             f"{unseen['accuracy']:.4f}" if unseen else "n/a")
+    return result
+
+
+def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
+    import tensorflow as tf
+
+    from hpcseq.models import load_model
+
+    log = setup_logging("evaluate")
+    tf.keras.utils.set_random_seed(settings["evaluation"].get("sample_seed", 0))
+    if not paths.final_model.is_file():
+        raise InputDataError(paths.final_model, "no trained model: run the train stage first")
+    model = load_model(paths.final_model)
+    vocabulary = load_vocabulary(paths.vocab)
+    if settings["model"] == "char_rnn":
+        result = evaluate_char_rnn(settings, paths, model, vocabulary, log)
+    else:
+        result = evaluate_sentiment(settings, paths, model, log)
+    summary_path = paths.training_summary
+    if summary_path.is_file():
+        training = json.loads(summary_path.read_text(encoding="utf-8"))
+        result["training"] = {key: training.get(key) for key in (
+            "ranks", "epochs", "steps_per_epoch", "global_batch_size", "mean_samples_per_second", "final",
+            "best_val_loss", "subset_notes", "preset", "launcher")}
+    write_json(paths.eval_metrics, result)
+    log.info("wrote %s", paths.eval_metrics)
+    return result

@@ -1,0 +1,176 @@
+"""tf.data input pipelines: windows and padded sentences, sharded by rank, shuffled statelessly.
+
+Memory stays proportional to the data: the character pipeline holds only this rank's slice of
+the encoded corpus (1 byte per character for <= 256 symbols) and cuts each batch's windows with
+one gather, so neither one-hot arrays nor the list of windows ever exist. A batch is a pure
+function of (epoch, step): the pipeline over all remaining steps of a run is
+`Dataset.range(first_step, last_step).map(batch_at)`, which needs no shuffle buffer, feeds the
+model faster than it trains (see `hpcseq benchmark`), and restarts exactly at any step.
+
+Windows follow the lecture's definition: for a text of N characters, window i (i = 0, step,
+2*step, ... while i + L < N) is text[i:i+L] and its target is text[i+L].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from hpcseq.errors import InputDataError
+from hpcseq.shuffle import permute_tf, round_keys_tf
+
+
+# ------------------------------------------------------------------------------------- sharding
+
+def contiguous_shard(count: int, rank: int, size: int) -> tuple[int, int]:
+    """[lo, hi) of `count` items for `rank`: contiguous blocks whose sizes differ by at most one."""
+    return count * rank // size, count * (rank + 1) // size
+
+
+def window_count(length: int, sequence_length: int, step: int) -> int:
+    """Number of windows (with a target) in a text of `length` characters."""
+    if length <= sequence_length:
+        return 0
+    return (length - sequence_length - 1) // step + 1
+
+
+@dataclass(frozen=True)
+class WindowShard:
+    """The windows one rank owns, and the characters it must load for them."""
+
+    first_window: int
+    windows: int
+    char_start: int
+    char_stop: int
+
+    @classmethod
+    def for_rank(cls, length: int, sequence_length: int, step: int, rank: int, size: int) -> "WindowShard":
+        total = window_count(length, sequence_length, step)
+        lo, hi = contiguous_shard(total, rank, size)
+        if hi <= lo:
+            return cls(lo, 0, 0, 0)
+        return cls(lo, hi - lo, lo * step, (hi - 1) * step + sequence_length + 1)
+
+
+def steps_per_epoch(items_per_rank_min: int, batch_size: int, max_steps: int | None) -> int:
+    steps = items_per_rank_min // batch_size
+    if max_steps is not None:
+        steps = min(steps, max_steps)
+    return steps
+
+
+# -------------------------------------------------------------------------------- batching core
+
+def _training_batches(count: int, batch_size: int, steps: int, seed: int, rank: int,
+                      first_step: int, last_step: int, make_batch) -> tf.data.Dataset:
+    """Global steps [first_step, last_step) -> batches; epoch = step // steps.
+
+    Step s of epoch e takes positions [s*B, (s+1)*B) of epoch e's permutation of this rank's
+    `count` items, so every epoch visits a fresh random subset of steps*B distinct items.
+    """
+    if count < batch_size or steps < 1:
+        raise InputDataError("training split", f"{count} items on this rank, fewer than one batch of {batch_size}")
+    offsets = tf.range(batch_size, dtype=tf.int64)
+
+    def batch_at(global_step):
+        epoch = global_step // steps
+        within = global_step % steps
+        keys = round_keys_tf(seed, rank, epoch)
+        items = permute_tf(within * batch_size + offsets, count, keys)
+        return make_batch(items)
+
+    dataset = tf.data.Dataset.range(first_step, last_step)
+    dataset = dataset.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _sequential_batches(count: int, batch_size: int, make_batch) -> tf.data.Dataset:
+    """All `count` items in order, the last batch possibly smaller (for validation and test)."""
+    batches = -(-count // batch_size)
+
+    def batch_at(index):
+        start = index * batch_size
+        stop = tf.minimum(start + batch_size, count)
+        return make_batch(tf.range(start, stop, dtype=tf.int64))
+
+    dataset = tf.data.Dataset.range(batches).map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# ------------------------------------------------------------------------------------ characters
+
+def _window_maker(ids: np.ndarray, sequence_length: int, step: int):
+    ids_tensor = tf.constant(ids)  # this rank's slice only; uint8 for small vocabularies
+    window_offsets = tf.range(sequence_length, dtype=tf.int64)
+
+    def make_batch(window_indices):
+        starts = window_indices * step
+        inputs = tf.gather(ids_tensor, starts[:, None] + window_offsets[None, :])
+        targets = tf.gather(ids_tensor, starts + sequence_length)
+        return tf.cast(inputs, tf.int32), tf.cast(targets, tf.int32)
+
+    return make_batch
+
+
+def char_training_dataset(ids: np.ndarray, sequence_length: int, step: int, batch_size: int, steps: int,
+                          seed: int, rank: int, first_step: int, last_step: int) -> tf.data.Dataset:
+    """Shuffled training batches of (windows, next characters) from this rank's ids."""
+    count = window_count(len(ids), sequence_length, step)
+    return _training_batches(count, batch_size, steps, seed, rank, first_step, last_step,
+                             _window_maker(ids, sequence_length, step))
+
+
+def char_eval_dataset(ids: np.ndarray, sequence_length: int, step: int, batch_size: int) -> tf.data.Dataset:
+    count = window_count(len(ids), sequence_length, step)
+    return _sequential_batches(count, batch_size, _window_maker(ids, sequence_length, step))
+
+
+# ------------------------------------------------------------------------------------- sentences
+
+def pad_sentences(flat_ids: np.ndarray, offsets: np.ndarray, length: int, padding: str = "pre") -> np.ndarray:
+    """(n, length) int32 matrix like Keras' pad_sequences(maxlen=length, padding=p, truncating=p).
+
+    The lecture used pad_sequences' defaults: pad and truncate at the front ("pre"), which keeps
+    the end of long sentences.
+    """
+    n = len(offsets) - 1
+    keep = np.minimum(np.diff(offsets), length)             # tokens kept per sentence
+    rows = np.repeat(np.arange(n), keep)
+    within = np.arange(int(keep.sum())) - np.repeat(np.cumsum(keep) - keep, keep)
+    if padding == "pre":
+        source = np.repeat(offsets[1:] - keep, keep) + within   # the last `keep` tokens
+        column = np.repeat(length - keep, keep) + within         # right-aligned
+    else:
+        source = np.repeat(offsets[:-1], keep) + within          # the first `keep` tokens
+        column = within                                          # left-aligned
+    matrix = np.zeros((n, length), dtype=np.int32)
+    matrix[rows, column] = flat_ids[source]
+    return matrix
+
+
+def strided_shard(count: int, rank: int, size: int) -> np.ndarray:
+    """Indices rank, rank+size, ...: sentence files are often sorted by label, so contiguous
+    blocks would give each rank one class."""
+    return np.arange(rank, count, size, dtype=np.int64)
+
+
+def _sentence_maker(matrix: np.ndarray, labels: np.ndarray):
+    inputs_tensor = tf.constant(matrix)
+    labels_tensor = tf.constant(labels.astype(np.float32))
+
+    def make_batch(indices):
+        return tf.gather(inputs_tensor, indices), tf.gather(labels_tensor, indices)
+
+    return make_batch
+
+
+def sentence_training_dataset(matrix: np.ndarray, labels: np.ndarray, batch_size: int, steps: int, seed: int,
+                              rank: int, first_step: int, last_step: int) -> tf.data.Dataset:
+    return _training_batches(len(labels), batch_size, steps, seed, rank, first_step, last_step,
+                             _sentence_maker(matrix, labels))
+
+
+def sentence_eval_dataset(matrix: np.ndarray, labels: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    return _sequential_batches(len(labels), batch_size, _sentence_maker(matrix, labels))

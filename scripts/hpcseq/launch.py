@@ -1,0 +1,70 @@
+"""Start the training ranks with the launcher that fits where the command runs.
+
+Inside a Slurm allocation (the train rule under `snakemake --profile slurm`, or an salloc
+session) the ranks start with the cluster's srun line (e.g. `srun --mpi=pmix --cpu-bind=none`)
+and explicit node and task counts: the Snakemake Slurm job step strips the SLURM_* variables
+that srun would otherwise read them from. Outside Slurm they start with horovodrun (Gloo) or
+mpirun on this machine, and a single rank runs as a plain process.
+
+The launcher replaces this process (exec), so signals from Slurm or the user reach it directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+from hpcseq.errors import ConfigError, EnvironmentSetupError
+
+
+def in_slurm_allocation(environ=None) -> bool:
+    env = os.environ if environ is None else environ
+    return bool(env.get("SLURM_JOB_ID"))
+
+
+def _horovodrun_for(python: str) -> str:
+    sibling = Path(python).parent / "horovodrun"
+    if sibling.is_file():
+        return str(sibling)
+    found = shutil.which("horovodrun")
+    if not found:
+        raise EnvironmentSetupError(f"horovodrun is neither next to {python} nor on PATH; "
+                                    "set local_launcher: mpirun, or run `make setup`")
+    return found
+
+
+def build_launch_command(command: list[str], ranks: int, nodes: int, tasks_per_node: int, srun: str,
+                         local_launcher: str, environ=None, is_root: bool | None = None) -> list[str]:
+    """The argv that starts `command` on `ranks` ranks (pure: tests call it with any environment)."""
+    if ranks < 1 or nodes < 1 or tasks_per_node < 1:
+        raise ConfigError("ranks", f"ranks {ranks}, nodes {nodes}, tasks per node {tasks_per_node} must be >= 1")
+    if in_slurm_allocation(environ):
+        if nodes * tasks_per_node != ranks:
+            raise ConfigError("ranks", f"{ranks} ranks do not fill {nodes} node(s) x {tasks_per_node} tasks")
+        return shlex.split(srun) + [f"--nodes={nodes}", f"--ntasks={ranks}",
+                                    f"--ntasks-per-node={tasks_per_node}"] + command
+    if ranks == 1:
+        return list(command)
+    if local_launcher == "horovodrun":
+        return [_horovodrun_for(command[0]), "-np", str(ranks), "-H", f"localhost:{ranks}", "--gloo"] + command
+    if local_launcher == "mpirun":
+        root = os.geteuid() == 0 if is_root is None else is_root
+        extra = ["--allow-run-as-root"] if root else []
+        return ["mpirun", *extra, "--oversubscribe", "--bind-to", "none", "-np", str(ranks)] + command
+    raise ConfigError("local_launcher", f"{local_launcher!r} is not horovodrun or mpirun")
+
+
+def check_interpreter(python: str) -> None:
+    if not Path(python).exists() and not shutil.which(python):
+        raise EnvironmentSetupError(
+            f"the training interpreter {python} does not exist: run `make setup` (which builds "
+            ".venv/train), or set `training_python` in the config to your TensorFlow 2.15 + Horovod environment")
+
+
+def launch(command: list[str], ranks: int, nodes: int, tasks_per_node: int, srun: str, local_launcher: str) -> None:
+    check_interpreter(command[0])
+    argv = build_launch_command(command, ranks, nodes, tasks_per_node, srun, local_launcher)
+    print("hpcseq launch: " + shlex.join(argv), flush=True)
+    os.execvp(argv[0], argv)

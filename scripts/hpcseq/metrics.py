@@ -1,0 +1,46 @@
+"""Metrics and baselines that need only NumPy (shared by evaluation, reports and tests)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def language_model_metrics(mean_cross_entropy_nats: float) -> dict:
+    """Loss in nats per character, its perplexity and bits per character."""
+    return {"loss": mean_cross_entropy_nats, "perplexity": math.exp(mean_cross_entropy_nats),
+            "bits_per_character": mean_cross_entropy_nats / math.log(2)}
+
+
+def unigram_cross_entropy(train_counts, targets: np.ndarray) -> float:
+    """Mean cross-entropy (nats) of `targets` under the training split's character frequencies.
+
+    Every id of the vocabulary occurs in training (the vocabulary is built from it), so no
+    smoothing is needed.
+    """
+    counts = np.asarray(train_counts, dtype=np.float64)
+    log_probabilities = np.log(counts / counts.sum())
+    return float(-log_probabilities[np.asarray(targets, dtype=np.int64)].mean())
+
+
+def classification_metrics(y_true, y_pred) -> dict:
+    """Binary metrics with 1 = positive; confusion matrix rows = true class (0, 1), columns = predicted."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    tp = int(((y_true == 1) & (y_pred == 1)).sum())
+    tn = int(((y_true == 0) & (y_pred == 0)).sum())
+    fp = int(((y_true == 0) & (y_pred == 1)).sum())
+    fn = int(((y_true == 1) & (y_pred == 0)).sum())
+    n = len(y_true)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"examples": n, "accuracy": (tp + tn) / n if n else None, "precision": precision, "recall": recall,
+            "f1": f1, "confusion_matrix": [[tn, fp], [fn, tp]]}
+
+
+def majority_class(train_labels) -> int:
+    labels = np.asarray(train_labels, dtype=np.int64)
+    positives = int(labels.sum())
+    return 1 if positives * 2 >= len(labels) else 0

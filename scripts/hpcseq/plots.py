@@ -1,0 +1,94 @@
+"""Training curves and confusion matrices as PNG (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+
+def read_metrics_lines(path: str | Path) -> list[dict]:
+    """Read a metrics.jsonl file, ignoring a last line cut off by a killed writer."""
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{os.getpid()}-{path.name}"
+    figure.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_training_curves(records: list[dict], title: str, path: Path) -> None:
+    plt = _pyplot()
+    epochs = [r["epoch"] for r in records]
+    accuracy_key = next((k for k in ("accuracy", "sparse_categorical_accuracy") if records and k in records[0]), None)
+    panels = 2 if accuracy_key else 1
+    figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
+    axes = axes if panels > 1 else [axes]
+    axes[0].plot(epochs, [r.get("loss") for r in records], marker="o", label="training")
+    axes[0].plot(epochs, [r.get("val_loss") for r in records], marker="o", label="validation")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("loss")
+    axes[0].set_title(f"{title}: loss")
+    axes[0].legend()
+    axes[0].grid(alpha=0.3)
+    if accuracy_key:
+        axes[1].plot(epochs, [r.get(accuracy_key) for r in records], marker="o", label="training")
+        axes[1].plot(epochs, [r.get(f"val_{accuracy_key}") for r in records], marker="o", label="validation")
+        axes[1].set_xlabel("epoch")
+        axes[1].set_ylabel("accuracy")
+        axes[1].set_title(f"{title}: accuracy")
+        axes[1].legend()
+        axes[1].grid(alpha=0.3)
+    _save(figure, path)
+    plt.close(figure)
+
+
+def plot_confusion_matrix(matrix: list[list[int]], title: str, path: Path) -> None:
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(4.2, 3.8))
+    image = axis.imshow(matrix, cmap="Blues")
+    names = ["negative (0)", "positive (1)"]
+    axis.set_xticks([0, 1], names)
+    axis.set_yticks([0, 1], names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title)
+    peak = max(max(row) for row in matrix) or 1
+    for i in range(2):
+        for j in range(2):
+            axis.text(j, i, str(matrix[i][j]), ha="center", va="center",
+                      color="white" if matrix[i][j] > peak / 2 else "black")
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    _save(figure, path)
+    plt.close(figure)
+
+
+def plot_from_files(kind: str, source: Path, title: str, output: Path) -> None:
+    if kind == "curves":
+        plot_training_curves(read_metrics_lines(source), title, output)
+    else:
+        result = json.loads(Path(source).read_text(encoding="utf-8"))
+        plot_confusion_matrix(result["model_metrics"]["confusion_matrix"],
+                              f"{title} ({result['evaluated_split']})", output)

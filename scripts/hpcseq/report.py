@@ -1,0 +1,79 @@
+"""A Markdown summary of all experiments (also embedded in `snakemake --report`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hpcseq.atomic import write_text
+from hpcseq.paths import ExperimentPaths
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _char_rows(result: dict) -> list[str]:
+    model, base = result["model_metrics"], result["unigram_baseline"]
+    training = result.get("training") or {}
+    final = training.get("final") or {}
+    return [
+        f"| training loss (last epoch) | {_fmt(final.get('loss'))} |",
+        f"| validation loss (last epoch / best) | {_fmt(final.get('val_loss'))} / {_fmt(training.get('best_val_loss'))} |",
+        f"| {result['evaluated_split']} loss (nats/char) | {_fmt(model['loss'])} (unigram baseline {_fmt(base['loss'])}) |",
+        f"| {result['evaluated_split']} perplexity | {_fmt(model['perplexity'], 2)} (baseline {_fmt(base['perplexity'], 2)}) |",
+        f"| {result['evaluated_split']} bits per character | {_fmt(model['bits_per_character'], 3)} "
+        f"(baseline {_fmt(base['bits_per_character'], 3)}) |",
+        f"| {result['evaluated_split']} next-character accuracy | {_fmt(model['accuracy'])} |",
+    ]
+
+
+def _sentiment_rows(result: dict) -> list[str]:
+    model, base = result["model_metrics"], result["majority_baseline"]
+    unseen = result.get("model_metrics_not_in_training")
+    overlap = result["overlap"]
+    return [
+        f"| split method | {result['split_method']} |",
+        f"| {result['evaluated_split']} accuracy | {_fmt(model['accuracy'])} (majority class {_fmt(base['accuracy'])}) |",
+        f"| precision / recall / F1 | {_fmt(model['precision'])} / {_fmt(model['recall'])} / {_fmt(model['f1'])} |",
+        f"| confusion matrix [[tn, fp], [fn, tp]] | {model['confusion_matrix']} |",
+        f"| test sentences also in training | {overlap['also_in_training']} of {overlap['test_sentences']} |",
+        f"| accuracy on test sentences not in training | {_fmt(unseen['accuracy']) if unseen else '–'} "
+        f"({overlap['not_in_training']} sentences) |",
+    ]
+
+
+def experiment_section(name: str, result: dict) -> str:
+    training = result.get("training") or {}
+    lines = [f"## {name} ({result['model']})", "",
+             f"preset {training.get('preset')!s}, {training.get('ranks')} rank(s) via {training.get('launcher')}, "
+             f"{training.get('epochs')} epochs of {training.get('steps_per_epoch')} steps, global batch "
+             f"{training.get('global_batch_size')}, mean {_fmt(training.get('mean_samples_per_second'), 0)} samples/s",
+             ""]
+    for note in training.get("subset_notes") or []:
+        lines += [f"*Subset:* {note}", ""]
+    if result.get("evaluated_split_note"):
+        lines += [f"*Note:* {result['evaluated_split_note']}", ""]
+    lines += ["| metric | value |", "| --- | --- |"]
+    lines += _char_rows(result) if result["model"] == "char_rnn" else _sentiment_rows(result)
+    if result["model"] == "char_rnn":
+        lines += ["", "Samples (greedy, then with temperature):", ""]
+        for sample in result.get("samples", []):
+            text = (sample["window"] + "|" + sample["text"]).replace("\n", " ")
+            lines += [f"- `{sample['mode']}`: {text}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(results_dir: str | Path, experiments: list[str], output: str | Path) -> str:
+    sections = ["# hpcseq results", ""]
+    for name in experiments:
+        paths = ExperimentPaths.of(results_dir, name)
+        result = json.loads(paths.eval_metrics.read_text(encoding="utf-8"))
+        sections.append(experiment_section(name, result))
+    text = "\n".join(sections)
+    write_text(output, text)
+    return text

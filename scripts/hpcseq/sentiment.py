@@ -1,0 +1,211 @@
+"""Labelled sentences (`label<TAB>sentence`, label 0 or 1): parsing, tokenising, splitting.
+
+The UMICH SI650 file repeats most of its sentences many times (1,411 distinct of 7,086 lines),
+so the lecture's random 80/20 split puts most test sentences into training as well. Two
+splits are offered: `random` (the lecture's, seeded, for comparison) and `grouped`, in which
+all copies of a sentence (same token sequence) land in the same split. The split report gives,
+for both, how many test sentences also occur in training.
+
+Tokenising needs no downloaded data (the lecture used NLTK's word_tokenize): a regular
+expression keeps words with inner apostrophes ("i've", "don't") and, by default, punctuation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hpcseq.atomic import atomic_open, write_json
+from hpcseq.datafiles import HashingLineReader
+from hpcseq.errors import InputDataError
+
+SPLITS = ("train", "validation", "test")
+LABELS = {"0": 0, "1": 1}
+TOKEN_PATTERNS = {
+    "words_and_punctuation": re.compile(r"\w+(?:'\w+)*|[^\w\s]"),
+    "words": re.compile(r"\w+(?:'\w+)*"),
+}
+MAX_REPORTED_BAD_LINES = 20
+
+
+@dataclass(frozen=True)
+class Example:
+    line: int
+    label: int
+    tokens: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """What 'identical sentence' means: the same token sequence (what the model sees)."""
+        return " ".join(self.tokens)
+
+
+def tokenize(sentence: str, tokenizer: str = "words_and_punctuation", lowercase: bool = True) -> list[str]:
+    if lowercase:
+        sentence = sentence.lower()
+    return TOKEN_PATTERNS[tokenizer].findall(sentence)
+
+
+def parse_line(raw: bytes, encoding: str = "utf-8") -> tuple[int, str]:
+    """Return (label, sentence) or raise ValueError saying what is wrong with the line."""
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"cannot decode as {encoding} at byte {error.start} ({error.reason})") from None
+    if not text.strip():
+        raise ValueError("empty line (expected `label<TAB>sentence`)")
+    if "\t" not in text:
+        raise ValueError("no tab between label and sentence (expected `label<TAB>sentence`)")
+    label_text, sentence = text.split("\t", 1)
+    label_text = label_text.strip()
+    if label_text not in LABELS:
+        raise ValueError(f"label {label_text!r} is not 0 or 1")
+    sentence = sentence.strip()
+    if not sentence:
+        raise ValueError("empty sentence after the label")
+    return LABELS[label_text], sentence
+
+
+def read_examples(path: str | Path, preprocess: dict, encoding: str = "utf-8",
+                  expected_sha256: str | None = None) -> tuple[list[Example], dict]:
+    reader = HashingLineReader(path)
+    on_bad_line = preprocess.get("on_bad_line", "error")
+    max_lines = preprocess.get("max_lines")
+    examples: list[Example] = []
+    bad: list[dict] = []
+    bad_count = 0
+    lines_read = 0
+    for number, raw in reader:
+        if max_lines is not None and number > max_lines:
+            break
+        lines_read += 1
+        try:
+            label, sentence = parse_line(raw, encoding)
+            tokens = tokenize(sentence, preprocess.get("tokenizer", "words_and_punctuation"),
+                              preprocess.get("lowercase", True))
+            if not tokens:
+                raise ValueError(f"the sentence {sentence[:40]!r} has no tokens")
+        except ValueError as problem:
+            if on_bad_line == "error":
+                raise InputDataError(reader.path, f"{problem}; fix the line, or set "
+                                     "preprocess.on_bad_line: skip to drop malformed lines", line=number) from None
+            bad_count += 1
+            if len(bad) < MAX_REPORTED_BAD_LINES:
+                bad.append({"line": number, "problem": str(problem)})
+            continue
+        examples.append(Example(number, label, tuple(tokens)))
+    if max_lines is not None and lines_read >= max_lines:
+        reader.hash_remaining()
+    reader.verify_sha256(expected_sha256)
+    if not examples:
+        raise InputDataError(reader.path, f"no usable `label<TAB>sentence` lines ({lines_read} lines read, "
+                             f"{bad_count} malformed)")
+    info = {"path": str(path), "sha256": reader.sha256(), "bytes": reader.bytes_read,
+            "checksum_verified": bool(expected_sha256), "lines_read": lines_read,
+            "bad_lines_skipped": bad_count, "bad_lines_first": bad, "examples": len(examples),
+            "subset": f"first {max_lines} lines" if max_lines is not None else None}
+    return examples, info
+
+
+def _target_sizes(n: int, validation_fraction: float, test_fraction: float) -> tuple[int, int]:
+    return int(round(n * test_fraction)), int(round(n * validation_fraction))
+
+
+def random_split(examples: list[Example], validation_fraction: float, test_fraction: float,
+                 seed: int) -> dict[str, list[Example]]:
+    """The lecture's split: a seeded random permutation of lines, test first, then validation."""
+    n = len(examples)
+    n_test, n_validation = _target_sizes(n, validation_fraction, test_fraction)
+    order = np.random.default_rng(seed).permutation(n)
+    pick = lambda idx: [examples[i] for i in sorted(idx)]  # noqa: E731 - keep file order inside a split
+    return {"test": pick(order[:n_test]),
+            "validation": pick(order[n_test:n_test + n_validation]),
+            "train": pick(order[n_test + n_validation:])}
+
+
+def grouped_split(examples: list[Example], validation_fraction: float, test_fraction: float,
+                  seed: int) -> dict[str, list[Example]]:
+    """Leakage-free split: groups of identical sentences are assigned whole, in seeded random order,
+    to test until it holds its share of lines, then to validation, the rest to training."""
+    groups: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        groups.setdefault(example.key, []).append(index)
+    keys = sorted(groups)  # deterministic before shuffling
+    order = np.random.default_rng(seed).permutation(len(keys))
+    n_test, n_validation = _target_sizes(len(examples), validation_fraction, test_fraction)
+    assignment: dict[str, list[int]] = {split: [] for split in SPLITS}
+    for position in order:
+        members = groups[keys[position]]
+        if len(assignment["test"]) < n_test:
+            assignment["test"].extend(members)
+        elif len(assignment["validation"]) < n_validation:
+            assignment["validation"].extend(members)
+        else:
+            assignment["train"].extend(members)
+    return {split: [examples[i] for i in sorted(indices)] for split, indices in assignment.items()}
+
+
+def overlap(train: list[Example], test: list[Example]) -> dict:
+    seen = {example.key for example in train}
+    shared = [example for example in test if example.key in seen]
+    return {"test_sentences": len(test), "test_sentences_also_in_train": len(shared),
+            "test_distinct": len({e.key for e in test}),
+            "test_distinct_also_in_train": len({e.key for e in shared})}
+
+
+def _split_summary(parts: dict[str, list[Example]]) -> dict:
+    summary = {}
+    for split in SPLITS:
+        labels = Counter(example.label for example in parts[split])
+        summary[split] = {"sentences": len(parts[split]), "distinct": len({e.key for e in parts[split]}),
+                          "positive": labels.get(1, 0), "negative": labels.get(0, 0)}
+    return summary
+
+
+SPLITTERS = {"random": random_split, "grouped": grouped_split}
+
+
+def prepare_sentences(settings: dict, output_dir: str | Path) -> dict:
+    dataset, preprocess = settings["dataset"], settings["preprocess"]
+    output_dir = Path(output_dir)
+    examples, info = read_examples(dataset["path"], preprocess, dataset.get("encoding", "utf-8"),
+                                   dataset.get("sha256"))
+    args = (preprocess["validation_fraction"], preprocess["test_fraction"], preprocess["split_seed"])
+    all_splits = {method: splitter(examples, *args) for method, splitter in SPLITTERS.items()}
+    chosen = all_splits[preprocess["split"]]
+    for split in ("train", "validation"):
+        if not chosen[split]:
+            raise InputDataError(dataset["path"], f"the {split} split would be empty with "
+                                 f"{len(examples)} usable sentences")
+    for split in SPLITS:
+        with atomic_open(output_dir / f"{split}.tsv") as handle:
+            for example in chosen[split]:
+                handle.write(f"{example.label}\t{example.key}\n")
+    report = {
+        "experiment": settings["name"],
+        "kind": "labelled_sentences",
+        "source": info,
+        "preprocess": preprocess,
+        "split": preprocess["split"],
+        "sizes": _split_summary(chosen),
+        "overlap": {method: overlap(parts["train"], parts["test"]) for method, parts in all_splits.items()},
+    }
+    write_json(output_dir / "split_report.json", report)
+    return report
+
+
+def read_prepared(path: str | Path) -> tuple[list[int], list[list[str]]]:
+    """Read a prepared split file (`label<TAB>space-separated tokens`)."""
+    labels, token_lists = [], []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            label, _, tokens = line.rstrip("\n").partition("\t")
+            if label not in LABELS:
+                raise InputDataError(path, f"not a prepared split file (label {label!r})", line=number)
+            labels.append(LABELS[label])
+            token_lists.append(tokens.split(" ") if tokens else [])
+    return labels, token_lists

@@ -1,0 +1,115 @@
+# Shared helpers: config validation, paths, per-stage settings, interpreters.
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(workflow.basedir)
+sys.path.insert(0, str(REPO_ROOT / "scripts"))  # the rules' code, also when hpcseq is not installed
+
+from hpcseq import config as hpcseq_config  # noqa: E402
+from hpcseq.errors import HpcseqError  # noqa: E402
+from hpcseq.paths import ExperimentPaths, encoded_files, prepared_files  # noqa: E402
+
+
+def validate_config(raw, schema=hpcseq_config.SCHEMA_PATH):
+    """Validate against workflow/schemas/config.schema.yaml and resolve defaults and the preset.
+
+    hpcseq's validator uses the same schema as snakemake.utils.validate, but reports every
+    problem at once with its dotted key and, for a mistyped key, the valid ones.
+    """
+    try:
+        return hpcseq_config.validate_config(dict(raw))
+    except HpcseqError as error:
+        raise WorkflowError(str(error))
+
+
+CONFIG = validate_config(config)
+RESULTS = CONFIG["results_dir"]
+LOGS = CONFIG["logs_dir"]
+BENCHMARKS = CONFIG["benchmarks_dir"]
+EXPERIMENTS = sorted(CONFIG["experiments"])
+WORKFLOW_PYTHON = sys.executable  # preprocessing, vocabulary and plots need no TensorFlow
+
+
+def resolve_repo_path(path):
+    path = Path(os.path.expandvars(os.path.expanduser(path)))
+    return str(path if path.is_absolute() else REPO_ROOT / path)
+
+
+TRAINING_PYTHON = resolve_repo_path(CONFIG["training_python"])
+
+
+def name_pattern(names):
+    """A wildcard constraint matching exactly these experiment names (nothing if none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!x)x"
+
+
+CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if CONFIG["experiments"][n]["model"] == "char_rnn"]
+SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if CONFIG["experiments"][n]["model"] == "sentiment_lstm"]
+
+
+wildcard_constraints:
+    experiment=name_pattern(EXPERIMENTS),
+
+
+def settings(experiment):
+    return hpcseq_config.experiment_settings(CONFIG, experiment)
+
+
+def stage_json(stage):
+    """Params function: the JSON of what `stage` depends on, so Snakemake reruns it on change."""
+
+    def params(wildcards):
+        return json.dumps(hpcseq_config.stage_settings(settings(wildcards.experiment), stage), sort_keys=True)
+
+    return params
+
+
+def paths(experiment):
+    return ExperimentPaths.of(RESULTS, experiment)
+
+
+def model_of(wildcards):
+    return CONFIG["experiments"][wildcards.experiment]["model"]
+
+
+def dataset_path(wildcards):
+    dataset = CONFIG["datasets"][CONFIG["experiments"][wildcards.experiment]["dataset"]]
+    return dataset["path"]
+
+
+def prepared_inputs(wildcards):
+    """The preprocessing outputs of an experiment (their names depend on its model)."""
+    return [str(paths(wildcards.experiment).prepared / name) for name in prepared_files(model_of(wildcards))]
+
+
+def encoded_inputs(wildcards):
+    p = paths(wildcards.experiment)
+    return [str(p.vocab)] + [str(p.encoded / name) for name in encoded_files(model_of(wildcards))]
+
+
+def ranks_of(wildcards):
+    return CONFIG["experiments"][wildcards.experiment]["ranks"]
+
+
+def all_targets():
+    targets = []
+    for name in EXPERIMENTS:
+        p = paths(name)
+        targets += [str(p.eval_metrics), str(p.plots / "training_curves.png")]
+        if name in SENTENCE_EXPERIMENTS:
+            targets.append(str(p.plots / "confusion_matrix.png"))
+    targets.append(f"{RESULTS}/summary.md")
+    return targets
+
+
+def train_resources():
+    """Resources of the train rule. With an `mpi` resource the Slurm plugin leaves starting the
+    ranks to the rule's command (hpcseq launch -> srun) instead of wrapping it in `srun -n1`."""
+    return {
+        "nodes": 1,
+        "tasks_per_node": lambda wildcards: ranks_of(wildcards),
+        "mpi": "srun",
+    }

@@ -1,0 +1,46 @@
+# Stage 1: clean and split each experiment's dataset (contiguous blocks for text; grouped or
+# random splits for labelled sentences). Runs in the workflow environment (no TensorFlow).
+
+
+rule preprocess_text:
+    input:
+        dataset_path,
+    output:
+        train=f"{RESULTS}/{{experiment}}/prepared/train.txt",
+        validation=f"{RESULTS}/{{experiment}}/prepared/validation.txt",
+        test=f"{RESULTS}/{{experiment}}/prepared/test.txt",
+        report=f"{RESULTS}/{{experiment}}/prepared/split_report.json",
+    wildcard_constraints:
+        experiment=name_pattern(CHAR_EXPERIMENTS),
+    params:
+        settings=stage_json("preprocess"),
+        results=RESULTS,
+    log:
+        f"{LOGS}/preprocess/{{experiment}}.log",
+    benchmark:
+        f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
+    shell:
+        "{WORKFLOW_PYTHON:q} -m hpcseq preprocess --settings {params.settings:q} "
+        "--results-dir {params.results:q} > {log:q} 2>&1"
+
+
+rule preprocess_sentences:
+    input:
+        dataset_path,
+    output:
+        train=f"{RESULTS}/{{experiment}}/prepared/train.tsv",
+        validation=f"{RESULTS}/{{experiment}}/prepared/validation.tsv",
+        test=f"{RESULTS}/{{experiment}}/prepared/test.tsv",
+        report=f"{RESULTS}/{{experiment}}/prepared/split_report.json",
+    wildcard_constraints:
+        experiment=name_pattern(SENTENCE_EXPERIMENTS),
+    params:
+        settings=stage_json("preprocess"),
+        results=RESULTS,
+    log:
+        f"{LOGS}/preprocess/{{experiment}}.log",
+    benchmark:
+        f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
+    shell:
+        "{WORKFLOW_PYTHON:q} -m hpcseq preprocess --settings {params.settings:q} "
+        "--results-dir {params.results:q} > {log:q} 2>&1"

@@ -1,0 +1,31 @@
+# Stage 3: Horovod training. `hpcseq launch` starts the ranks: inside a Slurm allocation with
+# the cluster's srun line and explicit node/task counts, elsewhere with horovodrun or mpirun.
+# Checkpoints (model/checkpoints/) are not outputs, so Snakemake keeps them when the job fails
+# and a rerun continues from the last complete one.
+
+
+rule train:
+    input:
+        encoded_inputs,
+    output:
+        model=f"{RESULTS}/{{experiment}}/model/final.keras",
+        metrics=f"{RESULTS}/{{experiment}}/model/metrics.jsonl",
+        summary=f"{RESULTS}/{{experiment}}/model/training_summary.json",
+    params:
+        settings=stage_json("train"),
+        results=RESULTS,
+        ranks=ranks_of,
+        python=TRAINING_PYTHON,
+        launcher=CONFIG["local_launcher"],
+    threads: lambda wildcards: ranks_of(wildcards)
+    resources:
+        **train_resources(),
+    log:
+        f"{LOGS}/train/{{experiment}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train/{{experiment}}.tsv"
+    shell:
+        "{WORKFLOW_PYTHON:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
+        "--tasks-per-node {resources.tasks_per_node} --srun {resources.mpi:q} --local-launcher {params.launcher} "
+        "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
+        "> {log:q} 2>&1"
