@@ -125,6 +125,12 @@ def cmd_launch(args) -> int:
     return 0  # not reached: launch() replaces this process
 
 
+def cmd_benchmark(args) -> int:
+    from hpcseq.benchmark import main as benchmark_main
+
+    return benchmark_main(args.benchmark_args)
+
+
 def cmd_config(args) -> int:
     from hpcseq import config as config_module
 
@@ -176,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--local-launcher", default="horovodrun", choices=["horovodrun", "mpirun"])
     launch.add_argument("command_line", nargs=argparse.REMAINDER)
     launch.set_defaults(function=cmd_launch)
+
+    bench = sub.add_parser("benchmark", help="speed and memory next to the lecture's approach (see --help)",
+                           add_help=False)
+    bench.add_argument("benchmark_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(function=cmd_benchmark)
 
     show = sub.add_parser("config", help="validate the config and print it resolved (defaults and preset applied)")
     show.add_argument("--config", type=Path)

@@ -27,12 +27,12 @@ import numpy as np
 from hpcseq import inputs
 from hpcseq.atomic import append_line, atomic_open, write_json
 from hpcseq.checkpoint import CheckpointStore
-from hpcseq.errors import CheckpointError, HpcseqError, InputDataError
+from hpcseq.errors import CheckpointError, ConfigError, HpcseqError, InputDataError
 from hpcseq.paths import ExperimentPaths
 from hpcseq.runlog import get_logger, setup_logging
 from hpcseq.vocab import char_split_length, load_char_ids, load_sentences, load_vocabulary
 
-FINGERPRINT_TRAINING_KEYS = ("batch_size", "optimizer", "learning_rate", "scale_learning_rate", "warmup_epochs",
+FINGERPRINT_TRAINING_KEYS = ("batch_size", "global_batch_size", "optimizer", "learning_rate", "scale_learning_rate", "warmup_epochs",
                              "seed", "max_steps_per_epoch")
 
 
@@ -49,13 +49,25 @@ class TrainingData:
     notes: list = field(default_factory=list)
 
 
+def batch_per_rank(training: dict, size: int, experiment: str = "") -> int:
+    """training.batch_size per rank, or global_batch_size split over the ranks."""
+    total = training.get("global_batch_size")
+    if total is None:
+        return training["batch_size"]
+    if total % size:
+        raise ConfigError(f"experiments.{experiment}.training.global_batch_size",
+                          f"{total} cannot be split evenly over {size} ranks")
+    return total // size
+
+
 def _validation_batch_size(batch_size: int) -> int:
     return max(batch_size, 1024)
 
 
 def char_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
     hp, training = settings["hyperparameters"], settings["training"]
-    length, step, batch = hp["sequence_length"], hp["step"], training["batch_size"]
+    length, step = hp["sequence_length"], hp["step"]
+    batch = batch_per_rank(training, size, settings["name"])
     total_chars = char_split_length(encoded_dir, "train")
     total_windows = inputs.window_count(total_chars, length, step)
     shard = inputs.WindowShard.for_rank(total_chars, length, step, rank, size)
@@ -89,7 +101,7 @@ def char_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Traini
 
 def sentence_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
     hp, training = settings["hyperparameters"], settings["training"]
-    batch = training["batch_size"]
+    batch = batch_per_rank(training, size, settings["name"])
     flat, offsets, labels = load_sentences(encoded_dir, "train")
     total = len(labels)
     steps = inputs.steps_per_epoch(total // size, batch, training["max_steps_per_epoch"])
@@ -132,7 +144,7 @@ def weights_sha256(model) -> str:
 
 def fingerprint_of(settings: dict, vocab_path: Path, items_total: int) -> dict:
     return {"model": settings["model"], "hyperparameters": settings["hyperparameters"],
-            "training": {key: settings["training"][key] for key in FINGERPRINT_TRAINING_KEYS},
+            "training": {key: settings["training"].get(key) for key in FINGERPRINT_TRAINING_KEYS},
             "vocabulary_sha256": file_sha256(vocab_path), "training_items": items_total}
 
 
@@ -256,7 +268,8 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
     # Horovod: scale the learning rate by the number of ranks (the global batch grows with them),
     # ramping up from the single-rank rate over the warmup epochs.
     base_rate = training["learning_rate"]
-    target_rate = base_rate * ranks.size if training["scale_learning_rate"] else base_rate
+    scale = training["scale_learning_rate"] and training.get("global_batch_size") is None
+    target_rate = base_rate * ranks.size if scale else base_rate
     warmup_steps = int(round(training["warmup_epochs"] * data.steps_per_epoch)) if target_rate != base_rate else 0
     optimizer = make_optimizer(training["optimizer"], WarmupSchedule(base_rate, target_rate, warmup_steps))
     # Horovod: wrap the optimizer so gradients are averaged across ranks (allreduce) before each update.

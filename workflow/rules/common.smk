@@ -113,3 +113,21 @@ def train_resources():
         "tasks_per_node": lambda wildcards: ranks_of(wildcards),
         "mpi": "srun",
     }
+
+
+def results_dir_from(name):
+    """Params function: the results folder, derived from an output or input file (results/<experiment>/...)
+    rather than hard-coded, so that it follows the file wherever Snakemake puts it."""
+
+    def results_dir(wildcards, input, output):
+        files = output if name in output.keys() else input
+        path = Path(getattr(files, name))
+        while path.name != wildcards.experiment:
+            path = path.parent
+        return str(path.parent)
+
+    return results_dir
+
+
+WORKFLOW_ENV = "../../envs/workflow.yaml"
+TRAINING_ENV = "../../envs/training.yaml"

@@ -22,8 +22,10 @@ rule evaluate:
         ),
     params:
         settings=stage_json("evaluate"),
-        results=RESULTS,
+        results=results_dir_from("metrics"),
         python=TRAINING_PYTHON,
+    conda:
+        TRAINING_ENV
     log:
         f"{LOGS}/evaluate/{{experiment}}.log",
     benchmark:
@@ -43,10 +45,14 @@ rule plot_training_curves:
             category="{experiment}",
             labels={"experiment": "{experiment}", "file": "training curves"},
         ),
+    params:
+        python=WORKFLOW_PYTHON,
+    conda:
+        WORKFLOW_ENV
     log:
         f"{LOGS}/plot/{{experiment}}.curves.log",
     shell:
-        "{WORKFLOW_PYTHON:q} -m hpcseq plot curves --metrics {input.metrics:q} --title {wildcards.experiment:q} "
+        "{params.python:q} -m hpcseq plot curves --metrics {input.metrics:q} --title {wildcards.experiment:q} "
         "--output {output.curves:q} > {log:q} 2>&1"
 
 
@@ -62,8 +68,12 @@ rule plot_confusion_matrix:
         ),
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
+    params:
+        python=WORKFLOW_PYTHON,
+    conda:
+        WORKFLOW_ENV
     log:
         f"{LOGS}/plot/{{experiment}}.confusion.log",
     shell:
-        "{WORKFLOW_PYTHON:q} -m hpcseq plot confusion --evaluation {input.evaluation:q} "
+        "{params.python:q} -m hpcseq plot confusion --evaluation {input.evaluation:q} "
         "--title {wildcards.experiment:q} --output {output.matrix:q} > {log:q} 2>&1"

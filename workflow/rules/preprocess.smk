@@ -13,14 +13,17 @@ rule preprocess_text:
     wildcard_constraints:
         experiment=name_pattern(CHAR_EXPERIMENTS),
     params:
+        python=WORKFLOW_PYTHON,
         settings=stage_json("preprocess"),
-        results=RESULTS,
+        results=results_dir_from("report"),
+    conda:
+        WORKFLOW_ENV
     log:
         f"{LOGS}/preprocess/{{experiment}}.log",
     benchmark:
         f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
     shell:
-        "{WORKFLOW_PYTHON:q} -m hpcseq preprocess --settings {params.settings:q} "
+        "{params.python:q} -m hpcseq preprocess --settings {params.settings:q} "
         "--results-dir {params.results:q} > {log:q} 2>&1"
 
 
@@ -35,12 +38,15 @@ rule preprocess_sentences:
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
     params:
+        python=WORKFLOW_PYTHON,
         settings=stage_json("preprocess"),
-        results=RESULTS,
+        results=results_dir_from("report"),
+    conda:
+        WORKFLOW_ENV
     log:
         f"{LOGS}/preprocess/{{experiment}}.log",
     benchmark:
         f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
     shell:
-        "{WORKFLOW_PYTHON:q} -m hpcseq preprocess --settings {params.settings:q} "
+        "{params.python:q} -m hpcseq preprocess --settings {params.settings:q} "
         "--results-dir {params.results:q} > {log:q} 2>&1"

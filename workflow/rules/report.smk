@@ -12,10 +12,13 @@ rule summary:
             labels={"file": "summary of all experiments"},
         ),
     params:
-        results=RESULTS,
+        python=WORKFLOW_PYTHON,
+        results=lambda wildcards, output: str(Path(output[0]).parent),
         experiments=EXPERIMENTS,
+    conda:
+        WORKFLOW_ENV
     log:
         f"{LOGS}/summary.log",
     shell:
-        "{WORKFLOW_PYTHON:q} -m hpcseq summary --results-dir {params.results:q} --output {output:q} "
+        "{params.python:q} -m hpcseq summary --results-dir {params.results:q} --output {output:q} "
         "{params.experiments:q} > {log:q} 2>&1"

@@ -13,19 +13,22 @@ rule train:
         summary=f"{RESULTS}/{{experiment}}/model/training_summary.json",
     params:
         settings=stage_json("train"),
-        results=RESULTS,
+        results=results_dir_from("summary"),
         ranks=ranks_of,
         python=TRAINING_PYTHON,
+        workflow_python=WORKFLOW_PYTHON,
         launcher=CONFIG["local_launcher"],
     threads: lambda wildcards: ranks_of(wildcards)
     resources:
         **train_resources(),
+    conda:
+        TRAINING_ENV
     log:
         f"{LOGS}/train/{{experiment}}.log",
     benchmark:
         f"{BENCHMARKS}/train/{{experiment}}.tsv"
     shell:
-        "{WORKFLOW_PYTHON:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
+        "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
         "--tasks-per-node {resources.tasks_per_node} --srun {resources.mpi:q} --local-launcher {params.launcher} "
         "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
         "> {log:q} 2>&1"

@@ -13,14 +13,17 @@ rule vocabulary_characters:
     wildcard_constraints:
         experiment=name_pattern(CHAR_EXPERIMENTS),
     params:
+        python=WORKFLOW_PYTHON,
         settings=stage_json("vocabulary"),
-        results=RESULTS,
+        results=results_dir_from("vocab"),
+    conda:
+        WORKFLOW_ENV
     log:
         f"{LOGS}/vocabulary/{{experiment}}.log",
     benchmark:
         f"{BENCHMARKS}/vocabulary/{{experiment}}.tsv"
     shell:
-        "{WORKFLOW_PYTHON:q} -m hpcseq vocab --settings {params.settings:q} "
+        "{params.python:q} -m hpcseq vocab --settings {params.settings:q} "
         "--results-dir {params.results:q} > {log:q} 2>&1"
 
 
@@ -36,12 +39,15 @@ rule vocabulary_words:
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
     params:
+        python=WORKFLOW_PYTHON,
         settings=stage_json("vocabulary"),
-        results=RESULTS,
+        results=results_dir_from("vocab"),
+    conda:
+        WORKFLOW_ENV
     log:
         f"{LOGS}/vocabulary/{{experiment}}.log",
     benchmark:
         f"{BENCHMARKS}/vocabulary/{{experiment}}.tsv"
     shell:
-        "{WORKFLOW_PYTHON:q} -m hpcseq vocab --settings {params.settings:q} "
+        "{params.python:q} -m hpcseq vocab --settings {params.settings:q} "
         "--results-dir {params.results:q} > {log:q} 2>&1"

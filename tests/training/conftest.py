@@ -1,0 +1,71 @@
+"""Fixtures for tests that need TensorFlow and Horovod (run with .venv/train/bin/python)."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from hpcseq import config as config_module  # noqa: E402
+from hpcseq.corpus import prepare_text_corpus  # noqa: E402
+from hpcseq.paths import ExperimentPaths  # noqa: E402
+from hpcseq.sentiment import prepare_sentences  # noqa: E402
+from hpcseq.vocab import build_vocabulary  # noqa: E402
+
+from tests.conftest import SHAKESPEARE, UMICH  # noqa: E402
+
+TINY_CONFIG = {
+    "preset": None,
+    "datasets": {
+        "shakespeare": {"format": "text", "path": str(SHAKESPEARE)},
+        "umich": {"format": "labelled_sentences", "path": str(UMICH)},
+    },
+    "experiments": {
+        "char": {"model": "char_rnn", "dataset": "shakespeare", "ranks": 1,
+                 "preprocess": {"max_characters": 20000},
+                 "hyperparameters": {"hidden_units": 32},
+                 "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 40, "steps_per_execution": 8},
+                 "evaluation": {"sample_length": 20, "temperatures": [0.7]}},
+        "senti": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 1,
+                  "preprocess": {"max_lines": 2000},
+                  "hyperparameters": {"embedding_dim": 16, "lstm_units": 8, "sentence_length": 20},
+                  "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 10}},
+    },
+}
+
+
+def tiny_settings(name: str, **overrides) -> dict:
+    raw = copy.deepcopy(TINY_CONFIG)
+    experiment = raw["experiments"][name]
+    for stage, values in overrides.items():
+        if isinstance(values, dict):
+            experiment.setdefault(stage, {}).update(values)
+        else:
+            experiment[stage] = values
+    config = config_module.validate_config(raw)
+    return config_module.experiment_settings(config, name)
+
+
+def prepare(settings: dict, results_dir) -> ExperimentPaths:
+    paths = ExperimentPaths.of(results_dir, settings["name"])
+    if settings["model"] == "char_rnn":
+        prepare_text_corpus(settings, paths.prepared)
+    else:
+        prepare_sentences(settings, paths.prepared)
+    build_vocabulary(settings, paths.prepared, paths.vocab, paths.encoded)
+    return paths
+
+
+@pytest.fixture
+def char_experiment(tmp_path):
+    settings = tiny_settings("char")
+    return settings, prepare(settings, tmp_path / "results")
+
+
+@pytest.fixture
+def sentiment_experiment(tmp_path):
+    settings = tiny_settings("senti")
+    return settings, prepare(settings, tmp_path / "results")

@@ -1,0 +1,148 @@
+"""Training with real TensorFlow and real Horovod ranks: plain process, horovodrun, mpirun;
+reproducibility, resume from checkpoints, refusal of foreign checkpoints, evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.training.conftest import prepare, tiny_settings
+
+PYTHON = sys.executable  # the training environment's interpreter
+HOROVODRUN = str(Path(PYTHON).parent / "horovodrun")
+
+
+def run_stage(stage: str, settings: dict, results_dir: Path, launcher: list[str] | None = None,
+              extra: list[str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    command = (launcher or []) + [PYTHON, "-m", "hpcseq", stage, "--settings", json.dumps(settings),
+                                  "--results-dir", str(results_dir)] + (extra or [])
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if check and result.returncode != 0:
+        raise AssertionError(f"{stage} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def summary_of(paths):
+    return json.loads(paths.training_summary.read_text())
+
+
+def metrics_of(paths):
+    return [json.loads(line) for line in paths.metrics.read_text().splitlines()]
+
+
+def rank_reports(paths):
+    return [json.loads(p.read_text()) for p in sorted(paths.rank_reports.glob("rank-*.json"))]
+
+
+def test_plain_process_trains_writes_metrics_checkpoints_and_is_reproducible(char_experiment, tmp_path):
+    settings, paths = char_experiment
+    run_stage("train", settings, paths.results_dir)
+    summary = summary_of(paths)
+    assert summary["ranks"] == 1 and summary["launcher"] == "plain"
+    records = metrics_of(paths)
+    assert [r["epoch"] for r in records] == [1, 2]
+    for record in records:
+        assert {"loss", "val_loss", "sparse_categorical_accuracy", "samples_per_second", "train_seconds",
+                "epoch_seconds", "learning_rate"} <= set(record)
+        assert record["samples"] == 40 * 32
+    assert records[1]["loss"] < records[0]["loss"]
+    assert paths.final_model.is_file()
+    assert sorted(p.name for p in paths.checkpoints.iterdir()) == ["epoch-0001-step-0000000", "epoch-0002-step-0000000"]
+    # same seed, fresh start: the same weights bit for bit (CPU, op determinism on)
+    first_hash = summary["weights_sha256"]
+    run_stage("train", settings, paths.results_dir, extra=["--restart"])
+    assert summary_of(paths)["weights_sha256"] == first_hash
+    assert [r["loss"] for r in metrics_of(paths)] == [r["loss"] for r in records]
+
+
+def test_rerun_resumes_from_the_last_checkpoint_and_matches_an_uninterrupted_run(tmp_path):
+    three = tiny_settings("char", training={"epochs": 3})
+    straight = prepare(three, tmp_path / "straight")
+    run_stage("train", three, straight.results_dir)
+
+    two = tiny_settings("char", training={"epochs": 2})
+    resumed = prepare(two, tmp_path / "resumed")
+    run_stage("train", two, resumed.results_dir)
+    result = run_stage("train", three, resumed.results_dir)  # more epochs: continues, does not restart
+    assert "resuming from" in result.stdout and "2 of 3 epochs done" in result.stdout
+    assert summary_of(resumed)["resumed_from_epoch"] == 2
+    assert [r["epoch"] for r in metrics_of(resumed)] == [1, 2, 3]
+    assert summary_of(resumed)["weights_sha256"] == summary_of(straight)["weights_sha256"]
+    assert [r["val_loss"] for r in metrics_of(resumed)] == [r["val_loss"] for r in metrics_of(straight)]
+
+
+def test_checkpoint_from_other_settings_is_refused_with_the_difference(char_experiment):
+    settings, paths = char_experiment
+    run_stage("train", settings, paths.results_dir)
+    other = json.loads(json.dumps(settings))
+    other["training"]["learning_rate"] = 0.01
+    result = run_stage("train", other, paths.results_dir, check=False)
+    assert result.returncode == 2
+    assert "written with other settings" in result.stderr
+    assert "training.learning_rate: checkpoint 0.001, now 0.01" in result.stderr
+    assert "--restart" in result.stderr
+
+
+def _check_two_ranks(paths, launcher_name):
+    reports = rank_reports(paths)
+    assert [r["rank"] for r in reports] == [0, 1]
+    assert all(r["size"] == 2 and r["launcher"] == launcher_name for r in reports)
+    # Horovod kept the ranks in lockstep: identical weights at the end
+    assert reports[0]["weights_sha256"] == reports[1]["weights_sha256"] == summary_of(paths)["weights_sha256"]
+    return reports
+
+
+def test_two_ranks_under_horovodrun_end_identical_with_disjoint_shards(char_experiment):
+    settings, paths = char_experiment
+    settings = {**settings, "ranks": 2}
+    run_stage("train", settings, paths.results_dir, launcher=[HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"])
+    reports = _check_two_ranks(paths, "horovodrun")
+    a, b = (r["shard"] for r in reports)
+    assert a["first"] + a["count"] <= b["first"]  # rank 0's windows end before rank 1's begin
+    assert a["count"] > 0 and b["count"] > 0
+    assert summary_of(paths)["global_batch_size"] == 64
+    assert summary_of(paths)["learning_rate"]["scaled"] == pytest.approx(0.002)
+
+
+def test_two_ranks_under_mpirun(sentiment_experiment):
+    settings, paths = sentiment_experiment
+    settings = {**settings, "ranks": 2}
+    mpirun = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+    run_stage("train", settings, paths.results_dir, launcher=mpirun)
+    reports = _check_two_ranks(paths, "mpirun")
+    shard_a, shard_b = (r["shard"] for r in reports)
+    assert shard_a["offset"] == 0 and shard_b["offset"] == 1 and shard_a["stride"] == 2
+
+
+def test_evaluation_of_both_models(char_experiment, sentiment_experiment):
+    for settings, paths in (char_experiment, sentiment_experiment):
+        run_stage("train", settings, paths.results_dir)
+        run_stage("evaluate", settings, paths.results_dir)
+        result = json.loads(paths.eval_metrics.read_text())
+        assert paths.samples.is_file()
+        if settings["model"] == "char_rnn":
+            model = result["model_metrics"]
+            assert model["perplexity"] == pytest.approx(2.718281828 ** model["loss"], rel=1e-6)
+            assert model["bits_per_character"] == pytest.approx(model["loss"] / 0.693147, rel=1e-4)
+            assert result["unigram_baseline"]["loss"] > 0
+            assert len(result["samples"]) == 3 * 2  # three seed texts x (greedy, temperature 0.7)
+            assert all(len(s["text"]) == 20 for s in result["samples"])
+        else:
+            matrix = result["model_metrics"]["confusion_matrix"]
+            assert sum(map(sum, matrix)) == result["overlap"]["test_sentences"]
+            assert result["overlap"]["also_in_training"] == 0  # the default split is leakage-free
+            assert 0.0 <= result["majority_baseline"]["accuracy"] <= 1.0
+
+
+def test_missing_horovod_environment_is_a_clear_error(char_experiment, tmp_path):
+    settings, paths = char_experiment
+    result = subprocess.run([PYTHON, "-m", "hpcseq", "launch", "--ranks", "1", "--", str(tmp_path / "nope/python"),
+                             "-m", "hpcseq", "train"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "training interpreter" in result.stderr and "make setup" in result.stderr

@@ -1,0 +1,134 @@
+"""The Snakemake workflow: dry run and lint of the shipped config, config errors, and the whole
+pipeline run small with 2 real Horovod ranks (horovodrun on this machine)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT, SHAKESPEARE, UMICH, VENV_TRAIN
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args, cwd=REPO_ROOT, check=True, timeout=1800) -> subprocess.CompletedProcess:
+    result = subprocess.run(SNAKEMAKE + list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def tiny_config(tmp_path: Path, **experiment_overrides) -> Path:
+    config = {
+        "preset": None,
+        "results_dir": str(tmp_path / "results"),
+        "logs_dir": str(tmp_path / "logs"),
+        "benchmarks_dir": str(tmp_path / "benchmarks"),
+        "training_python": str(VENV_TRAIN / "bin" / "python"),
+        "datasets": {
+            "shakespeare": {"format": "text", "path": str(SHAKESPEARE),
+                            "sha256": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"},
+            "umich": {"format": "labelled_sentences", "path": str(UMICH)},
+        },
+        "experiments": {
+            "tiny_char": {"model": "char_rnn", "dataset": "shakespeare", "ranks": 2,
+                          "preprocess": {"max_characters": 30000},
+                          "hyperparameters": {"hidden_units": 32},
+                          "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 30,
+                                       "steps_per_execution": 5},
+                          "evaluation": {"sample_length": 30}},
+            "tiny_sentiment": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 2,
+                               "hyperparameters": {"embedding_dim": 16, "lstm_units": 8},
+                               "training": {"epochs": 2, "max_steps_per_epoch": 20}},
+        },
+    }
+    for name, overrides in experiment_overrides.items():
+        for stage, values in overrides.items():
+            config["experiments"][name].setdefault(stage, {}).update(values)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_dry_run_of_the_shipped_config_plans_every_stage(tmp_path):
+    result = snakemake("-n", "--config", f"results_dir={tmp_path}/r", f"logs_dir={tmp_path}/l")
+    for rule in ("preprocess_text", "preprocess_sentences", "vocabulary_characters", "vocabulary_words", "train",
+                 "evaluate", "plot_training_curves", "plot_confusion_matrix", "summary"):
+        assert rule in result.stdout
+    assert "train                        3" in result.stdout  # three experiments in config/config.yaml
+
+
+@pytest.mark.parametrize("preset", ["quick", "lecture"])
+def test_dry_run_of_each_preset(preset, tmp_path):
+    snakemake("-n", "--config", f"preset={preset}", f"results_dir={tmp_path}/r")
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint")
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_config_errors_name_the_key(tmp_path):
+    result = snakemake("-n", "--config", "preset=nonexistent", check=False)
+    assert result.returncode != 0
+    assert "config key preset: 'nonexistent' is not defined under `presets`" in result.stdout + result.stderr
+
+    config = yaml.safe_load(tiny_config(tmp_path).read_text())
+    config["experiments"]["tiny_char"]["training"]["lerning_rate"] = 0.1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(bad), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "experiments.tiny_char.training.lerning_rate: unknown key (did you mean 'learning_rate'?)" in output
+
+
+def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path):
+    config = tiny_config(tmp_path)
+    snakemake("--cores", "2", "--configfile", str(config))
+    results = tmp_path / "results"
+    for name in ("tiny_char", "tiny_sentiment"):
+        model_dir = results / name / "model"
+        ranks = [json.loads((model_dir / "ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
+        # both ranks ran under horovodrun and ended with identical weights
+        assert [r["launcher"] for r in ranks] == ["horovodrun", "horovodrun"]
+        assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+        summary = json.loads((model_dir / "training_summary.json").read_text())
+        assert summary["ranks"] == 2 and summary["weights_sha256"] == ranks[0]["weights_sha256"]
+        assert len((model_dir / "metrics.jsonl").read_text().splitlines()) == 2
+        evaluation = json.loads((results / name / "eval" / "metrics.json").read_text())
+        assert evaluation["training"]["ranks"] == 2
+        assert (results / name / "eval" / "plots" / "training_curves.png").stat().st_size > 1000
+        # every rule wrote its log
+        for stage in ("preprocess", "vocabulary", "train", "evaluate"):
+            assert (tmp_path / "logs" / stage / f"{name}.log").is_file()
+    # the ranks' shards are disjoint
+    char_ranks = [json.loads((results / "tiny_char/model/ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    a, b = (r["shard"] for r in char_ranks)
+    assert set(range(a["first"], a["first"] + a["count"])).isdisjoint(range(b["first"], b["first"] + b["count"]))
+    sentiment_ranks = [json.loads((results / "tiny_sentiment/model/ranks" / f"rank-{r}.json").read_text())
+                       for r in (0, 1)]
+    assert [r["shard"]["offset"] for r in sentiment_ranks] == [0, 1]
+    assert (results / "tiny_sentiment" / "eval" / "plots" / "confusion_matrix.png").is_file()
+    summary_md = (results / "summary.md").read_text()
+    assert "## tiny_char (char_rnn)" in summary_md and "## tiny_sentiment (sentiment_lstm)" in summary_md
+    assert "Subset:" in summary_md  # max_steps_per_epoch is stated
+
+    # a second run has nothing to do
+    again = snakemake("--cores", "2", "--configfile", str(config))
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    # a change of training settings reruns training and what follows, not preprocessing
+    changed = tiny_config(tmp_path, tiny_char={"training": {"epochs": 3}})
+    plan = snakemake("-n", "--configfile", str(changed)).stdout
+    assert "rule train:" in plan and "rule preprocess_text:" not in plan and "rule vocabulary_characters:" not in plan
+
+    # the Snakemake report embeds the summary, metrics and plots
+    report = tmp_path / "report.html"
+    snakemake("--configfile", str(config), "--report", str(report))
+    assert report.stat().st_size > 10000
