@@ -287,8 +287,7 @@ def stage_settings(settings: dict, stage: str) -> dict:
     """
     base = {"name": settings["name"], "model": settings["model"]}
     if stage == "preprocess":
-        return {**base, "dataset": settings["dataset"], "preprocess": settings["preprocess"],
-                "preset": settings.get("preset")}
+        return {**base, "dataset": settings["dataset"], "preprocess": settings["preprocess"]}
     if stage == "vocabulary":
         return {**base, "vocabulary": settings["vocabulary"]}
     if stage == "train":

@@ -76,9 +76,11 @@ def clean_lines(lines: Iterable[tuple[int, bytes]], options: CleaningOptions, pa
                 stats.start_marker_line = number
             continue
         if options.ascii_only:
-            # the lecture's line.decode("ascii", "ignore"): bytes >= 128 are dropped
-            text = raw.decode("ascii", errors="ignore")
-            stats.non_ascii_characters_dropped += len(raw) - len(text)
+            # the lecture's order on the raw bytes: line.strip().lower().decode("ascii", "ignore")
+            data = raw.strip() if options.strip_lines else raw
+            data = data.lower() if options.lowercase else data
+            text = data.decode("ascii", errors="ignore")
+            stats.non_ascii_characters_dropped += len(data) - len(text)  # bytes >= 128
         else:
             try:
                 text = raw.decode(encoding)
@@ -86,10 +88,10 @@ def clean_lines(lines: Iterable[tuple[int, bytes]], options: CleaningOptions, pa
                 raise InputDataError(path, f"cannot decode as {encoding} at byte {error.start} of the line "
                                      f"({error.reason}); set the dataset's `encoding`, or "
                                      "preprocess.ascii_only: true to drop such bytes", line=number) from None
-        if options.strip_lines:
-            text = text.strip()
-        if options.lowercase:
-            text = text.lower()
+            if options.strip_lines:
+                text = text.strip()
+            if options.lowercase:
+                text = text.lower()
         if options.drop_empty_lines and not text:
             stats.empty_lines_dropped += 1
             continue
@@ -113,7 +115,7 @@ def _write_cleaned(lines: Iterator[str], options: CleaningOptions, handle, stats
     for line in lines:
         piece = line if first else options.join_with + line
         first = False
-        if limit is not None and written + len(piece) >= limit:
+        if limit is not None and written + len(piece) > limit:
             handle.write(piece[: limit - written])
             written = limit
             stats.truncated_at_max_characters = True

@@ -1,0 +1,491 @@
+"""hpcseq.config: loading, validation with dotted keys, preset precedence, stage settings."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+
+import pytest
+import yaml
+
+from hpcseq import config as C
+from hpcseq.errors import ConfigError, ConfigErrors
+
+from tests.conftest import REPO_ROOT
+
+SHIPPED = REPO_ROOT / "config" / "config.yaml"
+
+SCHEMA = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+# the schema is still growing, so the key lists come from the file itself (read here with plain YAML)
+CHAR_TRAINING_KEYS = sorted(SCHEMA["$defs"]["char_rnn_training"]["properties"])
+CHAR_PREPROCESS_KEYS = sorted(SCHEMA["$defs"]["char_rnn_preprocess"]["properties"])
+EXPERIMENT_SECTIONS = {"preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm"}
+
+
+def base_raw(tmp_path=None) -> dict:
+    """A small valid raw config with one experiment per model and one preset."""
+    return {
+        "preset": "short",
+        "presets": {
+            "short": {"models": {
+                "char_rnn": {"training": {"epochs": 3, "batch_size": 64}},
+                "sentiment_lstm": {"training": {"epochs": 2}, "vocabulary": {"max_words": 50}},
+            }},
+        },
+        "datasets": {
+            "text": {"format": "text", "path": "corpus.txt"},
+            "sentences": {"format": "labelled_sentences", "path": "sentences.tsv"},
+        },
+        "experiments": {
+            "chars": {"model": "char_rnn", "dataset": "text"},
+            "words": {"model": "sentiment_lstm", "dataset": "sentences"},
+        },
+    }
+
+
+def config_errors(raw) -> list[ConfigError]:
+    with pytest.raises(ConfigErrors) as caught:
+        C.validate_config(raw)
+    for error in caught.value.errors:
+        assert isinstance(error, ConfigError)
+        assert error.key in str(caught.value)  # the combined message names every key
+    return caught.value.errors
+
+
+def single_error(raw) -> ConfigError:
+    errors = config_errors(raw)
+    assert len(errors) == 1, [str(e) for e in errors]
+    return errors[0]
+
+
+# ------------------------------------------------------------------------------ shipped config
+
+def test_shipped_config_resolves_every_experiment_with_defaults_filled():
+    config = C.load_config(SHIPPED)
+    assert config["preset"] == "quick"
+    assert set(config["experiments"]) == {"shakespeare_char_rnn", "umich_sentiment_lstm",
+                                          "umich_sentiment_lstm_random_split"}
+    assert config["results_dir"] == "results" and config["logs_dir"] == "logs"
+    assert config["local_launcher"] == "horovodrun"
+
+    char = config["experiments"]["shakespeare_char_rnn"]
+    assert EXPERIMENT_SECTIONS <= set(char)
+    assert sorted(char["training"]) == CHAR_TRAINING_KEYS
+    # preset quick
+    assert char["training"]["epochs"] == 5
+    assert char["training"]["max_steps_per_epoch"] == 1500
+    # schema defaults (the lecture's values)
+    assert char["training"]["batch_size"] == 128
+    assert char["training"]["optimizer"] == "rmsprop"
+    assert char["training"]["learning_rate"] == 0.001
+    assert {"learning_rate", "epochs", "batch_size", "optimizer"} <= set(CHAR_TRAINING_KEYS)
+    assert char["hyperparameters"]["hidden_units"] == 128
+    assert char["hyperparameters"]["sequence_length"] == 10
+    assert char["hyperparameters"]["step"] == 1
+    assert sorted(char["preprocess"]) == CHAR_PREPROCESS_KEYS
+    assert {key: char["preprocess"][key] for key in (
+        "strip_lines", "lowercase", "ascii_only", "drop_empty_lines", "join_with", "skip_header_lines",
+        "start_after", "max_characters", "validation_fraction", "test_fraction")} == {
+        "strip_lines": True, "lowercase": True, "ascii_only": True, "drop_empty_lines": True, "join_with": " ",
+        "skip_header_lines": 0, "start_after": None, "max_characters": None,
+        "validation_fraction": 0.1, "test_fraction": 0.1,
+    }
+    assert char["vocabulary"]["unknown_characters"] == "error"
+    assert char["ranks"] == 2
+
+    for name, split in (("umich_sentiment_lstm", "grouped"), ("umich_sentiment_lstm_random_split", "random")):
+        words = config["experiments"][name]
+        assert words["preprocess"]["split"] == split
+        assert words["training"]["epochs"] == 5
+        assert words["training"]["batch_size"] == 32
+        assert words["training"]["optimizer"] == "adam"
+        assert words["training"]["max_steps_per_epoch"] is None
+        assert words["hyperparameters"]["embedding_dim"] == 128
+        assert words["hyperparameters"]["lstm_units"] == 64
+        assert words["hyperparameters"]["sentence_length"] == 40
+        assert words["vocabulary"]["max_words"] == 2000
+        assert words["vocabulary"]["min_count"] == 1
+
+
+def test_preset_null_gives_the_lecture_defaults():
+    config = C.load_config(SHIPPED, overrides={"preset": None})
+    char = config["experiments"]["shakespeare_char_rnn"]
+    assert char["training"]["epochs"] == 25
+    assert char["training"]["batch_size"] == 128
+    assert char["training"]["optimizer"] == "rmsprop"
+    assert char["training"]["learning_rate"] == 0.001
+    assert char["training"]["max_steps_per_epoch"] is None
+    assert char["hyperparameters"]["sequence_length"] == 10
+    assert char["hyperparameters"]["hidden_units"] == 128
+
+    words = config["experiments"]["umich_sentiment_lstm"]
+    assert words["training"]["epochs"] == 10
+    assert words["training"]["batch_size"] == 32
+    assert words["training"]["optimizer"] == "adam"
+    assert words["hyperparameters"]["embedding_dim"] == 128
+    assert words["hyperparameters"]["lstm_units"] == 64
+    assert words["hyperparameters"]["sentence_length"] == 40
+    assert words["vocabulary"]["max_words"] == 2000
+
+
+def test_preset_lecture_applies_its_split_and_epochs():
+    config = C.load_config(SHIPPED, overrides={"preset": "lecture"})
+    char = config["experiments"]["shakespeare_char_rnn"]
+    assert char["training"]["epochs"] == 25
+    assert char["preprocess"]["validation_fraction"] == 0.1
+    assert char["preprocess"]["test_fraction"] == 0.0
+    assert char["preprocess"]["lowercase"] is True  # the rest of the section keeps its defaults
+    assert config["experiments"]["umich_sentiment_lstm"]["training"]["epochs"] == 10
+
+
+# ------------------------------------------------------------------------------ precedence
+
+def test_shipped_experiment_epochs_beat_the_quick_preset():
+    overrides = {"experiments": {"shakespeare_char_rnn": {"training": {"epochs": 7}}}}
+    config = C.load_config(SHIPPED, overrides=overrides)
+    training = config["experiments"]["shakespeare_char_rnn"]["training"]
+    assert training["epochs"] == 7                  # the experiment's own key
+    assert training["max_steps_per_epoch"] == 1500  # still from preset quick
+    assert training["batch_size"] == 128            # schema default
+    assert config["experiments"]["umich_sentiment_lstm"]["training"]["epochs"] == 5
+
+
+def test_precedence_defaults_then_preset_then_experiment(tmp_path):
+    raw = base_raw()
+    raw["experiments"]["own_epochs"] = {"model": "char_rnn", "dataset": "text",
+                                        "training": {"epochs": 9, "learning_rate": 0.01}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = C.load_config(path)
+
+    plain = config["experiments"]["chars"]["training"]
+    assert plain["epochs"] == 3            # preset
+    assert plain["batch_size"] == 64       # preset
+    assert plain["learning_rate"] == 0.001  # schema default
+    assert plain["optimizer"] == "rmsprop"  # schema default
+
+    own = config["experiments"]["own_epochs"]["training"]
+    assert own["epochs"] == 9              # experiment beats preset
+    assert own["learning_rate"] == 0.01    # experiment beats default
+    assert own["batch_size"] == 64         # the preset still fills the rest of the same section
+
+    words = config["experiments"]["words"]
+    assert words["training"]["epochs"] == 2
+    assert words["vocabulary"]["max_words"] == 50   # preset
+    assert words["vocabulary"]["min_count"] == 1    # schema default
+    # the preset for one model does not leak into the other
+    assert words["training"]["batch_size"] == 32
+
+
+def test_preset_null_ignores_defined_presets():
+    raw = base_raw()
+    raw["preset"] = None
+    config = C.validate_config(raw)
+    assert config["experiments"]["chars"]["training"]["epochs"] == 25
+    assert config["experiments"]["chars"]["training"]["batch_size"] == 128
+    assert config["experiments"]["words"]["vocabulary"]["max_words"] == 2000
+
+
+def test_overrides_in_load_config_win_over_the_file(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(base_raw()))
+    config = C.load_config(path, overrides={"experiments": {"chars": {"ranks": 4}}})
+    assert config["experiments"]["chars"]["ranks"] == 4
+    assert config["experiments"]["chars"]["dataset"] == "text"  # merged, not replaced
+
+
+def test_validate_config_does_not_modify_its_input():
+    raw = base_raw()
+    before = copy.deepcopy(raw)
+    C.validate_config(raw)
+    assert raw == before
+
+
+# ------------------------------------------------------------------------------ schema errors
+
+def test_unknown_key_names_dotted_key_suggests_and_lists_valid_keys():
+    raw = base_raw()
+    raw["experiments"]["chars"]["training"] = {"lerning_rate": 0.01}
+    error = single_error(raw)
+    assert error.key == "experiments.chars.training.lerning_rate"
+    message = str(error)
+    assert "experiments.chars.training.lerning_rate" in message
+    assert "did you mean 'learning_rate'" in message
+    assert "valid keys here are: " + ", ".join(CHAR_TRAINING_KEYS) in message
+
+
+def test_unknown_top_level_key():
+    raw = base_raw()
+    raw["experimnts"] = {}
+    error = single_error(raw)
+    assert error.key == "experimnts"
+    assert "did you mean 'experiments'" in str(error)
+
+
+def test_unknown_key_in_a_preset_is_reported_with_its_path():
+    raw = base_raw()
+    raw["presets"]["short"]["models"]["char_rnn"]["training"]["epoch"] = 3
+    error = single_error(raw)
+    assert error.key == "presets.short.models.char_rnn.training.epoch"
+    assert "did you mean 'epochs'" in str(error)
+
+
+@pytest.mark.parametrize("path, value, key, fragment", [
+    (("experiments", "chars", "training", "epochs"), "ten", "experiments.chars.training.epochs",
+     "is not of type 'integer'"),
+    (("experiments", "chars", "training", "epochs"), 0, "experiments.chars.training.epochs", "minimum"),
+    (("experiments", "chars", "training", "optimizer"), "adamw", "experiments.chars.training.optimizer",
+     "'adamw' is not one of 'rmsprop', 'adam', 'sgd'"),
+    (("experiments", "words", "preprocess", "split"), "stratified", "experiments.words.preprocess.split",
+     "'stratified' is not one of"),
+    (("experiments", "chars", "preprocess", "validation_fraction"), 1.0,
+     "experiments.chars.preprocess.validation_fraction", "1.0"),
+    (("experiments", "chars", "model"), "gpt", "experiments.chars.model", "'gpt' is not one of"),
+    (("datasets", "text", "sha256"), "ABC", "datasets.text.sha256", "does not match the pattern"),
+    (("datasets", "text", "format"), "csv", "datasets.text.format", "'csv' is not one of"),
+    (("local_launcher",), "srun", "local_launcher", "'srun' is not one of 'horovodrun', 'mpirun'"),
+    (("presets", "short", "models", "char_rnn", "training", "epochs"), "x",
+     "presets.short.models.char_rnn.training.epochs", "is not of type 'integer'"),
+])
+def test_invalid_values_name_their_key(path, value, key, fragment):
+    raw = base_raw()
+    target = raw
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = value
+    error = single_error(raw)
+    assert error.key == key
+    assert str(error).startswith(f"config key {key}: ")
+    assert fragment in str(error)
+
+
+def test_missing_required_keys():
+    raw = base_raw()
+    del raw["experiments"]["chars"]["dataset"]
+    error = single_error(raw)
+    assert error.key == "experiments.chars"
+    assert "'dataset' is required" in str(error)
+
+    errors = config_errors({"preset": None})
+    assert {e.key for e in errors} == {""}
+    assert "'datasets' is required" in str(errors[0]) or "'datasets' is required" in str(errors[1])
+
+
+def test_several_problems_are_reported_together():
+    raw = base_raw()
+    raw["experiments"]["chars"]["training"] = {"lerning_rate": 0.01, "epochs": -1}
+    raw["experiments"]["words"]["hyperparameters"] = {"lstm_units": "many"}
+    raw["local_launcher"] = "pbs"
+    errors = config_errors(raw)
+    assert {e.key for e in errors} == {
+        "experiments.chars.training.lerning_rate",
+        "experiments.chars.training.epochs",
+        "experiments.words.hyperparameters.lstm_units",
+        "local_launcher",
+    }
+
+
+def test_sentiment_keys_are_not_accepted_for_a_char_model():
+    raw = base_raw()
+    raw["experiments"]["chars"]["vocabulary"] = {"max_words": 100}
+    error = single_error(raw)
+    assert error.key == "experiments.chars.vocabulary.max_words"
+    assert "valid keys here are: unknown_characters" in str(error)
+
+
+# ------------------------------------------------------------------------------ semantic errors
+
+def test_undefined_dataset():
+    raw = base_raw()
+    raw["experiments"]["chars"]["dataset"] = "shakespeare"
+    error = single_error(raw)
+    assert error.key == "experiments.chars.dataset"
+    assert "'shakespeare' is not defined under `datasets`" in str(error)
+    assert "defined: sentences, text" in str(error)
+
+
+def test_dataset_format_must_match_the_model():
+    raw = base_raw()
+    raw["experiments"]["chars"]["dataset"] = "sentences"
+    raw["experiments"]["words"]["dataset"] = "text"
+    errors = config_errors(raw)
+    by_key = {e.key: str(e) for e in errors}
+    assert set(by_key) == {"experiments.chars.dataset", "experiments.words.dataset"}
+    assert "needs a dataset of format 'text'" in by_key["experiments.chars.dataset"]
+    assert "'labelled_sentences'" in by_key["experiments.chars.dataset"]
+    assert "needs a dataset of format 'labelled_sentences'" in by_key["experiments.words.dataset"]
+
+
+@pytest.mark.parametrize("validation, test", [(0.5, 0.5), (0.7, 0.4)])
+def test_held_out_fractions_must_leave_training_data(validation, test):
+    raw = base_raw()
+    raw["experiments"]["words"]["preprocess"] = {"validation_fraction": validation, "test_fraction": test}
+    error = single_error(raw)
+    assert error.key == "experiments.words.preprocess"
+    assert f"= {validation + test:g} leaves no training data" in str(error)
+
+
+def test_fractions_below_one_are_accepted():
+    raw = base_raw()
+    raw["experiments"]["words"]["preprocess"] = {"validation_fraction": 0.45, "test_fraction": 0.45}
+    config = C.validate_config(raw)
+    assert config["experiments"]["words"]["preprocess"]["test_fraction"] == 0.45
+
+
+def test_zero_validation_fraction_is_rejected():
+    raw = base_raw()
+    raw["experiments"]["chars"]["preprocess"] = {"validation_fraction": 0}
+    error = single_error(raw)
+    assert error.key == "experiments.chars.preprocess.validation_fraction"
+
+
+def test_invalid_start_after_regex():
+    raw = base_raw()
+    raw["experiments"]["chars"]["preprocess"] = {"start_after": "^(=+$"}
+    error = single_error(raw)
+    assert error.key == "experiments.chars.preprocess.start_after"
+    assert "not a valid regular expression" in str(error)
+
+
+def test_undefined_preset():
+    raw = base_raw()
+    raw["preset"] = "fast"
+    error = single_error(raw)
+    assert error.key == "preset"
+    assert "'fast' is not defined under `presets`; defined: short" in str(error)
+
+
+def test_invalid_experiment_name():
+    raw = base_raw()
+    raw["experiments"]["1st run"] = raw["experiments"].pop("chars")
+    error = single_error(raw)
+    assert error.key == "experiments.1st run"
+    assert "must start with a letter" in str(error)
+
+
+def test_semantic_problems_are_reported_together():
+    raw = base_raw()
+    raw["preset"] = "fast"
+    raw["experiments"]["chars"]["dataset"] = "missing"
+    raw["experiments"]["words"]["preprocess"] = {"validation_fraction": 0.6, "test_fraction": 0.6}
+    assert {e.key for e in config_errors(raw)} == {"preset", "experiments.chars.dataset",
+                                                   "experiments.words.preprocess"}
+
+
+# ------------------------------------------------------------------------------ files
+
+def test_load_yaml_errors_name_the_file(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as caught:
+        C.load_config(missing)
+    assert str(missing) in str(caught.value)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("experiments: [unclosed\n")
+    with pytest.raises(ConfigError) as caught:
+        C.load_config(broken)
+    assert str(broken) in str(caught.value) and "not valid YAML" in str(caught.value)
+
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError) as caught:
+        C.load_config(listing)
+    assert str(listing) in str(caught.value) and "mapping" in str(caught.value)
+
+
+def test_experiment_settings_unknown_experiment():
+    config = C.validate_config(base_raw())
+    with pytest.raises(ConfigError) as caught:
+        C.experiment_settings(config, "charz")
+    assert caught.value.key == "experiments"
+    assert "'charz'" in str(caught.value) and "defined: chars, words" in str(caught.value)
+
+
+def test_experiment_settings_are_self_contained():
+    config = C.validate_config(base_raw())
+    settings = C.experiment_settings(config, "chars")
+    assert settings["name"] == "chars"
+    assert settings["model"] == "char_rnn"
+    assert settings["dataset"] == {"name": "text", "format": "text", "path": "corpus.txt", "sha256": None,
+                                   "encoding": "utf-8", "description": ""}
+    assert settings["training"]["epochs"] == 3
+    assert settings["preset"] == "short"
+
+
+# ------------------------------------------------------------------------------ stage settings
+
+def _settings(**training) -> dict:
+    raw = base_raw()
+    raw["experiments"]["chars"]["training"] = training
+    raw["experiments"]["words"]["training"] = training
+    return C.validate_config(raw)
+
+
+def test_preprocess_and_vocabulary_settings_do_not_depend_on_training():
+    short, long = _settings(epochs=3), _settings(epochs=30)
+    for name in ("chars", "words"):
+        a, b = C.experiment_settings(short, name), C.experiment_settings(long, name)
+        for stage in ("preprocess", "vocabulary", "evaluate"):
+            assert C.stage_settings(a, stage) == C.stage_settings(b, stage), stage
+            assert C.settings_hash(C.stage_settings(a, stage)) == C.settings_hash(C.stage_settings(b, stage))
+        assert C.stage_settings(a, "train") != C.stage_settings(b, "train")
+        assert C.stage_settings(b, "train")["training"]["epochs"] == 30
+
+
+def test_stage_settings_contain_what_each_stage_reads():
+    settings = C.experiment_settings(C.validate_config(base_raw()), "chars")
+    preprocess = C.stage_settings(settings, "preprocess")
+    assert preprocess["dataset"]["path"] == "corpus.txt"
+    assert preprocess["preprocess"] == settings["preprocess"]
+    assert "training" not in preprocess and "hyperparameters" not in preprocess
+
+    vocabulary = C.stage_settings(settings, "vocabulary")
+    assert vocabulary["vocabulary"] == settings["vocabulary"]
+    assert vocabulary["vocabulary"]["unknown_characters"] == "error"
+    assert set(vocabulary) == {"name", "model", "vocabulary"}
+
+    train = C.stage_settings(settings, "train")
+    assert train["hyperparameters"]["sequence_length"] == 10 and train["ranks"] == 2
+    assert "evaluation" not in train
+
+    evaluate = C.stage_settings(settings, "evaluate")
+    assert evaluate["evaluation"]["sample_length"] == 200
+    assert "training" not in evaluate
+
+    with pytest.raises(ValueError):
+        C.stage_settings(settings, "deploy")
+
+
+def test_preprocess_settings_change_when_cleaning_changes():
+    raw = base_raw()
+    a = C.experiment_settings(C.validate_config(raw), "chars")
+    raw["experiments"]["chars"]["preprocess"] = {"lowercase": False}
+    b = C.experiment_settings(C.validate_config(raw), "chars")
+    assert C.settings_hash(C.stage_settings(a, "preprocess")) != C.settings_hash(C.stage_settings(b, "preprocess"))
+
+
+def test_preprocess_settings_do_not_change_with_a_preset_that_only_changes_epochs():
+    # presets quick and lecture differ for sentiment_lstm only in training.epochs (5 vs 10), so the
+    # sentiment preprocessing reads exactly the same settings under both and must not rerun
+    quick = C.experiment_settings(C.load_config(SHIPPED, {"preset": "quick"}), "umich_sentiment_lstm")
+    lecture = C.experiment_settings(C.load_config(SHIPPED, {"preset": "lecture"}), "umich_sentiment_lstm")
+    assert quick["preprocess"] == lecture["preprocess"]
+    assert quick["dataset"] == lecture["dataset"]
+    assert C.stage_settings(quick, "vocabulary") == C.stage_settings(lecture, "vocabulary")
+    assert C.stage_settings(quick, "preprocess") == C.stage_settings(lecture, "preprocess")
+
+
+def test_settings_hash_is_stable_and_order_independent():
+    a = {"b": [1, 2], "a": {"y": 1.5, "x": None}}
+    b = {"a": {"x": None, "y": 1.5}, "b": [1, 2]}
+    canonical = b'{"a":{"x":null,"y":1.5},"b":[1,2]}'
+    assert C.settings_hash(a) == C.settings_hash(b) == hashlib.sha256(canonical).hexdigest()[:16]
+    assert C.settings_hash({"a": 1}) != C.settings_hash({"a": 2})
+    assert C.settings_hash({"b": [1, 2]}) != C.settings_hash({"b": [2, 1]})  # list order matters
+
+
+def test_deep_merge_merges_mappings_and_replaces_the_rest():
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 1}
+    merged = C.deep_merge(base, {"a": {"y": [3]}, "c": 2})
+    assert merged == {"a": {"x": 1, "y": [3]}, "b": 1, "c": 2}
+    assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 1}
