@@ -26,6 +26,16 @@ include: "workflow/rules/vocabulary.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/jobs.smk"
+
+
+# Cheap bookkeeping runs on the submit host under `--profile slurm`.
+localrules:
+    all,
+    plot_training_curves,
+    plot_confusion_matrix,
+    summary,
+    sbatch_script,
 
 
 report: "workflow/report/workflow.rst"

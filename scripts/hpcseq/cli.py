@@ -121,8 +121,58 @@ def cmd_launch(args) -> int:
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
     if not command:
         raise ConfigError("launch", "give the command to start after --")
-    launch(command, args.ranks, args.nodes, args.tasks_per_node or args.ranks, args.srun, args.local_launcher)
+    launch(command, args.ranks, args.nodes, args.tasks_per_node or args.ranks, args.srun, args.local_launcher,
+           args.cpus_per_task, args.slurm_setup)
     return 0  # not reached: launch() replaces this process
+
+
+def cmd_sbatch(args) -> int:
+    from hpcseq import config as config_module
+    from hpcseq.atomic import write_text
+    from hpcseq.slurm import render_job_script, script_request
+
+    config_path = args.config or config_module.DEFAULT_CONFIG_PATH
+    overrides: dict = {}
+    if args.preset:
+        overrides["preset"] = args.preset
+    slurm = {key: getattr(args, key) for key in ("account", "reservation", "qos", "mail_user", "mail_type")
+             if getattr(args, key) is not None}
+    if slurm:
+        overrides["slurm"] = slurm
+    if args.training_python:
+        overrides["training_python"] = args.training_python
+    config = config_module.load_yaml(config_path)
+    experiments = list(config.get("experiments", {})) if args.experiment in (None, "all") else [args.experiment]
+    per_experiment = {}
+    if args.time:
+        per_experiment["time"] = args.time
+    if args.partition:
+        per_experiment["partition"] = args.partition
+    if per_experiment:
+        overrides["experiments"] = {name: {"slurm": per_experiment} for name in experiments}
+    config = config_module.validate_config(config_module.deep_merge(config, overrides))
+    for name in experiments:
+        config_module.experiment_settings(config, name)  # a clear error for an unknown experiment
+    clusters = sorted(config["clusters"]) if args.cluster == "all" else [args.cluster or config["cluster"]]
+    if clusters == [None]:
+        raise ConfigError("cluster", "name a cluster with --cluster (or set `cluster` in the config)")
+    workdir = str(args.workdir or config_module.REPO_ROOT)
+    try:
+        shown_config = str(Path(config_path).resolve().relative_to(Path(workdir).resolve()))
+    except ValueError:
+        shown_config = str(Path(config_path).resolve())
+    for cluster in clusters:
+        for name in experiments:
+            request = script_request(config, cluster, name, workdir, shown_config,
+                                     data_steps=not args.no_data_steps, dependency=args.dependency)
+            text = render_job_script(request)
+            if args.stdout:
+                sys.stdout.write(text)
+                continue
+            target = Path(args.output_dir) / cluster / f"{name}.sbatch"
+            write_text(target, text)
+            print(target)
+    return 0
 
 
 def cmd_benchmark(args) -> int:
@@ -178,10 +228,30 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--ranks", type=int, required=True)
     launch.add_argument("--nodes", type=int, default=1)
     launch.add_argument("--tasks-per-node", type=int)
-    launch.add_argument("--srun", default="srun", help="srun and its flags, used inside a Slurm allocation")
+    launch.add_argument("--cpus-per-task", type=int)
+    launch.add_argument("--srun", default="srun", help="srun and its flags, used inside a Slurm allocation "
+                        "(empty: run the command directly, for single-process stages already inside a job step)")
+    launch.add_argument("--slurm-setup", default="", help="shell lines run first inside Slurm (modules, venv)")
     launch.add_argument("--local-launcher", default="horovodrun", choices=["horovodrun", "mpirun"])
     launch.add_argument("command_line", nargs=argparse.REMAINDER)
     launch.set_defaults(function=cmd_launch)
+
+    sbatch = sub.add_parser("sbatch", help="write Juelich-style sbatch scripts (jobs/<cluster>/<experiment>.sbatch)")
+    sbatch.add_argument("--config", type=Path)
+    sbatch.add_argument("--cluster", help="a cluster of the config, or `all` (default: the config's `cluster`)")
+    sbatch.add_argument("--experiment", help="an experiment, or `all` (the default)")
+    sbatch.add_argument("--preset")
+    for option in ("account", "reservation", "qos", "mail-user", "mail-type"):
+        sbatch.add_argument(f"--{option}", help=f"sbatch --{option} (default: the config's slurm.{option.replace('-', '_')})")
+    sbatch.add_argument("--time", help="training time limit (default: slurm.time.train)")
+    sbatch.add_argument("--partition", choices=["gpu", "gpu_devel"], help="which GPU partition of the cluster")
+    sbatch.add_argument("--training-python", help="interpreter on the cluster (default: the config's)")
+    sbatch.add_argument("--dependency", help="e.g. afterok:12345 (with --no-data-steps after a data job)")
+    sbatch.add_argument("--no-data-steps", action="store_true", help="leave preprocessing and vocabulary out")
+    sbatch.add_argument("--workdir", type=Path, help="the repository on the cluster (default: this one)")
+    sbatch.add_argument("--output-dir", default="jobs")
+    sbatch.add_argument("--stdout", action="store_true", help="print instead of writing files")
+    sbatch.set_defaults(function=cmd_sbatch)
 
     bench = sub.add_parser("benchmark", help="speed and memory next to the lecture's approach (see --help)",
                            add_help=False)

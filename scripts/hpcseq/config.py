@@ -246,6 +246,9 @@ def validate_config(raw: dict) -> dict:
         resolved_experiments[name] = _fill_defaults(merged, schema["$defs"]["experiment"], schema)
     config["experiments"] = resolved_experiments
     errors = _semantic_errors(config)
+    from hpcseq.slurm import slurm_config_errors  # Slurm values reach shell scripts: check them all now
+
+    errors += slurm_config_errors(config)
     if errors:
         raise ConfigErrors(errors)
     return config

@@ -1,10 +1,14 @@
-"""Start the training ranks with the launcher that fits where the command runs.
+"""Start a stage's command with the launcher that fits where it runs.
 
-Inside a Slurm allocation (the train rule under `snakemake --profile slurm`, or an salloc
-session) the ranks start with the cluster's srun line (e.g. `srun --mpi=pmix --cpu-bind=none`)
-and explicit node and task counts: the Snakemake Slurm job step strips the SLURM_* variables
-that srun would otherwise read them from. Outside Slurm they start with horovodrun (Gloo) or
-mpirun on this machine, and a single rank runs as a plain process.
+Inside a Slurm allocation (a rule under `snakemake --profile slurm`, or an salloc session):
+  * the cluster's environment setup (modules, venv, variables) runs first, in the same shell;
+  * training ranks start with the cluster's srun line (e.g. `srun --mpi=pmix --cpu-bind=none`)
+    and explicit node, task and CPU counts, because the Snakemake Slurm job step strips the
+    SLURM_* variables srun would otherwise read them from;
+  * with an empty srun line (single-process stages, which the Slurm plugin already runs inside
+    `srun -n1`) the command runs directly.
+Outside Slurm the ranks start with horovodrun (Gloo) or mpirun on this machine, and a single
+rank runs as a plain process.
 
 The launcher replaces this process (exec), so signals from Slurm or the user reach it directly.
 """
@@ -36,15 +40,22 @@ def _horovodrun_for(python: str) -> str:
 
 
 def build_launch_command(command: list[str], ranks: int, nodes: int, tasks_per_node: int, srun: str,
-                         local_launcher: str, environ=None, is_root: bool | None = None) -> list[str]:
+                         local_launcher: str, cpus_per_task: int | None = None, environ=None,
+                         is_root: bool | None = None) -> list[str]:
     """The argv that starts `command` on `ranks` ranks (pure: tests call it with any environment)."""
     if ranks < 1 or nodes < 1 or tasks_per_node < 1:
         raise ConfigError("ranks", f"ranks {ranks}, nodes {nodes}, tasks per node {tasks_per_node} must be >= 1")
     if in_slurm_allocation(environ):
+        if not srun.strip():
+            if ranks > 1:
+                raise ConfigError("ranks", f"{ranks} ranks need an srun line to start them inside Slurm")
+            return list(command)
         if nodes * tasks_per_node != ranks:
             raise ConfigError("ranks", f"{ranks} ranks do not fill {nodes} node(s) x {tasks_per_node} tasks")
-        return shlex.split(srun) + [f"--nodes={nodes}", f"--ntasks={ranks}",
-                                    f"--ntasks-per-node={tasks_per_node}"] + command
+        counts = [f"--nodes={nodes}", f"--ntasks={ranks}", f"--ntasks-per-node={tasks_per_node}"]
+        if cpus_per_task:
+            counts.append(f"--cpus-per-task={cpus_per_task}")
+        return shlex.split(srun) + counts + command
     if ranks == 1:
         return list(command)
     if local_launcher == "horovodrun":
@@ -56,6 +67,13 @@ def build_launch_command(command: list[str], ranks: int, nodes: int, tasks_per_n
     raise ConfigError("local_launcher", f"{local_launcher!r} is not horovodrun or mpirun")
 
 
+def with_setup(argv: list[str], setup: str, environ=None) -> list[str]:
+    """Run the cluster's setup lines first when inside Slurm (they load modules, activate a venv)."""
+    if not setup.strip() or not in_slurm_allocation(environ):
+        return argv
+    return ["bash", "-c", f"set -e\n{setup}\nexec {shlex.join(argv)}"]
+
+
 def check_interpreter(python: str) -> None:
     if not Path(python).exists() and not shutil.which(python):
         raise EnvironmentSetupError(
@@ -63,8 +81,11 @@ def check_interpreter(python: str) -> None:
             ".venv/train), or set `training_python` in the config to your TensorFlow 2.15 + Horovod environment")
 
 
-def launch(command: list[str], ranks: int, nodes: int, tasks_per_node: int, srun: str, local_launcher: str) -> None:
-    check_interpreter(command[0])
-    argv = build_launch_command(command, ranks, nodes, tasks_per_node, srun, local_launcher)
+def launch(command: list[str], ranks: int, nodes: int, tasks_per_node: int, srun: str, local_launcher: str,
+           cpus_per_task: int | None = None, setup: str = "") -> None:
+    if not (setup.strip() and in_slurm_allocation()):
+        check_interpreter(command[0])  # with a setup, the interpreter may only exist after it
+    argv = build_launch_command(command, ranks, nodes, tasks_per_node, srun, local_launcher, cpus_per_task)
+    argv = with_setup(argv, setup)
     print("hpcseq launch: " + shlex.join(argv), flush=True)
     os.execvp(argv[0], argv)

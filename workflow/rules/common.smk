@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ REPO_ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(REPO_ROOT / "scripts"))  # the rules' code, also when hpcseq is not installed
 
 from hpcseq import config as hpcseq_config  # noqa: E402
+from hpcseq import slurm as hpcseq_slurm  # noqa: E402
 from hpcseq.errors import HpcseqError  # noqa: E402
 from hpcseq.paths import ExperimentPaths, encoded_files, prepared_files  # noqa: E402
 
@@ -102,17 +104,28 @@ def all_targets():
         if name in SENTENCE_EXPERIMENTS:
             targets.append(str(p.plots / "confusion_matrix.png"))
     targets.append(f"{RESULTS}/summary.md")
+    jobs = CONFIG["jobs_dir"]
+    targets += [f"{jobs}/{cluster}/{name}.sbatch" for cluster in sorted(CONFIG["clusters"]) for name in EXPERIMENTS]
     return targets
 
 
-def train_resources():
-    """Resources of the train rule. With an `mpi` resource the Slurm plugin leaves starting the
-    ranks to the rule's command (hpcseq launch -> srun) instead of wrapping it in `srun -n1`."""
-    return {
-        "nodes": 1,
-        "tasks_per_node": lambda wildcards: ranks_of(wildcards),
-        "mpi": "srun",
-    }
+def stage_resources(stage):
+    """Slurm resources of a stage, from the cluster named by `cluster` in the config (used by the
+    Slurm profile; on a local run they only feed `hpcseq launch`, which ignores them)."""
+    keys = hpcseq_slurm.TRAIN_RESOURCE_KEYS if stage == "train" else hpcseq_slurm.CPU_RESOURCE_KEYS
+
+    def resource(key):
+        return lambda wildcards: hpcseq_slurm.stage_resources(CONFIG, wildcards.experiment, stage)[key]
+
+    return {key: resource(key) for key in keys}
+
+
+def cluster_setup(wildcards):
+    """The cluster's environment setup (module loads, venv), run first by `hpcseq launch` in Slurm."""
+    if CONFIG["cluster"] is None:
+        return ""
+    cluster = hpcseq_slurm.parse_cluster(CONFIG["cluster"], CONFIG["clusters"][CONFIG["cluster"]])
+    return "\n".join(hpcseq_slurm.setup_lines(cluster))
 
 
 def results_dir_from(name):
@@ -131,3 +144,20 @@ def results_dir_from(name):
 
 WORKFLOW_ENV = "../../envs/workflow.yaml"
 TRAINING_ENV = "../../envs/training.yaml"
+
+
+CLUSTERS = sorted(CONFIG["clusters"])
+JOBS = CONFIG["jobs_dir"]
+CONFIG_FILE = str(Path(workflow.configfiles[-1]) if workflow.configfiles else REPO_ROOT / "config" / "config.yaml")
+
+
+def sbatch_overrides(wildcards):
+    """The resolved settings that may come from `--config` rather than the file, as CLI options."""
+    options = []
+    for key in ("account", "reservation", "qos", "mail_user", "mail_type"):
+        if CONFIG["slurm"].get(key):
+            options += [f"--{key.replace('_', '-')}", str(CONFIG["slurm"][key])]
+    if CONFIG.get("preset"):
+        options += ["--preset", CONFIG["preset"]]
+    options += ["--training-python", CONFIG["training_python"]]
+    return " ".join(shlex.quote(option) for option in options)

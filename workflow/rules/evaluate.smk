@@ -24,6 +24,10 @@ rule evaluate:
         settings=stage_json("evaluate"),
         results=results_dir_from("metrics"),
         python=TRAINING_PYTHON,
+        workflow_python=WORKFLOW_PYTHON,
+        setup=cluster_setup,
+    resources:
+        **stage_resources("evaluate"),
     conda:
         TRAINING_ENV
     log:
@@ -31,7 +35,8 @@ rule evaluate:
     benchmark:
         f"{BENCHMARKS}/evaluate/{{experiment}}.tsv"
     shell:
-        "{params.python:q} -m hpcseq evaluate --settings {params.settings:q} --results-dir {params.results:q} "
+        "{params.workflow_python:q} -m hpcseq launch --ranks 1 --srun= --slurm-setup={params.setup:q} "
+        "-- {params.python:q} -m hpcseq evaluate --settings {params.settings:q} --results-dir {params.results:q} "
         "> {log:q} 2>&1"
 
 

@@ -16,6 +16,8 @@ rule preprocess_text:
         python=WORKFLOW_PYTHON,
         settings=stage_json("preprocess"),
         results=results_dir_from("report"),
+    resources:
+        **stage_resources("preprocess"),
     conda:
         WORKFLOW_ENV
     log:
@@ -41,6 +43,8 @@ rule preprocess_sentences:
         python=WORKFLOW_PYTHON,
         settings=stage_json("preprocess"),
         results=results_dir_from("report"),
+    resources:
+        **stage_resources("preprocess"),
     conda:
         WORKFLOW_ENV
     log:

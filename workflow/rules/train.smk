@@ -1,5 +1,6 @@
 # Stage 3: Horovod training. `hpcseq launch` starts the ranks: inside a Slurm allocation with
-# the cluster's srun line and explicit node/task counts, elsewhere with horovodrun or mpirun.
+# the cluster's environment setup and srun line and explicit node/task counts, elsewhere with
+# horovodrun or mpirun.
 # Checkpoints (model/checkpoints/) are not outputs, so Snakemake keeps them when the job fails
 # and a rerun continues from the last complete one.
 
@@ -18,9 +19,10 @@ rule train:
         python=TRAINING_PYTHON,
         workflow_python=WORKFLOW_PYTHON,
         launcher=CONFIG["local_launcher"],
+        setup=cluster_setup,
     threads: lambda wildcards: ranks_of(wildcards)
     resources:
-        **train_resources(),
+        **stage_resources("train"),
     conda:
         TRAINING_ENV
     log:
@@ -29,6 +31,7 @@ rule train:
         f"{BENCHMARKS}/train/{{experiment}}.tsv"
     shell:
         "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
-        "--tasks-per-node {resources.tasks_per_node} --srun {resources.mpi:q} --local-launcher {params.launcher} "
+        "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
+        "--srun={resources.mpi:q} --slurm-setup={params.setup:q} --local-launcher {params.launcher} "
         "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
         "> {log:q} 2>&1"

@@ -16,6 +16,8 @@ rule vocabulary_characters:
         python=WORKFLOW_PYTHON,
         settings=stage_json("vocabulary"),
         results=results_dir_from("vocab"),
+    resources:
+        **stage_resources("vocabulary"),
     conda:
         WORKFLOW_ENV
     log:
@@ -42,6 +44,8 @@ rule vocabulary_words:
         python=WORKFLOW_PYTHON,
         settings=stage_json("vocabulary"),
         results=results_dir_from("vocab"),
+    resources:
+        **stage_resources("vocabulary"),
     conda:
         WORKFLOW_ENV
     log:
