@@ -21,7 +21,7 @@ from hpcseq.errors import ConfigError, ConfigErrors
 # --------------------------------------------------------------------------------- validators
 
 SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
-MODULE_NAME = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./+:-]{0,127}$")
+MODULE_NAME = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./+:-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 GRES = re.compile(r"^[a-z][a-z0-9_]*(:[A-Za-z0-9_.]+)?:[1-9][0-9]{0,2}$")

@@ -148,6 +148,46 @@ def fingerprint_of(settings: dict, vocab_path: Path, items_total: int) -> dict:
             "vocabulary_sha256": file_sha256(vocab_path), "training_items": items_total}
 
 
+def random_generators(model) -> list:
+    """(name, tf.random.Generator) of every layer or cell that draws random numbers (dropout).
+
+    Keras creates these lazily; they are created here so that they can be seeded per rank and
+    their state saved in checkpoints (with enable_tf_random_generator they are tf.random.Generator
+    objects, but not part of model.variables). Relies on Keras 2.15's RandomGenerator internals.
+    """
+    found = {}
+    modules = []
+    for layer in model.layers:
+        modules.append(layer)
+        if getattr(layer, "cell", None) is not None:  # recurrent layers keep their dropout in the cell
+            modules.append(layer.cell)
+    for module in modules:
+        generator = getattr(module, "_random_generator", None)
+        if generator is None or not hasattr(generator, "_maybe_init"):
+            continue
+        generator._maybe_init()
+        if getattr(generator, "_generator", None) is not None:
+            found[module.name] = generator._generator
+    return sorted(found.items())
+
+
+def seed_random_generators(generators: list, seed: int, rank: int) -> None:
+    """Different dropout masks on every rank (they see different data), reproducible per rank."""
+    from hpcseq.shuffle import mix64
+
+    for index, (_, generator) in enumerate(generators):
+        generator.reset_from_seed(mix64(mix64(seed) + 7919 * rank + index) & ((1 << 63) - 1))
+
+
+def random_generator_states(generators: list) -> dict:
+    return {name: generator.state.numpy().tolist() for name, generator in generators}
+
+
+def restore_random_generator_states(generators: list, states: dict) -> None:
+    for name, generator in generators:
+        generator.state.assign(states[name])
+
+
 def _rewrite_metrics(path: Path, history: list[dict]) -> None:
     with atomic_open(path) as handle:
         for line in history:
@@ -167,7 +207,7 @@ def _save_keras_model(model, path: Path) -> None:
 
 
 def make_epoch_recorder(tf, ranks, data: TrainingData, store: CheckpointStore, paths: ExperimentPaths,
-                        settings: dict, history: list, started: float, run_epochs: int):
+                        settings: dict, history: list, started: float, run_epochs: int, generators: list):
     """Keras callback that, on rank 0, writes the metrics line and the checkpoint of each epoch."""
     log = get_logger()
     training = settings["training"]
@@ -198,18 +238,23 @@ def make_epoch_recorder(tf, ranks, data: TrainingData, store: CheckpointStore, p
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             })
             history.append(record)
+            done = epoch + 1
+            checkpoint_due = done % training["checkpoint_every_epochs"] == 0 or done == run_epochs
+            # every rank's dropout generator state goes into the checkpoint (a collective: all ranks call it)
+            rng_states = ranks.collectives.allgather_object(random_generator_states(generators)) \
+                if checkpoint_due else None
             if not ranks.is_root:
                 return
             append_line(paths.metrics, json.dumps(record))
             metrics_text = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
             log.info("epoch %d/%d %s | %.0f samples/s | %.1f s", epoch + 1, run_epochs, metrics_text,
                      record["samples_per_second"] or 0, record["epoch_seconds"])
-            done = epoch + 1
-            if done % training["checkpoint_every_epochs"] == 0 or done == run_epochs:
+            if checkpoint_due:
                 store.save(self.model, self.model.optimizer, {
                     "experiment": settings["name"], "epochs_completed": done, "step_in_epoch": 0,
                     "global_step": done * data.steps_per_epoch, "steps_per_epoch": data.steps_per_epoch,
-                    "ranks": ranks.size, "history": history, "elapsed_seconds": record["elapsed_seconds"]})
+                    "ranks": ranks.size, "history": history, "elapsed_seconds": record["elapsed_seconds"],
+                    "random_generators": rng_states})
 
     return EpochRecorder()
 
@@ -254,6 +299,9 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
     # reproducible runs on CPU.
     tf.keras.utils.set_random_seed(training["seed"])
     tf.config.experimental.enable_op_determinism()
+    # Dropout draws from tf.random.Generator variables (seeded from the seed above) instead of
+    # stateful random ops: reproducible, and the generators' state is saved in checkpoints.
+    tf.keras.backend.experimental.enable_tf_random_generator()
 
     vocabulary = load_vocabulary(paths.vocab)
     loader = char_data if settings["model"] == "char_rnn" else sentence_data
@@ -278,6 +326,8 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
                   steps_per_execution=training["steps_per_execution"])
     # Create the optimizer's slot variables now, so that they can be restored and broadcast.
     optimizer.build(model.trainable_variables)
+    generators = random_generators(model)
+    seed_random_generators(generators, training["seed"], ranks.rank)
 
     fingerprint = fingerprint_of(settings, paths.vocab, data.items_total)
     store = CheckpointStore(paths.checkpoints, fingerprint, keep=training["keep_checkpoints"])
@@ -290,6 +340,12 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
             store.restore(Path(decision["path"]), model, optimizer)
         initial_epoch = int(state["epochs_completed"])
         history = list(state.get("history", []))
+        saved_rng = state.get("random_generators")
+        if generators and saved_rng and len(saved_rng) == ranks.size:
+            restore_random_generator_states(generators, saved_rng[ranks.rank])
+        elif generators:
+            log.info("dropout generators seeded afresh: the checkpoint was written by %s rank(s), this run has %d",
+                     len(saved_rng) if saved_rng else "no", ranks.size)
         log.info("resuming from %s: %d of %d epochs done", decision["path"], initial_epoch, training["epochs"])
     # Horovod: rank 0's variables (fresh or restored) and optimizer state go to every rank, so
     # all ranks start from the same state.
@@ -302,7 +358,7 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
         # Horovod: average the epoch's metrics over ranks, so that rank 0 logs and checkpoints
         # the global values rather than its own shard's.
         ranks.hvd.callbacks.MetricAverageCallback(),
-        make_epoch_recorder(tf, ranks, data, store, paths, settings, history, started, epochs),
+        make_epoch_recorder(tf, ranks, data, store, paths, settings, history, started, epochs, generators),
     ]
     if initial_epoch < epochs:
         train_dataset = data.make_training(initial_epoch * data.steps_per_epoch, epochs * data.steps_per_epoch)

@@ -1,0 +1,96 @@
+"""Fixtures for tests against the real local Slurm cluster (slurmctld, slurmd, slurmdbd, MariaDB,
+munge), started by tests/cluster/local_slurm.sh. Needs root (the script installs packages with apt
+and starts the daemons). The only stand-ins: the node's two GPUs are fake gres devices (this
+machine has no GPU), and there is one node (no second physical machine)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT, SHAKESPEARE, UMICH, VENV_TRAIN
+
+LOCAL_SLURM = REPO_ROOT / "tests" / "cluster" / "local_slurm.sh"
+TERMINAL = ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
+            "DEADLINE")
+
+
+@pytest.fixture(scope="session")
+def local_slurm():
+    if os.geteuid() != 0:
+        raise RuntimeError("the Slurm tests start a local Slurm cluster and need root (CI runs them as root)")
+    result = subprocess.run([str(LOCAL_SLURM), "start"], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"local Slurm did not start:\n{result.stdout}\n{result.stderr}")
+    return "hpcseq"  # the account the script creates
+
+
+def sacct(job_id: str, fields: str = "JobID,JobName%40,Partition,State,ExitCode,NTasks,AllocTRES%60,Elapsed") -> list[dict]:
+    result = subprocess.run(["sacct", "-j", str(job_id), "-P", "-n", f"--format={fields}"], capture_output=True,
+                            text=True, check=True)
+    names = [name.split("%")[0] for name in fields.split(",")]
+    return [dict(zip(names, line.split("|"))) for line in result.stdout.splitlines() if line.strip()]
+
+
+def wait_for_job(job_id: str, timeout: float = 600) -> dict:
+    """Poll sacct until the job (its allocation line) reaches a terminal state; return that line."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = [row for row in sacct(job_id) if row["JobID"] == str(job_id)]
+        if rows and rows[0]["State"].split()[0].rstrip("+") in TERMINAL:
+            time.sleep(2)  # let accounting settle (sacct briefly shows partial records)
+            return [row for row in sacct(job_id) if row["JobID"] == str(job_id)][0]
+        time.sleep(2)
+    raise TimeoutError(f"job {job_id} not finished after {timeout} s: {sacct(job_id)}")
+
+
+def slurm_config(tmp_path: Path, account: str, **changes) -> Path:
+    """A tiny config for the local cluster: small data, 2 ranks, short epochs."""
+    shipped = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    config = {
+        "preset": None,
+        "cluster": "local",
+        "clusters": shipped["clusters"],
+        "slurm": {"account": account, "time": {"preprocess": "00:10:00", "vocabulary": "00:10:00",
+                                               "train": "00:20:00", "evaluate": "00:10:00"}},
+        "results_dir": str(tmp_path / "results"),
+        "logs_dir": str(tmp_path / "logs"),
+        "benchmarks_dir": str(tmp_path / "benchmarks"),
+        "jobs_dir": str(tmp_path / "jobs"),
+        "training_python": str(VENV_TRAIN / "bin" / "python"),
+        "datasets": {
+            "shakespeare": {"format": "text", "path": str(SHAKESPEARE)},
+            "umich": {"format": "labelled_sentences", "path": str(UMICH)},
+        },
+        "experiments": {
+            "tiny_char": {"model": "char_rnn", "dataset": "shakespeare", "ranks": 2,
+                          "preprocess": {"max_characters": 30000},
+                          "hyperparameters": {"hidden_units": 32},
+                          "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 30,
+                                       "steps_per_execution": 5},
+                          "evaluation": {"sample_length": 30}},
+            "tiny_sentiment": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 2,
+                               "hyperparameters": {"embedding_dim": 16, "lstm_units": 8},
+                               "training": {"epochs": 2, "max_steps_per_epoch": 20}},
+        },
+    }
+    for key, value in changes.items():
+        config[key] = value
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(*args, timeout=1800, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
+    return result
