@@ -163,7 +163,6 @@ def _fit_speed(model, data, steps: int, batch: int, **fit_args) -> float:
 
 def task_train_char(approach: str, corpus: str, workdir: str, steps: int) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import numpy as np
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(1)

@@ -266,9 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prepare_signals(command: str) -> None:
+    """Slurm's warning signal (SIGUSR1 before the time limit) must not kill a stage: training
+    checkpoints and stops on it; the other stages are short and ignore it."""
+    import signal
+
+    if command == "train":
+        from hpcseq.training_state import INTERRUPTIONS
+
+        INTERRUPTIONS.install()
+    elif command != "launch":  # launch execs the launcher, which handles its own signals
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _prepare_signals(args.command)
     try:
         return args.function(args)
     except HpcseqError as error:

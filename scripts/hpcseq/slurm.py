@@ -444,7 +444,7 @@ def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> Jo
     extra = {}
     signal_seconds = config["slurm"].get("signal_seconds_before_limit")
     if stage == "train" and signal_seconds:
-        # to the job steps (the training ranks), not the batch shell: they checkpoint and exit
+        # for Snakemake jobs to the job steps (the training ranks); generated scripts use B: and forward it
         extra["signal"] = f"USR1@{int(signal_seconds)}"
     return JobPlan(cluster, stage, partition, seconds, geometry, site, extra)
 
@@ -579,6 +579,9 @@ def render_job_script(request: ScriptRequest) -> str:
     options = plan.options(job_name=name, output=f"{name}_out.%j", error=f"{name}_err.%j")
     options = {**options, **sbatch_options({"requeue": bool(plan.extra.get("signal")),
                                             "dependency": request.dependency})}
+    if "signal" in options:
+        # in a script the batch shell gets the warning and passes it to the training step only
+        options["signal"] = signal_spec("B:" + options["signal"])
     srun_one = ["srun", "--nodes=1", "--ntasks=1"]
     train_srun = ["srun", *plan.cluster.srun_flags, f"--nodes={geometry.nodes}", f"--ntasks={geometry.ranks}",
                   f"--ntasks-per-node={geometry.tasks_per_node}"]
@@ -607,19 +610,29 @@ def render_job_script(request: ScriptRequest) -> str:
             shlex.join(srun_one) + " " + _quoted_command(_hpcseq_command(request, "preprocess")) + " || exit 1",
             shlex.join(srun_one) + " " + _quoted_command(_hpcseq_command(request, "vocab")) + " || exit 1",
         ]
-    lines += [
-        "# training: one rank per GPU; a rerun continues from the last checkpoint",
-        shlex.join(train_srun) + " " + _quoted_command(_hpcseq_command(request, "train")),
-        "status=$?",
-    ]
+    train_command = shlex.join(train_srun) + " " + _quoted_command(_hpcseq_command(request, "train"))
     if plan.extra.get("signal"):
         lines += [
+            "# training: one rank per GPU; a rerun continues from the last checkpoint. Slurm signals this",
+            "# shell (SIGUSR1) before the time limit; it is passed on to the ranks, which checkpoint and",
+            f"# exit {REQUEUE_EXIT_CODE}; then the job is requeued and continues where it stopped.",
+            "warned=0",
+            'trap \'warned=1; [ -n "${train_pid:-}" ] && kill -USR1 "$train_pid"\' USR1',
+            '[ "$warned" -eq 1 ] && export HPCSEQ_TIME_LIMIT_WARNING=1  # it came during the steps above',
+            train_command + " &",
+            "train_pid=$!",
+            '[ "$warned" -eq 1 ] && [ -z "${HPCSEQ_TIME_LIMIT_WARNING:-}" ] && kill -USR1 "$train_pid"',
+            'wait "$train_pid"; status=$?',
+            'while kill -0 "$train_pid" 2>/dev/null; do wait "$train_pid"; status=$?; done',
             f"if [ $status -eq {REQUEUE_EXIT_CODE} ]; then",
             '    echo "$(date "+%F %T") checkpoint written before the time limit: requeueing job ${SLURM_JOB_ID}"',
             '    scontrol requeue "${SLURM_JOB_ID}"',
             "    exit 0",
             "fi",
         ]
+    else:
+        lines += ["# training: one rank per GPU; a rerun continues from the last checkpoint",
+                  train_command, "status=$?"]
     lines += ['if [ $status -ne 0 ]; then echo "training failed with exit code $status" >&2; exit $status; fi']
     if request.evaluate:
         lines += [

@@ -25,11 +25,13 @@ from typing import Callable
 import numpy as np
 
 from hpcseq import inputs
-from hpcseq.atomic import append_line, atomic_open, write_json
+from hpcseq.atomic import atomic_open, write_json
 from hpcseq.checkpoint import CheckpointStore
 from hpcseq.errors import CheckpointError, ConfigError, HpcseqError, InputDataError
 from hpcseq.paths import ExperimentPaths
-from hpcseq.runlog import get_logger, setup_logging
+from hpcseq.runlog import setup_logging
+from hpcseq.training_state import (INTERRUPTIONS, RunState, build_metrics, make_callbacks, random_generators,
+                                   restore_random_generator_states, seed_random_generators)
 from hpcseq.vocab import char_split_length, load_char_ids, load_sentences, load_vocabulary
 
 FINGERPRINT_TRAINING_KEYS = ("batch_size", "global_batch_size", "optimizer", "learning_rate", "scale_learning_rate", "warmup_epochs",
@@ -148,46 +150,6 @@ def fingerprint_of(settings: dict, vocab_path: Path, items_total: int) -> dict:
             "vocabulary_sha256": file_sha256(vocab_path), "training_items": items_total}
 
 
-def random_generators(model) -> list:
-    """(name, tf.random.Generator) of every layer or cell that draws random numbers (dropout).
-
-    Keras creates these lazily; they are created here so that they can be seeded per rank and
-    their state saved in checkpoints (with enable_tf_random_generator they are tf.random.Generator
-    objects, but not part of model.variables). Relies on Keras 2.15's RandomGenerator internals.
-    """
-    found = {}
-    modules = []
-    for layer in model.layers:
-        modules.append(layer)
-        if getattr(layer, "cell", None) is not None:  # recurrent layers keep their dropout in the cell
-            modules.append(layer.cell)
-    for module in modules:
-        generator = getattr(module, "_random_generator", None)
-        if generator is None or not hasattr(generator, "_maybe_init"):
-            continue
-        generator._maybe_init()
-        if getattr(generator, "_generator", None) is not None:
-            found[module.name] = generator._generator
-    return sorted(found.items())
-
-
-def seed_random_generators(generators: list, seed: int, rank: int) -> None:
-    """Different dropout masks on every rank (they see different data), reproducible per rank."""
-    from hpcseq.shuffle import mix64
-
-    for index, (_, generator) in enumerate(generators):
-        generator.reset_from_seed(mix64(mix64(seed) + 7919 * rank + index) & ((1 << 63) - 1))
-
-
-def random_generator_states(generators: list) -> dict:
-    return {name: generator.state.numpy().tolist() for name, generator in generators}
-
-
-def restore_random_generator_states(generators: list, states: dict) -> None:
-    for name, generator in generators:
-        generator.state.assign(states[name])
-
-
 def _rewrite_metrics(path: Path, history: list[dict]) -> None:
     with atomic_open(path) as handle:
         for line in history:
@@ -204,59 +166,6 @@ def _save_keras_model(model, path: Path) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def make_epoch_recorder(tf, ranks, data: TrainingData, store: CheckpointStore, paths: ExperimentPaths,
-                        settings: dict, history: list, started: float, run_epochs: int, generators: list):
-    """Keras callback that, on rank 0, writes the metrics line and the checkpoint of each epoch."""
-    log = get_logger()
-    training = settings["training"]
-    samples_per_epoch = data.steps_per_epoch * data.batch_size * ranks.size
-
-    class EpochRecorder(tf.keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_started = time.perf_counter()
-            self.validation_started = None
-
-        def on_test_begin(self, logs=None):
-            self.validation_started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            now = time.perf_counter()
-            train_seconds = (self.validation_started or now) - self.epoch_started
-            learning_rate = float(tf.keras.backend.get_value(self.model.optimizer.learning_rate))
-            record = {"epoch": epoch + 1, "epochs": run_epochs}
-            record.update({key: float(value) for key, value in (logs or {}).items()})
-            record.update({
-                "learning_rate": learning_rate,
-                "steps": data.steps_per_epoch, "samples": samples_per_epoch, "ranks": ranks.size,
-                "samples_per_second": samples_per_epoch / train_seconds if train_seconds > 0 else None,
-                "train_seconds": round(train_seconds, 3),
-                "validation_seconds": round(now - (self.validation_started or now), 3),
-                "epoch_seconds": round(now - self.epoch_started, 3),
-                "elapsed_seconds": round(time.time() - started, 3),
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            })
-            history.append(record)
-            done = epoch + 1
-            checkpoint_due = done % training["checkpoint_every_epochs"] == 0 or done == run_epochs
-            # every rank's dropout generator state goes into the checkpoint (a collective: all ranks call it)
-            rng_states = ranks.collectives.allgather_object(random_generator_states(generators)) \
-                if checkpoint_due else None
-            if not ranks.is_root:
-                return
-            append_line(paths.metrics, json.dumps(record))
-            metrics_text = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
-            log.info("epoch %d/%d %s | %.0f samples/s | %.1f s", epoch + 1, run_epochs, metrics_text,
-                     record["samples_per_second"] or 0, record["epoch_seconds"])
-            if checkpoint_due:
-                store.save(self.model, self.model.optimizer, {
-                    "experiment": settings["name"], "epochs_completed": done, "step_in_epoch": 0,
-                    "global_step": done * data.steps_per_epoch, "steps_per_epoch": data.steps_per_epoch,
-                    "ranks": ranks.size, "history": history, "elapsed_seconds": record["elapsed_seconds"],
-                    "random_generators": rng_states})
-
-    return EpochRecorder()
 
 
 def _decide_resume(ranks, store: CheckpointStore, restart: bool) -> dict:
@@ -328,25 +237,37 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
     optimizer.build(model.trainable_variables)
     generators = random_generators(model)
     seed_random_generators(generators, training["seed"], ranks.rank)
+    build_metrics(model, next(iter(data.validation)))
 
     fingerprint = fingerprint_of(settings, paths.vocab, data.items_total)
     store = CheckpointStore(paths.checkpoints, fingerprint, keep=training["keep_checkpoints"])
     decision = _decide_resume(ranks, store, restart)
     state = decision["state"]
-    initial_epoch = 0
+    initial_epoch, start_step = 0, 0
     history: list[dict] = []
+    restore_metrics = None
     if state is not None:
         if ranks.is_root:
             store.restore(Path(decision["path"]), model, optimizer)
         initial_epoch = int(state["epochs_completed"])
+        start_step = int(state.get("step_in_epoch", 0))
         history = list(state.get("history", []))
+        same_ranks = int(state.get("ranks", 0)) == ranks.size and state.get("steps_per_epoch") == data.steps_per_epoch
         saved_rng = state.get("random_generators")
-        if generators and saved_rng and len(saved_rng) == ranks.size:
+        if generators and saved_rng and same_ranks:
             restore_random_generator_states(generators, saved_rng[ranks.rank])
         elif generators:
             log.info("dropout generators seeded afresh: the checkpoint was written by %s rank(s), this run has %d",
-                     len(saved_rng) if saved_rng else "no", ranks.size)
-        log.info("resuming from %s: %d of %d epochs done", decision["path"], initial_epoch, training["epochs"])
+                     state.get("ranks"), ranks.size)
+        if start_step and not same_ranks:
+            log.warning("the checkpoint is %d steps into epoch %d with %s ranks; with %d ranks the epoch's "
+                        "steps differ: epoch %d starts over", start_step, initial_epoch + 1, state.get("ranks"),
+                        ranks.size, initial_epoch + 1)
+            start_step = 0
+        if start_step:
+            restore_metrics = state["metric_states"][ranks.rank]
+        log.info("resuming from %s: %d of %d epochs done%s", decision["path"], initial_epoch, training["epochs"],
+                 f", {start_step} of {data.steps_per_epoch} steps into the next" if start_step else "")
     # Horovod: rank 0's variables (fresh or restored) and optimizer state go to every rank, so
     # all ranks start from the same state.
     ranks.collectives.broadcast_variables(model.variables + list(optimizer.variables), root_rank=0)
@@ -354,18 +275,31 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
         _rewrite_metrics(paths.metrics, history)
 
     epochs = training["epochs"]
+    interruptions = INTERRUPTIONS
+    interruptions.install()
+    run = RunState(tf=tf, ranks=ranks, data=data, store=store, paths=paths, settings=settings,
+                   generators=generators, history=history, epochs=epochs, started=started,
+                   interruptions=interruptions, restore_metrics=restore_metrics)
     callbacks = [
         # Horovod: average the epoch's metrics over ranks, so that rank 0 logs and checkpoints
         # the global values rather than its own shard's.
         ranks.hvd.callbacks.MetricAverageCallback(),
-        make_epoch_recorder(tf, ranks, data, store, paths, settings, history, started, epochs, generators),
+        *make_callbacks(run),
     ]
+    steps = data.steps_per_epoch
+    fit = dict(validation_data=data.validation, callbacks=callbacks, verbose=0)
+    if initial_epoch < epochs and start_step:
+        # finish the interrupted epoch first: its remaining steps, then the following epochs
+        run.step_offset = start_step
+        model.fit(data.make_training(initial_epoch * steps + start_step, (initial_epoch + 1) * steps),
+                  epochs=initial_epoch + 1, initial_epoch=initial_epoch, steps_per_epoch=steps - start_step, **fit)
+        initial_epoch += 1
     if initial_epoch < epochs:
-        train_dataset = data.make_training(initial_epoch * data.steps_per_epoch, epochs * data.steps_per_epoch)
-        model.fit(train_dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=data.steps_per_epoch,
-                  validation_data=data.validation, callbacks=callbacks, verbose=0)
+        model.fit(data.make_training(initial_epoch * steps, epochs * steps), epochs=epochs,
+                  initial_epoch=initial_epoch, steps_per_epoch=steps, **fit)
     else:
         log.info("all %d epochs were already done; writing the final model from the last checkpoint", epochs)
+    resumed_from = (int(state["epochs_completed"]) if state else 0) or None
 
     weights_hash = weights_sha256(model)
     rank_report = {"rank": ranks.rank, "size": ranks.size, "local_rank": ranks.local_rank,
@@ -382,7 +316,8 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
         throughputs = [h["samples_per_second"] for h in history if h.get("samples_per_second")]
         summary = {
             "experiment": settings["name"], "model": settings["model"], "ranks": ranks.size,
-            "launcher": device["launcher"], "epochs": epochs, "resumed_from_epoch": initial_epoch or None,
+            "launcher": device["launcher"], "epochs": epochs, "resumed_from_epoch": resumed_from,
+            "resumed_at_step": int(state.get("step_in_epoch", 0)) if state else None,
             "steps_per_epoch": data.steps_per_epoch, "batch_size_per_rank": data.batch_size,
             "global_batch_size": data.batch_size * ranks.size, "training_items": data.items_total,
             "learning_rate": {"base": base_rate, "scaled": target_rate, "warmup_steps": warmup_steps},
