@@ -139,8 +139,6 @@ def cmd_sbatch(args) -> int:
              if getattr(args, key) is not None}
     if slurm:
         overrides["slurm"] = slurm
-    if args.training_python:
-        overrides["training_python"] = args.training_python
     config = config_module.load_yaml(config_path)
     experiments = list(config.get("experiments", {})) if args.experiment in (None, "all") else [args.experiment]
     per_experiment = {}
@@ -164,7 +162,8 @@ def cmd_sbatch(args) -> int:
     for cluster in clusters:
         for name in experiments:
             request = script_request(config, cluster, name, workdir, shown_config,
-                                     data_steps=not args.no_data_steps, dependency=args.dependency)
+                                     data_steps=not args.no_data_steps, dependency=args.dependency,
+                                     python=args.training_python)
             text = render_job_script(request)
             if args.stdout:
                 sys.stdout.write(text)
@@ -245,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         sbatch.add_argument(f"--{option}", help=f"sbatch --{option} (default: the config's slurm.{option.replace('-', '_')})")
     sbatch.add_argument("--time", help="training time limit (default: slurm.time.train)")
     sbatch.add_argument("--partition", choices=["gpu", "gpu_devel"], help="which GPU partition of the cluster")
-    sbatch.add_argument("--training-python", help="interpreter on the cluster (default: the config's)")
+    sbatch.add_argument("--training-python", help="interpreter on the cluster (default: the cluster's training_python, else the config's)")
     sbatch.add_argument("--dependency", help="e.g. afterok:12345 (with --no-data-steps after a data job)")
     sbatch.add_argument("--no-data-steps", action="store_true", help="leave preprocessing and vocabulary out")
     sbatch.add_argument("--workdir", type=Path, help="the repository on the cluster (default: this one)")
@@ -263,6 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--experiment")
     show.add_argument("--preset")
     show.set_defaults(function=cmd_config)
+
+    logs = sub.add_parser("logs", help="what happened to Slurm jobs: state, progress, metrics, cause of failures",
+                          description="State, progress, metrics and speed of Slurm jobs, and for a failed job the "
+                          "cause, its evidence and the next step. A single job id gives the detailed view.")
+    logs.add_argument("targets", nargs="*", metavar="JOB|FILE|DIR",
+                      help="job ids, log files or run directories (default: the current directory)")
+    logs.add_argument("--results-dir", type=Path, help="default: the one the logs name, else results/ of the run directory")
+    logs.add_argument("--json", action="store_true", help="machine-readable output")
+    logs.add_argument("--follow", action="store_true", help="refresh until no job is pending or running")
+    logs.add_argument("--interval", type=float, default=30.0, help="seconds between refreshes (default 30)")
+
+    def cmd_logs(args) -> int:
+        from hpcseq.logs import main as logs_main
+
+        return logs_main(args)
+
+    logs.set_defaults(function=cmd_logs)
     return parser
 
 

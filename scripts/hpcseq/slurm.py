@@ -122,6 +122,12 @@ def signal_spec(value: Any) -> str:
     return value
 
 
+def open_mode(value: Any) -> str:
+    if value not in ("append", "truncate"):
+        raise ValueError(f"{_printable(value)} is not append or truncate")
+    return value
+
+
 def dependency(value: Any) -> str:
     if not isinstance(value, str) or not DEPENDENCY.fullmatch(value):
         raise ValueError(f"{_printable(value)} is not a --dependency value like afterok:12345")
@@ -204,6 +210,7 @@ SBATCH_OPTIONS: tuple[Option, ...] = (
     Option("mail_type", "--mail-type", mail_type, "events that send a mail, e.g. END,FAIL"),
     Option("signal", "--signal", signal_spec, "signal sent before the time limit"),
     Option("requeue", "--requeue", boolean, "allow Slurm to requeue the job"),
+    Option("open_mode", "--open-mode", open_mode, "append keeps the output of every run of a requeued job"),
     Option("dependency", "--dependency", dependency, "start only after other jobs, e.g. afterok:12345"),
 )
 OPTION_BY_NAME = {option.name: option for option in SBATCH_OPTIONS}
@@ -276,6 +283,7 @@ class Cluster:
     venv: str | None
     environment: tuple  # ((name, value), ...) in config order
     max_time: dict
+    training_python: str | None = None  # the interpreter after the setup; None: the config's
 
     def partition(self, role: str, key: str) -> str:
         name = self.partitions.get(role)
@@ -325,6 +333,8 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         venv=None if setup.get("venv") is None else checked(path_value, setup["venv"], "setup.venv"),
         environment=environment,
         max_time=max_time,
+        training_python=None if raw.get("training_python") is None else checked(
+            path_value, raw["training_python"], "training_python"),
     )
     if cluster.cpus_per_task * min(gpus, cpus) > cpus:
         errors.append(ConfigError(f"{key}.cpus_per_task", f"{cluster.cpus_per_task} CPUs for each of {gpus} ranks "
@@ -577,7 +587,8 @@ def render_job_script(request: ScriptRequest) -> str:
         raise ValueError("job scripts are rendered for the training stage")
     name = slurm_name(request.experiment)
     options = plan.options(job_name=name, output=f"{name}_out.%j", error=f"{name}_err.%j")
-    options = {**options, **sbatch_options({"requeue": bool(plan.extra.get("signal")),
+    requeue = bool(plan.extra.get("signal"))
+    options = {**options, **sbatch_options({"requeue": requeue, "open_mode": "append" if requeue else None,
                                             "dependency": request.dependency})}
     if "signal" in options:
         # in a script the batch shell gets the warning and passes it to the training step only
@@ -643,9 +654,18 @@ def render_job_script(request: ScriptRequest) -> str:
     return "\n".join(lines)
 
 
+def training_interpreter(config: dict, cluster_name: str | None) -> str:
+    """The training interpreter of jobs on a cluster: the cluster's own, else the config's."""
+    own = (config.get("clusters", {}).get(cluster_name) or {}).get("training_python") if cluster_name else None
+    return own or config["training_python"]
+
+
 def script_request(config: dict, cluster_name: str, experiment: str, workdir: str, config_path: str,
-                   data_steps: bool = True, dependency: str | None = None) -> ScriptRequest:
+                   data_steps: bool = True, dependency: str | None = None,
+                   python: str | None = None) -> ScriptRequest:
+    """python: an explicit interpreter (command line) instead of the cluster's or the config's."""
     plan = plan_job(config, cluster_name, experiment, "train")
     return ScriptRequest(experiment=experiment, model=config["experiments"][experiment]["model"], plan=plan,
-                         workdir=workdir, config_path=config_path, python=config["training_python"],
+                         workdir=workdir, config_path=config_path,
+                         python=python or training_interpreter(config, cluster_name),
                          preset=config.get("preset"), data_steps=data_steps, dependency=dependency)

@@ -198,3 +198,22 @@ def test_config_error_type_is_config_error():
     with pytest.raises(ConfigError):
         slurm.training_geometry(slurm.parse_cluster("c", {"partitions": {"cpu": "a", "gpu": "b"}, "gpus_per_node": 4,
                                                          "cpus_per_node": 8}), 5, "experiments.x.ranks")
+
+
+def test_training_interpreter_comes_from_the_cluster_then_the_config_and_the_command_line_wins():
+    config = shipped_config(slurm=SITE)
+    # the JSC clusters activate a venv in their setup, and run its python
+    assert slurm.training_interpreter(config, "jureca-dc") == "python"
+    # the local cluster has none of its own: the top-level training_python
+    assert slurm.training_interpreter(config, "local") == ".venv/train/bin/python"
+    assert slurm.training_interpreter(config, None) == ".venv/train/bin/python"
+    explicit = slurm.render_job_script(slurm.script_request(config, "jureca-dc", "shakespeare_char_rnn", WORKDIR,
+                                                            "config/config.yaml", python="/opt/my env/bin/python"))
+    assert "srun --nodes=1 --ntasks=1 '/opt/my env/bin/python' -m hpcseq preprocess" in explicit
+
+
+def test_a_hostile_cluster_interpreter_is_refused_by_key():
+    with pytest.raises(ConfigErrors) as raised:
+        slurm.parse_cluster("x", {"partitions": {"cpu": "c", "gpu": "g"}, "gpus_per_node": 4, "cpus_per_node": 8,
+                                  "training_python": "python\nrm -rf ~"})
+    assert "clusters.x.training_python" in str(raised.value)

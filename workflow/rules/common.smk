@@ -36,11 +36,18 @@ WORKFLOW_PYTHON = sys.executable  # preprocessing, vocabulary and plots need no 
 
 
 def resolve_repo_path(path):
+    """A path relative to the repository; a bare command name (python) stays a name for PATH."""
+    if "/" not in path:
+        return path
     path = Path(os.path.expandvars(os.path.expanduser(path)))
     return str(path if path.is_absolute() else REPO_ROOT / path)
 
 
-TRAINING_PYTHON = resolve_repo_path(CONFIG["training_python"])
+# --config training_python=... on the command line wins over a cluster's own interpreter.
+PYTHON_FROM_COMMAND_LINE = workflow.config_settings.overwrite_config.get("training_python")
+TRAINING_PYTHON = resolve_repo_path(
+    PYTHON_FROM_COMMAND_LINE or hpcseq_slurm.training_interpreter(CONFIG, CONFIG["cluster"])
+)
 
 
 def name_pattern(names):
@@ -159,5 +166,6 @@ def sbatch_overrides(wildcards):
             options += [f"--{key.replace('_', '-')}", str(CONFIG["slurm"][key])]
     if CONFIG.get("preset"):
         options += ["--preset", CONFIG["preset"]]
-    options += ["--training-python", CONFIG["training_python"]]
+    if PYTHON_FROM_COMMAND_LINE:  # else each cluster's own, or the file's
+        options += ["--training-python", PYTHON_FROM_COMMAND_LINE]
     return " ".join(shlex.quote(option) for option in options)

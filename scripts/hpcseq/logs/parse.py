@@ -1,0 +1,402 @@
+"""What the programs wrote, read back: lines of log files, hpcseq's console lines (progress,
+checkpoints, errors), the generated job script's own lines, Snakemake's per-job Slurm logs and
+the per-epoch metrics file. Pure functions of text, so tests feed them excerpts.
+
+Progress comes first from `metrics.jsonl` (exact numbers, one JSON line per epoch, written by
+rank 0) and from the console epoch lines where the file is not there; progress bars are never
+scraped (training runs with verbose=0).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# horovodrun (`[1]<stderr>:`) and mpirun --tag-output (`[1,1]<stderr>:`) put the rank in front
+# of every line; the rank is kept, the prefix dropped.
+RANK_PREFIX = re.compile(r"^\[(?:\d+,)?(?P<rank>\d+)\]<(?:stdout|stderr)>:")
+
+CONSOLE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) hpcseq (?P<stage>[\w-]+)"
+                     r"(?: rank (?P<rank>\d+)/(?P<size>\d+))? (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) "
+                     r"(?P<message>.*)$")
+EPOCH = re.compile(r"^epoch (?P<epoch>\d+)/(?P<epochs>\d+) (?P<metrics>.*?)\s*\|\s*(?P<sps>[\d.]+) samples/s"
+                   r"\s*\|\s*(?P<seconds>[\d.]+) s\s*$")
+EXPERIMENT = re.compile(r"^experiment (?P<name>\S+): (?P<model>\S+) on (?P<ranks>\d+) rank\(s\), launcher "
+                        r"(?P<launcher>\S+), host (?P<host>\S+), (?P<device>.*)$")
+RESUMING = re.compile(r"^resuming from (?P<path>.+): (?P<done>\d+) of (?P<epochs>\d+) epochs done")
+CHECKPOINT_WRITTEN = re.compile(r"^checkpoint (?P<path>\S+) written in ")
+CHECKPOINT_NAME = re.compile(r"epoch-(?P<epochs>\d{4,})-step-(?P<step>\d{7,})$")
+FINAL_MODEL = re.compile(r"^done: final model (?P<model>\S+), metrics (?P<metrics>\S+)$")
+HPCSEQ_ERROR = re.compile(r"^hpcseq (?P<stage>[\w-]+): error: (?P<message>.*)$")
+STOPPED = re.compile(r"stopped on (?P<signal>SIG[A-Z0-9]+) after writing checkpoint (?P<checkpoint>.+?); "
+                     r"run again to continue \(exit code (?P<code>\d+)\)")
+# lines of the generated sbatch script (hpcseq.slurm.render_job_script)
+SCRIPT_START = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) job (?P<job>\S+) on (?P<nodes>\S+) "
+                          r"\(restart (?P<restart>\d+)\)$")
+SCRIPT_REQUEUE = re.compile(r"checkpoint written before the time limit: requeueing job (?P<job>\S+)")
+SCRIPT_TRAINING_FAILED = re.compile(r"^training failed with exit code (?P<code>\d+)$")
+SCRIPT_DONE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d done$")
+
+ACCURACY_KEYS = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a log file: where it is (1-based line number) and its text without rank prefix."""
+
+    path: str
+    number: int
+    text: str
+    rank: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.number}"
+
+
+def lines_from_text(text: str, path: str = "<text>") -> list[LogLine]:
+    lines = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        raw = raw.rstrip("\r")
+        match = RANK_PREFIX.match(raw)
+        if match:
+            lines.append(LogLine(path, number, raw[match.end():], int(match.group("rank"))))
+        else:
+            lines.append(LogLine(path, number, raw))
+    return lines
+
+
+def read_lines(path: str | Path, limit_bytes: int = 64 << 20) -> list[LogLine]:
+    """The lines of a log file (its last `limit_bytes` if huge); [] if it is missing or unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            skipped = max(0, size - limit_bytes)
+            handle.seek(skipped)
+            data = handle.read()
+    except OSError:
+        return []
+    text = data.decode("utf-8", errors="replace")
+    if skipped:  # line numbers count from the part read; say so in the path
+        text = text.split("\n", 1)[-1]
+        return lines_from_text(text, f"{path} (last {limit_bytes >> 20} MiB)")
+    return lines_from_text(text, str(path))
+
+
+# ------------------------------------------------------------------------------- console lines
+
+def parse_metrics_text(text: str) -> dict:
+    """`loss 2.1197 sparse_categorical_accuracy 0.3823 ...` -> {name: value}."""
+    words = text.split()
+    values = {}
+    for name, value in zip(words[0::2], words[1::2]):
+        try:
+            values[name] = float(value)
+        except ValueError:
+            continue
+    return values
+
+
+def checkpoint_position(path: str) -> tuple[int, int] | None:
+    """(epochs completed, step inside the next epoch) from a checkpoint directory name."""
+    match = CHECKPOINT_NAME.search(str(path).rstrip("/"))
+    return (int(match.group("epochs")), int(match.group("step"))) if match else None
+
+
+@dataclass
+class Checkpoint:
+    path: str
+    epochs_completed: int
+    step_in_epoch: int
+    complete: bool | None = None  # state.json present (None: not checked)
+
+    def describe(self) -> str:
+        steps = f" + {self.step_in_epoch} steps of epoch {self.epochs_completed + 1}" if self.step_in_epoch else ""
+        return f"epoch {self.epochs_completed}{steps}"
+
+
+@dataclass
+class Progress:
+    """How far one job's training got, from its console lines and/or metrics.jsonl records."""
+
+    epochs_done: int | None = None
+    epochs_planned: int | None = None
+    loss: float | None = None
+    val_loss: float | None = None
+    accuracy: float | None = None
+    val_accuracy: float | None = None
+    samples_per_second: float | None = None   # median over this job's epochs (the first one compiles)
+    epoch_seconds: float | None = None         # median
+    epochs_this_job: int = 0
+    ranks: int | None = None
+    launcher: str | None = None
+    host: str | None = None
+    device: str | None = None
+    resumed_from_epoch: int | None = None
+    last_checkpoint: Checkpoint | None = None
+    finished: bool = False                     # "done: final model ..."
+    stopped_on: str | None = None              # SIGUSR1/SIGTERM: checkpointed and stopped
+    training_started: bool = False
+    source: str | None = None                  # "metrics.jsonl" or "console"
+
+    @property
+    def has_epochs(self) -> bool:
+        return self.epochs_done is not None
+
+
+def _accuracy(values: dict, prefix: str = "") -> float | None:
+    for key in ACCURACY_KEYS:
+        if prefix + key in values and values[prefix + key] is not None:
+            return float(values[prefix + key])
+    return None
+
+
+def _apply_epochs(progress: Progress, epochs: list[dict], source: str) -> None:
+    if not epochs:
+        return
+    last = epochs[-1]
+    progress.epochs_done = int(last["epoch"])
+    progress.epochs_planned = int(last["epochs"]) if last.get("epochs") is not None else progress.epochs_planned
+    progress.loss = last.get("loss")
+    progress.val_loss = last.get("val_loss")
+    progress.accuracy = _accuracy(last)
+    progress.val_accuracy = _accuracy(last, "val_")
+    speeds = [e["samples_per_second"] for e in epochs if e.get("samples_per_second")]
+    progress.samples_per_second = statistics.median(speeds) if speeds else None
+    seconds = [e["epoch_seconds"] for e in epochs if e.get("epoch_seconds") is not None]
+    progress.epoch_seconds = statistics.median(seconds) if seconds else None
+    progress.epochs_this_job = len(epochs)
+    progress.source = source
+
+
+def console_epochs(lines: list[LogLine]) -> list[dict]:
+    """The epoch lines of hpcseq train as records shaped like metrics.jsonl's (4 decimals)."""
+    epochs = []
+    for line in lines:
+        console = CONSOLE.match(line.text)
+        if not console or console.group("stage") != "train":
+            continue
+        match = EPOCH.match(console.group("message"))
+        if match:
+            record = {"epoch": int(match.group("epoch")), "epochs": int(match.group("epochs")),
+                      **parse_metrics_text(match.group("metrics")),
+                      "samples_per_second": float(match.group("sps")),
+                      "epoch_seconds": float(match.group("seconds")), "time": console.group("time"),
+                      "line": line}
+            epochs.append(record)
+    return epochs
+
+
+def console_progress(lines: list[LogLine]) -> Progress:
+    """Progress as the console lines tell it (epochs, checkpoints, resume, end, signal stop)."""
+    progress = Progress()
+    for line in lines:
+        console = CONSOLE.match(line.text)
+        if console and console.group("stage") == "train":
+            progress.training_started = True
+            message = console.group("message")
+            if console.group("size"):
+                progress.ranks = int(console.group("size"))
+            if match := EXPERIMENT.match(message):
+                progress.ranks = int(match.group("ranks"))
+                progress.launcher, progress.host = match.group("launcher"), match.group("host")
+                progress.device = match.group("device")
+            elif match := RESUMING.match(message):
+                progress.resumed_from_epoch = int(match.group("done"))
+                progress.epochs_planned = int(match.group("epochs"))
+            elif match := CHECKPOINT_WRITTEN.match(message):
+                position = checkpoint_position(match.group("path"))
+                if position:
+                    progress.last_checkpoint = Checkpoint(match.group("path"), *position)
+            elif FINAL_MODEL.match(message):
+                progress.finished = True
+            continue
+        error = HPCSEQ_ERROR.match(line.text)
+        if error and error.group("stage") == "train":
+            stopped = STOPPED.search(error.group("message"))
+            if stopped:
+                progress.stopped_on = stopped.group("signal")
+    _apply_epochs(progress, console_epochs(lines), "console")
+    return progress
+
+
+# ------------------------------------------------------------------------------- metrics.jsonl
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """Records of a metrics.jsonl file; a line cut off by a killed writer is skipped; [] if missing."""
+    records = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("epoch"), int):
+                    records.append(record)
+    except OSError:
+        return []
+    return records
+
+
+def timestamp(text: str | None) -> float | None:
+    """Seconds since the epoch of sacct's local `2026-11-22T11:04:38`, metrics' `...+0000` or a console
+    line's `2026-11-22 11:04:38`; None if absent or unparsable."""
+    if not text or text in ("Unknown", "None", "N/A"):
+        return None
+    text = text.strip().replace(" ", "T", 1)
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            parsed = time.strptime(text, pattern)
+        except ValueError:
+            continue
+        if pattern.endswith("%z"):
+            import calendar
+
+            return calendar.timegm(parsed) - parsed.tm_gmtoff
+        return time.mktime(parsed)
+    return None
+
+
+def records_between(records: list[dict], start: float | None, end: float | None, slack: float = 2.0) -> list[dict]:
+    """The metrics records written between a job's start and end (its own epochs)."""
+    chosen = []
+    for record in records:
+        when = timestamp(record.get("time"))
+        if when is None or start is None:
+            continue
+        if when >= start - slack and (end is None or when <= end + slack):
+            chosen.append(record)
+    return chosen
+
+
+def merge_progress(console: Progress, records: list[dict]) -> Progress:
+    """Console progress with its epoch numbers replaced by the exact metrics records, if any."""
+    if records:
+        _apply_epochs(console, records, "metrics.jsonl")
+    return console
+
+
+# ------------------------------------------------------------------------ Snakemake's Slurm logs
+
+@dataclass
+class SnakemakeLog:
+    """What a Snakemake job step wrote into `.snakemake/slurm_logs/rule_<rule>/<exp>/<jobid>.log`."""
+
+    rule: str | None = None
+    wildcards: dict = field(default_factory=dict)
+    log_files: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    finished: bool = False
+    error: bool = False
+    exit_status: int | None = None
+    error_line: LogLine | None = None
+
+
+RULE_HEADER = re.compile(r"^(?:local)?rule (?P<rule>\w+):$")
+RULE_FIELD = re.compile(r"^\s{4}(?P<key>input|output|log|wildcards|jobid): (?P<value>.*)$")
+NONZERO = re.compile(r"returned non-zero exit status (?P<code>\d+)")
+FINISHED = re.compile(r"^Finished jobid: \d+|^\d+ of \d+ steps \(100%\) done")
+ERROR_IN_RULE = re.compile(r"^Error in rule (?P<rule>\w+):")
+
+
+def _split_paths(value: str) -> list[str]:
+    return [part.strip() for part in value.split(", ") if part.strip()]
+
+
+def parse_snakemake_log(lines: list[LogLine]) -> SnakemakeLog:
+    parsed = SnakemakeLog()
+    for line in lines:
+        text = line.text
+        if match := RULE_HEADER.match(text):
+            parsed.rule = match.group("rule")
+        elif match := RULE_FIELD.match(text):
+            key, value = match.group("key"), match.group("value")
+            if key == "log":
+                value = value.replace(" (check log file(s) for error details)", "")
+                for path in _split_paths(value):
+                    if path not in parsed.log_files:
+                        parsed.log_files.append(path)
+            elif key == "output" and not parsed.outputs:
+                parsed.outputs = _split_paths(value)
+            elif key == "input" and not parsed.inputs:
+                parsed.inputs = _split_paths(value)
+            elif key == "wildcards":
+                for item in _split_paths(value):
+                    name, _, wildcard = item.partition("=")
+                    parsed.wildcards[name] = wildcard
+        elif FINISHED.match(text):
+            parsed.finished = True
+        elif ERROR_IN_RULE.match(text):
+            parsed.error = True
+            parsed.error_line = parsed.error_line or line
+        if match := NONZERO.search(text):
+            parsed.exit_status = int(match.group("code"))
+    return parsed
+
+
+# ------------------------------------------------------------------- the generated job script
+
+@dataclass
+class ScriptOutput:
+    """What the generated sbatch script itself printed (start, requeue, training failure, done)."""
+
+    job_id: str | None = None
+    nodes: str | None = None
+    restarts: int | None = None
+    started: str | None = None
+    requeue_line: LogLine | None = None
+    training_exit_code: int | None = None
+    done: bool = False
+
+
+def parse_script_output(lines: list[LogLine]) -> ScriptOutput:
+    output = ScriptOutput()
+    for line in lines:
+        text = line.text
+        if match := SCRIPT_START.match(text):
+            output.job_id, output.nodes = match.group("job"), match.group("nodes")
+            output.restarts, output.started = int(match.group("restart")), match.group("time")
+            # a requeued job appends to the same files: what counts is its latest run
+            output.requeue_line, output.training_exit_code, output.done = None, None, False
+        elif SCRIPT_REQUEUE.search(text):
+            output.requeue_line = line
+        elif match := SCRIPT_TRAINING_FAILED.match(text):
+            output.training_exit_code = int(match.group("code"))
+        elif SCRIPT_DONE.match(text):
+            output.done = True
+    return output
+
+
+def results_dir_from(paths: list[str], experiment: str) -> str | None:
+    """The results folder from a file path under it: `<results>/<experiment>/{model,prepared,...}`."""
+    marker = re.compile(r"^(?P<root>.*?)/" + re.escape(experiment) +
+                        r"/(?:model|prepared|encoded|eval|vocab\.json)(?:/|$|,)")
+    for path in paths:
+        match = marker.match(path.strip())
+        if match and match.group("root"):
+            return match.group("root")
+    return None
+
+
+PATH_IN_TEXT = re.compile(r"(/[^\s,;:'\"]+)")
+
+
+def results_dir_from_lines(lines: list[LogLine], experiment: str) -> str | None:
+    """The results folder named in a program's own lines (`wrote ...`, `checkpoint ...`, `done: ...`)."""
+    for line in lines:
+        if f"/{experiment}/" not in line.text:
+            continue
+        found = results_dir_from(PATH_IN_TEXT.findall(line.text), experiment)
+        if found:
+            return found
+    return None

@@ -1,0 +1,274 @@
+"""What `hpcseq logs` prints: one JobRecord per job, as a table, a detailed view or JSON, and the
+--follow loop that redraws the table until no job is pending or running."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from typing import Callable, TextIO
+
+from hpcseq.logs.diagnose import Diagnosis
+
+ACTIVE = ("pending", "running")
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    experiment: str | None = None
+    rule: str | None = None            # Snakemake rule; "sbatch" for a generated job script
+    state: str = "unknown"             # pending, running, completed, failed, timeout, out of memory,
+                                       # cancelled, node failure, preempted, requeued, unknown
+    slurm_state: str | None = None     # Slurm's own word (sacct/squeue), None without Slurm
+    reason: str | None = None          # pending: Slurm's reason; cancelled: by whom
+    reason_text: str | None = None     # what the pending reason means
+    exit_code: int | None = None
+    elapsed_seconds: int | None = None
+    limit_seconds: int | None = None
+    nodes: int | None = None
+    node_list: str | None = None
+    ranks: int | None = None
+    gpus: int | None = None
+    epochs_done: int | None = None
+    epochs_planned: int | None = None
+    loss: float | None = None
+    val_loss: float | None = None
+    accuracy: float | None = None
+    val_accuracy: float | None = None
+    samples_per_second: float | None = None
+    epoch_seconds: float | None = None
+    epochs_this_job: int = 0
+    progress_from: str | None = None   # metrics.jsonl or console
+    checkpoint: str | None = None      # "epoch 39 + 5 steps of epoch 40"
+    checkpoint_path: str | None = None
+    previous_job: str | None = None    # the job this one continued (same rule and experiment)
+    next_job: str | None = None        # the job that continued this one
+    runs: int = 1                      # > 1: requeued under the same id (sacct -D)
+    submitted: str | None = None
+    started: str | None = None
+    ended: str | None = None
+    expected_start: str | None = None
+    files: list[str] = field(default_factory=list)
+    results_dir: str | None = None
+    diagnosis: Diagnosis | None = None
+    last_lines: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def state_text(self) -> str:
+        if self.state == "pending" and self.reason:
+            return f"pending ({self.reason})"
+        if self.state == "requeued" and self.next_job:
+            return f"requeued -> {self.next_job}"
+        if self.state == "cancelled" and self.reason:
+            return f"cancelled by {self.reason}"
+        return self.state
+
+    def to_json(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["active"] = self.active
+        return data
+
+
+# -------------------------------------------------------------------------------- formatting
+
+def clock(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{days}-{text}" if days else text
+
+
+def number(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def pair(first: float | None, second: float | None, digits: int = 3) -> str:
+    if first is None and second is None:
+        return "-"
+    return f"{number(first, digits)}/{number(second, digits)}"
+
+
+def epochs_text(record: JobRecord) -> str:
+    if record.epochs_done is None:
+        return "-" if record.epochs_planned is None else f"0/{record.epochs_planned}"
+    return f"{record.epochs_done}/{record.epochs_planned if record.epochs_planned is not None else '?'}"
+
+
+def ranks_text(record: JobRecord) -> str:
+    if record.ranks is None and not record.gpus:
+        return "-"
+    return f"{record.ranks if record.ranks is not None else '-'}/{record.gpus if record.gpus is not None else '-'}"
+
+
+def nodes_text(record: JobRecord) -> str:
+    if not record.nodes and not record.node_list:
+        return "-"
+    if record.node_list and record.nodes in (None, 0, 1):
+        return record.node_list
+    return f"{record.nodes} {record.node_list}" if record.node_list else str(record.nodes)
+
+
+COLUMNS = ("JOB", "RULE", "EXPERIMENT", "STATE", "ELAPSED/LIMIT", "NODES", "RANKS/GPUS", "EPOCHS",
+           "LOSS/VAL", "ACC/VAL", "SAMPLES/S")
+
+
+def table_row(record: JobRecord) -> list[str]:
+    return [record.job_id, record.rule or "-", record.experiment or "-", record.state_text,
+            f"{clock(record.elapsed_seconds)}/{clock(record.limit_seconds)}", nodes_text(record),
+            ranks_text(record), epochs_text(record), pair(record.loss, record.val_loss),
+            pair(record.accuracy, record.val_accuracy),
+            "-" if record.samples_per_second is None else f"{record.samples_per_second:.0f}"]
+
+
+def render_table(records: list[JobRecord], notes: list[str] | None = None) -> str:
+    if not records:
+        return "no Slurm jobs found\n" + "".join(f"note: {note}\n" for note in notes or [])
+    rows = [list(COLUMNS)] + [table_row(record) for record in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    explained = []
+    for record in records:
+        if record.diagnosis is not None:
+            explained.append(f"{record.job_id}: {record.diagnosis.kind}: {record.diagnosis.summary.splitlines()[0]}")
+        elif record.state == "pending" and (record.reason_text or record.expected_start):
+            start = f", expected start {record.expected_start}" if record.expected_start else ""
+            explained.append(f"{record.job_id}: pending: {record.reason_text or record.reason}{start}")
+    if explained:
+        lines.append("")
+        lines += [textwrap.shorten(text, 160, placeholder=" ...") for text in explained]
+        if any(record.diagnosis for record in records):
+            lines.append("Details, evidence and what to do: hpcseq logs <JOB>")
+    lines += [f"note: {note}" for note in notes or []]
+    return "\n".join(lines) + "\n"
+
+
+def _wrapped(label: str, text: str, width: int = 100) -> list[str]:
+    out = []
+    for index, paragraph in enumerate(text.splitlines() or [""]):
+        wrapped = textwrap.wrap(paragraph, width - 12, break_long_words=False, break_on_hyphens=False) or [""]
+        for number_, part in enumerate(wrapped):
+            prefix = label.ljust(11) if index == 0 and number_ == 0 else " " * 11
+            out.append(prefix + part)
+    return out
+
+
+def render_detail(record: JobRecord, notes: list[str] | None = None) -> str:
+    if record.rule not in (None, "sbatch"):
+        what = f"rule {record.rule}, experiment {record.experiment or '-'} (Snakemake)"
+    elif record.rule == "sbatch":
+        what = f"experiment {record.experiment or '-'} (job script)"
+    else:
+        what = f"{record.experiment or 'Slurm job'} (no log files)"
+    lines = [f"job {record.job_id}: {what}"]
+    state = record.state_text
+    if record.slurm_state:
+        state += f" (Slurm: {record.slurm_state}" + (f", exit code {record.exit_code}" if record.exit_code is
+                                                      not None else "") + ")"
+    if record.reason_text:
+        state += f": {record.reason_text}"
+    if record.expected_start:
+        state += f"; expected start {record.expected_start}"
+    lines += _wrapped("state", state)
+    times = f"{clock(record.elapsed_seconds)} of {clock(record.limit_seconds)}"
+    if record.started:
+        times += f", started {record.started}"
+    if record.ended:
+        times += f", ended {record.ended}"
+    lines += _wrapped("time", times)
+    if record.runs > 1:
+        lines += _wrapped("runs", f"{record.runs} (requeued under the same job id)")
+    lines += _wrapped("resources", f"nodes {nodes_text(record)}; ranks {record.ranks or '-'}; GPUs "
+                      f"{record.gpus if record.gpus is not None else '-'}")
+    if record.epochs_done is not None or record.epochs_planned is not None:
+        training = f"epoch {epochs_text(record)}"
+        if record.epochs_this_job and record.epochs_done is not None:
+            first = record.epochs_done - record.epochs_this_job + 1
+            training += f" (this job: epochs {first}-{record.epochs_done}" if first != record.epochs_done else \
+                f" (this job: epoch {first}"
+            training += f", from {record.progress_from})"
+        lines += _wrapped("training", training)
+    if record.checkpoint:
+        lines += _wrapped("checkpoint", f"{record.checkpoint} ({record.checkpoint_path})")
+    if record.loss is not None or record.val_loss is not None:
+        metrics = f"loss {number(record.loss)}, val_loss {number(record.val_loss)}"
+        if record.accuracy is not None or record.val_accuracy is not None:
+            metrics += f", accuracy {number(record.accuracy)}, val_accuracy {number(record.val_accuracy)}"
+        lines += _wrapped("metrics", metrics)
+    if record.samples_per_second is not None:
+        speed = f"{record.samples_per_second:.0f} samples/s"
+        if record.epoch_seconds is not None:
+            speed += f", {record.epoch_seconds:.1f} s per epoch"
+        lines += _wrapped("speed", speed + " (median over this job's epochs)")
+    chain = []
+    if record.previous_job:
+        chain.append(f"continues job {record.previous_job}")
+    if record.next_job:
+        chain.append(f"continued by job {record.next_job}")
+    if chain:
+        lines += _wrapped("chain", "; ".join(chain))
+    for index, path in enumerate(record.files or ["(no log files found)"]):
+        lines += _wrapped("files" if index == 0 else "", path)
+    if record.results_dir:
+        lines += _wrapped("results", record.results_dir)
+    diagnosis = record.diagnosis
+    if diagnosis is not None:
+        lines.append("")
+        lines += _wrapped("diagnosis", f"{diagnosis.kind}: {diagnosis.summary}")
+        if diagnosis.location:
+            lines += _wrapped("code", diagnosis.location)
+        if diagnosis.evidence is not None:
+            lines += _wrapped("evidence", str(diagnosis.evidence))
+        for item in diagnosis.also:
+            lines += _wrapped("", str(item))
+        lines += _wrapped("next step", diagnosis.next_step)
+    for path, tail in record.last_lines.items():
+        if not tail:
+            continue
+        lines.append("")
+        lines.append(f"last lines of {path}:")
+        lines += [f"  {text}" for text in tail]
+    lines += [f"note: {note}" for note in record.notes + (notes or [])]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(records: list[JobRecord], notes: list[str] | None = None) -> str:
+    return json.dumps({"jobs": [record.to_json() for record in records], "notes": notes or []}, indent=1) + "\n"
+
+
+# --------------------------------------------------------------------------------- following
+
+CLEAR = "\x1b[H\x1b[2J"
+
+
+def follow(collect: Callable[[], tuple[list[JobRecord], list[str]]],
+           render: Callable[[list[JobRecord], list[str]], str], interval: float, out: TextIO = sys.stdout,
+           sleep: Callable[[float], None] = time.sleep, clear: bool | None = None) -> list[JobRecord]:
+    """Redraw until no job is pending or running; returns the last records.
+    On a terminal the screen is cleared between rounds, otherwise rounds follow each other."""
+    if clear is None:
+        clear = out.isatty()
+    while True:
+        records, notes = collect()
+        if clear:
+            out.write(CLEAR)
+        out.write(render(records, notes))
+        active = [record for record in records if record.active]
+        if not active:
+            out.flush()
+            return records
+        out.write(f"-- {time.strftime('%H:%M:%S')}: {len(active)} job(s) pending or running; next refresh in "
+                  f"{interval:g} s (Ctrl-C stops)\n")
+        out.flush()
+        sleep(interval)

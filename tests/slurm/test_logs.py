@@ -1,0 +1,363 @@
+"""`hpcseq logs` on logs made for real on the local Slurm cluster (tests/cluster/local_slurm.sh):
+generated job scripts that complete, run past their time limit, raise a Python exception in
+hpcseq's code, get cancelled, and lose a Horovod rank to SIGKILL; a job that waits; a job that
+requeues itself; and a whole `snakemake --profile slurm` run.
+
+The jobs are submitted together at the start of the module (Slurm runs them one after the other:
+each asks for the node's two GPUs) and each test then looks at one of them. The only stand-ins
+are those of the cluster itself: two fake GPUs (gres) and one node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+from tests.slurm.conftest import slurm_config, snakemake, wait_for_job
+
+TRAIN_PYTHON_MARK = "hpcseq train"
+
+
+def hpcseq(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hpcseq", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def logs_json(*targets: str, cwd: Path, env: dict | None = None) -> dict[str, dict]:
+    result = hpcseq("logs", "--json", *targets, cwd=cwd, env=env)
+    assert result.returncode == 0, result.stderr
+    return {job["job_id"]: job for job in json.loads(result.stdout)["jobs"]}
+
+
+def metrics_records(results: Path, experiment: str = "tiny_char") -> list[dict]:
+    path = results / experiment / "model" / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def experiment_dir(base: Path, name: str, account: str, **training) -> SimpleNamespace:
+    """Its own config (results, logs), job script and submit directory."""
+    root = base / name
+    config_path = slurm_config(root, account)
+    if training:
+        config = yaml.safe_load(config_path.read_text())
+        config["experiments"]["tiny_char"]["training"].update(training)
+        config["slurm"]["signal_seconds_before_limit"] = None  # no SIGUSR1: the limit hits training itself
+        config_path.write_text(yaml.safe_dump(config))
+    submit = root / "submit"
+    submit.mkdir()
+    return SimpleNamespace(root=root, config=config_path, submit=submit, results=root / "results")
+
+
+def render(place: SimpleNamespace, *options: str) -> Path:
+    result = hpcseq("sbatch", "--config", str(place.config), "--cluster", "local", "--experiment", "tiny_char",
+                    "--output-dir", str(place.root / "jobs"), *options, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr
+    return place.root / "jobs" / "local" / "tiny_char.sbatch"
+
+
+def submit(script: Path, cwd: Path, *options: str) -> str:
+    result = subprocess.run(["sbatch", "--parsable", *options, str(script)], cwd=cwd, capture_output=True, text=True,
+                            check=True)
+    return result.stdout.strip().split(";")[0]
+
+
+def epoch_line_written(place: SimpleNamespace, job_id: str) -> bool:
+    out = place.submit / f"tiny_char_out.{job_id}"
+    return out.is_file() and re.search(r"hpcseq train .* epoch \d+/", out.read_text()) is not None
+
+
+def kill_rank(job_id: str, rank: int) -> int:
+    """SIGKILL the training process of one rank of a job, found with pgrep and its environment
+    (SLURM_JOB_ID, SLURM_PROCID); srun itself also carries SLURM_PROCID, so the command must be python."""
+    found = subprocess.run(["pgrep", "-f", TRAIN_PYTHON_MARK], capture_output=True, text=True).stdout.split()
+    for pid in map(int, found):
+        try:
+            environ = dict(item.split("=", 1) for item in
+                           Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0") if "=" in item)
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if environ.get("SLURM_JOB_ID") == job_id and environ.get("SLURM_PROCID") == str(rank) and \
+                "python" in Path(command[0].decode(errors="replace")).name:
+            os.kill(pid, signal.SIGKILL)
+            return pid
+    raise AssertionError(f"no training process of rank {rank} of job {job_id} among {found}")
+
+
+REQUEUE_SCRIPT = """\
+#!/bin/bash
+#SBATCH --job-name=requeue_me
+#SBATCH --output=requeue_me_out.%j
+#SBATCH --error=requeue_me_err.%j
+#SBATCH --time=00:02:00
+#SBATCH --partition=batch
+#SBATCH --requeue
+#SBATCH --open-mode=append
+# the generated script's lines for a requeue, without training: the first run requeues itself
+echo "$(date "+%F %T") job ${SLURM_JOB_ID} on ${SLURM_JOB_NODELIST} (restart ${SLURM_RESTART_COUNT:-0})"
+if [ "${SLURM_RESTART_COUNT:-0}" -eq 0 ]; then
+    echo "$(date "+%F %T") checkpoint written before the time limit: requeueing job ${SLURM_JOB_ID}"
+    scontrol requeue "${SLURM_JOB_ID}"
+    exit 0
+fi
+echo "$(date "+%F %T") done"
+"""
+
+
+@pytest.fixture(scope="module")
+def jobs(local_slurm, tmp_path_factory):
+    base = tmp_path_factory.mktemp("logs")
+    places = {
+        "success": experiment_dir(base, "success", local_slurm),
+        "exception": experiment_dir(base, "exception", local_slurm),
+        "killed": experiment_dir(base, "killed", local_slurm, epochs=500),
+        "cancelled": experiment_dir(base, "cancelled", local_slurm, epochs=500),
+        "timeout": experiment_dir(base, "timeout", local_slurm, epochs=500, checkpoint_every_epochs=5),
+    }
+    scripts = {"success": render(places["success"]), "killed": render(places["killed"], "--time", "00:03:00"),
+               "cancelled": render(places["cancelled"], "--time", "00:05:00"),
+               "timeout": render(places["timeout"], "--time", "00:01:00")}
+    # the data stages here, then train.ids cut short: np.memmap in hpcseq/vocab.py fails in the job
+    exception = places["exception"]
+    for stage in ("preprocess", "vocab"):
+        result = hpcseq(stage, "--config", str(exception.config), "--experiment", "tiny_char", cwd=REPO_ROOT)
+        assert result.returncode == 0, result.stderr
+    ids_file = exception.results / "tiny_char" / "encoded" / "train.ids"
+    with open(ids_file, "r+b") as handle:
+        handle.truncate(1000)
+    scripts["exception"] = render(exception, "--no-data-steps")
+
+    ids = {name: submit(scripts[name], places[name].submit)
+           for name in ("success", "exception", "killed", "cancelled", "timeout")}
+    requeue_dir = base / "requeue"
+    requeue_dir.mkdir()
+    (requeue_dir / "requeue_me.sbatch").write_text(REQUEUE_SCRIPT)
+    ids["requeue"] = submit(requeue_dir / "requeue_me.sbatch", requeue_dir, "--account", local_slurm)
+    follow = subprocess.Popen([sys.executable, "-m", "hpcseq", "logs", "--follow", "--interval", "3", ids["success"]],
+                              cwd=places["success"].submit, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    acted = {"killed": None, "cancelled": None}
+    deadline = time.time() + 900
+    try:
+        while not all(acted.values()):
+            if time.time() > deadline:
+                raise TimeoutError(f"training of {acted} never started")
+            if acted["cancelled"] is None and epoch_line_written(places["cancelled"], ids["cancelled"]):
+                subprocess.run(["scancel", ids["cancelled"]], check=True)
+                acted["cancelled"] = "scancel"
+            if acted["killed"] is None and epoch_line_written(places["killed"], ids["killed"]):
+                acted["killed"] = kill_rank(ids["killed"], 1)
+            time.sleep(1)
+        rows = {name: wait_for_job(job_id, timeout=900) for name, job_id in ids.items()}
+        follow_out, follow_err = follow.communicate(timeout=120)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+    return SimpleNamespace(places=places, ids=ids, rows=rows, requeue_dir=requeue_dir,
+                           follow=(follow.returncode, follow_out, follow_err))
+
+
+def detail(jobs, name: str) -> tuple[dict, str]:
+    place = jobs.places[name]
+    job_id = jobs.ids[name]
+    data = logs_json(job_id, cwd=place.submit)[job_id]
+    text = hpcseq("logs", job_id, cwd=place.submit)
+    assert text.returncode == 0, text.stderr
+    return data, text.stdout
+
+
+def test_a_completed_run_shows_epochs_metrics_and_speed_from_metrics_jsonl(jobs):
+    assert jobs.rows["success"]["State"] == "COMPLETED"
+    data, text = detail(jobs, "success")
+    records = metrics_records(jobs.places["success"].results)
+    last = records[-1]
+    assert (data["state"], data["rule"], data["experiment"]) == ("completed", "sbatch", "tiny_char")
+    assert (data["epochs_done"], data["epochs_planned"], data["progress_from"]) == (2, 2, "metrics.jsonl")
+    assert (data["loss"], data["val_loss"]) == (last["loss"], last["val_loss"])
+    assert (data["accuracy"], data["val_accuracy"]) == (last["sparse_categorical_accuracy"],
+                                                        last["val_sparse_categorical_accuracy"])
+    assert data["samples_per_second"] == statistics.median(r["samples_per_second"] for r in records)
+    assert (data["ranks"], data["gpus"], data["nodes"]) == (2, 2, 1)
+    assert 0 < data["elapsed_seconds"] <= data["limit_seconds"] == 20 * 60
+    assert data["diagnosis"] is None and "diagnosis" not in text
+    assert "epoch 2/2" in text and "state      completed (Slurm: COMPLETED, exit code 0)" in text
+
+
+def test_follow_watches_the_job_until_it_ends(jobs):
+    # a single job id: the detailed view, redrawn every 3 s until the job has ended
+    code, out, err = jobs.follow
+    job_id = jobs.ids["success"]
+    assert code == 0, err
+    assert out.count(f"job {job_id}: ") >= 2, out
+    first, last = out.split("next refresh in")[0], out.rsplit(f"job {job_id}: ", 1)[1]
+    assert re.search(r"state +(pending|running)", first), first
+    assert "state      completed" in last and "next refresh" not in last and "epoch 2/2" in last
+
+
+def test_time_limit_names_epochs_checkpoint_and_how_to_resume(jobs):
+    assert jobs.rows["timeout"]["State"] == "TIMEOUT"
+    data, text = detail(jobs, "timeout")
+    records = metrics_records(jobs.places["timeout"].results)
+    assert data["state"] == "timeout" and data["limit_seconds"] == 60
+    assert data["epochs_done"] == records[-1]["epoch"] >= 1 and data["epochs_planned"] == 500
+    assert data["loss"] == records[-1]["loss"]
+    diagnosis = data["diagnosis"]
+    assert diagnosis["kind"] == "time_limit"
+    assert diagnosis["evidence"]["path"].endswith(f"tiny_char_err.{jobs.ids['timeout']}")
+    assert "DUE TO TIME LIMIT" in diagnosis["evidence"]["text"]
+    # the checkpoint it names is the newest complete one on disk
+    checkpoints = sorted((jobs.places["timeout"].results / "tiny_char" / "model" / "checkpoints").glob("epoch-*"))
+    state = json.loads((checkpoints[-1] / "state.json").read_text())
+    assert data["checkpoint_path"] == str(checkpoints[-1])
+    assert data["checkpoint"].startswith(f"epoch {state['epochs_completed']}")
+    assert str(checkpoints[-1]) in diagnosis["next_step"]
+    assert f"sbatch {jobs.places['timeout'].root / 'jobs' / 'local' / 'tiny_char.sbatch'}" in diagnosis["next_step"]
+    assert "slurm.time.train" in diagnosis["next_step"]
+    assert "diagnosis  time_limit" in text and "next step" in text
+
+
+def test_a_python_exception_is_located_in_the_projects_code(jobs):
+    assert jobs.rows["exception"]["State"] == "FAILED"
+    data, text = detail(jobs, "exception")
+    source = (REPO_ROOT / "scripts" / "hpcseq" / "vocab.py").read_text().splitlines()
+    memmap_line = next(i for i, line in enumerate(source, 1) if "np.memmap(" in line and "split}.ids" in line)
+    diagnosis = data["diagnosis"]
+    assert data["state"] == "failed" and diagnosis["kind"] == "python_exception"
+    assert diagnosis["location"] == f"scripts/hpcseq/vocab.py:{memmap_line}"
+    assert diagnosis["summary"].startswith("ValueError: mmap length is greater than file size")
+    assert diagnosis["evidence"]["text"] == "ValueError: mmap length is greater than file size"
+    assert "numpy" not in diagnosis["location"]
+    assert f"code       scripts/hpcseq/vocab.py:{memmap_line}" in text
+
+
+def test_a_cancelled_job_says_by_whom_and_where_training_stands(jobs):
+    assert jobs.rows["cancelled"]["State"].startswith("CANCELLED")
+    data, text = detail(jobs, "cancelled")
+    import pwd
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    diagnosis = data["diagnosis"]
+    assert (data["state"], data["reason"]) == ("cancelled", user)
+    assert diagnosis["kind"] == "cancelled" and f"cancelled by {user}" in diagnosis["summary"]
+    assert "CANCELLED AT" in diagnosis["evidence"]["text"] and "DUE TO" not in diagnosis["evidence"]["text"]
+    assert data["epochs_done"] >= 1 and data["checkpoint_path"] and data["checkpoint_path"] in diagnosis["next_step"]
+    assert f"state      cancelled by {user}" in text
+
+
+def test_a_rank_killed_during_training_is_named(jobs):
+    assert jobs.rows["killed"]["State"] == "FAILED"
+    data, text = detail(jobs, "killed")
+    diagnosis = data["diagnosis"]
+    assert data["state"] == "failed" and data["epochs_done"] >= 1
+    assert diagnosis["kind"] == "rank_died"
+    assert diagnosis["evidence"]["text"].endswith("task 1: Killed")
+    assert "rank 1" in diagnosis["summary"] and "killed from outside" in diagnosis["next_step"]
+
+
+def test_a_requeued_job_counts_its_runs(jobs):
+    assert jobs.rows["requeue"]["State"] == "COMPLETED"
+    data = logs_json(jobs.ids["requeue"], cwd=jobs.requeue_dir)[jobs.ids["requeue"]]
+    assert data["state"] == "completed" and data["runs"] == 2
+    assert any("REQUEUED" in note for note in data["notes"])
+
+
+def test_a_waiting_job_shows_why(local_slurm, tmp_path):
+    job_id = subprocess.run(["sbatch", "--parsable", "--begin=now+3600", "--job-name=logs_waiting",
+                             f"--output={tmp_path}/logs_waiting_out.%j", "--account", local_slurm, "--wrap", "true"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        data = logs_json(job_id, cwd=tmp_path)[job_id]
+        text = hpcseq("logs", job_id, cwd=tmp_path).stdout
+    finally:
+        subprocess.run(["scancel", job_id], check=True)
+    assert (data["state"], data["reason"], data["active"]) == ("pending", "BeginTime", True)
+    assert data["reason_text"] == "asked to start later (--begin)" and data["expected_start"]
+    assert "pending (BeginTime)" in text
+
+
+def test_the_table_of_all_runs_and_the_same_answers_without_sacct_and_squeue(jobs, tmp_path):
+    places = jobs.places
+    dirs = [str(places[name].submit) for name in ("success", "exception", "killed", "cancelled", "timeout")]
+    table = hpcseq("logs", *dirs, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:6]}
+    expected = {"success": "completed", "exception": "failed", "killed": "failed", "cancelled": "cancelled",
+                "timeout": "timeout"}
+    assert {name: rows[jobs.ids[name]][3] for name in expected} == expected
+    # a cluster without accounting, and no squeue: the files alone
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name, message in (("sacct", "sacct: error: Slurm accounting storage is disabled"),
+                          ("squeue", "slurm_load_jobs error: Unable to contact slurm controller")):
+        (fake / name).write_text(f"#!/bin/sh\necho '{message}' >&2\nexit 1\n")
+        (fake / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    result = hpcseq("logs", "--json", *dirs, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    found = {job["job_id"]: job for job in document["jobs"]}
+    assert {name: found[jobs.ids[name]]["state"] for name in expected} == expected
+    kinds = {name: (found[jobs.ids[name]]["diagnosis"] or {}).get("kind") for name in expected}
+    assert kinds == {"success": None, "exception": "python_exception", "killed": "rank_died",
+                     "cancelled": "cancelled", "timeout": "time_limit"}
+    assert found[jobs.ids["success"]]["epochs_done"] == 2 and found[jobs.ids["success"]]["slurm_state"] is None
+    assert any("accounting storage is disabled" in note for note in document["notes"])
+
+
+def test_unknown_job_id_is_a_usage_error(local_slurm, tmp_path):
+    result = hpcseq("logs", "999999999", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "hpcseq logs: error: job 999999999: no log files in" in result.stderr
+    assert "Slurm does not know it" in result.stderr
+
+
+def test_a_snakemake_profile_run_directory(local_slurm, tmp_path):
+    config = slurm_config(tmp_path / "config", local_slurm)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run = snakemake("--profile", "slurm", "--configfile", str(config), "--directory", str(run_dir))
+    submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/", run.stdout + run.stderr))
+    experiments = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_\w+/(\w+)/", run.stdout +
+                                  run.stderr))
+    assert {"preprocess_text", "preprocess_sentences", "vocabulary_characters", "vocabulary_words", "train",
+            "evaluate"} <= set(submitted.values())
+    for job_id in submitted:
+        wait_for_job(job_id, timeout=120)
+    found = logs_json(cwd=run_dir)
+    assert set(found) == set(submitted)
+    results = tmp_path / "config" / "results"
+    for job_id, rule in submitted.items():
+        job = found[job_id]
+        assert (job["rule"], job["experiment"], job["state"]) == (rule, experiments[job_id], "completed"), job
+        assert job["diagnosis"] is None and job["nodes"] == 1
+        if rule == "train":
+            records = metrics_records(results, job["experiment"])
+            accuracy = "sparse_categorical_accuracy" if job["experiment"] == "tiny_char" else "accuracy"
+            assert (job["epochs_done"], job["epochs_planned"], job["ranks"], job["gpus"]) == (2, 2, 2, 2)
+            assert (job["loss"], job["val_loss"], job["accuracy"], job["val_accuracy"]) == \
+                (records[-1]["loss"], records[-1]["val_loss"], records[-1][accuracy], records[-1][f"val_{accuracy}"])
+            assert job["samples_per_second"] == statistics.median(r["samples_per_second"] for r in records)
+            assert any(path.endswith(f"logs/train/{job['experiment']}.log") for path in job["files"])
+        else:
+            assert job["epochs_done"] is None and job["gpus"] == 0
+    table = hpcseq("logs", cwd=run_dir)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert len(lines) == 1 + len(submitted)
+    for line in lines[1:]:
+        job_id, rule, experiment, state = line.split()[:4]
+        assert (rule, experiment, state) == (submitted[job_id], experiments[job_id], "completed")
+    train = next(job_id for job_id, rule in submitted.items() if rule == "train")
+    detail_view = hpcseq("logs", train, cwd=run_dir).stdout
+    assert f"job {train}: rule train, experiment {experiments[train]} (Snakemake)" in detail_view
+    assert "epoch 2/2" in detail_view
