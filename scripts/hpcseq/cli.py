@@ -303,4 +303,24 @@ def main(argv: list[str] | None = None) -> int:
         return args.function(args)
     except HpcseqError as error:
         print(f"hpcseq {args.command}: error: {error}", file=sys.stderr, flush=True)
+        from hpcseq.training_state import TrainingInterrupted
+
+        if isinstance(error, TrainingInterrupted):
+            _exit_now(error.exit_code)
         return error.exit_code
+
+
+def _exit_now(code: int) -> None:
+    """Leave without interpreter teardown after a signal stop.
+
+    The checkpoint is written (atomically) and every rank stopped at the same step, so nothing is
+    left to do; but tearing down TensorFlow waits for the tf.data workers of the interrupted epoch,
+    measured at 8 s with 2 ranks under mpirun and 18-35 s with 2 ranks on one CPU each under srun,
+    time the job may not have before its limit.
+    """
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

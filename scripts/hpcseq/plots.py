@@ -6,21 +6,7 @@ import json
 import os
 from pathlib import Path
 
-
-
-def read_metrics_lines(path: str | Path) -> list[dict]:
-    """Read a metrics.jsonl file, ignoring a last line cut off by a killed writer."""
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
+from hpcseq.metrics import read_epoch_records
 
 
 def _pyplot():
@@ -87,7 +73,7 @@ def plot_confusion_matrix(matrix: list[list[int]], title: str, path: Path) -> No
 
 def plot_from_files(kind: str, source: Path, title: str, output: Path) -> None:
     if kind == "curves":
-        plot_training_curves(read_metrics_lines(source), title, output)
+        plot_training_curves(read_epoch_records(source), title, output)
     else:
         result = json.loads(Path(source).read_text(encoding="utf-8"))
         plot_confusion_matrix(result["model_metrics"]["confusion_matrix"],

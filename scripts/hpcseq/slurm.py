@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from hpcseq.errors import ConfigError, ConfigErrors
+from hpcseq.training_state import REQUEUE_EXIT_CODE  # training checkpointed on SIGUSR1: continue later
 
 # --------------------------------------------------------------------------------- validators
 
@@ -548,7 +549,6 @@ def slurm_config_errors(config: dict) -> list[ConfigError]:
 
 # -------------------------------------------------------------------------------- job scripts
 
-REQUEUE_EXIT_CODE = 75  # EX_TEMPFAIL: training checkpointed on SIGUSR1 and wants to continue later
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, SHAKESPEARE, UMICH, VENV_TRAIN
+from tests.conftest import REPO_ROOT, tiny_workflow_config, write_config
 
 LOCAL_SLURM = REPO_ROOT / "tests" / "cluster" / "local_slurm.sh"
 TERMINAL = ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
@@ -51,41 +51,14 @@ def wait_for_job(job_id: str, timeout: float = 600) -> dict:
 
 
 def slurm_config(tmp_path: Path, account: str, **changes) -> Path:
-    """A tiny config for the local cluster: small data, 2 ranks, short epochs."""
+    """The tiny config of the workflow tests, for the local cluster (2 ranks, short epochs)."""
     shipped = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
-    config = {
-        "preset": None,
-        "cluster": "local",
-        "clusters": shipped["clusters"],
-        "slurm": {"account": account, "time": {"preprocess": "00:10:00", "vocabulary": "00:10:00",
-                                               "train": "00:20:00", "evaluate": "00:10:00"}},
-        "results_dir": str(tmp_path / "results"),
-        "logs_dir": str(tmp_path / "logs"),
-        "benchmarks_dir": str(tmp_path / "benchmarks"),
-        "jobs_dir": str(tmp_path / "jobs"),
-        "training_python": str(VENV_TRAIN / "bin" / "python"),
-        "datasets": {
-            "shakespeare": {"format": "text", "path": str(SHAKESPEARE)},
-            "umich": {"format": "labelled_sentences", "path": str(UMICH)},
-        },
-        "experiments": {
-            "tiny_char": {"model": "char_rnn", "dataset": "shakespeare", "ranks": 2,
-                          "preprocess": {"max_characters": 30000},
-                          "hyperparameters": {"hidden_units": 32},
-                          "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 30,
-                                       "steps_per_execution": 5},
-                          "evaluation": {"sample_length": 30}},
-            "tiny_sentiment": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 2,
-                               "hyperparameters": {"embedding_dim": 16, "lstm_units": 8},
-                               "training": {"epochs": 2, "max_steps_per_epoch": 20}},
-        },
-    }
-    for key, value in changes.items():
-        config[key] = value
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    config = tiny_workflow_config(tmp_path)
+    config.update(cluster="local", clusters=shipped["clusters"],
+                  slurm={"account": account, "time": {"preprocess": "00:10:00", "vocabulary": "00:10:00",
+                                                      "train": "00:20:00", "evaluate": "00:10:00"}})
+    config.update(changes)
+    return write_config(tmp_path, config)
 
 
 def snakemake(*args, timeout=1800, check=True) -> subprocess.CompletedProcess:

@@ -23,8 +23,9 @@ from hpcseq.logs import collect
 from hpcseq.logs import main as logs_main
 from hpcseq.logs.diagnose import Facts, diagnose, display_path, is_noise, pending_reason, tracebacks
 from hpcseq.logs.parse import (Checkpoint, console_progress, lines_from_text, parse_script_output,
-                               parse_snakemake_log, read_metrics, records_between, results_dir_from, timestamp)
+                               parse_snakemake_log, records_between, results_dir_from, timestamp)
 from hpcseq.logs.report import JobRecord, follow, render_detail, render_json, render_table
+from hpcseq.metrics import read_epoch_records
 from hpcseq.logs.sources import (LogsError, Slurm, SlurmJob, discover, files_from_slurm, files_of_path, gpus_of,
                                  parse_duration, parse_sacct, parse_squeue, script_of, split_state)
 
@@ -88,12 +89,14 @@ def test_metrics_file_skips_a_cut_off_line_and_records_are_chosen_by_time(tmp_pa
     records = [{"epoch": e, "epochs": 5, "loss": 3.0 - e / 10, "time": f"2026-11-22T11:0{e}:00+0000"}
                for e in (1, 2, 3)]
     path.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"epoch": 4, "epo')
-    read = read_metrics(path)
+    read = read_epoch_records(path, missing_ok=True)
     assert [r["epoch"] for r in read] == [1, 2, 3]
     start = timestamp("2026-11-22T11:01:30+0000")
     assert [r["epoch"] for r in records_between(read, start, None)] == [2, 3]
     assert [r["epoch"] for r in records_between(read, start, timestamp("2026-11-22T11:02:30+0000"))] == [2]
-    assert read_metrics(tmp_path / "missing.jsonl") == []
+    assert read_epoch_records(tmp_path / "missing.jsonl", missing_ok=True) == []
+    with pytest.raises(FileNotFoundError):
+        read_epoch_records(tmp_path / "missing.jsonl")
 
 
 def test_timestamps_of_sacct_metrics_and_console_agree():
@@ -645,6 +648,15 @@ def test_collect_without_slurm_reports_what_the_files_say(tmp_path):
                                              "RANKS/GPUS", "EPOCHS", "LOSS/VAL", "ACC/VAL", "SAMPLES/S"]
     assert table.splitlines()[2].split()[:8] == ["101", "train", "tiny_char", "completed", "-/-", "-", "2/-", "2/2"]
     assert "57: time_limit:" in table
+
+
+def test_without_slurm_a_scripts_training_failure_on_stderr_makes_the_job_failed(tmp_path):
+    # the generated script prints its start line to stdout and "training failed ..." to stderr
+    (tmp_path / "tiny_char_out.58").write_text("2026-11-22 11:07:20 job 58 on vm (restart 0)\n")
+    (tmp_path / "tiny_char_err.58").write_text(RANK_KILLED_ERR)
+    records, _ = collect([str(tmp_path)], slurm=NO_SLURM)
+    assert [(r.job_id, r.state, r.exit_code) for r in records] == [("58", "failed", 137)]
+    assert records[0].diagnosis.kind == "rank_died"
 
 
 def test_the_detailed_view_and_json(tmp_path):

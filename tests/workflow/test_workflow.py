@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, SHAKESPEARE, UMICH, VENV_TRAIN
+from tests.conftest import REPO_ROOT, tiny_workflow_config, write_config
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -24,35 +24,11 @@ def snakemake(*args, cwd=REPO_ROOT, check=True, timeout=1800) -> subprocess.Comp
 
 
 def tiny_config(tmp_path: Path, **experiment_overrides) -> Path:
-    config = {
-        "preset": None,
-        "results_dir": str(tmp_path / "results"),
-        "logs_dir": str(tmp_path / "logs"),
-        "benchmarks_dir": str(tmp_path / "benchmarks"),
-        "training_python": str(VENV_TRAIN / "bin" / "python"),
-        "datasets": {
-            "shakespeare": {"format": "text", "path": str(SHAKESPEARE),
-                            "sha256": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"},
-            "umich": {"format": "labelled_sentences", "path": str(UMICH)},
-        },
-        "experiments": {
-            "tiny_char": {"model": "char_rnn", "dataset": "shakespeare", "ranks": 2,
-                          "preprocess": {"max_characters": 30000},
-                          "hyperparameters": {"hidden_units": 32},
-                          "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 30,
-                                       "steps_per_execution": 5},
-                          "evaluation": {"sample_length": 30}},
-            "tiny_sentiment": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 2,
-                               "hyperparameters": {"embedding_dim": 16, "lstm_units": 8},
-                               "training": {"epochs": 2, "max_steps_per_epoch": 20}},
-        },
-    }
+    config = tiny_workflow_config(tmp_path)
     for name, overrides in experiment_overrides.items():
         for stage, values in overrides.items():
             config["experiments"][name].setdefault(stage, {}).update(values)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config(tmp_path, config)
 
 
 def test_dry_run_of_the_shipped_config_plans_every_stage(tmp_path):

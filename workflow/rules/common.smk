@@ -43,8 +43,9 @@ def resolve_repo_path(path):
     return str(path if path.is_absolute() else REPO_ROOT / path)
 
 
-# --config training_python=... on the command line wins over a cluster's own interpreter.
-PYTHON_FROM_COMMAND_LINE = workflow.config_settings.overwrite_config.get("training_python")
+# --config training_python=... on the command line wins over a cluster's own interpreter
+# (config_settings.config holds the --config values only; overwrite_config also the --configfile ones).
+PYTHON_FROM_COMMAND_LINE = (workflow.config_settings.config or {}).get("training_python")
 TRAINING_PYTHON = resolve_repo_path(
     PYTHON_FROM_COMMAND_LINE or hpcseq_slurm.training_interpreter(CONFIG, CONFIG["cluster"])
 )

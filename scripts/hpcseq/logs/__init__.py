@@ -21,6 +21,7 @@ from hpcseq.logs import parse
 from hpcseq.logs.report import JobRecord, follow, render_detail, render_json, render_table
 from hpcseq.logs.sources import (JOB_ID, JobFiles, LogsError, Slurm, SlurmJob, checkpoints_on_disk, discover,
                                  files_from_slurm, files_of_path, job_id_key, rank_reports, script_of)
+from hpcseq.metrics import read_epoch_records
 
 __all__ = ["collect", "main", "JobRecord", "LogsError"]
 
@@ -157,11 +158,12 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
             program_lines = parse.read_lines(files.rule_log)
     if files.out is not None:
         program_lines += parse.read_lines(files.out)
-    if files.err is not None:
-        slurm_lines += parse.read_lines(files.err)
+    err_lines = parse.read_lines(files.err) if files.err is not None else []
+    slurm_lines += err_lines
     lines = program_lines + slurm_lines
     record.files = [str(path) for path in files.paths()]
-    script_output = parse.parse_script_output(program_lines) if files.out is not None else None
+    # the generated script prints its start and requeue lines to stdout, a training failure to stderr
+    script_output = parse.parse_script_output(program_lines + err_lines) if files.out is not None else None
 
     # progress: console lines, made exact by this job's records of metrics.jsonl
     progress = parse.console_progress(lines)
@@ -182,7 +184,7 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
             record.results_dir = str(results_dir / experiment)
     model_dir = results_dir / experiment / "model" if results_dir is not None and experiment else None
     if training and model_dir is not None:
-        metrics = parse.read_metrics(model_dir / "metrics.jsonl")
+        metrics = read_epoch_records(model_dir / "metrics.jsonl", missing_ok=True)
         own = _own_records(metrics, progress, slurm, context)
         progress = parse.merge_progress(progress, own)
         if progress.epochs_planned is None and metrics:

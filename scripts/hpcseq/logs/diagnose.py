@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from hpcseq.logs.parse import HPCSEQ_ERROR, STOPPED, SCRIPT_REQUEUE, Checkpoint, LogLine
+from hpcseq.slurm import format_time
+from hpcseq.training_state import REQUEUE_EXIT_CODE  # checkpointed before the time limit
 
 FAILURE_STATES = {"FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE",
                   "CANCELLED", "REQUEUED", "SPECIAL_EXIT", "REVOKED"}
 ACTIVE_STATES = {"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT",
                  "RESIZING"}
-REQUEUE_EXIT_CODE = 75  # hpcseq.training_state.REQUEUE_EXIT_CODE (checkpointed before the time limit)
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,6 @@ def _find(lines: list[LogLine], pattern: re.Pattern, start: int = 0) -> tuple[Lo
 
 def _find_all(lines: list[LogLine], pattern: re.Pattern) -> list[tuple[LogLine, re.Match]]:
     return [(line, match) for line in lines if (match := pattern.search(line.text))]
-
-
-def _format_seconds(seconds: int) -> str:
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    return f"{days}-{clock}" if days else clock
 
 
 # ----------------------------------------------------------------------------- shared advice
@@ -611,7 +604,7 @@ def time_limit(facts: Facts) -> Diagnosis | None:
                                         (facts.training_started or stage_of(facts.rule) == "train"))
     if not marker and facts.state not in ("TIMEOUT", "DEADLINE") and not early_stop:
         return None
-    limit = f" of {_format_seconds(facts.limit_seconds)}" if facts.limit_seconds else ""
+    limit = f" of {format_time(facts.limit_seconds)}" if facts.limit_seconds else ""
     progress = ""
     if facts.epochs_done is not None:
         planned = f" of {facts.epochs_planned}" if facts.epochs_planned else ""

@@ -9,7 +9,6 @@ scraped (training runs with verbose=0).
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 import time
@@ -226,26 +225,6 @@ def console_progress(lines: list[LogLine]) -> Progress:
 
 
 # ------------------------------------------------------------------------------- metrics.jsonl
-
-def read_metrics(path: str | Path) -> list[dict]:
-    """Records of a metrics.jsonl file; a line cut off by a killed writer is skipped; [] if missing."""
-    records = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(record, dict) and isinstance(record.get("epoch"), int):
-                    records.append(record)
-    except OSError:
-        return []
-    return records
-
 
 def timestamp(text: str | None) -> float | None:
     """Seconds since the epoch of sacct's local `2026-11-22T11:04:38`, metrics' `...+0000` or a console
