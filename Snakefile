@@ -13,8 +13,8 @@ min_version("9.0")
 
 
 # The shipped config, unless --configfile names another (test configs replace it rather than
-# being merged into it); --config key=value still overrides single keys.
-if not config.get("experiments"):
+# being merged into it); --config key=value still overrides single keys, `experiments` included.
+if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 

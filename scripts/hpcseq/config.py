@@ -224,14 +224,68 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
     return errors
 
 
-def validate_config(raw: dict) -> dict:
+_TYPED_SCALARS = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None)}
+
+
+def _set_at(mapping: dict, path: list, value: Any) -> None:
+    for part in path[:-1]:
+        mapping = mapping[part]
+    mapping[path[-1]] = value
+
+
+def _has_path(mapping: Any, path: list) -> bool:
+    for part in path:
+        if not isinstance(mapping, dict) or part not in mapping:
+            return False
+        mapping = mapping[part]
+    return True
+
+
+def coerce_command_line_values(raw: dict, command_line: dict, schema: dict | None = None) -> dict:
+    """Type the strings that came from `snakemake --config key={...}` where the schema wants numbers.
+
+    Snakemake parses a nested `--config` value with YAML's BaseLoader, which keeps every scalar a
+    string: `--config 'slurm={signal_seconds_before_limit: 300}'` arrives as "300". Only values
+    given on the command line are typed, and only where the schema rejects the string and the
+    YAML reading of it is of a type the schema accepts; a config file keeps strict types.
+    """
+    schema = schema or load_schema()
+    result = copy.deepcopy(raw)
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    for _ in range(100):  # one fix per round: paths shift nothing, but if/then errors repeat
+        changed = False
+        for error in validator.iter_errors(result):
+            path = list(error.absolute_path)
+            if error.validator != "type" or not isinstance(error.instance, str) or not _has_path(command_line, path):
+                continue
+            wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            try:
+                value = yaml.safe_load(error.instance)
+            except yaml.YAMLError:
+                continue
+            if any(kind in _TYPED_SCALARS and isinstance(value, _TYPED_SCALARS[kind])
+                   and not (kind in ("integer", "number") and isinstance(value, bool)) for kind in wanted):
+                _set_at(result, path, value)
+                changed = True
+                break
+        if not changed:
+            return result
+    return result
+
+
+def validate_config(raw: dict, command_line: dict | None = None) -> dict:
     """Validate a raw config mapping and return it resolved: defaults filled, presets applied.
 
-    Raises ConfigErrors listing every problem with its key.
+    `command_line`: the values of `snakemake --config` (strings where Snakemake left them so,
+    typed here where the schema asks for it). Raises ConfigErrors listing every problem with its key.
     """
     if not isinstance(raw, dict):
         raise ConfigErrors([ConfigError("", "the configuration must be a mapping of keys")])
     schema = load_schema()
+    if command_line:
+        raw = coerce_command_line_values(raw, command_line, schema)
     errors = schema_errors(raw, schema)
     if errors:
         raise ConfigErrors(errors)

@@ -489,3 +489,31 @@ def test_deep_merge_merges_mappings_and_replaces_the_rest():
     merged = C.deep_merge(base, {"a": {"y": [3]}, "c": 2})
     assert merged == {"a": {"x": 1, "y": [3]}, "b": 1, "c": 2}
     assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 1}
+
+
+# ------------------------------------------------------------------ snakemake --config strings
+
+def test_command_line_strings_are_typed_where_the_schema_wants_numbers():
+    # Snakemake parses `--config 'experiments={chars: {ranks: 2}}'` with YAML's BaseLoader: "2"
+    raw = base_raw()
+    command_line = {"experiments": {"chars": {"ranks": "2", "training": {"learning_rate": "0.01"}}},
+                    "slurm": {"account": "12345"}}
+    raw = C.deep_merge(raw, command_line)
+    config = C.validate_config(raw, command_line=command_line)
+    assert config["experiments"]["chars"]["ranks"] == 2
+    assert config["experiments"]["chars"]["training"]["learning_rate"] == 0.01
+    assert config["slurm"]["account"] == "12345"  # a string where the schema wants one
+
+
+def test_the_same_strings_in_a_config_file_stay_errors():
+    raw = base_raw()
+    raw["experiments"]["chars"]["ranks"] = "2"
+    with pytest.raises(ConfigErrors, match="experiments.chars.ranks: '2' is not of type 'integer'"):
+        C.validate_config(raw)
+
+
+def test_a_command_line_string_that_is_no_number_is_still_an_error_by_key():
+    command_line = {"experiments": {"chars": {"ranks": "two"}}}
+    raw = C.deep_merge(base_raw(), command_line)
+    with pytest.raises(ConfigErrors, match="experiments.chars.ranks: 'two' is not of type 'integer'"):
+        C.validate_config(raw, command_line=command_line)

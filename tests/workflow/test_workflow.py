@@ -44,6 +44,18 @@ def test_dry_run_of_each_preset(preset, tmp_path):
     snakemake("-n", "--config", f"preset={preset}", f"results_dir={tmp_path}/r")
 
 
+def test_command_line_config_overrides_nested_keys_of_the_shipped_config(tmp_path):
+    # `--config experiments=...` extends config/config.yaml (it does not replace it), and the
+    # nested values, strings to Snakemake, are typed by the schema
+    result = snakemake("-n", "--config", f"results_dir={tmp_path}/r",
+                       "experiments={shakespeare_char_rnn: {ranks: 1, training: {epochs: 3}}}",
+                       "slurm={signal_seconds_before_limit: 300}")
+    assert "train                        3" in result.stdout
+    result = snakemake("-n", "--config", "experiments={shakespeare_char_rnn: {ranks: many}}", check=False)
+    assert result.returncode != 0
+    assert "experiments.shakespeare_char_rnn.ranks: 'many' is not of type 'integer'" in result.stdout + result.stderr
+
+
 def test_lint_is_clean():
     result = snakemake("--lint")
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr

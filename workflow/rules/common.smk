@@ -22,7 +22,7 @@ def validate_config(raw, schema=hpcseq_config.SCHEMA_PATH):
     problem at once with its dotted key and, for a mistyped key, the valid ones.
     """
     try:
-        return hpcseq_config.validate_config(dict(raw))
+        return hpcseq_config.validate_config(dict(raw), command_line=workflow.config_settings.config)
     except HpcseqError as error:
         raise WorkflowError(str(error))
 
