@@ -10,7 +10,7 @@
 # .venv/train     TensorFlow 2.15 + Horovod 0.28.1 + hpcseq (numpy 1.26) envs/training-*.txt
 #
 # They cannot be one environment (see envs/README.md). Horovod is compiled against the installed
-# TensorFlow, which takes about 15 minutes on 2 cores; the wheel is kept in
+# TensorFlow, which takes 3 to 15 minutes on 2 cores; the wheel is kept in
 # $HPCSEQ_CACHE (default ~/.cache/hpcseq) outside the repository and reused by the next setup.
 set -euo pipefail
 
@@ -90,7 +90,7 @@ horovod_wheel() {  # prints the path of a Horovod wheel built against this Tenso
     echo "$wheel"; return 0
   fi
   need_build_tools
-  say "building Horovod $HOROVOD_VERSION against TensorFlow $tf_version ($VARIANT): about 15 minutes on 2 cores, once; the wheel is cached in $dir" >&2
+  say "building Horovod $HOROVOD_VERSION against TensorFlow $tf_version ($VARIANT): 3 to 15 minutes on 2 cores, once; the wheel is cached in $dir" >&2
   mkdir -p "$dir"
   local build_log="$dir/build.log"
   local started=$SECONDS

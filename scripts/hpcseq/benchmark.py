@@ -5,7 +5,8 @@ memory belongs to that step alone):
 
   1. preprocessing + vocabulary of the character corpus: MB/s and peak memory;
   2. data memory of the char_rnn input: hpcseq's pipeline versus the lecture's one-hot arrays,
-     as a multiple of the corpus size;
+     as a multiple of the corpus size; and hpcseq's again for the corpus repeated 10 times, which
+     separates what grows with the data (bytes per corpus byte) from TensorFlow's fixed buffers;
   3. char_rnn training samples/s, hpcseq's pipeline versus the lecture's in-memory arrays (same
      model, batch 128, one process), and their ratio;
   4. sentiment_lstm seconds per epoch, the same comparison.
@@ -31,6 +32,7 @@ from pathlib import Path
 from hpcseq.config import REPO_ROOT
 
 CORPUS = REPO_ROOT / "data" / "tinyshakespeare.txt"
+MEMORY_SCALE = 10  # the corpus repeated this often for the second data-memory figure
 SENTENCES = REPO_ROOT / "data" / "umich-sentiment-train.txt"
 
 
@@ -281,6 +283,16 @@ def run(scale: int, char_steps: int, sentiment_epochs: int) -> dict:
         base_work = tmp / "x1"
         _run_task("preprocess", corpus=str(CORPUS), workdir=str(base_work))
         results["memory_hpcseq"] = _run_task("memory_hpcseq", corpus=str(CORPUS), workdir=str(base_work))
+        # the same at 10x the corpus: what grows with the data, apart from TensorFlow's fixed buffers
+        big_corpus = tmp / f"corpus-x{MEMORY_SCALE}.txt"
+        with open(big_corpus, "wb") as handle:
+            for _ in range(MEMORY_SCALE):
+                handle.write(CORPUS.read_bytes())
+        big_work = tmp / f"x{MEMORY_SCALE}"
+        _run_task("preprocess", corpus=str(big_corpus), workdir=str(big_work))
+        results["memory_hpcseq_scaled"] = _run_task("memory_hpcseq", corpus=str(big_corpus), workdir=str(big_work))
+        results["memory_hpcseq_scaled"]["corpus_bytes"] = big_corpus.stat().st_size
+        big_corpus.unlink()
         results["memory_lecture"] = _run_task("memory_lecture", corpus=str(CORPUS))
         results["train_char_lecture"] = _run_task("train_char", approach="lecture", corpus=str(CORPUS),
                                                   workdir=str(base_work), steps=char_steps)
@@ -299,6 +311,9 @@ def print_table(results: dict) -> None:
     corpus_mb = results["corpus_bytes"] / 2**20
     pre = results["preprocess"]
     mem_h, mem_l = results["memory_hpcseq"], results["memory_lecture"]
+    mem_big = results["memory_hpcseq_scaled"]
+    big_mb = mem_big["corpus_bytes"] / 2**20
+    per_byte = (mem_big["data_peak_mb"] - mem_h["data_peak_mb"]) / (big_mb - corpus_mb)
     ch_l, ch_h = results["train_char_lecture"], results["train_char_hpcseq"]
     se_l, se_h = results["train_sentiment_lecture"], results["train_sentiment_hpcseq"]
     rows = [
@@ -307,6 +322,10 @@ def print_table(results: dict) -> None:
          f"(+{pre['peak_above_start_mb']:.1f} MB over the interpreter)", ""),
         ("char_rnn data memory", f"hpcseq {mem_h['data_peak_mb']:.1f} MB = {mem_h['data_peak_mb'] / corpus_mb:.1f}x corpus",
          f"lecture {mem_l['data_peak_mb']:.0f} MB = {mem_l['data_peak_mb'] / corpus_mb:.0f}x corpus"),
+        (f"char_rnn data memory, corpus x{MEMORY_SCALE}",
+         f"hpcseq {mem_big['data_peak_mb']:.1f} MB = {mem_big['data_peak_mb'] / big_mb:.1f}x corpus "
+         f"({big_mb:.1f} MB); growth {per_byte:.2f} bytes per corpus byte",
+         f"lecture ~{mem_l['data_peak_mb'] * MEMORY_SCALE / 1024:.1f} GB (linear, not run)"),
         ("char_rnn training, batch 128, 1 process", f"hpcseq {ch_h['samples_per_second']:,.0f} samples/s",
          f"lecture {ch_l['samples_per_second']:,.0f} samples/s -> ratio "
          f"{ch_h['samples_per_second'] / ch_l['samples_per_second']:.2f}x"),

@@ -7,10 +7,16 @@ is built under a temporary name and renamed when complete, so a killed writer le
 `.tmp-*` directory, which is ignored and cleaned up. Before loading, the files are checked
 against state.json and the fingerprint against the current settings: an incomplete checkpoint
 is skipped with a warning (the previous one is used), a foreign one is refused.
+
+The workflow reruns training on purpose when its settings change (another preset, say). For that
+case `set_aside_foreign()` renames a foreign `checkpoints/` to `checkpoints.settings-<hash>/`
+beside it, and brings back the one of the current settings if an earlier switch set it aside: no
+checkpoint is loaded under other settings, none is deleted, and switching back resumes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -48,6 +54,19 @@ def fingerprint_differences(saved: dict, current: dict, prefix: str = "") -> lis
         elif a != b:
             differences.append(f"{prefix}{key}: checkpoint {a!r}, now {b!r}")
     return differences
+
+
+class ForeignCheckpointError(CheckpointError):
+    """A complete checkpoint written with other settings (`fingerprint`)."""
+
+    def __init__(self, message: str, fingerprint: dict):
+        super().__init__(message)
+        self.fingerprint = fingerprint
+
+
+def fingerprint_hash(fingerprint: dict) -> str:
+    blob = json.dumps(fingerprint, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 class CheckpointStore:
@@ -97,13 +116,32 @@ class CheckpointStore:
                 continue
             differences = fingerprint_differences(state.get("fingerprint", {}), self.fingerprint)
             if differences:
-                raise CheckpointError(
+                raise ForeignCheckpointError(
                     f"{path} was written with other settings, so it cannot be continued:\n    "
                     + "\n    ".join(differences)
-                    + f"\nTo start over, delete {self.directory} (or run `hpcseq train --restart`); to continue it, "
-                    "restore the settings above.")
+                    + f"\nTo start over, delete {self.directory} (or run `hpcseq train --restart`, or keep it with "
+                    "`--foreign-checkpoints set-aside`); to continue it, restore the settings above.",
+                    state.get("fingerprint", {}))
             return CheckpointInfo(path, state)
         return None
+
+    def aside_directory(self, fingerprint: dict) -> Path:
+        return self.directory.with_name(f"{self.directory.name}.settings-{fingerprint_hash(fingerprint)}")
+
+    def set_aside_foreign(self, foreign: ForeignCheckpointError) -> tuple[Path, bool]:
+        """Move the foreign checkpoints out of the way and bring back this settings' own, if kept.
+
+        Returns (where the foreign ones went, whether this settings' checkpoints came back).
+        """
+        aside = self.aside_directory(foreign.fingerprint)
+        if aside.exists():  # an older set-aside of the same settings: the newer one replaces it
+            shutil.rmtree(aside)
+        self.directory.rename(aside)
+        own = self.aside_directory(self.fingerprint)
+        if own.is_dir():
+            own.rename(self.directory)
+            return aside, True
+        return aside, False
 
     def restore(self, path: Path, model, optimizer) -> None:
         import tensorflow as tf

@@ -85,7 +85,7 @@ def cmd_train(args) -> int:
     from hpcseq.train import train
 
     settings, paths = _settings_and_paths(args)
-    train(settings, paths, restart=args.restart)
+    train(settings, paths, restart=args.restart, foreign_checkpoints=args.foreign_checkpoints)
     return 0
 
 
@@ -208,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "train":
             command.add_argument("--restart", action="store_true",
                                  help="delete this experiment's checkpoints and start from scratch")
+            command.add_argument("--foreign-checkpoints", choices=["refuse", "set-aside"], default="refuse",
+                                 help="checkpoints written with other settings: refuse them (stop with the "
+                                      "differences; the default) or set them aside in "
+                                      "checkpoints.settings-<hash>/ and start afresh (what the workflow does: "
+                                      "it reruns training because the settings changed); switching back to "
+                                      "settings set aside earlier resumes their checkpoints")
 
     plot = sub.add_parser("plot", help="training curves (from metrics.jsonl) or a confusion matrix as PNG")
     plot.add_argument("kind", choices=["curves", "confusion"])

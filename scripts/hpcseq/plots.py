@@ -27,26 +27,21 @@ def _save(figure, path: Path) -> None:
 
 def plot_training_curves(records: list[dict], title: str, path: Path) -> None:
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [r["epoch"] for r in records]
     accuracy_key = next((k for k in ("accuracy", "sparse_categorical_accuracy") if records and k in records[0]), None)
-    panels = 2 if accuracy_key else 1
-    figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
-    axes = axes if panels > 1 else [axes]
-    axes[0].plot(epochs, [r.get("loss") for r in records], marker="o", label="training")
-    axes[0].plot(epochs, [r.get("val_loss") for r in records], marker="o", label="validation")
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("loss")
-    axes[0].set_title(f"{title}: loss")
-    axes[0].legend()
-    axes[0].grid(alpha=0.3)
-    if accuracy_key:
-        axes[1].plot(epochs, [r.get(accuracy_key) for r in records], marker="o", label="training")
-        axes[1].plot(epochs, [r.get(f"val_{accuracy_key}") for r in records], marker="o", label="validation")
-        axes[1].set_xlabel("epoch")
-        axes[1].set_ylabel("accuracy")
-        axes[1].set_title(f"{title}: accuracy")
-        axes[1].legend()
-        axes[1].grid(alpha=0.3)
+    panels = [("loss", "loss")] + ([(accuracy_key, "accuracy")] if accuracy_key else [])
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for axis, (key, label) in zip(axes[0], panels):
+        axis.plot(epochs, [r.get(key) for r in records], marker="o", label="training")
+        axis.plot(epochs, [r.get(f"val_{key}") for r in records], marker="o", label="validation")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.set_title(f"{title}: {label}")
+        axis.legend()
+        axis.grid(alpha=0.3)
     _save(figure, path)
     plt.close(figure)
 

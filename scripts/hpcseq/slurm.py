@@ -572,6 +572,8 @@ def _hpcseq_command(request: ScriptRequest, stage: str) -> list[str]:
                "--experiment", request.experiment]
     if request.preset:
         command += ["--preset", request.preset]
+    if stage == "train":  # after a change of settings (another preset): keep the old checkpoints, start afresh
+        command += ["--foreign-checkpoints", "set-aside"]
     return command
 
 

@@ -26,10 +26,10 @@ import numpy as np
 
 from hpcseq import inputs
 from hpcseq.atomic import atomic_open, write_json
-from hpcseq.checkpoint import CheckpointStore
+from hpcseq.checkpoint import CheckpointStore, ForeignCheckpointError, fingerprint_differences
 from hpcseq.errors import CheckpointError, ConfigError, HpcseqError, InputDataError
 from hpcseq.paths import ExperimentPaths
-from hpcseq.runlog import setup_logging
+from hpcseq.runlog import get_logger, setup_logging
 from hpcseq.training_state import (INTERRUPTIONS, RunState, build_metrics, make_callbacks, random_generators,
                                    restore_random_generator_states, seed_random_generators)
 from hpcseq.vocab import char_split_length, load_char_ids, load_sentences, load_vocabulary
@@ -168,7 +168,22 @@ def _save_keras_model(model, path: Path) -> None:
             tmp.unlink()
 
 
-def _decide_resume(ranks, store: CheckpointStore, restart: bool) -> dict:
+def _latest_checkpoint(store: CheckpointStore, foreign_checkpoints: str):
+    """The checkpoint to continue from; foreign ones are refused, or set aside when asked to."""
+    try:
+        return store.latest()
+    except ForeignCheckpointError as foreign:
+        if foreign_checkpoints != "set-aside":
+            raise
+        aside, own_back = store.set_aside_foreign(foreign)
+        differences = fingerprint_differences(foreign.fingerprint, store.fingerprint)
+        get_logger().warning("checkpoints of other settings (%s) set aside in %s; %s", "; ".join(differences), aside,
+                             "the checkpoints of these settings, set aside earlier, are back" if own_back
+                             else "starting from scratch")
+        return store.latest()
+
+
+def _decide_resume(ranks, store: CheckpointStore, restart: bool, foreign_checkpoints: str = "refuse") -> dict:
     """Rank 0 looks for a checkpoint; every rank gets its decision (or its error) by broadcast,
     so that a refused checkpoint stops all ranks instead of leaving them waiting."""
     decision = None
@@ -176,7 +191,7 @@ def _decide_resume(ranks, store: CheckpointStore, restart: bool) -> dict:
         try:
             if restart:
                 store.clear()
-            info = store.latest()
+            info = _latest_checkpoint(store, foreign_checkpoints)
             decision = {"ok": True, "path": str(info.path) if info else None, "state": info.state if info else None}
         except HpcseqError as error:
             decision = {"ok": False, "error": str(error)}
@@ -186,7 +201,9 @@ def _decide_resume(ranks, store: CheckpointStore, restart: bool) -> dict:
     return decision
 
 
-def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict:
+def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign_checkpoints: str = "refuse") -> dict:
+    """`foreign_checkpoints`: "refuse" (stop with the differences) or "set-aside" (what the
+    workflow asks for: Snakemake reruns training because the settings changed)."""
     from hpcseq.distributed import configure_devices, init_horovod
 
     started = time.time()
@@ -241,7 +258,7 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False) -> dict
 
     fingerprint = fingerprint_of(settings, paths.vocab, data.items_total)
     store = CheckpointStore(paths.checkpoints, fingerprint, keep=training["keep_checkpoints"])
-    decision = _decide_resume(ranks, store, restart)
+    decision = _decide_resume(ranks, store, restart, foreign_checkpoints)
     state = decision["state"]
     initial_epoch, start_step = 0, 0
     history: list[dict] = []

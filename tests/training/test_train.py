@@ -87,6 +87,28 @@ def test_checkpoint_from_other_settings_is_refused_with_the_difference(char_expe
     assert "written with other settings" in result.stderr
     assert "training.learning_rate: checkpoint 0.001, now 0.01" in result.stderr
     assert "--restart" in result.stderr
+    assert paths.checkpoints.is_dir()  # refused, and nothing moved or deleted
+
+
+def test_workflow_sets_foreign_checkpoints_aside_and_switching_back_resumes_them(char_experiment):
+    settings, paths = char_experiment
+    run_stage("train", settings, paths.results_dir)
+    first = summary_of(paths)["weights_sha256"]
+    original = sorted(p.name for p in paths.checkpoints.iterdir())
+    other = json.loads(json.dumps(settings))
+    other["training"]["learning_rate"] = 0.01
+    result = run_stage("train", other, paths.results_dir, extra=["--foreign-checkpoints", "set-aside"])
+    assert "checkpoints of other settings (training.learning_rate: checkpoint 0.001, now 0.01) set aside" in result.stdout
+    assert "starting from scratch" in result.stdout and "resuming from" not in result.stdout
+    aside = [p for p in paths.model_dir.iterdir() if p.name.startswith("checkpoints.settings-")]
+    assert len(aside) == 1 and sorted(p.name for p in aside[0].iterdir()) == original
+    assert summary_of(paths)["weights_sha256"] != first
+    # back to the first settings: their checkpoints return and nothing is trained again
+    result = run_stage("train", settings, paths.results_dir, extra=["--foreign-checkpoints", "set-aside"])
+    assert "set aside earlier, are back" in result.stdout
+    assert "all 2 epochs were already done" in result.stdout
+    assert summary_of(paths)["weights_sha256"] == first
+    assert len([p for p in paths.model_dir.iterdir() if p.name.startswith("checkpoints.settings-")]) == 1
 
 
 def _check_two_ranks(paths, launcher_name):

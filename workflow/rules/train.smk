@@ -2,7 +2,8 @@
 # the cluster's environment setup and srun line and explicit node/task counts, elsewhere with
 # horovodrun or mpirun.
 # Checkpoints (model/checkpoints/) are not outputs, so Snakemake keeps them when the job fails
-# and a rerun continues from the last complete one.
+# and a rerun continues from the last complete one. When the settings changed (another preset),
+# Snakemake reruns training on purpose: the old checkpoints are set aside, not loaded or deleted.
 
 
 rule train:
@@ -34,4 +35,5 @@ rule train:
         "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
         "--srun={resources.mpi:q} --slurm-setup={params.setup:q} --local-launcher {params.launcher} "
         "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
+        "--foreign-checkpoints set-aside "
         "> {log:q} 2>&1"
