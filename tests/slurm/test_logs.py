@@ -361,3 +361,28 @@ def test_a_snakemake_profile_run_directory(local_slurm, tmp_path):
     detail_view = hpcseq("logs", train, cwd=run_dir).stdout
     assert f"job {train}: rule train, experiment {experiments[train]} (Snakemake)" in detail_view
     assert "epoch 2/2" in detail_view
+
+
+def test_every_failed_attempt_of_a_profile_run_keeps_its_own_diagnosis(local_slurm, tmp_path):
+    # a global batch that 2 ranks cannot split: training stops with a config error in every attempt;
+    # Snakemake retries it, each retry overwriting logs/train/tiny_char.log
+    config_path = slurm_config(tmp_path / "config", local_slurm)
+    config = yaml.safe_load(config_path.read_text())
+    config["experiments"]["tiny_char"]["training"]["global_batch_size"] = 33
+    del config["experiments"]["tiny_sentiment"]
+    config_path.write_text(yaml.safe_dump(config))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run = snakemake("--profile", "slurm", "--configfile", str(config_path), "--directory", str(run_dir),
+                    "--retries", "1", check=False)
+    assert run.returncode != 0
+    trains = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/", run.stdout + run.stderr)
+    assert len(trains) == 2  # the first attempt and one retry
+    for job_id in trains:
+        wait_for_job(job_id, timeout=120)
+    found = logs_json(cwd=run_dir)
+    for job_id in trains:
+        job = found[job_id]
+        assert job["state"] == "failed", job
+        assert job["diagnosis"]["kind"] == "hpcseq_error", job["diagnosis"]
+        assert "global_batch_size" in job["diagnosis"]["summary"], job["diagnosis"]

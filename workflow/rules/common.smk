@@ -150,6 +150,12 @@ def results_dir_from(name):
     return results_dir
 
 
+# The rules that run as Slurm jobs end their shell command with
+#   > {log} 2>&1 || { status=$?; tail -n 40 {log} >&2; exit $status; }
+# so that on failure the end of the rule's log is also in the job's own Slurm log
+# (.snakemake/slurm_logs/...). A retry overwrites the rule's log, not that one: `hpcseq logs`
+# can then diagnose every attempt.
+
 WORKFLOW_ENV = "../../envs/workflow.yaml"
 TRAINING_ENV = "../../envs/training.yaml"
 

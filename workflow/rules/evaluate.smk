@@ -37,7 +37,7 @@ rule evaluate:
     shell:
         "{params.workflow_python:q} -m hpcseq launch --ranks 1 --srun= --slurm-setup={params.setup:q} "
         "-- {params.python:q} -m hpcseq evaluate --settings {params.settings:q} --results-dir {params.results:q} "
-        "> {log:q} 2>&1"
+        "> {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"
 
 
 rule plot_training_curves:

@@ -26,7 +26,7 @@ rule preprocess_text:
         f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
     shell:
         "{params.python:q} -m hpcseq preprocess --settings {params.settings:q} "
-        "--results-dir {params.results:q} > {log:q} 2>&1"
+        "--results-dir {params.results:q} > {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"
 
 
 rule preprocess_sentences:
@@ -53,4 +53,4 @@ rule preprocess_sentences:
         f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
     shell:
         "{params.python:q} -m hpcseq preprocess --settings {params.settings:q} "
-        "--results-dir {params.results:q} > {log:q} 2>&1"
+        "--results-dir {params.results:q} > {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"

@@ -36,4 +36,4 @@ rule train:
         "--srun={resources.mpi:q} --slurm-setup={params.setup:q} --local-launcher {params.launcher} "
         "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
         "--foreign-checkpoints set-aside "
-        "> {log:q} 2>&1"
+        "> {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"

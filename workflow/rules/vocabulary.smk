@@ -26,7 +26,7 @@ rule vocabulary_characters:
         f"{BENCHMARKS}/vocabulary/{{experiment}}.tsv"
     shell:
         "{params.python:q} -m hpcseq vocab --settings {params.settings:q} "
-        "--results-dir {params.results:q} > {log:q} 2>&1"
+        "--results-dir {params.results:q} > {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"
 
 
 rule vocabulary_words:
@@ -54,4 +54,4 @@ rule vocabulary_words:
         f"{BENCHMARKS}/vocabulary/{{experiment}}.tsv"
     shell:
         "{params.python:q} -m hpcseq vocab --settings {params.settings:q} "
-        "--results-dir {params.results:q} > {log:q} 2>&1"
+        "--results-dir {params.results:q} > {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"

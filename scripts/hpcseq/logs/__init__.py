@@ -266,14 +266,19 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
 
 def _written_during(path: Path, slurm: SlurmJob | None) -> bool:
     """Whether a rule's log file (overwritten by each attempt) can hold this job's output: not
-    last written before the job started."""
+    last written before the job started, nor well after it ended (then a later attempt, or a
+    later run, wrote it)."""
     if slurm is None or not slurm.start:
         return True
     started = parse.timestamp(slurm.start)
+    ended = parse.timestamp(slurm.end) if slurm.end else None
     try:
-        return started is None or path.stat().st_mtime >= started - 5
+        written = path.stat().st_mtime
     except OSError:
         return False
+    if started is not None and written < started - 5:
+        return False
+    return ended is None or written <= ended + 60
 
 
 def _own_records(metrics: list[dict], progress: parse.Progress, slurm: SlurmJob | None,
