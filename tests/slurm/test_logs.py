@@ -386,3 +386,5 @@ def test_every_failed_attempt_of_a_profile_run_keeps_its_own_diagnosis(local_slu
         assert job["state"] == "failed", job
         assert job["diagnosis"]["kind"] == "hpcseq_error", job["diagnosis"]
         assert "global_batch_size" in job["diagnosis"]["summary"], job["diagnosis"]
+    # the first attempt's evidence is in its own Slurm log: the rule's log now holds the retry's output
+    assert found[trains[0]]["diagnosis"]["evidence"]["path"].endswith(f"rule_train/tiny_char/{trains[0]}.log")

@@ -278,7 +278,7 @@ def _written_during(path: Path, slurm: SlurmJob | None) -> bool:
         return False
     if started is not None and written < started - 5:
         return False
-    return ended is None or written <= ended + 60
+    return ended is None or written <= ended + 10  # the end of a failed attempt is also in its Slurm log
 
 
 def _own_records(metrics: list[dict], progress: parse.Progress, slurm: SlurmJob | None,
