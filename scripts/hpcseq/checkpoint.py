@@ -134,8 +134,11 @@ class CheckpointStore:
         Returns (where the foreign ones went, whether this settings' checkpoints came back).
         """
         aside = self.aside_directory(foreign.fingerprint)
-        if aside.exists():  # an older set-aside of the same settings: the newer one replaces it
-            shutil.rmtree(aside)
+        number = 1
+        while aside.exists():  # an older set-aside of the same settings stays as it is
+            number += 1
+            aside = self.aside_directory(foreign.fingerprint).with_name(
+                f"{self.aside_directory(foreign.fingerprint).name}.{number}")
         self.directory.rename(aside)
         own = self.aside_directory(self.fingerprint)
         if own.is_dir():
