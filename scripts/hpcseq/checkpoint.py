@@ -133,12 +133,11 @@ class CheckpointStore:
 
         Returns (where the foreign ones went, whether this settings' checkpoints came back).
         """
-        aside = self.aside_directory(foreign.fingerprint)
+        first_choice = aside = self.aside_directory(foreign.fingerprint)
         number = 1
         while aside.exists():  # an older set-aside of the same settings stays as it is
             number += 1
-            aside = self.aside_directory(foreign.fingerprint).with_name(
-                f"{self.aside_directory(foreign.fingerprint).name}.{number}")
+            aside = first_choice.with_name(f"{first_choice.name}.{number}")
         self.directory.rename(aside)
         own = self.aside_directory(self.fingerprint)
         if own.is_dir():

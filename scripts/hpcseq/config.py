@@ -254,7 +254,7 @@ def coerce_command_line_values(raw: dict, command_line: dict, schema: dict | Non
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
-    for _ in range(100):  # one fix per round: paths shift nothing, but if/then errors repeat
+    for _ in range(100):  # one value per round, then validate again (a typed value can open if/then branches)
         changed = False
         for error in validator.iter_errors(result):
             path = list(error.absolute_path)
