@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from hpcseq.errors import ConfigError, HpcseqError
+from hpcseq.events import STAGE_ERROR
 
 
 def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,14 +47,14 @@ def _settings_and_paths(args):
 
 
 def cmd_preprocess(args) -> int:
-    from hpcseq.runlog import setup_logging
+    from hpcseq.events import setup_logging
 
     settings, paths = _settings_and_paths(args)
     log = setup_logging("preprocess")
     if settings["model"] == "char_rnn":
-        from hpcseq.corpus import prepare_text_corpus as prepare
+        from hpcseq.data.text_corpus import prepare_text_corpus as prepare
     else:
-        from hpcseq.sentiment import prepare_sentences as prepare
+        from hpcseq.data.labelled_sentences import prepare_sentences as prepare
     report = prepare(settings, paths.prepared)
     log.info("%s: %s", settings["name"], json.dumps(report.get("characters") or report.get("sizes")))
     if report["kind"] == "labelled_sentences":
@@ -69,8 +70,8 @@ def cmd_preprocess(args) -> int:
 
 
 def cmd_vocab(args) -> int:
-    from hpcseq.runlog import setup_logging
-    from hpcseq.vocab import build_vocabulary
+    from hpcseq.events import setup_logging
+    from hpcseq.data.vocabulary import build_vocabulary
 
     settings, paths = _settings_and_paths(args)
     log = setup_logging("vocabulary")
@@ -82,7 +83,7 @@ def cmd_vocab(args) -> int:
 
 def cmd_train(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    from hpcseq.train import train
+    from hpcseq.training.train import train
 
     settings, paths = _settings_and_paths(args)
     train(settings, paths, restart=args.restart, foreign_checkpoints=args.foreign_checkpoints)
@@ -91,7 +92,7 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    from hpcseq.evaluate import evaluate
+    from hpcseq.evaluation.evaluate import evaluate
 
     settings, paths = _settings_and_paths(args)
     evaluate(settings, paths)
@@ -99,7 +100,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from hpcseq.plots import plot_from_files
+    from hpcseq.evaluation.plots import plot_from_files
 
     source = args.metrics if args.kind == "curves" else args.evaluation
     if source is None:
@@ -109,14 +110,14 @@ def cmd_plot(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from hpcseq.report import write_summary
+    from hpcseq.evaluation.summary import write_summary
 
     write_summary(args.results_dir or Path("results"), args.experiments, args.output)
     return 0
 
 
 def cmd_launch(args) -> int:
-    from hpcseq.launch import launch
+    from hpcseq.cluster.launch import launch
 
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
     if not command:
@@ -128,8 +129,8 @@ def cmd_launch(args) -> int:
 
 def cmd_sbatch(args) -> int:
     from hpcseq import config as config_module
-    from hpcseq.atomic import write_text
-    from hpcseq.slurm import render_job_script, script_request
+    from hpcseq.io import write_text
+    from hpcseq.cluster.jobscript import render_job_script, script_request
 
     config_path = args.config or config_module.DEFAULT_CONFIG_PATH
     overrides: dict = {}
@@ -175,7 +176,7 @@ def cmd_sbatch(args) -> int:
 
 
 def cmd_benchmark(args) -> int:
-    from hpcseq.benchmark import main as benchmark_main
+    from hpcseq.devtools.benchmark import main as benchmark_main
 
     return benchmark_main(args.benchmark_args)
 
@@ -294,7 +295,7 @@ def _prepare_signals(command: str) -> None:
     import signal
 
     if command == "train":
-        from hpcseq.training_state import INTERRUPTIONS
+        from hpcseq.training.signals import INTERRUPTIONS
 
         INTERRUPTIONS.install()
     elif command != "launch":  # launch execs the launcher, which handles its own signals
@@ -308,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.function(args)
     except HpcseqError as error:
-        print(f"hpcseq {args.command}: error: {error}", file=sys.stderr, flush=True)
-        from hpcseq.training_state import TrainingInterrupted
+        print(STAGE_ERROR.text(stage=args.command, message=error), file=sys.stderr, flush=True)
+        from hpcseq.training.signals import TrainingInterrupted
 
         if isinstance(error, TrainingInterrupted):
             _exit_now(error.exit_code)

@@ -300,7 +300,7 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
         resolved_experiments[name] = _fill_defaults(merged, schema["$defs"]["experiment"], schema)
     config["experiments"] = resolved_experiments
     errors = _semantic_errors(config)
-    from hpcseq.slurm import slurm_config_errors  # Slurm values reach shell scripts: check them all now
+    from hpcseq.cluster.resources import slurm_config_errors  # Slurm values reach shell scripts: check them all now
 
     errors += slurm_config_errors(config)
     if errors:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# Exit codes of a training stopped on a signal after writing its checkpoint (the job scripts and
+# `hpcseq logs` read them too).
+REQUEUE_EXIT_CODE = 75  # EX_TEMPFAIL: checkpointed before the time limit, continue in a new job
+TERMINATED_EXIT_CODE = 143  # 128 + SIGTERM
+
 
 class HpcseqError(Exception):
     """Base class: an error the command line reports as one message, without a traceback."""

@@ -10,10 +10,10 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hpcseq import config as config_module  # noqa: E402
-from hpcseq.corpus import prepare_text_corpus  # noqa: E402
+from hpcseq.data.text_corpus import prepare_text_corpus  # noqa: E402
 from hpcseq.paths import ExperimentPaths  # noqa: E402
-from hpcseq.sentiment import prepare_sentences  # noqa: E402
-from hpcseq.vocab import build_vocabulary  # noqa: E402
+from hpcseq.data.labelled_sentences import prepare_sentences  # noqa: E402
+from hpcseq.data.vocabulary import build_vocabulary  # noqa: E402
 
 from tests.conftest import SHAKESPEARE, UMICH  # noqa: E402
 

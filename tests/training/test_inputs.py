@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hpcseq import inputs
-from hpcseq.shuffle import permute_np, permute_tf, round_keys, round_keys_tf
+from hpcseq.training import inputs
+from hpcseq.training.shuffle import permute_np, permute_tf, round_keys, round_keys_tf
 
 TEXT = "first citizen: before we proceed any further, hear me speak. all: speak, speak."
 

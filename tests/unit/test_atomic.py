@@ -1,4 +1,4 @@
-"""hpcseq.atomic: outputs are replaced whole or not at all."""
+"""hpcseq.io: outputs are replaced whole or not at all."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from hpcseq.atomic import append_line, atomic_directory, atomic_open, write_json, write_text
+from hpcseq.io import append_line, atomic_directory, atomic_open, write_json, write_text
 
 from tests.unit.conftest import leftovers
 

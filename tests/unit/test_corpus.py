@@ -1,4 +1,4 @@
-"""hpcseq.corpus: the lecture's cleaning (switch by switch), headers, subsets, contiguous splits, errors."""
+"""hpcseq.data.text_corpus: the lecture's cleaning (switch by switch), headers, subsets, contiguous splits, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hpcseq.corpus import CleaningOptions, CleaningStats, clean_lines, prepare_text_corpus, read_split, split_sizes
+from hpcseq.data.text_corpus import CleaningOptions, CleaningStats, clean_lines, prepare_text_corpus, read_split, split_sizes
 from hpcseq.errors import InputDataError
 
 from tests.unit.conftest import PLAIN_TEXT, PLAIN_TEXT_CLEANED, lecture_clean, leftovers

@@ -1,4 +1,4 @@
-"""hpcseq.launch.build_launch_command: srun inside Slurm, horovodrun/mpirun or a plain process outside."""
+"""hpcseq.cluster.launch.build_launch_command: srun inside Slurm, horovodrun/mpirun or a plain process outside."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 
 from hpcseq.errors import ConfigError, EnvironmentSetupError
-from hpcseq.launch import build_launch_command, check_interpreter, in_slurm_allocation
+from hpcseq.cluster.launch import build_launch_command, check_interpreter, in_slurm_allocation
 
 SLURM = {"SLURM_JOB_ID": "12345", "PATH": "/usr/bin"}
 LOCAL = {"PATH": "/usr/bin"}

@@ -24,10 +24,10 @@ from hpcseq.logs import main as logs_main
 from hpcseq.logs.diagnose import Facts, diagnose, display_path, is_noise, pending_reason, tracebacks
 from hpcseq.logs.parse import (Checkpoint, console_progress, lines_from_text, parse_script_output,
                                parse_snakemake_log, records_between, results_dir_from, timestamp)
-from hpcseq.logs.report import JobRecord, follow, render_detail, render_json, render_table
-from hpcseq.metrics import read_epoch_records
+from hpcseq.logs.render import JobRecord, follow, render_detail, render_json, render_table
+from hpcseq.evaluation.metrics import read_epoch_records
 from hpcseq.logs.sources import (LogsError, Slurm, SlurmJob, discover, files_from_slurm, files_of_path, gpus_of,
-                                 parse_duration, parse_sacct, parse_squeue, script_of, split_state)
+                                 parse_sacct, parse_squeue, script_of, split_state)
 
 NO_SLURM = Slurm(sacct="/nonexistent/sacct", squeue="/nonexistent/squeue")
 
@@ -192,13 +192,6 @@ def test_squeue_gives_the_pending_reason_and_expected_start():
     assert (jobs["70"].elapsed_seconds, jobs["70"].limit_seconds, jobs["70"].gpus, jobs["70"].node_list) == \
         (30, 180, 2, "vm")
     assert pending_reason("BeginTime") == "asked to start later (--begin)" and pending_reason("Weird") is None
-
-
-@pytest.mark.parametrize("text, seconds", [("00:01:00", 60), ("1-02:03:04", 93784), ("2-12", 216000),
-                                           ("0-01", 3600), ("20:00", 1200), ("0:05", 5), ("45", 45),
-                                           ("UNLIMITED", None), ("Partition_Limit", None), ("", None)])
-def test_slurm_durations(text, seconds):
-    assert parse_duration(text) == seconds
 
 
 def test_gpus_and_states():

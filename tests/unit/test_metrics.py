@@ -1,4 +1,4 @@
-"""hpcseq.metrics: binary classification metrics, baselines, language model figures."""
+"""hpcseq.evaluation.metrics: binary classification metrics, baselines, language model figures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hpcseq.metrics import classification_metrics, language_model_metrics, majority_class, unigram_cross_entropy
+from hpcseq.evaluation.metrics import classification_metrics, language_model_metrics, majority_class, unigram_cross_entropy
 
 
 def test_classification_metrics_hand_example():

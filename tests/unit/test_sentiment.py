@@ -1,4 +1,4 @@
-"""hpcseq.sentiment: parsing with file/line errors, tokenising, random and grouped splits, prepared files."""
+"""hpcseq.data.labelled_sentences: parsing with file/line errors, tokenising, random and grouped splits, prepared files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from hpcseq.errors import InputDataError
-from hpcseq.sentiment import (Example, grouped_split, overlap, parse_line, prepare_sentences, random_split,
+from hpcseq.data.labelled_sentences import (Example, grouped_split, overlap, parse_line, prepare_sentences, random_split,
                               read_examples, read_prepared, tokenize)
 
 from tests.unit.conftest import SENTENCES, leftovers

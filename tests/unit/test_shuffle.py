@@ -1,11 +1,11 @@
-"""hpcseq.shuffle (NumPy part): the stateless Feistel permutation and its keys."""
+"""hpcseq.training.shuffle (NumPy part): the stateless Feistel permutation and its keys."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hpcseq.shuffle import ROUNDS, _mix_np, mix64, permute_np, round_keys
+from hpcseq.training.shuffle import ROUNDS, _mix_np, mix64, permute_np, round_keys
 
 SIZES = [1, 2, 3, 7, 100, 1000, 4097]
 

@@ -1,4 +1,4 @@
-"""hpcseq.vocab: character and word vocabularies from the training split, encoding, id files."""
+"""hpcseq.data.vocabulary: character and word vocabularies from the training split, encoding, id files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hpcseq import vocab
+from hpcseq.data import vocabulary as vocab
 from hpcseq.errors import InputDataError
-from hpcseq.vocab import (PAD, UNK, build_char_vocabulary, build_char_vocabulary_and_encode, build_vocabulary,
+from hpcseq.data.vocabulary import (PAD, UNK, build_char_vocabulary, build_char_vocabulary_and_encode, build_vocabulary,
                           build_word_vocabulary, char_split_length, encode_char_split, id_dtype, load_char_ids,
                           load_sentences, load_vocabulary)
 

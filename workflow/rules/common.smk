@@ -10,7 +10,8 @@ REPO_ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(REPO_ROOT / "scripts"))  # the rules' code, also when hpcseq is not installed
 
 from hpcseq import config as hpcseq_config  # noqa: E402
-from hpcseq import slurm as hpcseq_slurm  # noqa: E402
+from hpcseq.cluster import clusters as hpcseq_clusters  # noqa: E402
+from hpcseq.cluster import resources as hpcseq_resources  # noqa: E402
 from hpcseq.errors import HpcseqError  # noqa: E402
 from hpcseq.paths import ExperimentPaths, encoded_files, prepared_files  # noqa: E402
 
@@ -47,7 +48,7 @@ def resolve_repo_path(path):
 # (config_settings.config holds the --config values only; overwrite_config also the --configfile ones).
 PYTHON_FROM_COMMAND_LINE = (workflow.config_settings.config or {}).get("training_python")
 TRAINING_PYTHON = resolve_repo_path(
-    PYTHON_FROM_COMMAND_LINE or hpcseq_slurm.training_interpreter(CONFIG, CONFIG["cluster"])
+    PYTHON_FROM_COMMAND_LINE or hpcseq_resources.training_interpreter(CONFIG, CONFIG["cluster"])
 )
 
 
@@ -120,10 +121,10 @@ def all_targets():
 def stage_resources(stage):
     """Slurm resources of a stage, from the cluster named by `cluster` in the config (used by the
     Slurm profile; on a local run they only feed `hpcseq launch`, which ignores them)."""
-    keys = hpcseq_slurm.TRAIN_RESOURCE_KEYS if stage == "train" else hpcseq_slurm.CPU_RESOURCE_KEYS
+    keys = hpcseq_resources.TRAIN_RESOURCE_KEYS if stage == "train" else hpcseq_resources.CPU_RESOURCE_KEYS
 
     def resource(key):
-        return lambda wildcards: hpcseq_slurm.stage_resources(CONFIG, wildcards.experiment, stage)[key]
+        return lambda wildcards: hpcseq_resources.stage_resources(CONFIG, wildcards.experiment, stage)[key]
 
     return {key: resource(key) for key in keys}
 
@@ -132,8 +133,8 @@ def cluster_setup(wildcards):
     """The cluster's environment setup (module loads, venv), run first by `hpcseq launch` in Slurm."""
     if CONFIG["cluster"] is None:
         return ""
-    cluster = hpcseq_slurm.parse_cluster(CONFIG["cluster"], CONFIG["clusters"][CONFIG["cluster"]])
-    return "\n".join(hpcseq_slurm.setup_lines(cluster))
+    cluster = hpcseq_clusters.parse_cluster(CONFIG["cluster"], CONFIG["clusters"][CONFIG["cluster"]])
+    return "\n".join(hpcseq_clusters.setup_lines(cluster))
 
 
 def results_dir_from(name):

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from hpcseq.logs import diagnose as diagnose_module
 from hpcseq.logs import parse
-from hpcseq.logs.report import JobRecord, follow, render_detail, render_json, render_table
+from hpcseq.logs.render import JobRecord, follow, render_detail, render_json, render_table
 from hpcseq.logs.sources import (JOB_ID, JobFiles, LogsError, Slurm, SlurmJob, checkpoints_on_disk, discover,
                                  files_from_slurm, files_of_path, job_id_key, rank_reports, script_of)
-from hpcseq.metrics import read_epoch_records
+from hpcseq.evaluation.metrics import read_epoch_records
 
 __all__ = ["collect", "main", "JobRecord", "LogsError"]
 

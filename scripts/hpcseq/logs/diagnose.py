@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hpcseq.logs.parse import HPCSEQ_ERROR, STOPPED, SCRIPT_REQUEUE, Checkpoint, LogLine
-from hpcseq.slurm import format_time
-from hpcseq.training_state import REQUEUE_EXIT_CODE  # checkpointed before the time limit
+from hpcseq.events import HOROVODRUN_MISSING, INTERPRETER_MISSING, SCRIPT_REQUEUE, STAGE_ERROR, STOPPED_ON_SIGNAL
+from hpcseq.logs.parse import Checkpoint, LogLine
+from hpcseq.durations import format_time
+from hpcseq.errors import REQUEUE_EXIT_CODE  # checkpointed before the time limit
 
 FAILURE_STATES = {"FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE",
                   "CANCELLED", "REQUEUED", "SPECIAL_EXIT", "REVOKED"}
@@ -285,11 +286,11 @@ ENVIRONMENT = (
      "The job's shell has no `module` command.",
      "Start the script with `#!/bin/bash -l` or source the site's module setup (e.g. /etc/profile.d/lmod.sh), "
      "or leave setup.modules empty on a machine without environment modules."),
-    (re.compile(r"training interpreter (?P<what>\S+) does not exist"),
+    (INTERPRETER_MISSING.pattern,
      "The training interpreter {what} does not exist on the node.",
      "Set training_python in the config to the cluster's TensorFlow 2.15 + Horovod environment (run `make setup` "
      "for .venv/train), or load the modules/venv that provide it in the cluster's setup."),
-    (re.compile(r"horovodrun is neither next to"),
+    (HOROVODRUN_MISSING.pattern,
      "horovodrun was not found next to the training interpreter nor on PATH.",
      "Install Horovod into the training environment (`make setup`), or set local_launcher: mpirun."),
     (re.compile(r"\b(?:ModuleNotFoundError|ImportError): (?P<what>.*)"),
@@ -484,8 +485,8 @@ def python_exception(facts: Facts) -> Diagnosis | None:
 
 def hpcseq_error(facts: Facts) -> Diagnosis | None:
     for index, line in enumerate(facts.lines):
-        match = HPCSEQ_ERROR.match(line.text)
-        if not match or STOPPED.search(match.group("message")):
+        match = STAGE_ERROR.match(line.text)
+        if not match or STOPPED_ON_SIGNAL.search(match.group("message")):
             continue
         message = match.group("message")
         for following in facts.lines[index + 1:index + 21]:  # ConfigErrors list one problem per line
@@ -597,9 +598,9 @@ def horovod_stall(facts: Facts) -> Diagnosis | None:
 
 def time_limit(facts: Facts) -> Diagnosis | None:
     marker = _job_marker(facts, "TIME LIMIT")
-    stopped = next(((line, m) for line in facts.lines if (m := STOPPED.search(line.text))
+    stopped = next(((line, m) for line in facts.lines if (m := STOPPED_ON_SIGNAL.search(line.text))
                     and m.group("signal") == "SIGUSR1"), None)
-    requeue = _find(facts.lines, SCRIPT_REQUEUE)
+    requeue = _find(facts.lines, SCRIPT_REQUEUE.pattern)
     early_stop = stopped or requeue or (facts.exit_code == REQUEUE_EXIT_CODE and
                                         (facts.training_started or stage_of(facts.rule) == "train"))
     if not marker and facts.state not in ("TIMEOUT", "DEADLINE") and not early_stop:

@@ -15,30 +15,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hpcseq import events
+from hpcseq.events import CONSOLE, parse_metrics_text
+
 # horovodrun (`[1]<stderr>:`) and mpirun --tag-output (`[1,1]<stderr>:`) put the rank in front
 # of every line; the rank is kept, the prefix dropped.
 RANK_PREFIX = re.compile(r"^\[(?:\d+,)?(?P<rank>\d+)\]<(?:stdout|stderr)>:")
 
-CONSOLE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) hpcseq (?P<stage>[\w-]+)"
-                     r"(?: rank (?P<rank>\d+)/(?P<size>\d+))? (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) "
-                     r"(?P<message>.*)$")
-EPOCH = re.compile(r"^epoch (?P<epoch>\d+)/(?P<epochs>\d+) (?P<metrics>.*?)\s*\|\s*(?P<sps>[\d.]+) samples/s"
-                   r"\s*\|\s*(?P<seconds>[\d.]+) s\s*$")
-EXPERIMENT = re.compile(r"^experiment (?P<name>\S+): (?P<model>\S+) on (?P<ranks>\d+) rank\(s\), launcher "
-                        r"(?P<launcher>\S+), host (?P<host>\S+), (?P<device>.*)$")
-RESUMING = re.compile(r"^resuming from (?P<path>.+): (?P<done>\d+) of (?P<epochs>\d+) epochs done")
-CHECKPOINT_WRITTEN = re.compile(r"^checkpoint (?P<path>\S+) written in ")
 CHECKPOINT_NAME = re.compile(r"epoch-(?P<epochs>\d{4,})-step-(?P<step>\d{7,})$")
-FINAL_MODEL = re.compile(r"^done: final model (?P<model>\S+), metrics (?P<metrics>\S+)$")
-HPCSEQ_ERROR = re.compile(r"^hpcseq (?P<stage>[\w-]+): error: (?P<message>.*)$")
-STOPPED = re.compile(r"stopped on (?P<signal>SIG[A-Z0-9]+) after writing checkpoint (?P<checkpoint>.+?); "
-                     r"run again to continue \(exit code (?P<code>\d+)\)")
-# lines of the generated sbatch script (hpcseq.slurm.render_job_script)
-SCRIPT_START = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) job (?P<job>\S+) on (?P<nodes>\S+) "
-                          r"\(restart (?P<restart>\d+)\)$")
-SCRIPT_REQUEUE = re.compile(r"checkpoint written before the time limit: requeueing job (?P<job>\S+)")
-SCRIPT_TRAINING_FAILED = re.compile(r"^training failed with exit code (?P<code>\d+)$")
-SCRIPT_DONE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d done$")
 
 ACCURACY_KEYS = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 
@@ -88,18 +72,6 @@ def read_lines(path: str | Path, limit_bytes: int = 64 << 20) -> list[LogLine]:
 
 
 # ------------------------------------------------------------------------------- console lines
-
-def parse_metrics_text(text: str) -> dict:
-    """`loss 2.1197 sparse_categorical_accuracy 0.3823 ...` -> {name: value}."""
-    words = text.split()
-    values = {}
-    for name, value in zip(words[0::2], words[1::2]):
-        try:
-            values[name] = float(value)
-        except ValueError:
-            continue
-    return values
-
 
 def checkpoint_position(path: str) -> tuple[int, int] | None:
     """(epochs completed, step inside the next epoch) from a checkpoint directory name."""
@@ -180,7 +152,7 @@ def console_epochs(lines: list[LogLine]) -> list[dict]:
         console = CONSOLE.match(line.text)
         if not console or console.group("stage") != "train":
             continue
-        match = EPOCH.match(console.group("message"))
+        match = events.EPOCH_DONE.match(console.group("message"))
         if match:
             record = {"epoch": int(match.group("epoch")), "epochs": int(match.group("epochs")),
                       **parse_metrics_text(match.group("metrics")),
@@ -201,23 +173,23 @@ def console_progress(lines: list[LogLine]) -> Progress:
             message = console.group("message")
             if console.group("size"):
                 progress.ranks = int(console.group("size"))
-            if match := EXPERIMENT.match(message):
+            if match := events.EXPERIMENT_STARTED.match(message):
                 progress.ranks = int(match.group("ranks"))
                 progress.launcher, progress.host = match.group("launcher"), match.group("host")
                 progress.device = match.group("device")
-            elif match := RESUMING.match(message):
+            elif match := events.RESUMING.match(message):
                 progress.resumed_from_epoch = int(match.group("done"))
                 progress.epochs_planned = int(match.group("epochs"))
-            elif match := CHECKPOINT_WRITTEN.match(message):
+            elif match := events.CHECKPOINT_WRITTEN.match(message):
                 position = checkpoint_position(match.group("path"))
                 if position:
                     progress.last_checkpoint = Checkpoint(match.group("path"), *position)
-            elif FINAL_MODEL.match(message):
+            elif events.TRAINING_DONE.match(message):
                 progress.finished = True
             continue
-        error = HPCSEQ_ERROR.match(line.text)
+        error = events.STAGE_ERROR.match(line.text)
         if error and error.group("stage") == "train":
-            stopped = STOPPED.search(error.group("message"))
+            stopped = events.STOPPED_ON_SIGNAL.search(error.group("message"))
             if stopped:
                 progress.stopped_on = stopped.group("signal")
     _apply_epochs(progress, console_epochs(lines), "console")
@@ -342,16 +314,16 @@ def parse_script_output(lines: list[LogLine]) -> ScriptOutput:
     output = ScriptOutput()
     for line in lines:
         text = line.text
-        if match := SCRIPT_START.match(text):
+        if match := events.SCRIPT_START.match(text):
             output.job_id, output.nodes = match.group("job"), match.group("nodes")
             output.restarts, output.started = int(match.group("restart")), match.group("time")
             # a requeued job appends to the same files: what counts is its latest run
             output.requeue_line, output.training_exit_code, output.done = None, None, False
-        elif SCRIPT_REQUEUE.search(text):
+        elif events.SCRIPT_REQUEUE.search(text):
             output.requeue_line = line
-        elif match := SCRIPT_TRAINING_FAILED.match(text):
+        elif match := events.SCRIPT_TRAINING_FAILED.match(text):
             output.training_exit_code = int(match.group("code"))
-        elif SCRIPT_DONE.match(text):
+        elif events.SCRIPT_DONE.match(text):
             output.done = True
     return output
 

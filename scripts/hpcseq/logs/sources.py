@@ -23,6 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hpcseq.durations import seconds_of
 from hpcseq.errors import HpcseqError
 
 JOB_ID = re.compile(r"^\d+(?:_\d+)?$")
@@ -256,30 +257,6 @@ class SlurmAnswer:
     sacct_ok: bool
 
 
-def parse_duration(text: str | None) -> int | None:
-    """Seconds of a Slurm duration (`D-HH:MM:SS`, `D-HH`, `HH:MM:SS`, `MM:SS`, `SS`); None for
-    UNLIMITED, Partition_Limit, INVALID and the like."""
-    if not text:
-        return None
-    text = text.strip().split(".")[0]
-    days, with_days = 0, "-" in text
-    if with_days:
-        head, _, text = text.partition("-")
-        if not head.isdigit():
-            return None
-        days = int(head)
-    parts = text.split(":")
-    if not text or len(parts) > 3 or not all(part.isdigit() for part in parts):
-        return None
-    numbers = [int(part) for part in parts]
-    if with_days:  # after D-: HH, HH:MM or HH:MM:SS
-        numbers = numbers + [0] * (3 - len(numbers))
-    else:
-        numbers = [0] * (3 - len(numbers)) + numbers
-    hours, minutes, seconds = numbers
-    return days * 86400 + hours * 3600 + minutes * 60 + seconds
-
-
 def parse_exit_code(text: str | None) -> tuple[int | None, int | None]:
     match = re.fullmatch(r"(\d+):(\d+)", (text or "").strip())
     return (int(match.group(1)), int(match.group(2))) if match else (None, None)
@@ -344,9 +321,9 @@ def parse_sacct(text: str, fields: tuple[str, ...] = SACCT_FIELDS) -> dict[str, 
             job = SlurmJob(
                 job_id=job_id, name=_field(row, "JobName"), state=state, cancelled_by=by,
                 reason=_field(row, "Reason"), exit_code=code, exit_signal=signal,
-                elapsed_seconds=int(elapsed) if elapsed and elapsed.isdigit() else parse_duration(row.get("Elapsed")),
+                elapsed_seconds=int(elapsed) if elapsed and elapsed.isdigit() else seconds_of(row.get("Elapsed")),
                 limit_seconds=int(limit) * 60 if limit and limit.isdigit() and int(limit) < 4294967295
-                else parse_duration(row.get("Timelimit")),
+                else seconds_of(row.get("Timelimit")),
                 nodes=int(row["NNodes"]) if (row.get("NNodes") or "").isdigit() else None,
                 node_list=_field(row, "NodeList") if row.get("NodeList") != "None assigned" else None,
                 gpus=gpus_of(row.get("AllocTRES")), submit=_field(row, "Submit"), start=_field(row, "Start"),
@@ -388,7 +365,7 @@ def parse_squeue(text: str) -> dict[str, SlurmJob]:
         jobs[job_id.strip()] = SlurmJob(
             job_id=job_id.strip(), name=name.strip() or None, state=state,
             reason=reason.strip() if reason.strip() not in ("None", "") else None,
-            elapsed_seconds=parse_duration(used), limit_seconds=parse_duration(limit),
+            elapsed_seconds=seconds_of(used), limit_seconds=seconds_of(limit),
             nodes=int(nodes) if nodes.strip().isdigit() else None,
             node_list=where.strip() if running else None, gpus=gpus,
             expected_start=start.strip() if not running and start.strip() not in ("N/A", "") else None,

@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpcseq.atomic import atomic_directory
+from hpcseq.io import atomic_directory
 from hpcseq.errors import CheckpointError
-from hpcseq.runlog import get_logger
+from hpcseq.events import CHECKPOINT_WRITTEN, get_logger
 
 FORMAT_VERSION = 1
 PREFIX = "ckpt"
@@ -167,7 +167,7 @@ class CheckpointStore:
             full_state = {"format": FORMAT_VERSION, "fingerprint": self.fingerprint, "files": files,
                           "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **state}
             (tmp / "state.json").write_text(json.dumps(full_state, indent=1) + "\n", encoding="utf-8")
-        self.log.info("checkpoint %s written in %.2f s", target, time.perf_counter() - started)
+        self.log.info(CHECKPOINT_WRITTEN.text(path=target, seconds=time.perf_counter() - started))
         self._prune()
         return target
 

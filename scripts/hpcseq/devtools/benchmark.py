@@ -79,9 +79,9 @@ def _char_settings(corpus: Path, max_steps: int | None = None) -> dict:
 # ------------------------------------------------------------------------------- measurements
 
 def task_preprocess(corpus: str, workdir: str) -> dict:
-    from hpcseq.corpus import prepare_text_corpus
+    from hpcseq.data.text_corpus import prepare_text_corpus
     from hpcseq.paths import ExperimentPaths
-    from hpcseq.vocab import build_vocabulary
+    from hpcseq.data.vocabulary import build_vocabulary
 
     settings = _char_settings(Path(corpus))
     paths = ExperimentPaths.of(workdir, "bench")
@@ -139,9 +139,9 @@ def task_memory_hpcseq(corpus: str, workdir: str) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    from hpcseq import inputs
+    from hpcseq.training import inputs
     from hpcseq.paths import ExperimentPaths
-    from hpcseq.vocab import char_split_length, load_char_ids
+    from hpcseq.data.vocabulary import char_split_length, load_char_ids
 
     tf.constant(0)  # initialise the runtime before the baseline
     paths = ExperimentPaths.of(workdir, "bench")
@@ -179,10 +179,10 @@ def task_train_char(approach: str, corpus: str, workdir: str, steps: int) -> dic
         model.fit(X[: 20 * batch], y[: 20 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up
         speed = _fit_speed(model, X, steps, batch, y=y, batch_size=batch)
         return {"samples_per_second": speed, "steps": steps}
-    from hpcseq import inputs
-    from hpcseq.models import build_model
+    from hpcseq.training import inputs
+    from hpcseq.training.models import build_model
     from hpcseq.paths import ExperimentPaths
-    from hpcseq.vocab import load_char_ids, load_vocabulary
+    from hpcseq.data.vocabulary import load_char_ids, load_vocabulary
 
     paths = ExperimentPaths.of(workdir, "bench")
     ids = load_char_ids(paths.encoded, "train")
@@ -201,10 +201,10 @@ def task_train_sentiment(approach: str, workdir: str, epochs: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from hpcseq import inputs
-    from hpcseq.models import build_model
+    from hpcseq.training import inputs
+    from hpcseq.training.models import build_model
     from hpcseq.paths import ExperimentPaths
-    from hpcseq.vocab import load_sentences, load_vocabulary
+    from hpcseq.data.vocabulary import load_sentences, load_vocabulary
 
     tf.keras.utils.set_random_seed(1)
     paths = ExperimentPaths.of(workdir, "senti")
@@ -244,7 +244,7 @@ TASKS = {"preprocess": task_preprocess, "memory_lecture": task_memory_lecture, "
 # ------------------------------------------------------------------------------------ driver
 
 def _run_task(name: str, **kwargs) -> dict:
-    command = [sys.executable, "-m", "hpcseq.benchmark", "--task", name, "--args", json.dumps(kwargs)]
+    command = [sys.executable, "-m", "hpcseq.devtools.benchmark", "--task", name, "--args", json.dumps(kwargs)]
     result = subprocess.run(command, capture_output=True, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if result.returncode != 0:
@@ -255,8 +255,8 @@ def _run_task(name: str, **kwargs) -> dict:
 def _prepare_sentiment(workdir: Path) -> None:
     from hpcseq import config as config_module
     from hpcseq.paths import ExperimentPaths
-    from hpcseq.sentiment import prepare_sentences
-    from hpcseq.vocab import build_vocabulary
+    from hpcseq.data.labelled_sentences import prepare_sentences
+    from hpcseq.data.vocabulary import build_vocabulary
 
     raw = {"preset": None, "datasets": {"umich": {"format": "labelled_sentences", "path": str(SENTENCES)}},
            "experiments": {"senti": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 1,

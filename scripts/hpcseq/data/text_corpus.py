@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from hpcseq.atomic import atomic_open, write_json
-from hpcseq.datafiles import HashingLineReader
+from hpcseq.io import atomic_open, write_json
+from hpcseq.data.source_files import HashingLineReader
 from hpcseq.errors import InputDataError
 
 SPLITS = ("train", "validation", "test")

@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from hpcseq.errors import ConfigError, EnvironmentSetupError
+from hpcseq.events import HOROVODRUN_MISSING, INTERPRETER_MISSING
 
 
 def in_slurm_allocation(environ=None) -> bool:
@@ -34,8 +35,8 @@ def _horovodrun_for(python: str) -> str:
         return str(sibling)
     found = shutil.which("horovodrun")
     if not found:
-        raise EnvironmentSetupError(f"horovodrun is neither next to {python} nor on PATH; "
-                                    "set local_launcher: mpirun, or run `make setup`")
+        raise EnvironmentSetupError(HOROVODRUN_MISSING.text(
+            python=python, advice="set local_launcher: mpirun, or run `make setup`"))
     return found
 
 
@@ -76,9 +77,9 @@ def with_setup(argv: list[str], setup: str, environ=None) -> list[str]:
 
 def check_interpreter(python: str) -> None:
     if not Path(python).exists() and not shutil.which(python):
-        raise EnvironmentSetupError(
-            f"the training interpreter {python} does not exist: run `make setup` (which builds "
-            ".venv/train), or set `training_python` in the config to your TensorFlow 2.15 + Horovod environment")
+        raise EnvironmentSetupError(INTERPRETER_MISSING.text(
+            python=python, advice="run `make setup` (which builds .venv/train), or set `training_python` in the "
+            "config to your TensorFlow 2.15 + Horovod environment"))
 
 
 def launch(command: list[str], ranks: int, nodes: int, tasks_per_node: int, srun: str, local_launcher: str,

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from hpcseq.errors import InputDataError
-from hpcseq.shuffle import permute_tf, round_keys_tf
+from hpcseq.training.shuffle import permute_tf, round_keys_tf
 
 
 # ------------------------------------------------------------------------------------- sharding

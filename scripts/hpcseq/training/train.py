@@ -24,15 +24,17 @@ from typing import Callable
 
 import numpy as np
 
-from hpcseq import inputs
-from hpcseq.atomic import atomic_open, write_json
-from hpcseq.checkpoint import CheckpointStore, ForeignCheckpointError, fingerprint_differences
+from hpcseq.training import inputs
+from hpcseq.io import atomic_open, write_json
+from hpcseq.training.checkpoints import CheckpointStore, ForeignCheckpointError, fingerprint_differences
 from hpcseq.errors import CheckpointError, ConfigError, HpcseqError, InputDataError
 from hpcseq.paths import ExperimentPaths
-from hpcseq.runlog import get_logger, setup_logging
-from hpcseq.training_state import (INTERRUPTIONS, RunState, build_metrics, make_callbacks, random_generators,
-                                   restore_random_generator_states, seed_random_generators)
-from hpcseq.vocab import char_split_length, load_char_ids, load_sentences, load_vocabulary
+from hpcseq.events import EXPERIMENT_STARTED, RESUMING, TRAINING_DONE, get_logger, setup_logging
+from hpcseq.training.callbacks import make_callbacks
+from hpcseq.training.run_state import (RunState, build_metrics, random_generators, restore_random_generator_states,
+                                       seed_random_generators)
+from hpcseq.training.signals import INTERRUPTIONS
+from hpcseq.data.vocabulary import char_split_length, load_char_ids, load_sentences, load_vocabulary
 
 FINGERPRINT_TRAINING_KEYS = ("batch_size", "global_batch_size", "optimizer", "learning_rate", "scale_learning_rate", "warmup_epochs",
                              "seed", "max_steps_per_epoch")
@@ -204,7 +206,7 @@ def _decide_resume(ranks, store: CheckpointStore, restart: bool, foreign_checkpo
 def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign_checkpoints: str = "refuse") -> dict:
     """`foreign_checkpoints`: "refuse" (stop with the differences) or "set-aside" (what the
     workflow asks for: Snakemake reruns training because the settings changed)."""
-    from hpcseq.distributed import configure_devices, init_horovod
+    from hpcseq.training.distributed import configure_devices, init_horovod
 
     started = time.time()
     ranks = init_horovod()
@@ -216,11 +218,12 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
 
     import tensorflow as tf
 
-    from hpcseq.models import LOSSES, METRICS, WarmupSchedule, build_model, make_optimizer
+    from hpcseq.training.models import LOSSES, METRICS, WarmupSchedule, build_model, make_optimizer
 
-    log.info("experiment %s: %s on %d rank(s), launcher %s, host %s, %s", settings["name"], settings["model"],
-             ranks.size, device["launcher"], device["host"],
-             f"GPU {device['gpu']}" if device["gpu"] else f"CPU, {device['threads_per_rank']} threads per rank")
+    log.info(EXPERIMENT_STARTED.text(
+        name=settings["name"], model=settings["model"], ranks=ranks.size, launcher=device["launcher"],
+        host=device["host"],
+        device=f"GPU {device['gpu']}" if device["gpu"] else f"CPU, {device['threads_per_rank']} threads per rank"))
     # Same seed on every rank: identical initial weights (broadcast below makes it certain) and
     # reproducible runs on CPU.
     tf.keras.utils.set_random_seed(training["seed"])
@@ -283,8 +286,9 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
             start_step = 0
         if start_step:
             restore_metrics = state["metric_states"][ranks.rank]
-        log.info("resuming from %s: %d of %d epochs done%s", decision["path"], initial_epoch, training["epochs"],
-                 f", {start_step} of {data.steps_per_epoch} steps into the next" if start_step else "")
+        log.info(RESUMING.text(path=decision["path"], done=initial_epoch, epochs=training["epochs"],
+                               within=f", {start_step} of {data.steps_per_epoch} steps into the next"
+                               if start_step else ""))
     # Horovod: rank 0's variables (fresh or restored) and optimizer state go to every rank, so
     # all ranks start from the same state.
     ranks.collectives.broadcast_variables(model.variables + list(optimizer.variables), root_rank=0)
@@ -347,5 +351,5 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
             "device": device, "preset": settings.get("preset"),
         }
         write_json(paths.training_summary, summary)
-        log.info("done: final model %s, metrics %s", paths.final_model, paths.metrics)
+        log.info(TRAINING_DONE.text(model=paths.final_model, metrics=paths.metrics))
     return summary

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpcseq.atomic import atomic_open, write_json
+from hpcseq.io import atomic_open, write_json
 from hpcseq.errors import InputDataError
 
 PAD, UNK = 0, 1
@@ -179,7 +179,7 @@ def build_char_vocabulary_and_encode(settings: dict, prepared_dir: str | Path, v
 
 def build_word_vocabulary_and_encode(settings: dict, prepared_dir: str | Path, vocab_path: str | Path,
                                      encoded_dir: str | Path) -> dict:
-    from hpcseq.sentiment import read_prepared
+    from hpcseq.data.labelled_sentences import read_prepared
 
     prepared_dir, encoded_dir = Path(prepared_dir), Path(encoded_dir)
     options = settings["vocabulary"]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hpcseq.atomic import atomic_open, write_json
-from hpcseq.datafiles import HashingLineReader
+from hpcseq.io import atomic_open, write_json
+from hpcseq.data.source_files import HashingLineReader
 from hpcseq.errors import InputDataError
 
 SPLITS = ("train", "validation", "test")

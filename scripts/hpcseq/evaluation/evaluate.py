@@ -14,13 +14,14 @@ import time
 
 import numpy as np
 
-from hpcseq import inputs, metrics
-from hpcseq.atomic import write_json, write_text
+from hpcseq.evaluation import metrics
+from hpcseq.training import inputs
+from hpcseq.io import write_json, write_text
 from hpcseq.errors import ConfigError, InputDataError
 from hpcseq.paths import ExperimentPaths
-from hpcseq.runlog import setup_logging
-from hpcseq.sentiment import read_prepared
-from hpcseq.vocab import CharVocabulary, char_split_length, load_char_ids, load_sentences, load_vocabulary
+from hpcseq.events import setup_logging
+from hpcseq.data.labelled_sentences import read_prepared
+from hpcseq.data.vocabulary import CharVocabulary, char_split_length, load_char_ids, load_sentences, load_vocabulary
 
 
 def held_out_split(settings: dict, lengths: dict) -> str:
@@ -180,7 +181,7 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
 def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
     import tensorflow as tf
 
-    from hpcseq.models import load_model
+    from hpcseq.training.models import load_model
 
     log = setup_logging("evaluate")
     tf.keras.utils.set_random_seed(settings["evaluation"].get("sample_seed", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hpcseq.atomic import write_text
+from hpcseq.io import write_text
 from hpcseq.paths import ExperimentPaths
 
 

@@ -1,0 +1,131 @@
+"""Cluster definitions (partitions, GPUs and cores per node, software setup, limits) and the
+node geometry of a training job on one."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from hpcseq.cluster.validators import (env_name, env_value, gres, module_name, path_value, quote_path, slurm_name,
+                                       srun_flag)
+from hpcseq.durations import time_seconds
+from hpcseq.errors import ConfigError, ConfigErrors
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    description: str
+    partitions: dict
+    gpus_per_node: int
+    cpus_per_node: int
+    cpus_per_task: int
+    gres_name: str
+    srun_flags: tuple
+    purge_modules: bool
+    module_restore: str | None
+    modules: tuple
+    venv: str | None
+    environment: tuple  # ((name, value), ...) in config order
+    max_time: dict
+    training_python: str | None = None  # the interpreter after the setup; None: the config's
+
+    def partition(self, role: str, key: str) -> str:
+        name = self.partitions.get(role)
+        if not name:
+            valid = ", ".join(sorted(k for k, v in self.partitions.items() if v))
+            raise ConfigError(key, f"cluster {self.name} has no {role!r} partition; it has: {valid}")
+        return name
+
+    def srun_line(self) -> str:
+        return shlex.join(["srun", *self.srun_flags])
+
+
+def parse_cluster(name: str, raw: dict) -> Cluster:
+    key = f"clusters.{name}"
+    errors: list[ConfigError] = []
+
+    def checked(check, value, subkey):
+        try:
+            return check(value)
+        except ValueError as problem:
+            errors.append(ConfigError(f"{key}.{subkey}", str(problem)))
+            return None
+
+    partitions = {}
+    for role, partition in (raw.get("partitions") or {}).items():
+        partitions[role] = None if partition is None else checked(slurm_name, partition, f"partitions.{role}")
+    setup = raw.get("setup") or {}
+    environment = tuple((checked(env_name, k, f"environment.{k}"), checked(env_value, v, f"environment.{k}"))
+                        for k, v in (raw.get("environment") or {}).items())
+    max_time = {role: checked(time_seconds, value, f"max_time.{role}")
+                for role, value in (raw.get("max_time") or {}).items()}
+    gpus = raw["gpus_per_node"]
+    cpus = raw["cpus_per_node"]
+    cluster = Cluster(
+        name=name,
+        description=raw.get("description", ""),
+        partitions=partitions,
+        gpus_per_node=gpus,
+        cpus_per_node=cpus,
+        cpus_per_task=raw.get("cpus_per_task") or max(1, cpus // max(1, gpus)),
+        gres_name=checked(lambda v: gres(f"{v}:1") and v, raw.get("gres_name", "gpu"), "gres_name") or "gpu",
+        srun_flags=tuple(checked(srun_flag, flag, f"srun_flags[{i}]") for i, flag in enumerate(raw.get("srun_flags", []))),
+        purge_modules=bool(setup.get("purge_modules", False)),
+        module_restore=None if setup.get("module_restore") is None else checked(
+            module_name, setup["module_restore"], "setup.module_restore"),
+        modules=tuple(checked(module_name, m, f"setup.modules[{i}]") for i, m in enumerate(setup.get("modules", []))),
+        venv=None if setup.get("venv") is None else checked(path_value, setup["venv"], "setup.venv"),
+        environment=environment,
+        max_time=max_time,
+        training_python=None if raw.get("training_python") is None else checked(
+            path_value, raw["training_python"], "training_python"),
+    )
+    if cluster.cpus_per_task * min(gpus, cpus) > cpus:
+        errors.append(ConfigError(f"{key}.cpus_per_task", f"{cluster.cpus_per_task} CPUs for each of {gpus} ranks "
+                                  f"exceed the node's {cpus} CPUs"))
+    if errors:
+        raise ConfigErrors(errors)
+    return cluster
+
+
+def setup_lines(cluster: Cluster) -> list[str]:
+    """Shell lines that prepare a job's environment on this cluster (modules, venv, variables)."""
+    lines = []
+    if cluster.purge_modules:
+        lines.append("module --force purge")
+    if cluster.module_restore:
+        lines.append(f"module restore {shlex.quote(cluster.module_restore)}")
+    if cluster.modules:
+        lines.append("module load " + " ".join(shlex.quote(m) for m in cluster.modules))
+    if cluster.venv:
+        lines.append(f"source {quote_path(cluster.venv.rstrip('/') + '/bin/activate')}")
+    for name, value in cluster.environment:
+        lines.append(f"export {name}={shlex.quote(value)}")
+    return lines
+
+
+# --------------------------------------------------------------------------- job geometry
+
+@dataclass(frozen=True)
+class Geometry:
+    nodes: int
+    tasks_per_node: int
+    gpus_per_node: int
+    cpus_per_task: int
+
+    @property
+    def ranks(self) -> int:
+        return self.nodes * self.tasks_per_node
+
+
+def training_geometry(cluster: Cluster, ranks: int, key: str) -> Geometry:
+    """One rank per GPU: fill nodes of `gpus_per_node` GPUs; ranks must fill whole nodes."""
+    per_node = cluster.gpus_per_node
+    if ranks <= per_node:
+        nodes, tasks = 1, ranks
+    elif ranks % per_node == 0:
+        nodes, tasks = ranks // per_node, per_node
+    else:
+        raise ConfigError(key, f"{ranks} ranks do not fill whole nodes of {per_node} GPUs on {cluster.name}: use a "
+                               f"multiple of {per_node} (or at most {per_node})")
+    return Geometry(nodes, tasks, tasks, cluster.cpus_per_task)

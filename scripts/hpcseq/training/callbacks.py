@@ -1,0 +1,94 @@
+"""The Keras callbacks of a training run: the epoch record (metrics line, console line, epoch-end
+checkpoint) and the step guard (after each execution of steps, all ranks agree on stopping for a
+signal or writing a time-based checkpoint)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from hpcseq.io import append_line
+from hpcseq.events import EPOCH_DONE, get_logger, metrics_text
+from hpcseq.training.run_state import RunState, restore_metric_states
+from hpcseq.training.signals import TrainingInterrupted
+
+
+def make_callbacks(run: RunState) -> list:
+    tf = run.tf
+    log = get_logger()
+    samples_per_step = run.data.batch_size * run.ranks.size
+
+    class EpochRecorder(tf.keras.callbacks.Callback):
+        """Metrics line, console line and epoch-end checkpoint (rank 0 writes)."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            run.epoch = epoch
+            self.epoch_started = time.perf_counter()
+            self.validation_started = None
+            if run.restore_metrics is not None:  # Keras reset them just before: put back the partial sums
+                restore_metric_states(self.model, run.restore_metrics)
+                run.restore_metrics = None
+
+        def on_test_begin(self, logs=None):
+            self.validation_started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            train_seconds = (self.validation_started or now) - self.epoch_started
+            steps_run = run.data.steps_per_epoch - run.step_offset
+            record = {"epoch": epoch + 1, "epochs": run.epochs}
+            record.update({key: float(value) for key, value in (logs or {}).items()})
+            record.update({
+                "learning_rate": float(tf.keras.backend.get_value(self.model.optimizer.learning_rate)),
+                "steps": run.data.steps_per_epoch, "samples": run.data.steps_per_epoch * samples_per_step,
+                "ranks": run.ranks.size,
+                "samples_per_second": steps_run * samples_per_step / train_seconds if train_seconds > 0 else None,
+                "train_seconds": round(train_seconds, 3),
+                "validation_seconds": round(now - (self.validation_started or now), 3),
+                "epoch_seconds": round(now - self.epoch_started, 3),
+                "elapsed_seconds": round(time.time() - run.started, 3),
+                "resumed_at_step": run.step_offset or None,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            })
+            run.history.append(record)
+            run.step_offset = 0
+            if run.ranks.is_root:
+                append_line(run.paths.metrics, json.dumps(record))
+                log.info(EPOCH_DONE.text(epoch=epoch + 1, epochs=run.epochs, metrics=metrics_text(logs or {}),
+                                         samples_per_second=record["samples_per_second"] or 0,
+                                         seconds=record["epoch_seconds"]))
+            done = epoch + 1
+            if done % run.training["checkpoint_every_epochs"] == 0 or done == run.epochs or run.stop_after_epoch:
+                run.write_checkpoint(self.model, done, 0)
+            if run.stop_after_epoch:
+                raise TrainingInterrupted(run.stop_after_epoch, run.last_checkpoint_path)
+
+    class StepGuard(tf.keras.callbacks.Callback):
+        """After each execution of steps: agree on stopping (signal) or a time-based checkpoint."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            minutes = run.training.get("checkpoint_every_minutes")
+            time_due = int(bool(minutes) and run.ranks.is_root and time.time() - run.last_checkpoint >= minutes * 60)
+            flags = [run.interruptions.signal_number, time_due]
+            if run.ranks.size > 1:
+                # one tiny allreduce: whatever one rank knows (a signal, rank 0's clock), all ranks act on
+                agreed = run.ranks.collectives.allreduce(tf.constant(flags, tf.int32), op=run.ranks.collectives.Max,
+                                                         name="hpcseq_step_guard")
+                flags = [int(v) for v in agreed.numpy()]
+            signal_number, time_due = flags
+            if not (signal_number or time_due):
+                return
+            within = run.step_offset + batch + 1
+            if within >= run.data.steps_per_epoch:
+                # the epoch's last step: validation and the epoch checkpoint follow, then stop
+                run.stop_after_epoch = signal_number
+                return
+            run.write_checkpoint(self.model, run.epoch, within)
+            if run.ranks.is_root:
+                log.info("checkpoint inside epoch %d at step %d of %d (%s)", run.epoch + 1, within,
+                         run.data.steps_per_epoch, "signal" if signal_number else "time")
+            if signal_number:
+                raise TrainingInterrupted(signal_number, run.last_checkpoint_path
+                                          or f"{run.paths.checkpoints} (epoch {run.epoch + 1}, step {within})")
+
+    return [EpochRecorder(), StepGuard()]
