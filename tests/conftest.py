@@ -35,20 +35,30 @@ def tiny_workflow_config(tmp_path: Path) -> dict:
         "jobs_dir": str(tmp_path / "jobs"),
         "training_python": str(VENV_TRAIN / "bin" / "python"),
         "datasets": {
-            "shakespeare": {"format": "text", "path": str(SHAKESPEARE),
-                            "sha256": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"},
+            "shakespeare": {
+                "format": "text",
+                "path": str(SHAKESPEARE),
+                "sha256": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+            },
             "umich": {"format": "labelled_sentences", "path": str(UMICH)},
         },
         "experiments": {
-            "tiny_char": {"model": "char_rnn", "dataset": "shakespeare", "ranks": 2,
-                          "preprocess": {"max_characters": 30000},
-                          "hyperparameters": {"hidden_units": 32},
-                          "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 30,
-                                       "steps_per_execution": 5},
-                          "evaluation": {"sample_length": 30}},
-            "tiny_sentiment": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 2,
-                               "hyperparameters": {"embedding_dim": 16, "lstm_units": 8},
-                               "training": {"epochs": 2, "max_steps_per_epoch": 20}},
+            "tiny_char": {
+                "model": "char_rnn",
+                "dataset": "shakespeare",
+                "ranks": 2,
+                "preprocess": {"max_characters": 30000},
+                "hyperparameters": {"hidden_units": 32},
+                "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 30, "steps_per_execution": 5},
+                "evaluation": {"sample_length": 30},
+            },
+            "tiny_sentiment": {
+                "model": "sentiment_lstm",
+                "dataset": "umich",
+                "ranks": 2,
+                "hyperparameters": {"embedding_dim": 16, "lstm_units": 8},
+                "training": {"epochs": 2, "max_steps_per_epoch": 20},
+            },
         },
     }
 

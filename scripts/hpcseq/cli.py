@@ -60,24 +60,37 @@ def cmd_preprocess(args) -> int:
     if report["kind"] == "labelled_sentences":
         skipped = report["source"]["bad_lines_skipped"]
         if skipped:
-            log.warning("%d malformed lines skipped (on_bad_line: skip); first: %s", skipped,
-                        report["source"]["bad_lines_first"][:3])
+            log.warning(
+                "%d malformed lines skipped (on_bad_line: skip); first: %s",
+                skipped,
+                report["source"]["bad_lines_first"][:3],
+            )
         for method, numbers in report["overlap"].items():
-            log.info("%s split: %d of %d test sentences also occur in training", method,
-                     numbers["test_sentences_also_in_train"], numbers["test_sentences"])
+            log.info(
+                "%s split: %d of %d test sentences also occur in training",
+                method,
+                numbers["test_sentences_also_in_train"],
+                numbers["test_sentences"],
+            )
     log.info("wrote %s", paths.prepared)
     return 0
 
 
 def cmd_vocab(args) -> int:
-    from hpcseq.events import setup_logging
     from hpcseq.data.vocabulary import build_vocabulary
+    from hpcseq.events import setup_logging
 
     settings, paths = _settings_and_paths(args)
     log = setup_logging("vocabulary")
     document = build_vocabulary(settings, paths.prepared, paths.vocab, paths.encoded)
-    log.info("%s: %d %s from %s; encoded: %s", settings["name"], document["size"], document["kind"],
-             document["built_from"], json.dumps(document["encoded"]["splits"]))
+    log.info(
+        "%s: %d %s from %s; encoded: %s",
+        settings["name"],
+        document["size"],
+        document["kind"],
+        document["built_from"],
+        json.dumps(document["encoded"]["splits"]),
+    )
     return 0
 
 
@@ -122,22 +135,33 @@ def cmd_launch(args) -> int:
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
     if not command:
         raise ConfigError("launch", "give the command to start after --")
-    launch(command, args.ranks, args.nodes, args.tasks_per_node or args.ranks, args.srun, args.local_launcher,
-           args.cpus_per_task, args.slurm_setup)
+    launch(
+        command,
+        args.ranks,
+        args.nodes,
+        args.tasks_per_node or args.ranks,
+        args.srun,
+        args.local_launcher,
+        args.cpus_per_task,
+        args.slurm_setup,
+    )
     return 0  # not reached: launch() replaces this process
 
 
 def cmd_sbatch(args) -> int:
     from hpcseq import config as config_module
-    from hpcseq.io import write_text
     from hpcseq.cluster.jobscript import render_job_script, script_request
+    from hpcseq.io import write_text
 
     config_path = args.config or config_module.DEFAULT_CONFIG_PATH
     overrides: dict = {}
     if args.preset:
         overrides["preset"] = args.preset
-    slurm = {key: getattr(args, key) for key in ("account", "reservation", "qos", "mail_user", "mail_type")
-             if getattr(args, key) is not None}
+    slurm = {
+        key: getattr(args, key)
+        for key in ("account", "reservation", "qos", "mail_user", "mail_type")
+        if getattr(args, key) is not None
+    }
     if slurm:
         overrides["slurm"] = slurm
     config = config_module.load_yaml(config_path)
@@ -162,9 +186,16 @@ def cmd_sbatch(args) -> int:
         shown_config = str(Path(config_path).resolve())
     for cluster in clusters:
         for name in experiments:
-            request = script_request(config, cluster, name, workdir, shown_config,
-                                     data_steps=not args.no_data_steps, dependency=args.dependency,
-                                     python=args.training_python)
+            request = script_request(
+                config,
+                cluster,
+                name,
+                workdir,
+                shown_config,
+                data_steps=not args.no_data_steps,
+                dependency=args.dependency,
+                python=args.training_python,
+            )
             text = render_job_script(request)
             if args.stdout:
                 sys.stdout.write(text)
@@ -207,14 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
         _add_settings_arguments(command)
         command.set_defaults(function=function)
         if name == "train":
-            command.add_argument("--restart", action="store_true",
-                                 help="delete this experiment's checkpoints and start from scratch")
-            command.add_argument("--foreign-checkpoints", choices=["refuse", "set-aside"], default="refuse",
-                                 help="checkpoints written with other settings: refuse them (stop with the "
-                                      "differences; the default) or set them aside in "
-                                      "checkpoints.settings-<hash>/ and start afresh (what the workflow does: "
-                                      "it reruns training because the settings changed); switching back to "
-                                      "settings set aside earlier resumes their checkpoints")
+            command.add_argument(
+                "--restart", action="store_true", help="delete this experiment's checkpoints and start from scratch"
+            )
+            command.add_argument(
+                "--foreign-checkpoints",
+                choices=["refuse", "set-aside"],
+                default="refuse",
+                help="checkpoints written with other settings: refuse them (stop with the "
+                "differences; the default) or set them aside in "
+                "checkpoints.settings-<hash>/ and start afresh (what the workflow does: "
+                "it reruns training because the settings changed); switching back to "
+                "settings set aside earlier resumes their checkpoints",
+            )
 
     plot = sub.add_parser("plot", help="training curves (from metrics.jsonl) or a confusion matrix as PNG")
     plot.add_argument("kind", choices=["curves", "confusion"])
@@ -235,8 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--nodes", type=int, default=1)
     launch.add_argument("--tasks-per-node", type=int)
     launch.add_argument("--cpus-per-task", type=int)
-    launch.add_argument("--srun", default="srun", help="srun and its flags, used inside a Slurm allocation "
-                        "(empty: run the command directly, for single-process stages already inside a job step)")
+    launch.add_argument(
+        "--srun",
+        default="srun",
+        help="srun and its flags, used inside a Slurm allocation "
+        "(empty: run the command directly, for single-process stages already inside a job step)",
+    )
     launch.add_argument("--slurm-setup", default="", help="shell lines run first inside Slurm (modules, venv)")
     launch.add_argument("--local-launcher", default="horovodrun", choices=["horovodrun", "mpirun"])
     launch.add_argument("command_line", nargs=argparse.REMAINDER)
@@ -248,10 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     sbatch.add_argument("--experiment", help="an experiment, or `all` (the default)")
     sbatch.add_argument("--preset")
     for option in ("account", "reservation", "qos", "mail-user", "mail-type"):
-        sbatch.add_argument(f"--{option}", help=f"sbatch --{option} (default: the config's slurm.{option.replace('-', '_')})")
+        sbatch.add_argument(
+            f"--{option}", help=f"sbatch --{option} (default: the config's slurm.{option.replace('-', '_')})"
+        )
     sbatch.add_argument("--time", help="training time limit (default: slurm.time.train)")
     sbatch.add_argument("--partition", choices=["gpu", "gpu_devel"], help="which GPU partition of the cluster")
-    sbatch.add_argument("--training-python", help="interpreter on the cluster (default: the cluster's training_python, else the config's)")
+    sbatch.add_argument(
+        "--training-python",
+        help="interpreter on the cluster (default: the cluster's training_python, else the config's)",
+    )
     sbatch.add_argument("--dependency", help="e.g. afterok:12345 (with --no-data-steps after a data job)")
     sbatch.add_argument("--no-data-steps", action="store_true", help="leave preprocessing and vocabulary out")
     sbatch.add_argument("--workdir", type=Path, help="the repository on the cluster (default: this one)")
@@ -259,8 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     sbatch.add_argument("--stdout", action="store_true", help="print instead of writing files")
     sbatch.set_defaults(function=cmd_sbatch)
 
-    bench = sub.add_parser("benchmark", help="speed and memory next to the lecture's approach (see --help)",
-                           add_help=False)
+    bench = sub.add_parser(
+        "benchmark", help="speed and memory next to the lecture's approach (see --help)", add_help=False
+    )
     bench.add_argument("benchmark_args", nargs=argparse.REMAINDER)
     bench.set_defaults(function=cmd_benchmark)
 
@@ -270,12 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--preset")
     show.set_defaults(function=cmd_config)
 
-    logs = sub.add_parser("logs", help="what happened to Slurm jobs: state, progress, metrics, cause of failures",
-                          description="State, progress, metrics and speed of Slurm jobs, and for a failed job the "
-                          "cause, its evidence and the next step. A single job id gives the detailed view.")
-    logs.add_argument("targets", nargs="*", metavar="JOB|FILE|DIR",
-                      help="job ids, log files or run directories (default: the current directory)")
-    logs.add_argument("--results-dir", type=Path, help="default: the one the logs name, else results/ of the run directory")
+    logs = sub.add_parser(
+        "logs",
+        help="what happened to Slurm jobs: state, progress, metrics, cause of failures",
+        description="State, progress, metrics and speed of Slurm jobs, and for a failed job the "
+        "cause, its evidence and the next step. A single job id gives the detailed view.",
+    )
+    logs.add_argument(
+        "targets",
+        nargs="*",
+        metavar="JOB|FILE|DIR",
+        help="job ids, log files or run directories (default: the current directory)",
+    )
+    logs.add_argument(
+        "--results-dir", type=Path, help="default: the one the logs name, else results/ of the run directory"
+    )
     logs.add_argument("--json", action="store_true", help="machine-readable output")
     logs.add_argument("--follow", action="store_true", help="refresh until no job is pending or running")
     logs.add_argument("--interval", type=float, default=30.0, help="seconds between refreshes (default 30)")

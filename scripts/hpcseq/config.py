@@ -61,6 +61,7 @@ def load_yaml(path: str | Path) -> dict:
 # ----------------------------------------------------------------------------------------------
 # schema helpers
 
+
 def _resolve_ref(schema: dict, root: dict) -> dict:
     """Follow local `$ref`s ("#/$defs/...") and merge sibling keywords such as `default`."""
     seen = 0
@@ -131,8 +132,9 @@ def _format_schema_error(error, root: dict) -> ConfigError:
         for name in unknown:
             close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            errors.append(ConfigError(f"{key}.{name}" if key else str(name),
-                                      f"unknown key{hint}; valid keys here are: {valid}"))
+            errors.append(
+                ConfigError(f"{key}.{name}" if key else str(name), f"unknown key{hint}; valid keys here are: {valid}")
+            )
         if len(errors) == 1:
             return errors[0]
         return ConfigError(key, f"unknown keys {', '.join(unknown)}; valid keys here are: {valid}")
@@ -168,6 +170,7 @@ def schema_errors(config: dict, schema: dict | None = None) -> list[ConfigError]
 # ----------------------------------------------------------------------------------------------
 # merging
 
+
 def deep_merge(base: dict, override: dict) -> dict:
     """`override` wins; nested mappings merge key by key; lists and scalars are replaced."""
     result = copy.deepcopy(base)
@@ -189,38 +192,62 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
     datasets = config.get("datasets", {})
     for name, experiment in config.get("experiments", {}).items():
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", str(name)):
-            errors.append(ConfigError(f"experiments.{name}", "experiment names must start with a letter and "
-                                      "hold only letters, digits, '_', '.', '-' (at most 64): they become "
-                                      "file names and Slurm job names"))
+            errors.append(
+                ConfigError(
+                    f"experiments.{name}",
+                    "experiment names must start with a letter and "
+                    "hold only letters, digits, '_', '.', '-' (at most 64): they become "
+                    "file names and Slurm job names",
+                )
+            )
         dataset = experiment.get("dataset")
         model = experiment.get("model")
         if dataset not in datasets:
             valid = ", ".join(sorted(datasets))
-            errors.append(ConfigError(f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; "
-                                      f"defined: {valid}"))
+            errors.append(
+                ConfigError(
+                    f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; defined: {valid}"
+                )
+            )
         elif model in MODEL_DATASET_FORMAT and datasets[dataset].get("format") != MODEL_DATASET_FORMAT[model]:
-            errors.append(ConfigError(
-                f"experiments.{name}.dataset",
-                f"model {model} needs a dataset of format {MODEL_DATASET_FORMAT[model]!r}, "
-                f"but {dataset} has format {datasets[dataset].get('format')!r}"))
+            errors.append(
+                ConfigError(
+                    f"experiments.{name}.dataset",
+                    f"model {model} needs a dataset of format {MODEL_DATASET_FORMAT[model]!r}, "
+                    f"but {dataset} has format {datasets[dataset].get('format')!r}",
+                )
+            )
         prep = experiment.get("preprocess", {})
         held_out = prep.get("validation_fraction", 0) + prep.get("test_fraction", 0)
         if held_out >= 1:
-            errors.append(ConfigError(f"experiments.{name}.preprocess",
-                                      f"validation_fraction + test_fraction = {held_out:g} leaves no training data"))
+            errors.append(
+                ConfigError(
+                    f"experiments.{name}.preprocess",
+                    f"validation_fraction + test_fraction = {held_out:g} leaves no training data",
+                )
+            )
         if model == "char_rnn" and prep.get("validation_fraction", 0) <= 0:
-            errors.append(ConfigError(f"experiments.{name}.preprocess.validation_fraction",
-                                      "must be above 0: training always validates"))
+            errors.append(
+                ConfigError(
+                    f"experiments.{name}.preprocess.validation_fraction", "must be above 0: training always validates"
+                )
+            )
         if model == "sentiment_lstm" and prep.get("validation_fraction", 0) <= 0:
-            errors.append(ConfigError(f"experiments.{name}.preprocess.validation_fraction",
-                                      "must be above 0: training always validates"))
+            errors.append(
+                ConfigError(
+                    f"experiments.{name}.preprocess.validation_fraction", "must be above 0: training always validates"
+                )
+            )
         pattern = prep.get("start_after")
         if pattern:
             try:
                 re.compile(pattern)
             except re.error as error:
-                errors.append(ConfigError(f"experiments.{name}.preprocess.start_after",
-                                          f"not a valid regular expression: {error}"))
+                errors.append(
+                    ConfigError(
+                        f"experiments.{name}.preprocess.start_after", f"not a valid regular expression: {error}"
+                    )
+                )
     return errors
 
 
@@ -265,8 +292,12 @@ def coerce_command_line_values(raw: dict, command_line: dict, schema: dict | Non
                 value = yaml.safe_load(error.instance)
             except yaml.YAMLError:
                 continue
-            if any(kind in _TYPED_SCALARS and isinstance(value, _TYPED_SCALARS[kind])
-                   and not (kind in ("integer", "number") and isinstance(value, bool)) for kind in wanted):
+            if any(
+                kind in _TYPED_SCALARS
+                and isinstance(value, _TYPED_SCALARS[kind])
+                and not (kind in ("integer", "number") and isinstance(value, bool))
+                for kind in wanted
+            ):
                 _set_at(result, path, value)
                 changed = True
                 break
@@ -348,12 +379,21 @@ def stage_settings(settings: dict, stage: str) -> dict:
     if stage == "vocabulary":
         return {**base, "vocabulary": settings["vocabulary"]}
     if stage == "train":
-        return {**base, "ranks": settings["ranks"], "hyperparameters": settings["hyperparameters"],
-                "training": settings["training"], "preset": settings.get("preset")}
+        return {
+            **base,
+            "ranks": settings["ranks"],
+            "hyperparameters": settings["hyperparameters"],
+            "training": settings["training"],
+            "preset": settings.get("preset"),
+        }
     if stage == "evaluate":
         # preprocess: seed strings are cleaned like the corpus; split: reported with the metrics
-        return {**base, "hyperparameters": settings["hyperparameters"], "evaluation": settings["evaluation"],
-                "preprocess": settings["preprocess"]}
+        return {
+            **base,
+            "hyperparameters": settings["hyperparameters"],
+            "evaluation": settings["evaluation"],
+            "preprocess": settings["preprocess"],
+        }
     raise ValueError(f"unknown stage {stage}")
 
 

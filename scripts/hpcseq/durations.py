@@ -43,8 +43,9 @@ def time_seconds(value: Any) -> int:
     seconds = seconds_of(text) if text and "." not in text else None
     if not seconds:
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "...'"
-        raise ValueError(f"{shown} is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM "
-                         "or D-HH:MM:SS, above zero)")
+        raise ValueError(
+            f"{shown} is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, above zero)"
+        )
     return seconds
 
 

@@ -20,7 +20,7 @@ class ExperimentPaths:
     name: str
 
     @classmethod
-    def of(cls, results_dir: str | Path, name: str) -> "ExperimentPaths":
+    def of(cls, results_dir: str | Path, name: str) -> ExperimentPaths:
         return cls(Path(results_dir), name)
 
     @property

@@ -17,8 +17,17 @@ import yaml
 from tests.conftest import REPO_ROOT, tiny_workflow_config, write_config
 
 LOCAL_SLURM = REPO_ROOT / "tests" / "cluster" / "local_slurm.sh"
-TERMINAL = ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
-            "DEADLINE")
+TERMINAL = (
+    "COMPLETED",
+    "FAILED",
+    "TIMEOUT",
+    "CANCELLED",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +40,12 @@ def local_slurm():
     return "hpcseq"  # the account the script creates
 
 
-def sacct(job_id: str, fields: str = "JobID,JobName%40,Partition,State,ExitCode,NTasks,AllocTRES%60,Elapsed") -> list[dict]:
-    result = subprocess.run(["sacct", "-j", str(job_id), "-P", "-n", f"--format={fields}"], capture_output=True,
-                            text=True, check=True)
+def sacct(
+    job_id: str, fields: str = "JobID,JobName%40,Partition,State,ExitCode,NTasks,AllocTRES%60,Elapsed"
+) -> list[dict]:
+    result = subprocess.run(
+        ["sacct", "-j", str(job_id), "-P", "-n", f"--format={fields}"], capture_output=True, text=True, check=True
+    )
     names = [name.split("%")[0] for name in fields.split(",")]
     return [dict(zip(names, line.split("|"))) for line in result.stdout.splitlines() if line.strip()]
 
@@ -54,16 +66,22 @@ def slurm_config(tmp_path: Path, account: str, **changes) -> Path:
     """The tiny config of the workflow tests, for the local cluster (2 ranks, short epochs)."""
     shipped = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     config = tiny_workflow_config(tmp_path)
-    config.update(cluster="local", clusters=shipped["clusters"],
-                  slurm={"account": account, "time": {"preprocess": "00:10:00", "vocabulary": "00:10:00",
-                                                      "train": "00:20:00", "evaluate": "00:10:00"}})
+    config.update(
+        cluster="local",
+        clusters=shipped["clusters"],
+        slurm={
+            "account": account,
+            "time": {"preprocess": "00:10:00", "vocabulary": "00:10:00", "train": "00:20:00", "evaluate": "00:10:00"},
+        },
+    )
     config.update(changes)
     return write_config(tmp_path, config)
 
 
 def snakemake(*args, timeout=1800, check=True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
     return result

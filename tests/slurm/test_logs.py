@@ -31,8 +31,9 @@ TRAIN_PYTHON_MARK = "hpcseq train"
 
 
 def hpcseq(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hpcseq", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hpcseq", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def logs_json(*targets: str, cwd: Path, env: dict | None = None) -> dict[str, dict]:
@@ -61,15 +62,27 @@ def experiment_dir(base: Path, name: str, account: str, **training) -> SimpleNam
 
 
 def render(place: SimpleNamespace, *options: str) -> Path:
-    result = hpcseq("sbatch", "--config", str(place.config), "--cluster", "local", "--experiment", "tiny_char",
-                    "--output-dir", str(place.root / "jobs"), *options, cwd=REPO_ROOT)
+    result = hpcseq(
+        "sbatch",
+        "--config",
+        str(place.config),
+        "--cluster",
+        "local",
+        "--experiment",
+        "tiny_char",
+        "--output-dir",
+        str(place.root / "jobs"),
+        *options,
+        cwd=REPO_ROOT,
+    )
     assert result.returncode == 0, result.stderr
     return place.root / "jobs" / "local" / "tiny_char.sbatch"
 
 
 def submit(script: Path, cwd: Path, *options: str) -> str:
-    result = subprocess.run(["sbatch", "--parsable", *options, str(script)], cwd=cwd, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        ["sbatch", "--parsable", *options, str(script)], cwd=cwd, capture_output=True, text=True, check=True
+    )
     return result.stdout.strip().split(";")[0]
 
 
@@ -84,13 +97,19 @@ def kill_rank(job_id: str, rank: int) -> int:
     found = subprocess.run(["pgrep", "-f", TRAIN_PYTHON_MARK], capture_output=True, text=True).stdout.split()
     for pid in map(int, found):
         try:
-            environ = dict(item.split("=", 1) for item in
-                           Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0") if "=" in item)
+            environ = dict(
+                item.split("=", 1)
+                for item in Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+                if "=" in item
+            )
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if environ.get("SLURM_JOB_ID") == job_id and environ.get("SLURM_PROCID") == str(rank) and \
-                "python" in Path(command[0].decode(errors="replace")).name:
+        if (
+            environ.get("SLURM_JOB_ID") == job_id
+            and environ.get("SLURM_PROCID") == str(rank)
+            and "python" in Path(command[0].decode(errors="replace")).name
+        ):
             os.kill(pid, signal.SIGKILL)
             return pid
     raise AssertionError(f"no training process of rank {rank} of job {job_id} among {found}")
@@ -126,9 +145,12 @@ def jobs(local_slurm, tmp_path_factory):
         "cancelled": experiment_dir(base, "cancelled", local_slurm, epochs=500),
         "timeout": experiment_dir(base, "timeout", local_slurm, epochs=500, checkpoint_every_epochs=5),
     }
-    scripts = {"success": render(places["success"]), "killed": render(places["killed"], "--time", "00:03:00"),
-               "cancelled": render(places["cancelled"], "--time", "00:05:00"),
-               "timeout": render(places["timeout"], "--time", "00:01:00")}
+    scripts = {
+        "success": render(places["success"]),
+        "killed": render(places["killed"], "--time", "00:03:00"),
+        "cancelled": render(places["cancelled"], "--time", "00:05:00"),
+        "timeout": render(places["timeout"], "--time", "00:01:00"),
+    }
     # the data stages here, then train.ids cut short: np.memmap in hpcseq/vocab.py fails in the job
     exception = places["exception"]
     for stage in ("preprocess", "vocab"):
@@ -139,14 +161,21 @@ def jobs(local_slurm, tmp_path_factory):
         handle.truncate(1000)
     scripts["exception"] = render(exception, "--no-data-steps")
 
-    ids = {name: submit(scripts[name], places[name].submit)
-           for name in ("success", "exception", "killed", "cancelled", "timeout")}
+    ids = {
+        name: submit(scripts[name], places[name].submit)
+        for name in ("success", "exception", "killed", "cancelled", "timeout")
+    }
     requeue_dir = base / "requeue"
     requeue_dir.mkdir()
     (requeue_dir / "requeue_me.sbatch").write_text(REQUEUE_SCRIPT)
     ids["requeue"] = submit(requeue_dir / "requeue_me.sbatch", requeue_dir, "--account", local_slurm)
-    follow = subprocess.Popen([sys.executable, "-m", "hpcseq", "logs", "--follow", "--interval", "3", ids["success"]],
-                              cwd=places["success"].submit, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "hpcseq", "logs", "--follow", "--interval", "3", ids["success"]],
+        cwd=places["success"].submit,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     acted = {"killed": None, "cancelled": None}
     deadline = time.time() + 900
     try:
@@ -164,8 +193,9 @@ def jobs(local_slurm, tmp_path_factory):
     finally:
         if follow.poll() is None:
             follow.kill()
-    return SimpleNamespace(places=places, ids=ids, rows=rows, requeue_dir=requeue_dir,
-                           follow=(follow.returncode, follow_out, follow_err))
+    return SimpleNamespace(
+        places=places, ids=ids, rows=rows, requeue_dir=requeue_dir, follow=(follow.returncode, follow_out, follow_err)
+    )
 
 
 def detail(jobs, name: str) -> tuple[dict, str]:
@@ -185,8 +215,10 @@ def test_a_completed_run_shows_epochs_metrics_and_speed_from_metrics_jsonl(jobs)
     assert (data["state"], data["rule"], data["experiment"]) == ("completed", "sbatch", "tiny_char")
     assert (data["epochs_done"], data["epochs_planned"], data["progress_from"]) == (2, 2, "metrics.jsonl")
     assert (data["loss"], data["val_loss"]) == (last["loss"], last["val_loss"])
-    assert (data["accuracy"], data["val_accuracy"]) == (last["sparse_categorical_accuracy"],
-                                                        last["val_sparse_categorical_accuracy"])
+    assert (data["accuracy"], data["val_accuracy"]) == (
+        last["sparse_categorical_accuracy"],
+        last["val_sparse_categorical_accuracy"],
+    )
     assert data["samples_per_second"] == statistics.median(r["samples_per_second"] for r in records)
     assert (data["ranks"], data["gpus"], data["nodes"]) == (2, 2, 1)
     assert 0 < data["elapsed_seconds"] <= data["limit_seconds"] == 20 * 60
@@ -245,6 +277,7 @@ def test_a_cancelled_job_says_by_whom_and_where_training_stands(jobs):
     assert jobs.rows["cancelled"]["State"].startswith("CANCELLED")
     data, text = detail(jobs, "cancelled")
     import pwd
+
     user = pwd.getpwuid(os.geteuid()).pw_name
     diagnosis = data["diagnosis"]
     assert (data["state"], data["reason"]) == ("cancelled", user)
@@ -272,9 +305,22 @@ def test_a_requeued_job_counts_its_runs(jobs):
 
 
 def test_a_waiting_job_shows_why(local_slurm, tmp_path):
-    job_id = subprocess.run(["sbatch", "--parsable", "--begin=now+3600", "--job-name=logs_waiting",
-                             f"--output={tmp_path}/logs_waiting_out.%j", "--account", local_slurm, "--wrap", "true"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    job_id = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "--begin=now+3600",
+            "--job-name=logs_waiting",
+            f"--output={tmp_path}/logs_waiting_out.%j",
+            "--account",
+            local_slurm,
+            "--wrap",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     try:
         data = logs_json(job_id, cwd=tmp_path)[job_id]
         text = hpcseq("logs", job_id, cwd=tmp_path).stdout
@@ -291,14 +337,21 @@ def test_the_table_of_all_runs_and_the_same_answers_without_sacct_and_squeue(job
     table = hpcseq("logs", *dirs, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:6]}
-    expected = {"success": "completed", "exception": "failed", "killed": "failed", "cancelled": "cancelled",
-                "timeout": "timeout"}
+    expected = {
+        "success": "completed",
+        "exception": "failed",
+        "killed": "failed",
+        "cancelled": "cancelled",
+        "timeout": "timeout",
+    }
     assert {name: rows[jobs.ids[name]][3] for name in expected} == expected
     # a cluster without accounting, and no squeue: the files alone
     fake = tmp_path / "bin"
     fake.mkdir()
-    for name, message in (("sacct", "sacct: error: Slurm accounting storage is disabled"),
-                          ("squeue", "slurm_load_jobs error: Unable to contact slurm controller")):
+    for name, message in (
+        ("sacct", "sacct: error: Slurm accounting storage is disabled"),
+        ("squeue", "slurm_load_jobs error: Unable to contact slurm controller"),
+    ):
         (fake / name).write_text(f"#!/bin/sh\necho '{message}' >&2\nexit 1\n")
         (fake / name).chmod(0o755)
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
@@ -308,8 +361,13 @@ def test_the_table_of_all_runs_and_the_same_answers_without_sacct_and_squeue(job
     found = {job["job_id"]: job for job in document["jobs"]}
     assert {name: found[jobs.ids[name]]["state"] for name in expected} == expected
     kinds = {name: (found[jobs.ids[name]]["diagnosis"] or {}).get("kind") for name in expected}
-    assert kinds == {"success": None, "exception": "python_exception", "killed": "rank_died",
-                     "cancelled": "cancelled", "timeout": "time_limit"}
+    assert kinds == {
+        "success": None,
+        "exception": "python_exception",
+        "killed": "rank_died",
+        "cancelled": "cancelled",
+        "timeout": "time_limit",
+    }
     assert found[jobs.ids["success"]]["epochs_done"] == 2 and found[jobs.ids["success"]]["slurm_state"] is None
     assert any("accounting storage is disabled" in note for note in document["notes"])
 
@@ -327,10 +385,17 @@ def test_a_snakemake_profile_run_directory(local_slurm, tmp_path):
     run_dir.mkdir()
     run = snakemake("--profile", "slurm", "--configfile", str(config), "--directory", str(run_dir))
     submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/", run.stdout + run.stderr))
-    experiments = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_\w+/(\w+)/", run.stdout +
-                                  run.stderr))
-    assert {"preprocess_text", "preprocess_sentences", "vocabulary_characters", "vocabulary_words", "train",
-            "evaluate"} <= set(submitted.values())
+    experiments = dict(
+        re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_\w+/(\w+)/", run.stdout + run.stderr)
+    )
+    assert {
+        "preprocess_text",
+        "preprocess_sentences",
+        "vocabulary_characters",
+        "vocabulary_words",
+        "train",
+        "evaluate",
+    } <= set(submitted.values())
     for job_id in submitted:
         wait_for_job(job_id, timeout=120)
     found = logs_json(cwd=run_dir)
@@ -344,8 +409,12 @@ def test_a_snakemake_profile_run_directory(local_slurm, tmp_path):
             records = metrics_records(results, job["experiment"])
             accuracy = "sparse_categorical_accuracy" if job["experiment"] == "tiny_char" else "accuracy"
             assert (job["epochs_done"], job["epochs_planned"], job["ranks"], job["gpus"]) == (2, 2, 2, 2)
-            assert (job["loss"], job["val_loss"], job["accuracy"], job["val_accuracy"]) == \
-                (records[-1]["loss"], records[-1]["val_loss"], records[-1][accuracy], records[-1][f"val_{accuracy}"])
+            assert (job["loss"], job["val_loss"], job["accuracy"], job["val_accuracy"]) == (
+                records[-1]["loss"],
+                records[-1]["val_loss"],
+                records[-1][accuracy],
+                records[-1][f"val_{accuracy}"],
+            )
             assert job["samples_per_second"] == statistics.median(r["samples_per_second"] for r in records)
             assert any(path.endswith(f"logs/train/{job['experiment']}.log") for path in job["files"])
         else:
@@ -373,8 +442,17 @@ def test_every_failed_attempt_of_a_profile_run_keeps_its_own_diagnosis(local_slu
     config_path.write_text(yaml.safe_dump(config))
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    run = snakemake("--profile", "slurm", "--configfile", str(config_path), "--directory", str(run_dir),
-                    "--retries", "1", check=False)
+    run = snakemake(
+        "--profile",
+        "slurm",
+        "--configfile",
+        str(config_path),
+        "--directory",
+        str(run_dir),
+        "--retries",
+        "1",
+        check=False,
+    )
     assert run.returncode != 0
     trains = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/", run.stdout + run.stderr)
     assert len(trains) == 2  # the first attempt and one retry

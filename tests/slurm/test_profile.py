@@ -38,8 +38,14 @@ def plugin_sbatch_call(resources: dict) -> str:
         __getattr__ = dict.__getitem__
 
     job = SimpleNamespace(resources=Resources(typed), threads=1)
-    params = {"run_uuid": "uuid", "slurm_logfile": "log", "comment_str": "rule_train", "account": "",
-              "partition": f"-p {typed['slurm_partition']}", "workdir": ""}
+    params = {
+        "run_uuid": "uuid",
+        "slurm_logfile": "log",
+        "comment_str": "rule_train",
+        "account": "",
+        "partition": f"-p {typed['slurm_partition']}",
+        "workdir": "",
+    }
     return get_submit_command(job, params) + set_gres_string(job)
 
 
@@ -49,8 +55,10 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
     gpus = CLUSTERS[cluster]["gpus_per_node"]
     if ranks > gpus and ranks % gpus:
         ranks = gpus * 2
-    overrides = {name: {"ranks": ranks} for name in ("shakespeare_char_rnn", "umich_sentiment_lstm",
-                                                       "umich_sentiment_lstm_random_split")}
+    overrides = {
+        name: {"ranks": ranks}
+        for name in ("shakespeare_char_rnn", "umich_sentiment_lstm", "umich_sentiment_lstm_random_split")
+    }
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     for name, values in overrides.items():
         config["experiments"][name].update(values)
@@ -86,11 +94,18 @@ def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(local_slurm, tmp_path):
     config = slurm_config(tmp_path / "slurm", local_slurm)
     run = snakemake("--profile", "slurm", "--configfile", str(config))
     results = tmp_path / "slurm" / "results"
-    submitted = dict(re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/",
-                                run.stdout + run.stderr))
+    submitted = dict(
+        re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/", run.stdout + run.stderr)
+    )
     rules = set(submitted.values())
-    assert {"preprocess_text", "preprocess_sentences", "vocabulary_characters", "vocabulary_words", "train",
-            "evaluate"} <= rules
+    assert {
+        "preprocess_text",
+        "preprocess_sentences",
+        "vocabulary_characters",
+        "vocabulary_words",
+        "train",
+        "evaluate",
+    } <= rules
 
     local_config = slurm_config(tmp_path / "local", local_slurm, cluster=None)
     snakemake("--cores", "2", "--configfile", str(local_config))

@@ -14,8 +14,24 @@ from tests.slurm.conftest import slurm_config, wait_for_job
 
 
 def render(config_path, output_dir, *extra):
-    subprocess.run([sys.executable, "-m", "hpcseq", "sbatch", "--config", str(config_path), "--cluster", "local",
-                    "--output-dir", str(output_dir), *extra], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hpcseq",
+            "sbatch",
+            "--config",
+            str(config_path),
+            "--cluster",
+            "local",
+            "--output-dir",
+            str(output_dir),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return sorted((output_dir / "local").glob("*.sbatch"))
 
 
@@ -24,8 +40,7 @@ def test_every_local_script_passes_bash_n_and_sbatch_test_only(local_slurm, tmp_
     assert len(scripts) == 3
     for script in scripts:
         subprocess.run(["bash", "-n", str(script)], check=True)
-        result = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True,
-                                cwd=tmp_path)
+        result = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "to start at" in result.stderr + result.stdout
         assert "partition gpus" in result.stderr + result.stdout
@@ -36,8 +51,9 @@ def test_a_submitted_script_completes_and_leaves_juelich_style_logs(local_slurm,
     script = [s for s in render(config, tmp_path / "jobs") if s.name == "tiny_char.sbatch"][0]
     submit_dir = tmp_path / "submit"
     submit_dir.mkdir()
-    result = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, check=True,
-                            cwd=submit_dir)
+    result = subprocess.run(
+        ["sbatch", "--parsable", str(script)], capture_output=True, text=True, check=True, cwd=submit_dir
+    )
     job_id = result.stdout.strip().split(";")[0]
     row = wait_for_job(job_id, timeout=600)
     out, err = submit_dir / f"tiny_char_out.{job_id}", submit_dir / f"tiny_char_err.{job_id}"
@@ -52,8 +68,22 @@ def test_a_submitted_script_completes_and_leaves_juelich_style_logs(local_slurm,
 
 @pytest.mark.parametrize("value", ["x; touch /tmp/hpcseq-pwned", "$(touch /tmp/hpcseq-pwned)"])
 def test_hostile_account_is_refused_by_the_command(value, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "hpcseq", "sbatch", "--cluster", "local", "--account", value,
-                             "--output-dir", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hpcseq",
+            "sbatch",
+            "--cluster",
+            "local",
+            "--account",
+            value,
+            "--output-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "config key slurm.account" in result.stderr
     assert not list(tmp_path.rglob("*.sbatch"))

@@ -19,8 +19,10 @@ from tests.slurm.conftest import sacct, slurm_config, snakemake, wait_for_job
 # on the 2-core CI machine (measured: 8 epochs took 77 s), about 210 s, so no single job can finish
 # it even on a machine twice as fast, and 3-5 jobs do.
 LONG_TRAINING = {"epochs": 20, "batch_size": 64, "max_steps_per_epoch": 2500, "steps_per_execution": 16}
-SLURM = {"time": {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:03:00", "evaluate": "00:05:00"},
-         "signal_seconds_before_limit": 90}
+SLURM = {
+    "time": {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:03:00", "evaluate": "00:05:00"},
+    "signal_seconds_before_limit": 90,
+}
 
 
 def long_config(tmp_path, account, **extra):
@@ -39,14 +41,29 @@ def long_config(tmp_path, account, **extra):
 
 def test_generated_script_is_warned_checkpoints_requeues_and_completes(local_slurm, tmp_path):
     config = long_config(tmp_path / "slurm", local_slurm)
-    subprocess.run([sys.executable, "-m", "hpcseq", "sbatch", "--config", str(config), "--cluster", "local",
-                    "--output-dir", str(tmp_path / "jobs")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hpcseq",
+            "sbatch",
+            "--config",
+            str(config),
+            "--cluster",
+            "local",
+            "--output-dir",
+            str(tmp_path / "jobs"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     script = tmp_path / "jobs" / "local" / "tiny_char.sbatch"
     assert "#SBATCH --signal=B:USR1@90" in script.read_text() and "#SBATCH --requeue" in script.read_text()
     submit = tmp_path / "submit"
     submit.mkdir()
-    job_id = subprocess.run(["sbatch", "--parsable", str(script)], cwd=submit, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    job_id = subprocess.run(
+        ["sbatch", "--parsable", str(script)], cwd=submit, capture_output=True, text=True, check=True
+    ).stdout.strip()
     row = wait_for_job(job_id, timeout=1500)
     out = (submit / f"tiny_char_out.{job_id}").read_text()
     err = (submit / f"tiny_char_err.{job_id}").read_text()
@@ -55,8 +72,11 @@ def test_generated_script_is_warned_checkpoints_requeues_and_completes(local_slu
     assert "checkpoint written before the time limit: requeueing job" in out
     assert "stopped on SIGUSR1 after writing checkpoint" in out + err
     assert re.search(r"resuming from .*checkpoints/epoch-\d{4}-step-\d{7}", out)
-    restarts = int(subprocess.run(["sacct", "-j", job_id, "-X", "-n", "-D", "--format=JobID"], capture_output=True,
-                                  text=True).stdout.split().count(job_id))
+    restarts = int(
+        subprocess.run(["sacct", "-j", job_id, "-X", "-n", "-D", "--format=JobID"], capture_output=True, text=True)
+        .stdout.split()
+        .count(job_id)
+    )
     assert restarts >= 2  # sacct -D lists each requeued run of the job
 
     results = tmp_path / "slurm" / "results" / "tiny_char"
@@ -66,8 +86,9 @@ def test_generated_script_is_warned_checkpoints_requeues_and_completes(local_slu
     reference = long_config(tmp_path / "reference", local_slurm, cluster=None)
     target = tmp_path / "reference" / "results" / "tiny_char" / "model" / "training_summary.json"
     snakemake(str(target), "--cores", "2", "--configfile", str(reference))  # --configfile takes several values
-    expected = json.loads((tmp_path / "reference" / "results" / "tiny_char" / "model" / "training_summary.json")
-                          .read_text())
+    expected = json.loads(
+        (tmp_path / "reference" / "results" / "tiny_char" / "model" / "training_summary.json").read_text()
+    )
     assert summary["weights_sha256"] == expected["weights_sha256"]
     assert (results / "eval" / "metrics.json").is_file()
 
@@ -81,7 +102,7 @@ def test_snakemake_profile_resubmits_a_warned_training_job_until_done(local_slur
     first = [row for row in sacct(train_jobs[0]) if row["JobID"] == train_jobs[0]][0]
     last = [row for row in sacct(train_jobs[-1]) if row["JobID"] == train_jobs[-1]][0]
     assert first["State"] == "FAILED" and last["State"] == "COMPLETED"
-    first_log = (REPO_ROOT / ".snakemake" / "slurm_logs" / "rule_train" / "tiny_char" / f"{train_jobs[0]}.log")
+    first_log = REPO_ROOT / ".snakemake" / "slurm_logs" / "rule_train" / "tiny_char" / f"{train_jobs[0]}.log"
     assert "non-zero exit status 75" in first_log.read_text()  # training stopped on the warning
     train_log = (tmp_path / "logs" / "train" / "tiny_char.log").read_text()
     assert "resuming from" in train_log

@@ -9,13 +9,12 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from hpcseq import config as config_module  # noqa: E402
-from hpcseq.data.text_corpus import prepare_text_corpus  # noqa: E402
-from hpcseq.paths import ExperimentPaths  # noqa: E402
-from hpcseq.data.labelled_sentences import prepare_sentences  # noqa: E402
-from hpcseq.data.vocabulary import build_vocabulary  # noqa: E402
-
-from tests.conftest import SHAKESPEARE, UMICH  # noqa: E402
+from hpcseq import config as config_module
+from hpcseq.data.labelled_sentences import prepare_sentences
+from hpcseq.data.text_corpus import prepare_text_corpus
+from hpcseq.data.vocabulary import build_vocabulary
+from hpcseq.paths import ExperimentPaths
+from tests.conftest import SHAKESPEARE, UMICH
 
 TINY_CONFIG = {
     "preset": None,
@@ -24,15 +23,23 @@ TINY_CONFIG = {
         "umich": {"format": "labelled_sentences", "path": str(UMICH)},
     },
     "experiments": {
-        "char": {"model": "char_rnn", "dataset": "shakespeare", "ranks": 1,
-                 "preprocess": {"max_characters": 20000},
-                 "hyperparameters": {"hidden_units": 32},
-                 "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 40, "steps_per_execution": 8},
-                 "evaluation": {"sample_length": 20, "temperatures": [0.7]}},
-        "senti": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 1,
-                  "preprocess": {"max_lines": 2000},
-                  "hyperparameters": {"embedding_dim": 16, "lstm_units": 8, "sentence_length": 20},
-                  "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 10}},
+        "char": {
+            "model": "char_rnn",
+            "dataset": "shakespeare",
+            "ranks": 1,
+            "preprocess": {"max_characters": 20000},
+            "hyperparameters": {"hidden_units": 32},
+            "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 40, "steps_per_execution": 8},
+            "evaluation": {"sample_length": 20, "temperatures": [0.7]},
+        },
+        "senti": {
+            "model": "sentiment_lstm",
+            "dataset": "umich",
+            "ranks": 1,
+            "preprocess": {"max_lines": 2000},
+            "hyperparameters": {"embedding_dim": 16, "lstm_units": 8, "sentence_length": 20},
+            "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 10},
+        },
     },
 }
 

@@ -17,7 +17,7 @@ def lecture_windows(text: str, seqlen: int, step: int):
     """The lecture's loop, verbatim in logic: inputs text[i:i+SEQLEN], label text[i+SEQLEN]."""
     input_chars, label_chars = [], []
     for i in range(0, len(text) - seqlen, step):
-        input_chars.append(text[i:i + seqlen])
+        input_chars.append(text[i : i + seqlen])
         label_chars.append(text[i + seqlen])
     return input_chars, label_chars
 
@@ -50,8 +50,9 @@ def test_one_training_epoch_visits_distinct_windows_and_the_next_epoch_reorders(
     seqlen, step, batch = 10, 1, 8
     count = inputs.window_count(len(ids), seqlen, step)
     steps = count // batch
-    dataset = inputs.char_training_dataset(ids, seqlen, step, batch, steps, seed=3, rank=0, first_step=0,
-                                           last_step=2 * steps)
+    dataset = inputs.char_training_dataset(
+        ids, seqlen, step, batch, steps, seed=3, rank=0, first_step=0, last_step=2 * steps
+    )
     starts = [x.numpy()[:, 0] for x, _ in dataset]
     assert len(starts) == 2 * steps
     epoch1, epoch2 = np.concatenate(starts[:steps]), np.concatenate(starts[steps:])
@@ -60,7 +61,7 @@ def test_one_training_epoch_visits_distinct_windows_and_the_next_epoch_reorders(
         assert epoch.min() >= 0 and epoch.max() < count
     assert not np.array_equal(epoch1, epoch2)  # reshuffled every epoch
     # with steps * batch == count every window is visited exactly once
-    exact = inputs.char_training_dataset(ids[:seqlen + 1 + 39], seqlen, step, 8, 5, 3, 0, 0, 5)
+    exact = inputs.char_training_dataset(ids[: seqlen + 1 + 39], seqlen, step, 8, 5, 3, 0, 0, 5)
     visited = np.concatenate([x.numpy()[:, 0] for x, _ in exact])
     assert sorted(visited.tolist()) == list(range(40))
 
@@ -121,8 +122,9 @@ def test_pad_sentences_matches_keras_pad_sequences():
     flat = np.array([t for s in sentences for t in s], dtype=np.uint16)
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences])]).astype(np.int64)
     for padding in ("pre", "post"):
-        expected = tf.keras.preprocessing.sequence.pad_sequences(sentences, maxlen=4, padding=padding,
-                                                                 truncating=padding)
+        expected = tf.keras.preprocessing.sequence.pad_sequences(
+            sentences, maxlen=4, padding=padding, truncating=padding
+        )
         np.testing.assert_array_equal(inputs.pad_sentences(flat, offsets, 4, padding), expected)
 
 

@@ -35,15 +35,31 @@ def settings_for(model: str) -> dict:
 
 
 def command(settings, results_dir, launcher="horovodrun"):
-    prefix = [HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"] if launcher == "horovodrun" else \
-        ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
-    return prefix + [PYTHON, "-m", "hpcseq", "train", "--settings", json.dumps(settings), "--results-dir",
-                     str(results_dir)]
+    prefix = (
+        [HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"]
+        if launcher == "horovodrun"
+        else ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+    )
+    return prefix + [
+        PYTHON,
+        "-m",
+        "hpcseq",
+        "train",
+        "--settings",
+        json.dumps(settings),
+        "--results-dir",
+        str(results_dir),
+    ]
 
 
 def run_to_end(settings, results_dir, launcher="horovodrun") -> subprocess.CompletedProcess:
-    result = subprocess.run(command(settings, results_dir, launcher), capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    result = subprocess.run(
+        command(settings, results_dir, launcher),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
@@ -56,7 +72,9 @@ def rank_processes(marker: str) -> dict[int, int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            environ = dict(item.split(b"=", 1) for item in (entry / "environ").read_bytes().split(b"\0") if b"=" in item)
+            environ = dict(
+                item.split(b"=", 1) for item in (entry / "environ").read_bytes().split(b"\0") if b"=" in item
+            )
         except OSError:
             continue
         if b"hpcseq" in cmdline and b"train" in cmdline and any(marker.encode() in part for part in cmdline):
@@ -88,13 +106,20 @@ def references(tmp_path_factory):
     return refs
 
 
-@pytest.mark.parametrize("model,repetition", [("char_rnn", 1), ("char_rnn", 2), ("char_rnn", 3),
-                                              ("sentiment_lstm", 1), ("sentiment_lstm", 2)])
+@pytest.mark.parametrize(
+    "model,repetition",
+    [("char_rnn", 1), ("char_rnn", 2), ("char_rnn", 3), ("sentiment_lstm", 1), ("sentiment_lstm", 2)],
+)
 def test_sigkill_at_a_random_step_then_rerun_equals_an_uninterrupted_run(model, repetition, references, tmp_path):
     settings = settings_for(model)
     paths = prepare(settings, tmp_path / "results")
-    process = subprocess.Popen(command(settings, paths.results_dir), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command(settings, paths.results_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     # wait for training to be under way (a first checkpoint), then kill every rank at a random moment
     wait_until(lambda: paths.checkpoints.is_dir() and any(paths.checkpoints.glob("epoch-*")), 300, "no checkpoint")
     delay = random.uniform(0.0, 2.5)
@@ -122,10 +147,14 @@ def test_sigusr1_on_one_rank_stops_all_ranks_at_one_step_with_a_checkpoint(refer
     settings = settings_for("char_rnn")
     settings["training"] = {**settings["training"], "checkpoint_every_minutes": None}
     paths = prepare(settings, tmp_path / "results")
-    process = subprocess.Popen(command(settings, paths.results_dir, "mpirun"), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    wait_until(lambda: any(paths.checkpoints.glob("epoch-0001-*")) if paths.checkpoints.is_dir() else False, 300,
-               "first epoch did not finish")
+    process = subprocess.Popen(
+        command(settings, paths.results_dir, "mpirun"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    wait_until(
+        lambda: any(paths.checkpoints.glob("epoch-0001-*")) if paths.checkpoints.is_dir() else False,
+        300,
+        "first epoch did not finish",
+    )
     time.sleep(random.uniform(0.1, 0.8))
     ranks = rank_processes(str(paths.results_dir))
     os.kill(ranks[1], signal.SIGUSR1)  # only rank 1 hears it; the step guard tells rank 0
@@ -145,8 +174,12 @@ def test_sigusr1_on_one_rank_stops_all_ranks_at_one_step_with_a_checkpoint(refer
 def test_sigterm_checkpoints_and_exits_143(char_experiment):
     settings, paths = char_experiment
     settings = {**settings, "training": {**settings["training"], "epochs": 30, "max_steps_per_epoch": 200}}
-    process = subprocess.Popen([PYTHON, "-m", "hpcseq", "train", "--settings", json.dumps(settings), "--results-dir",
-                                str(paths.results_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [PYTHON, "-m", "hpcseq", "train", "--settings", json.dumps(settings), "--results-dir", str(paths.results_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     wait_until(lambda: paths.metrics.is_file() and paths.metrics.read_text().strip(), 300, "no epoch finished")
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
@@ -160,9 +193,13 @@ def test_time_limit_warning_before_training_starts_is_not_lost(char_experiment):
     """The job script exports HPCSEQ_TIME_LIMIT_WARNING when Slurm's warning came during
     preprocessing: training then checkpoints after its first steps and exits 75."""
     settings, paths = char_experiment
-    result = subprocess.run([PYTHON, "-m", "hpcseq", "train", "--settings", json.dumps(settings), "--results-dir",
-                             str(paths.results_dir)], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "HPCSEQ_TIME_LIMIT_WARNING": "1"})
+    result = subprocess.run(
+        [PYTHON, "-m", "hpcseq", "train", "--settings", json.dumps(settings), "--results-dir", str(paths.results_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HPCSEQ_TIME_LIMIT_WARNING": "1"},
+    )
     assert result.returncode == 75, result.stdout[-2000:] + result.stderr[-2000:]
     state = json.loads(next(paths.checkpoints.glob("epoch-0000-step-*")).joinpath("state.json").read_text())
     assert state["step_in_epoch"] == settings["training"]["steps_per_execution"]

@@ -17,12 +17,22 @@ PYTHON = sys.executable  # the training environment's interpreter
 HOROVODRUN = str(Path(PYTHON).parent / "horovodrun")
 
 
-def run_stage(stage: str, settings: dict, results_dir: Path, launcher: list[str] | None = None,
-              extra: list[str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    command = (launcher or []) + [PYTHON, "-m", "hpcseq", stage, "--settings", json.dumps(settings),
-                                  "--results-dir", str(results_dir)] + (extra or [])
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+def run_stage(
+    stage: str,
+    settings: dict,
+    results_dir: Path,
+    launcher: list[str] | None = None,
+    extra: list[str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    command = (
+        (launcher or [])
+        + [PYTHON, "-m", "hpcseq", stage, "--settings", json.dumps(settings), "--results-dir", str(results_dir)]
+        + (extra or [])
+    )
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{stage} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
@@ -48,8 +58,15 @@ def test_plain_process_trains_writes_metrics_checkpoints_and_is_reproducible(cha
     records = metrics_of(paths)
     assert [r["epoch"] for r in records] == [1, 2]
     for record in records:
-        assert {"loss", "val_loss", "sparse_categorical_accuracy", "samples_per_second", "train_seconds",
-                "epoch_seconds", "learning_rate"} <= set(record)
+        assert {
+            "loss",
+            "val_loss",
+            "sparse_categorical_accuracy",
+            "samples_per_second",
+            "train_seconds",
+            "epoch_seconds",
+            "learning_rate",
+        } <= set(record)
         assert record["samples"] == 40 * 32
     assert records[1]["loss"] < records[0]["loss"]
     assert paths.final_model.is_file()
@@ -98,7 +115,9 @@ def test_workflow_sets_foreign_checkpoints_aside_and_switching_back_resumes_them
     other = json.loads(json.dumps(settings))
     other["training"]["learning_rate"] = 0.01
     result = run_stage("train", other, paths.results_dir, extra=["--foreign-checkpoints", "set-aside"])
-    assert "checkpoints of other settings (training.learning_rate: checkpoint 0.001, now 0.01) set aside" in result.stdout
+    assert (
+        "checkpoints of other settings (training.learning_rate: checkpoint 0.001, now 0.01) set aside" in result.stdout
+    )
     assert "starting from scratch" in result.stdout and "resuming from" not in result.stdout
     aside = [p for p in paths.model_dir.iterdir() if p.name.startswith("checkpoints.settings-")]
     assert len(aside) == 1 and sorted(p.name for p in aside[0].iterdir()) == original
@@ -164,7 +183,22 @@ def test_evaluation_of_both_models(char_experiment, sentiment_experiment):
 
 def test_missing_horovod_environment_is_a_clear_error(char_experiment, tmp_path):
     settings, paths = char_experiment
-    result = subprocess.run([PYTHON, "-m", "hpcseq", "launch", "--ranks", "1", "--", str(tmp_path / "nope/python"),
-                             "-m", "hpcseq", "train"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "hpcseq",
+            "launch",
+            "--ranks",
+            "1",
+            "--",
+            str(tmp_path / "nope/python"),
+            "-m",
+            "hpcseq",
+            "train",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "training interpreter" in result.stderr and "make setup" in result.stderr

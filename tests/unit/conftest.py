@@ -15,13 +15,7 @@ import pytest
 from hpcseq import config as config_module
 
 # A short play-like text: mixed case, indentation, trailing tabs, blank and blank-looking lines.
-PLAIN_TEXT = (
-    "  First Citizen:\n"
-    "\n"
-    "Before we proceed ANY further,\t\n"
-    "   \n"
-    "hear me speak.\n"
-)
+PLAIN_TEXT = "  First Citizen:\n\nBefore we proceed ANY further,\t\n   \nhear me speak.\n"
 # What the lecture's cleaning makes of PLAIN_TEXT, worked out by hand:
 # strip, lowercase, drop the two empty lines, join with one space.
 PLAIN_TEXT_CLEANED = "first citizen: before we proceed any further, hear me speak."
@@ -40,11 +34,11 @@ SENTENCES = [
 def lecture_clean(data: bytes) -> str:
     """The lecture's cleaning, written out independently of hpcseq:
 
-        for line in open(path, "rb"):
-            line = line.strip().lower().decode("ascii", "ignore")
-            if len(line) == 0: continue
-            lines.append(line)
-        text = " ".join(lines)
+    for line in open(path, "rb"):
+        line = line.strip().lower().decode("ascii", "ignore")
+        if len(line) == 0: continue
+        lines.append(line)
+    text = " ".join(lines)
     """
     lines = []
     for line in io.BytesIO(data):

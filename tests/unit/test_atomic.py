@@ -9,7 +9,6 @@ import stat
 import pytest
 
 from hpcseq.io import append_line, atomic_directory, atomic_open, write_json, write_text
-
 from tests.unit.conftest import leftovers
 
 
@@ -31,20 +30,18 @@ def test_atomic_open_replaces_on_success(tmp_path):
 def test_atomic_open_keeps_the_old_file_when_the_body_raises(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old\n")
-    with pytest.raises(Boom):
-        with atomic_open(target) as handle:
-            handle.write("half of the new")
-            raise Boom()
+    with pytest.raises(Boom), atomic_open(target) as handle:
+        handle.write("half of the new")
+        raise Boom()
     assert target.read_text() == "old\n"
     assert leftovers(tmp_path) == []
 
 
 def test_atomic_open_creates_nothing_when_the_body_raises(tmp_path):
     target = tmp_path / "sub" / "out.bin"
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_open(target, "wb") as handle:
-            handle.write(b"\x00\x01")
-            raise KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt), atomic_open(target, "wb") as handle:
+        handle.write(b"\x00\x01")
+        raise KeyboardInterrupt()
     assert not target.exists()
     assert leftovers(tmp_path / "sub") == []
 
@@ -108,10 +105,9 @@ def test_atomic_directory_replaces_only_on_success(tmp_path):
     target.mkdir()
     (target / "old.txt").write_text("old")
 
-    with pytest.raises(Boom):
-        with atomic_directory(target) as work:
-            (work / "new.txt").write_text("new")
-            raise Boom()
+    with pytest.raises(Boom), atomic_directory(target) as work:
+        (work / "new.txt").write_text("new")
+        raise Boom()
     assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
     assert (target / "old.txt").read_text() == "old"
     assert leftovers(tmp_path) == []

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from hpcseq.data.text_corpus import CleaningOptions, CleaningStats, clean_lines, prepare_text_corpus, read_split, split_sizes
+from hpcseq.data.text_corpus import (
+    CleaningOptions,
+    CleaningStats,
+    clean_lines,
+    prepare_text_corpus,
+    read_split,
+    split_sizes,
+)
 from hpcseq.errors import InputDataError
-
 from tests.unit.conftest import PLAIN_TEXT, PLAIN_TEXT_CLEANED, lecture_clean, leftovers
 
 SPLITS = ("train", "validation", "test")
@@ -31,6 +37,7 @@ def cleaned(tmp_path, text_settings, write_file, content, **preprocess) -> str:
 
 # ------------------------------------------------------------------------------ cleaning switches
 
+
 def test_default_cleaning_is_the_lectures(tmp_path, text_settings, write_file):
     assert lecture_clean(PLAIN_TEXT.encode()) == PLAIN_TEXT_CLEANED  # the hand-worked expectation
     assert cleaned(tmp_path, text_settings, write_file, PLAIN_TEXT) == PLAIN_TEXT_CLEANED
@@ -41,8 +48,7 @@ def test_default_cleaning_matches_the_lecture_on_ascii_text(tmp_path, text_setti
     assert cleaned(tmp_path, text_settings, write_file, content) == lecture_clean(content)
 
 
-def test_default_cleaning_matches_the_lecture_when_non_ascii_touches_line_ends(tmp_path, text_settings,
-                                                                               write_file):
+def test_default_cleaning_matches_the_lecture_when_non_ascii_touches_line_ends(tmp_path, text_settings, write_file):
     # The lecture strips the raw bytes first and drops non-ASCII bytes afterwards, so a space
     # before a line-final em dash (or after a line-initial one) survives into the text.
     content = "Word \u2014\n\u2014 Next\nEnd\n".encode()
@@ -86,8 +92,17 @@ def test_ascii_only_off_keeps_and_lowercases_unicode(tmp_path, text_settings, wr
 
 def test_all_switches_off_keep_the_text_as_is_but_line_endings(tmp_path, text_settings, write_file):
     content = " A\n\nB \n"
-    result = cleaned(tmp_path, text_settings, write_file, content, strip_lines=False, lowercase=False,
-                     ascii_only=False, drop_empty_lines=False, join_with="\n")
+    result = cleaned(
+        tmp_path,
+        text_settings,
+        write_file,
+        content,
+        strip_lines=False,
+        lowercase=False,
+        ascii_only=False,
+        drop_empty_lines=False,
+        join_with="\n",
+    )
     assert result == " A\n\nB "
 
 
@@ -178,6 +193,7 @@ def test_skip_header_lines_counts_lines_after_a_bom_and_crlf(tmp_path, text_sett
 
 # ------------------------------------------------------------------------------ subsets
 
+
 def test_max_characters_truncates_and_reports_a_subset(tmp_path, text_settings, write_file):
     content = PLAIN_TEXT.encode()
     digest = hashlib.sha256(content).hexdigest()
@@ -226,13 +242,17 @@ def test_max_characters_equal_to_the_text_length_is_not_a_subset(tmp_path, text_
 
 # ------------------------------------------------------------------------------ splits
 
-@pytest.mark.parametrize("total, validation, test, expected", [
-    (30, 0.1, 0.1, {"train": 24, "validation": 3, "test": 3}),
-    (30, 0.2, 0.3, {"train": 15, "validation": 6, "test": 9}),
-    (101, 0.1, 0.2, {"train": 71, "validation": 10, "test": 20}),
-    (1000, 0.1, 0.0, {"train": 900, "validation": 100, "test": 0}),
-    (7, 0.1, 0.1, {"train": 5, "validation": 1, "test": 1}),
-])
+
+@pytest.mark.parametrize(
+    "total, validation, test, expected",
+    [
+        (30, 0.1, 0.1, {"train": 24, "validation": 3, "test": 3}),
+        (30, 0.2, 0.3, {"train": 15, "validation": 6, "test": 9}),
+        (101, 0.1, 0.2, {"train": 71, "validation": 10, "test": 20}),
+        (1000, 0.1, 0.0, {"train": 900, "validation": 100, "test": 0}),
+        (7, 0.1, 0.1, {"train": 5, "validation": 1, "test": 1}),
+    ],
+)
 def test_split_sizes(total, validation, test, expected):
     assert split_sizes(total, validation, test) == expected
 
@@ -246,14 +266,12 @@ def test_splits_of_a_30_character_text_are_contiguous(tmp_path, text_settings, w
     assert report["kind"] == "text" and report["experiment"] == "exp"
     on_disk = json.loads((output / "split_report.json").read_text())
     assert on_disk == report
-    assert sorted(p.name for p in output.iterdir()) == ["split_report.json", "test.txt", "train.txt",
-                                                        "validation.txt"]
+    assert sorted(p.name for p in output.iterdir()) == ["split_report.json", "test.txt", "train.txt", "validation.txt"]
 
 
 def test_splits_concatenate_to_the_cleaned_text(tmp_path, text_settings, write_file):
     content = "".join(f"Line {i}: Some TEXT here, and more.\n\n" for i in range(200))
-    report, parts, _ = run(tmp_path, text_settings, write_file, content, validation_fraction=0.15,
-                           test_fraction=0.05)
+    report, parts, _ = run(tmp_path, text_settings, write_file, content, validation_fraction=0.15, test_fraction=0.05)
     whole = lecture_clean(content.encode())
     assert parts["train"] + parts["validation"] + parts["test"] == whole
     assert {s: len(parts[s]) for s in SPLITS} == split_sizes(len(whole), 0.15, 0.05)
@@ -274,6 +292,7 @@ def test_preparing_again_replaces_the_outputs(tmp_path, text_settings, write_fil
 
 
 # ------------------------------------------------------------------------------ errors
+
 
 def test_wrong_sha256_names_the_file_and_writes_nothing(tmp_path, text_settings, write_file):
     path = write_file("corpus.txt", PLAIN_TEXT)
@@ -297,8 +316,11 @@ def test_right_sha256_is_verified(tmp_path, text_settings, write_file):
     assert report["source"]["sha256"] == digest
 
 
-@pytest.mark.parametrize("content", [b"", b"\n\n   \n\t\n", "\u00e9\u00e8\n\u00fc\n".encode()],
-                         ids=["empty", "blank-lines", "only-non-ascii"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\n\n   \n\t\n", "\u00e9\u00e8\n\u00fc\n".encode()],
+    ids=["empty", "blank-lines", "only-non-ascii"],
+)
 def test_nothing_left_after_cleaning_is_an_error(tmp_path, text_settings, write_file, content):
     path = write_file("corpus.txt", content)
     output = tmp_path / "prepared"

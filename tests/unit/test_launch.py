@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from hpcseq.errors import ConfigError, EnvironmentSetupError
 from hpcseq.cluster.launch import build_launch_command, check_interpreter, in_slurm_allocation
+from hpcseq.errors import ConfigError, EnvironmentSetupError
 
 SLURM = {"SLURM_JOB_ID": "12345", "PATH": "/usr/bin"}
 LOCAL = {"PATH": "/usr/bin"}
@@ -36,11 +36,24 @@ def test_in_slurm_allocation():
 
 
 def test_slurm_uses_the_srun_line_with_explicit_counts():
-    argv = build_launch_command(command(), ranks=8, nodes=2, tasks_per_node=4,
-                                srun="srun --mpi=pmix --cpu-bind=none", local_launcher="horovodrun",
-                                environ=SLURM)
-    assert argv == ["srun", "--mpi=pmix", "--cpu-bind=none", "--nodes=2", "--ntasks=8", "--ntasks-per-node=4",
-                    *command()]
+    argv = build_launch_command(
+        command(),
+        ranks=8,
+        nodes=2,
+        tasks_per_node=4,
+        srun="srun --mpi=pmix --cpu-bind=none",
+        local_launcher="horovodrun",
+        environ=SLURM,
+    )
+    assert argv == [
+        "srun",
+        "--mpi=pmix",
+        "--cpu-bind=none",
+        "--nodes=2",
+        "--ntasks=8",
+        "--ntasks-per-node=4",
+        *command(),
+    ]
 
 
 def test_slurm_single_rank_still_uses_srun():

@@ -19,15 +19,34 @@ from types import SimpleNamespace
 import pytest
 
 from hpcseq import cli
+from hpcseq.evaluation.metrics import read_epoch_records
 from hpcseq.logs import collect
 from hpcseq.logs import main as logs_main
 from hpcseq.logs.diagnose import Facts, diagnose, display_path, is_noise, pending_reason, tracebacks
-from hpcseq.logs.parse import (Checkpoint, console_progress, lines_from_text, parse_script_output,
-                               parse_snakemake_log, records_between, results_dir_from, timestamp)
+from hpcseq.logs.parse import (
+    Checkpoint,
+    console_progress,
+    lines_from_text,
+    parse_script_output,
+    parse_snakemake_log,
+    records_between,
+    results_dir_from,
+    timestamp,
+)
 from hpcseq.logs.render import JobRecord, follow, render_detail, render_json, render_table
-from hpcseq.evaluation.metrics import read_epoch_records
-from hpcseq.logs.sources import (LogsError, Slurm, SlurmJob, discover, files_from_slurm, files_of_path, gpus_of,
-                                 parse_sacct, parse_squeue, script_of, split_state)
+from hpcseq.logs.sources import (
+    LogsError,
+    Slurm,
+    SlurmJob,
+    discover,
+    files_from_slurm,
+    files_of_path,
+    gpus_of,
+    parse_sacct,
+    parse_squeue,
+    script_of,
+    split_state,
+)
 
 NO_SLURM = Slurm(sacct="/nonexistent/sacct", squeue="/nonexistent/squeue")
 
@@ -63,31 +82,40 @@ def test_console_progress_reads_epochs_metrics_ranks_and_the_last_checkpoint():
 
 def test_horovodrun_prefixes_are_stripped_and_the_rank_kept():
     # horovodrun prefixes every line with [rank]<stream>:, mpirun --tag-output with [job,rank]<stream>:
-    text = ("[0]<stdout>:2026-11-22 07:59:09 hpcseq train rank 0/2 INFO epoch 1/25 loss 2.1197 "
-            "sparse_categorical_accuracy 0.3823 val_loss 1.9879 val_sparse_categorical_accuracy 0.4123 | "
-            "31151 samples/s | 32.8 s\n[1,1]<stderr>:Traceback (most recent call last):\n")
+    text = (
+        "[0]<stdout>:2026-11-22 07:59:09 hpcseq train rank 0/2 INFO epoch 1/25 loss 2.1197 "
+        "sparse_categorical_accuracy 0.3823 val_loss 1.9879 val_sparse_categorical_accuracy 0.4123 | "
+        "31151 samples/s | 32.8 s\n[1,1]<stderr>:Traceback (most recent call last):\n"
+    )
     lines = lines_from_text(text)
     assert [line.rank for line in lines] == [0, 1]
     assert lines[1].text == "Traceback (most recent call last):"
     progress = console_progress(lines)
-    assert (progress.epochs_done, progress.epochs_planned, progress.loss, progress.val_accuracy) == (1, 25, 2.1197,
-                                                                                                     0.4123)
+    assert (progress.epochs_done, progress.epochs_planned, progress.loss, progress.val_accuracy) == (
+        1,
+        25,
+        2.1197,
+        0.4123,
+    )
     assert progress.samples_per_second == 31151
 
 
 def test_sentiment_accuracy_key_and_the_end_of_training():
-    text = ("2026-11-22 11:11:12 hpcseq train rank 0/2 INFO epoch 2/2 loss 0.6374 accuracy 0.5719 val_loss 0.6038 "
-            "val_accuracy 0.6838 | 1704 samples/s | 0.8 s\n"
-            "2026-11-22 11:11:12 hpcseq train rank 0/2 INFO done: final model /r/x/model/final.keras, metrics "
-            "/r/x/model/metrics.jsonl\n")
+    text = (
+        "2026-11-22 11:11:12 hpcseq train rank 0/2 INFO epoch 2/2 loss 0.6374 accuracy 0.5719 val_loss 0.6038 "
+        "val_accuracy 0.6838 | 1704 samples/s | 0.8 s\n"
+        "2026-11-22 11:11:12 hpcseq train rank 0/2 INFO done: final model /r/x/model/final.keras, metrics "
+        "/r/x/model/metrics.jsonl\n"
+    )
     progress = console_progress(lines_from_text(text))
     assert (progress.accuracy, progress.val_accuracy, progress.finished) == (0.5719, 0.6838, True)
 
 
 def test_metrics_file_skips_a_cut_off_line_and_records_are_chosen_by_time(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    records = [{"epoch": e, "epochs": 5, "loss": 3.0 - e / 10, "time": f"2026-11-22T11:0{e}:00+0000"}
-               for e in (1, 2, 3)]
+    records = [
+        {"epoch": e, "epochs": 5, "loss": 3.0 - e / 10, "time": f"2026-11-22T11:0{e}:00+0000"} for e in (1, 2, 3)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"epoch": 4, "epo')
     read = read_epoch_records(path, missing_ok=True)
     assert [r["epoch"] for r in read] == [1, 2, 3]
@@ -103,9 +131,13 @@ def test_timestamps_of_sacct_metrics_and_console_agree():
     os.environ["TZ"] = "UTC"
     try:
         import time
+
         time.tzset()
-        assert timestamp("2026-11-22T11:04:38") == timestamp("2026-11-22T11:04:38+0000") == \
-            timestamp("2026-11-22 11:04:38")
+        assert (
+            timestamp("2026-11-22T11:04:38")
+            == timestamp("2026-11-22T11:04:38+0000")
+            == timestamp("2026-11-22 11:04:38")
+        )
         assert timestamp("2026-11-22T12:04:38+0100") == timestamp("2026-11-22T11:04:38+0000")
         assert timestamp("Unknown") is None and timestamp(None) is None
     finally:
@@ -138,16 +170,19 @@ def test_snakemake_slurm_log_names_rule_log_outputs_and_the_failure():
     assert parsed.log_files == ["/tmp/s1/logs/train/tiny_sentiment.log"]
     assert parsed.error and not parsed.finished and parsed.exit_status == 2
     assert results_dir_from(parsed.outputs, "tiny_sentiment") == "/tmp/s1/results"
-    finished = parse_snakemake_log(lines_from_text("localrule evaluate:\nFinished jobid: 0 (Rule: evaluate)\n"
-                                                   "1 of 1 steps (100%) done\n"))
+    finished = parse_snakemake_log(
+        lines_from_text("localrule evaluate:\nFinished jobid: 0 (Rule: evaluate)\n1 of 1 steps (100%) done\n")
+    )
     assert finished.finished and not finished.error
 
 
 def test_script_output_counts_only_the_latest_run_of_a_requeued_job():
-    text = ("2026-11-22 11:20:04 job 72 on vm (restart 0)\n"
-            "2026-11-22 11:20:04 checkpoint written before the time limit: requeueing job 72\n"
-            "2026-11-22 11:20:36 job 72 on vm (restart 1)\n"
-            "2026-11-22 11:20:36 done\n")  # recorded here (a requeued job, --open-mode=append)
+    text = (
+        "2026-11-22 11:20:04 job 72 on vm (restart 0)\n"
+        "2026-11-22 11:20:04 checkpoint written before the time limit: requeueing job 72\n"
+        "2026-11-22 11:20:36 job 72 on vm (restart 1)\n"
+        "2026-11-22 11:20:36 done\n"
+    )  # recorded here (a requeued job, --open-mode=append)
     output = parse_script_output(lines_from_text(text))
     assert (output.restarts, output.done, output.requeue_line) == (1, True, None)
     first = parse_script_output(lines_from_text("\n".join(text.splitlines()[:2])))
@@ -156,8 +191,10 @@ def test_script_output_counts_only_the_latest_run_of_a_requeued_job():
 
 # ---------------------------------------------------------------------------------- sacct/squeue
 
-FIELDS = "JobID|JobIDRaw|JobName|State|ExitCode|Elapsed|ElapsedRaw|Timelimit|TimelimitRaw|NNodes|NodeList|NTasks|" \
-         "AllocTRES|Reason|Submit|Start|End|Partition|WorkDir|SubmitLine"
+FIELDS = (
+    "JobID|JobIDRaw|JobName|State|ExitCode|Elapsed|ElapsedRaw|Timelimit|TimelimitRaw|NNodes|NodeList|NTasks|"
+    "AllocTRES|Reason|Submit|Start|End|Partition|WorkDir|SubmitLine"
+)
 SACCT = """\
 60|60|tiny_char|CANCELLED by 0|0:0|00:00:26|26|00:05:00|5|1|vm||billing=2,cpu=2,gres/gpu=2,mem=2000M,node=1|None|2026-11-22T11:09:29|2026-11-22T11:09:30|2026-11-22T11:09:56|gpus|/tmp/c/submit|sbatch --parsable /tmp/c/jobs/local/tiny_char.sbatch
 60.batch|60.batch|batch|CANCELLED|0:15|00:00:26|26|||1|vm|1|cpu=2,gres/gpu=2,mem=2000M,node=1||2026-11-22T11:09:30|2026-11-22T11:09:30|2026-11-22T11:09:56||||
@@ -185,20 +222,25 @@ def test_sacct_rows_make_jobs_with_steps_requeued_runs_and_cancelling_user():
 
 
 def test_squeue_gives_the_pending_reason_and_expected_start():
-    jobs = parse_squeue("71|PENDING|BeginTime|0:00|1-00:00:00|1|(BeginTime)|N/A|2026-11-22T12:19:26|pendtest\n"
-                        "70|RUNNING|None|0:30|3:00|1|vm|gres:gpu:2|2026-11-22T11:19:06|tiny_char\n")
+    jobs = parse_squeue(
+        "71|PENDING|BeginTime|0:00|1-00:00:00|1|(BeginTime)|N/A|2026-11-22T12:19:26|pendtest\n"
+        "70|RUNNING|None|0:30|3:00|1|vm|gres:gpu:2|2026-11-22T11:19:06|tiny_char\n"
+    )
     assert (jobs["71"].state, jobs["71"].reason, jobs["71"].limit_seconds) == ("PENDING", "BeginTime", 86400)
     assert jobs["71"].expected_start == "2026-11-22T12:19:26" and jobs["71"].node_list is None
-    assert (jobs["70"].elapsed_seconds, jobs["70"].limit_seconds, jobs["70"].gpus, jobs["70"].node_list) == \
-        (30, 180, 2, "vm")
+    assert (jobs["70"].elapsed_seconds, jobs["70"].limit_seconds, jobs["70"].gpus, jobs["70"].node_list) == (
+        30,
+        180,
+        2,
+        "vm",
+    )
     assert pending_reason("BeginTime") == "asked to start later (--begin)" and pending_reason("Weird") is None
 
 
 def test_gpus_and_states():
     assert gpus_of("billing=2,cpu=2,gres/gpu:a100=4,gres/gpu=4,mem=2000M,node=1") == 4
     assert gpus_of("cpu=1,mem=1000M,node=1") == 0 and gpus_of("") is None
-    assert split_state("CANCELLED by 0") == ("CANCELLED", "root") and split_state("COMPLETED+") == ("COMPLETED",
-                                                                                                       None)
+    assert split_state("CANCELLED by 0") == ("CANCELLED", "root") and split_state("COMPLETED+") == ("COMPLETED", None)
 
 
 def _fake_command(directory: Path, name: str, message: str) -> str:
@@ -213,12 +255,15 @@ def test_without_sacct_and_squeue_the_answer_is_empty_with_a_note(tmp_path):
     assert answer.jobs == {} and not answer.sacct_ok
     assert "command not found" in answer.notes[0] and "from the log files alone" in answer.notes[1]
     # a cluster without accounting: sacct exists and fails like this
-    disabled = Slurm(sacct=_fake_command(tmp_path, "sacct", "sacct: error: Slurm accounting storage is disabled"),
-                     squeue="/nonexistent/squeue")
+    disabled = Slurm(
+        sacct=_fake_command(tmp_path, "sacct", "sacct: error: Slurm accounting storage is disabled"),
+        squeue="/nonexistent/squeue",
+    )
     assert "accounting storage is disabled" in disabled.query(["57"]).notes[0]
 
 
 # ---------------------------------------------------------------------------- files of a run dir
+
 
 def test_discover_finds_snakemake_logs_and_sbatch_output_files(tmp_path):
     logs = tmp_path / ".snakemake" / "slurm_logs" / "rule_train" / "tiny_char"
@@ -231,14 +276,18 @@ def test_discover_finds_snakemake_logs_and_sbatch_output_files(tmp_path):
     found = discover(tmp_path)
     assert sorted(found) == ["33", "35", "57"]
     assert (found["35"].rule, found["35"].experiment, found["35"].kind) == ("train", "tiny_char", "snakemake")
-    assert (found["57"].experiment, found["57"].out.name, found["57"].err.name) == ("tiny_char", "tiny_char_out.57",
-                                                                                    "tiny_char_err.57")
+    assert (found["57"].experiment, found["57"].out.name, found["57"].err.name) == (
+        "tiny_char",
+        "tiny_char_out.57",
+        "tiny_char_err.57",
+    )
     single = files_of_path(tmp_path / "tiny_char_err.57")
     assert single.out == tmp_path / "tiny_char_out.57" and single.job_id == "57"
     located = files_from_slurm(SlurmJob("35", submit_line=f"sbatch --parsable --output {logs}/%j.log --wrap=x"))
     assert located.slurm_log == logs / "35.log" and located.rule == "train"
-    assert files_from_slurm(SlurmJob("57", name="tiny_char", work_dir=str(tmp_path))).out == tmp_path / \
-        "tiny_char_out.57"
+    assert (
+        files_from_slurm(SlurmJob("57", name="tiny_char", work_dir=str(tmp_path))).out == tmp_path / "tiny_char_out.57"
+    )
 
 
 # ---------------------------------------------------------------------------------- diagnoses
@@ -257,9 +306,21 @@ srun: error: vm: task 0: Killed
 
 def test_time_limit_names_the_checkpoint_and_how_to_resume():
     checkpoint = Checkpoint("/r/results/tiny_char/model/checkpoints/epoch-0039-step-0000005", 39, 5)
-    found = diagnose(facts(TIME_LIMIT_ERR, "tiny_char_err.57", state="TIMEOUT", exit_code=0, checkpoint=checkpoint,
-                           epochs_done=39, epochs_planned=500, training_started=True, limit_seconds=60,
-                           experiment="tiny_char", script="jobs/local/tiny_char.sbatch"))
+    found = diagnose(
+        facts(
+            TIME_LIMIT_ERR,
+            "tiny_char_err.57",
+            state="TIMEOUT",
+            exit_code=0,
+            checkpoint=checkpoint,
+            epochs_done=39,
+            epochs_planned=500,
+            training_started=True,
+            limit_seconds=60,
+            experiment="tiny_char",
+            script="jobs/local/tiny_char.sbatch",
+        )
+    )
     assert found.kind == "time_limit"
     assert "time limit of 00:01:00 after epoch 39 of 500" in found.summary
     assert (found.evidence.path, found.evidence.line) == ("tiny_char_err.57", 2)
@@ -274,13 +335,25 @@ def test_without_sacct_the_marker_alone_says_time_limit_and_later_kills_are_cons
 
 
 def test_a_snakemake_retry_after_sigusr1_is_a_time_limit_continued_by_the_next_job():
-    text = ("2026-11-22 09:00:00 hpcseq train rank 0/2 WARNING received SIGUSR1: will checkpoint after the current "
-            "step and stop\n"
-            "hpcseq train: error: stopped on SIGUSR1 after writing checkpoint /r/x/model/checkpoints/epoch-0004-step-"
-            "0000000; run again to continue (exit code 75)\n")
-    found = diagnose(facts(text, "logs/train/x.log", state="FAILED", exit_code=75, rule="train", experiment="x",
-                           training_started=True, next_job="88", checkpoint=Checkpoint("/r/c/epoch-0004-step-0000000",
-                                                                                       4, 0)))
+    text = (
+        "2026-11-22 09:00:00 hpcseq train rank 0/2 WARNING received SIGUSR1: will checkpoint after the current "
+        "step and stop\n"
+        "hpcseq train: error: stopped on SIGUSR1 after writing checkpoint /r/x/model/checkpoints/epoch-0004-step-"
+        "0000000; run again to continue (exit code 75)\n"
+    )
+    found = diagnose(
+        facts(
+            text,
+            "logs/train/x.log",
+            state="FAILED",
+            exit_code=75,
+            rule="train",
+            experiment="x",
+            training_started=True,
+            next_job="88",
+            checkpoint=Checkpoint("/r/c/epoch-0004-step-0000000", 4, 0),
+        )
+    )
     assert found.kind == "time_limit" and "exit code 75" in found.summary
     assert "continued as job 88" in found.next_step and "epoch 4" in found.next_step
     assert found.evidence.line == 2
@@ -298,9 +371,18 @@ srun: error: vm: tasks 0-1: Exited with exit code 143
 
 
 def test_cancelled_by_the_user():
-    found = diagnose(facts(CANCEL_ERR, "tiny_char_err.60", state="CANCELLED", cancelled_by="root",
-                           checkpoint=Checkpoint("/r/c/epoch-0002-step-0000025", 2, 25), epochs_done=2,
-                           epochs_planned=500, training_started=True))
+    found = diagnose(
+        facts(
+            CANCEL_ERR,
+            "tiny_char_err.60",
+            state="CANCELLED",
+            cancelled_by="root",
+            checkpoint=Checkpoint("/r/c/epoch-0002-step-0000025", 2, 25),
+            epochs_done=2,
+            epochs_planned=500,
+            training_started=True,
+        )
+    )
     assert found.kind == "cancelled"
     assert found.summary == "The job was cancelled by root at 2026-11-22T11:09:56 (scancel) during epoch 3."
     assert found.evidence.line == 3 and "epoch 2 + 25 steps of epoch 3" in found.next_step
@@ -325,16 +407,20 @@ def test_a_killed_rank_is_the_cause_not_the_pmix_error_or_the_step_cancel_after_
 
 def test_horovodrun_and_mpirun_report_a_dead_rank():
     # horovodrun's own message (horovod/runner/gloo_run.py) after rank 1 was SIGKILLed
-    horovodrun = ("RuntimeError: Horovod detected that one or more processes exited with non-zero status, thus "
-                  "causing the job to be terminated. The first process to do so was:\nProcess name: 1\nExit code: 137\n")
+    horovodrun = (
+        "RuntimeError: Horovod detected that one or more processes exited with non-zero status, thus "
+        "causing the job to be terminated. The first process to do so was:\nProcess name: 1\nExit code: 137\n"
+    )
     found = diagnose(facts(horovodrun, state="FAILED", training_started=True))
     assert found.kind == "rank_died" and "process 1 exited with exit code 137 (signal 9)" in found.summary
     # OpenMPI's mpirun (4.x) after a rank was killed
-    mpirun = ("--------------------------------------------------------------------------\n"
-              "Primary job  terminated normally, but 1 process returned\n"
-              "a non-zero exit code. Per user-direction, the job has been aborted.\n"
-              "--------------------------------------------------------------------------\n"
-              "mpirun noticed that process rank 1 with PID 0 on node jwc03n042 exited on signal 9 (Killed).\n")
+    mpirun = (
+        "--------------------------------------------------------------------------\n"
+        "Primary job  terminated normally, but 1 process returned\n"
+        "a non-zero exit code. Per user-direction, the job has been aborted.\n"
+        "--------------------------------------------------------------------------\n"
+        "mpirun noticed that process rank 1 with PID 0 on node jwc03n042 exited on signal 9 (Killed).\n"
+    )
     found = diagnose(facts(mpirun, state="FAILED", training_started=True))
     assert found.kind == "rank_died" and found.evidence.line == 5 and "MPI rank 1 on jwc03n042" in found.summary
 
@@ -372,8 +458,9 @@ def test_python_exception_points_at_the_projects_own_frame_even_when_ranks_inter
     found = diagnose(facts(INTERLEAVED, "tiny_char_err.59", state="FAILED", exit_code=1, training_started=True))
     assert found.kind == "python_exception"
     assert found.location == "scripts/hpcseq/vocab.py:234"
-    assert found.summary.startswith("ValueError: mmap length is greater than file size in scripts/hpcseq/vocab.py, "
-                                    "line 234 (load_char_ids)")
+    assert found.summary.startswith(
+        "ValueError: mmap length is greater than file size in scripts/hpcseq/vocab.py, line 234 (load_char_ids)"
+    )
     assert (found.evidence.path, found.evidence.line) == ("tiny_char_err.59", 21)
     assert "numpy" not in found.location and "shorter than its index" in found.next_step
 
@@ -441,15 +528,19 @@ def test_gpu_out_of_memory_wins_over_the_python_exception_it_raises():
     assert found.kind == "gpu_out_of_memory" and found.evidence.line == 9
     assert "batch_size" in found.next_step
     # the driver's own message, as TensorFlow logs it when cuMemAlloc fails
-    driver = ("2026-11-20 14:02:11.101: E external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:1001] failed to "
-              "allocate 39.50GiB (42412539904 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory\n")
+    driver = (
+        "2026-11-20 14:02:11.101: E external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:1001] failed to "
+        "allocate 39.50GiB (42412539904 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory\n"
+    )
     assert diagnose(facts(driver, state="FAILED")).kind == "gpu_out_of_memory"
 
 
 def test_host_out_of_memory_from_sacct_and_the_oom_kill_lines_explains_the_killed_rank():
     # Slurm 21.08+ with cgroups (the form seen on JSC systems); the killed rank follows
-    text = ("slurmstepd: error: Detected 1 oom_kill event in StepId=4711.0. Some of the step tasks have been OOM "
-            "Killed.\nsrun: error: jrc0731: task 1: Out Of Memory\nsrun: error: jrc0731: task 0: Killed\n")
+    text = (
+        "slurmstepd: error: Detected 1 oom_kill event in StepId=4711.0. Some of the step tasks have been OOM "
+        "Killed.\nsrun: error: jrc0731: task 1: Out Of Memory\nsrun: error: jrc0731: task 0: Killed\n"
+    )
     found = diagnose(facts(text, state="OUT_OF_MEMORY", job_id="4711", training_started=True))
     assert found.kind == "host_out_of_memory" and found.evidence.line == 1
     assert "sacct -j 4711 --format=JobID,MaxRSS,ReqMem" in found.next_step
@@ -461,20 +552,26 @@ def test_host_out_of_memory_from_sacct_and_the_oom_kill_lines_explains_the_kille
 
 def test_environment_errors():
     # Lmod (JSC's module system) when setup.modules names a module that does not exist
-    lmod = ('Lmod has detected the following error:  The following module(s) are unknown:\n'
-            '"TensorFlow/2.99"\n\nPlease check the spelling or version number. Also try "module spider ..."\n')
+    lmod = (
+        "Lmod has detected the following error:  The following module(s) are unknown:\n"
+        '"TensorFlow/2.99"\n\nPlease check the spelling or version number. Also try "module spider ..."\n'
+    )
     found = diagnose(facts(lmod, state="FAILED", exit_code=1))
     assert found.kind == "environment" and "TensorFlow/2.99" in found.summary and "module spider" in found.next_step
     # bash without environment modules (a machine without Lmod, or a non-login batch shell)
     no_module = "/var/spool/slurmd/job4711/slurm_script: line 24: module: command not found\n"
     assert "no `module` command" in diagnose(facts(no_module, state="FAILED")).summary
-    missing = ("hpcseq launch: error: the training interpreter /p/home/u/venv/bin/python does not exist: run `make "
-               "setup` (which builds .venv/train), or set `training_python` in the config\n")
+    missing = (
+        "hpcseq launch: error: the training interpreter /p/home/u/venv/bin/python does not exist: run `make "
+        "setup` (which builds .venv/train), or set `training_python` in the config\n"
+    )
     found = diagnose(facts(missing, state="FAILED", exit_code=2))
     assert found.kind == "environment" and "/p/home/u/venv/bin/python" in found.summary
-    imported = ("Traceback (most recent call last):\n  File \"/x/scripts/hpcseq/distributed.py\", line 30, in "
-                "init_horovod\n    import horovod.tensorflow.keras as hvd\nModuleNotFoundError: No module named "
-                "'horovod'\n")
+    imported = (
+        'Traceback (most recent call last):\n  File "/x/scripts/hpcseq/distributed.py", line 30, in '
+        "init_horovod\n    import horovod.tensorflow.keras as hvd\nModuleNotFoundError: No module named "
+        "'horovod'\n"
+    )
     found = diagnose(facts(imported, state="FAILED", exit_code=1))
     assert found.kind == "environment" and "No module named 'horovod'" in found.summary
 
@@ -522,8 +619,10 @@ def test_a_horovod_stall_explains_the_time_limit_that_followed():
 
 def test_mismatched_collectives():
     # Horovod 0.28's coordinator error, raised in TensorFlow on every rank
-    text = ("tensorflow.python.framework.errors_impl.FailedPreconditionError: Mismatched ALLREDUCE tensor shapes: "
-            "One rank sent a tensor of shape [128,35], but another rank sent a tensor of shape [64,35].\n")
+    text = (
+        "tensorflow.python.framework.errors_impl.FailedPreconditionError: Mismatched ALLREDUCE tensor shapes: "
+        "One rank sent a tensor of shape [128,35], but another rank sent a tensor of shape [64,35].\n"
+    )
     found = diagnose(facts(text, state="FAILED", training_started=True))
     assert found.kind == "collective_mismatch" and "[128,35]" in found.summary
     other = "Mismatched operations: One rank did an ALLREDUCE, but another rank did an ALLGATHER.\n"
@@ -532,23 +631,31 @@ def test_mismatched_collectives():
 
 def test_nccl_and_cuda_errors():
     # Horovod with NCCL on a GPU node (the form of horovod/common/ops/nccl_operations.cc errors)
-    nccl = ("[1]<stderr>:horovod.common.exceptions.HorovodInternalError: ncclCommInitRank failed: unhandled cuda "
-            "error (run with NCCL_DEBUG=INFO for details)\n")
+    nccl = (
+        "[1]<stderr>:horovod.common.exceptions.HorovodInternalError: ncclCommInitRank failed: unhandled cuda "
+        "error (run with NCCL_DEBUG=INFO for details)\n"
+    )
     found = diagnose(facts(nccl, state="FAILED", training_started=True))
     assert found.kind == "nccl_cuda" and "NCCL" in found.summary and "NCCL_DEBUG=INFO" in found.next_step
-    cuda = ("2026-11-20 09:00:01.5: F external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:152] Check failed: "
-            "CUDA error: an illegal memory access was encountered (cudaErrorIllegalAddress)\n")
+    cuda = (
+        "2026-11-20 09:00:01.5: F external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:152] Check failed: "
+        "CUDA error: an illegal memory access was encountered (cudaErrorIllegalAddress)\n"
+    )
     assert diagnose(facts(cuda, state="FAILED")).kind == "nccl_cuda"
     # TensorFlow on a CPU-only node says this and trains on: not a failure cause
-    cpu = ("2026-11-22 11:04:00.1: E external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:274] failed call to "
-           "cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected\n")
+    cpu = (
+        "2026-11-22 11:04:00.1: E external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:274] failed call to "
+        "cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected\n"
+    )
     assert diagnose(facts(cpu + TIME_LIMIT_ERR, state="TIMEOUT")).kind == "time_limit"
 
 
 def test_node_failure_and_preemption():
     # Slurm's messages when a node dies under a job / a higher-priority job preempts it
-    node = ("slurmstepd: error: *** JOB 9172554 ON jwb0153 CANCELLED AT 2026-11-20T03:12:09 DUE TO NODE FAILURE, "
-            "SEE SLURMCTLD LOG FOR DETAILS ***\nsrun: error: jwb0153: task 2: Killed\n")
+    node = (
+        "slurmstepd: error: *** JOB 9172554 ON jwb0153 CANCELLED AT 2026-11-20T03:12:09 DUE TO NODE FAILURE, "
+        "SEE SLURMCTLD LOG FOR DETAILS ***\nsrun: error: jwb0153: task 2: Killed\n"
+    )
     found = diagnose(facts(node, state="NODE_FAIL", nodes="jwb0153"))
     assert found.kind == "node_failure" and found.evidence.line == 1 and "--exclude" in found.next_step
     assert diagnose(facts("", state="NODE_FAIL")).kind == "node_failure"
@@ -558,10 +665,12 @@ def test_node_failure_and_preemption():
 
 
 def test_hpcseq_errors_show_the_message_with_its_continuation_lines():
-    text = ("hpcseq train: error: invalid configuration:\n"
-            "  - config key experiments.x.ranks: 0 is not a whole number >= 1\n"
-            "  - config key slurm.time.train: '25:99' is not a Slurm time limit\n"
-            "srun: error: vm: tasks 0-1: Exited with exit code 2\n")
+    text = (
+        "hpcseq train: error: invalid configuration:\n"
+        "  - config key experiments.x.ranks: 0 is not a whole number >= 1\n"
+        "  - config key slurm.time.train: '25:99' is not a Slurm time limit\n"
+        "srun: error: vm: tasks 0-1: Exited with exit code 2\n"
+    )
     found = diagnose(facts(text, state="FAILED", exit_code=2))
     assert found.kind == "hpcseq_error" and found.evidence.line == 1
     assert "experiments.x.ranks" in found.summary and "slurm.time.train" in found.summary
@@ -580,15 +689,20 @@ def test_unknown_failures_show_the_last_error_like_lines_and_completed_jobs_have
 
 
 def test_tensorflow_noise():
-    assert is_noise("2026-11-22 11:04:01.123456: I tensorflow/core/util/port.cc:113] oneDNN custom operations are on. "
-                    "You may see slightly different numerical results")
-    assert is_noise("2026-11-22 11:04:01.2: E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:9261] Unable to "
-                    "register cuDNN factory: Attempting to register factory for plugin cuDNN when one has already been "
-                    "registered")
+    assert is_noise(
+        "2026-11-22 11:04:01.123456: I tensorflow/core/util/port.cc:113] oneDNN custom operations are on. "
+        "You may see slightly different numerical results"
+    )
+    assert is_noise(
+        "2026-11-22 11:04:01.2: E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:9261] Unable to "
+        "register cuDNN factory: Attempting to register factory for plugin cuDNN when one has already been "
+        "registered"
+    )
     assert not is_noise("ValueError: mmap length is greater than file size")
 
 
 # ----------------------------------------------------------------------- collect, render, CLI
+
 
 def make_run_dir(tmp_path: Path) -> Path:
     """A run directory as a `snakemake --profile slurm` run and a submitted script leave it."""
@@ -600,7 +714,8 @@ def make_run_dir(tmp_path: Path) -> Path:
     (slurm_logs / "101.log").write_text(
         "localrule train:\n    output: results/tiny_char/model/final.keras, results/tiny_char/model/metrics.jsonl\n"
         "    log: logs/train/tiny_char.log\n    wildcards: experiment=tiny_char\n"
-        "Finished jobid: 0 (Rule: train)\n1 of 1 steps (100%) done\n")
+        "Finished jobid: 0 (Rule: train)\n1 of 1 steps (100%) done\n"
+    )
     (run / "logs" / "train" / "tiny_char.log").write_text(
         "hpcseq launch: srun --mpi=pmix --nodes=1 --ntasks=2 python -m hpcseq train\n"
         "2026-11-22 11:11:25 hpcseq train rank 0/2 INFO experiment tiny_char: char_rnn on 2 rank(s), launcher srun, "
@@ -610,14 +725,32 @@ def make_run_dir(tmp_path: Path) -> Path:
         "2026-11-22 11:11:42 hpcseq train rank 0/2 INFO epoch 2/2 loss 2.9669 sparse_categorical_accuracy 0.1948 "
         "val_loss 2.9499 val_sparse_categorical_accuracy 0.1870 | 9085 samples/s | 0.3 s\n"
         "2026-11-22 11:11:43 hpcseq train rank 0/2 INFO done: final model results/tiny_char/model/final.keras, "
-        "metrics results/tiny_char/model/metrics.jsonl\n")
+        "metrics results/tiny_char/model/metrics.jsonl\n"
+    )
     model = results / "tiny_char" / "model"
     model.mkdir(parents=True)
-    (model / "metrics.jsonl").write_text("".join(json.dumps(
-        {"epoch": e, "epochs": 2, "loss": loss, "sparse_categorical_accuracy": acc, "val_loss": vloss,
-         "val_sparse_categorical_accuracy": vacc, "samples_per_second": sps, "epoch_seconds": 1.0,
-         "time": f"2026-11-22T11:11:4{e}+0000"}) + "\n" for e, loss, acc, vloss, vacc, sps in
-        ((1, 3.37052, 0.10729, 3.08011, 0.18862, 280.48), (2, 2.96691, 0.19479, 2.94994, 0.18695, 9085.29))))
+    (model / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "epoch": e,
+                    "epochs": 2,
+                    "loss": loss,
+                    "sparse_categorical_accuracy": acc,
+                    "val_loss": vloss,
+                    "val_sparse_categorical_accuracy": vacc,
+                    "samples_per_second": sps,
+                    "epoch_seconds": 1.0,
+                    "time": f"2026-11-22T11:11:4{e}+0000",
+                }
+            )
+            + "\n"
+            for e, loss, acc, vloss, vacc, sps in (
+                (1, 3.37052, 0.10729, 3.08011, 0.18862, 280.48),
+                (2, 2.96691, 0.19479, 2.94994, 0.18695, 9085.29),
+            )
+        )
+    )
     (run / "tiny_char_out.57").write_text(CONSOLE)
     (run / "tiny_char_err.57").write_text(TIME_LIMIT_ERR)
     return run
@@ -628,8 +761,13 @@ def test_collect_without_slurm_reports_what_the_files_say(tmp_path):
     records, notes = collect([str(run)], slurm=NO_SLURM)
     assert [r.job_id for r in records] == ["57", "101"]
     script, rule = records
-    assert (rule.rule, rule.experiment, rule.state, rule.epochs_done, rule.epochs_planned) == ("train", "tiny_char",
-                                                                                               "completed", 2, 2)
+    assert (rule.rule, rule.experiment, rule.state, rule.epochs_done, rule.epochs_planned) == (
+        "train",
+        "tiny_char",
+        "completed",
+        2,
+        2,
+    )
     assert (rule.loss, rule.val_accuracy, rule.progress_from) == (2.96691, 0.18695, "metrics.jsonl")
     assert rule.ranks == 2 and rule.diagnosis is None
     assert str(run / "logs" / "train" / "tiny_char.log") in rule.files
@@ -637,8 +775,19 @@ def test_collect_without_slurm_reports_what_the_files_say(tmp_path):
     assert script.diagnosis.kind == "time_limit" and script.checkpoint == "epoch 3 + 5 steps of epoch 4"
     assert any("sacct" in note for note in notes)
     table = render_table(records, notes)
-    assert table.splitlines()[0].split() == ["JOB", "RULE", "EXPERIMENT", "STATE", "ELAPSED/LIMIT", "NODES",
-                                             "RANKS/GPUS", "EPOCHS", "LOSS/VAL", "ACC/VAL", "SAMPLES/S"]
+    assert table.splitlines()[0].split() == [
+        "JOB",
+        "RULE",
+        "EXPERIMENT",
+        "STATE",
+        "ELAPSED/LIMIT",
+        "NODES",
+        "RANKS/GPUS",
+        "EPOCHS",
+        "LOSS/VAL",
+        "ACC/VAL",
+        "SAMPLES/S",
+    ]
     assert table.splitlines()[2].split()[:8] == ["101", "train", "tiny_char", "completed", "-/-", "-", "2/-", "2/2"]
     assert "57: time_limit:" in table
 
@@ -685,8 +834,11 @@ def test_cli_json_on_a_run_directory(tmp_path, capsys, monkeypatch):
 
 
 def test_follow_redraws_until_no_job_is_active():
-    rounds = [[JobRecord("5", state="pending", reason="Resources")], [JobRecord("5", state="running")],
-              [JobRecord("5", state="completed")]]
+    rounds = [
+        [JobRecord("5", state="pending", reason="Resources")],
+        [JobRecord("5", state="running")],
+        [JobRecord("5", state="completed")],
+    ]
     slept, out = [], io.StringIO()
     last = follow(lambda: (rounds.pop(0), []), render_table, 7, out=out, sleep=slept.append, clear=False)
     assert slept == [7, 7] and last[0].state == "completed" and not rounds
@@ -712,24 +864,34 @@ def test_snakemake_retries_form_a_chain_and_only_the_latest_owns_the_rule_log(tm
     run = tmp_path / "run"
     logs = run / ".snakemake" / "slurm_logs" / "rule_train" / "x"
     logs.mkdir(parents=True)
-    header = ("localrule train:\n    output: results/x/model/final.keras\n    log: logs/train/x.log\n"
-              "    wildcards: experiment=x\n")
+    header = (
+        "localrule train:\n    output: results/x/model/final.keras\n    log: logs/train/x.log\n"
+        "    wildcards: experiment=x\n"
+    )
     # the first attempt: training stopped on SIGUSR1 (exit 75), Snakemake retried it
-    (logs / "201.log").write_text(header + "Command 'set -euo pipefail; python -m hpcseq launch ... > logs/train/x.log "
-                                  "2>&1' returned non-zero exit status 75.\nError in rule train:\n")
+    (logs / "201.log").write_text(
+        header + "Command 'set -euo pipefail; python -m hpcseq launch ... > logs/train/x.log "
+        "2>&1' returned non-zero exit status 75.\nError in rule train:\n"
+    )
     (logs / "202.log").write_text(header + "Finished jobid: 0 (Rule: train)\n1 of 1 steps (100%) done\n")
     (run / "logs" / "train").mkdir(parents=True)
     (run / "logs" / "train" / "x.log").write_text(
         "2026-11-22 09:10:00 hpcseq train rank 0/2 INFO resuming from results/x/model/checkpoints/epoch-0004-step-"
         "0000000: 4 of 5 epochs done\n"
         "2026-11-22 09:10:30 hpcseq train rank 0/2 INFO epoch 5/5 loss 1.5 accuracy 0.6 val_loss 1.6 val_accuracy "
-        "0.55 | 900 samples/s | 3.0 s\n")
+        "0.55 | 900 samples/s | 3.0 s\n"
+    )
     records, _ = collect([str(run)], slurm=NO_SLURM)
     first, second = records
-    assert (first.state, first.exit_code, first.next_job, first.state_text) == ("requeued", 75, "202",
-                                                                                "requeued -> 202")
+    assert (first.state, first.exit_code, first.next_job, first.state_text) == (
+        "requeued",
+        75,
+        "202",
+        "requeued -> 202",
+    )
     assert first.diagnosis.kind == "time_limit" and "continued as job 202" in first.diagnosis.next_step
-    assert first.epochs_done is None and not any(path.endswith("x.log") and "logs/train" in path
-                                                 for path in first.files)
+    assert first.epochs_done is None and not any(
+        path.endswith("x.log") and "logs/train" in path for path in first.files
+    )
     assert (second.state, second.previous_job, second.epochs_done, second.epochs_planned) == ("completed", "201", 5, 5)
     assert str(run / "logs" / "train" / "x.log") in second.files

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from hpcseq.evaluation.metrics import classification_metrics, language_model_metrics, majority_class, unigram_cross_entropy
+from hpcseq.evaluation.metrics import (
+    classification_metrics,
+    language_model_metrics,
+    majority_class,
+    unigram_cross_entropy,
+)
 
 
 def test_classification_metrics_hand_example():
@@ -60,8 +65,9 @@ def test_perfect_and_empty():
     assert empty["confusion_matrix"] == [[0, 0], [0, 0]]
 
 
-@pytest.mark.parametrize("labels, expected", [([0, 0, 1], 0), ([1, 1, 0], 1), ([0] * 10 + [1] * 11, 1),
-                                              ([1], 1), ([0], 0), ([0, 1], 1)])
+@pytest.mark.parametrize(
+    "labels, expected", [([0, 0, 1], 0), ([1, 1, 0], 1), ([0] * 10 + [1] * 11, 1), ([1], 1), ([0], 0), ([0, 1], 1)]
+)
 def test_majority_class(labels, expected):
     assert majority_class(labels) == expected
     assert majority_class(np.array(labels, dtype=np.int8)) == expected

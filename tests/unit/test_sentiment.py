@@ -9,10 +9,18 @@ from collections import Counter
 
 import pytest
 
+from hpcseq.data.labelled_sentences import (
+    Example,
+    grouped_split,
+    overlap,
+    parse_line,
+    prepare_sentences,
+    random_split,
+    read_examples,
+    read_prepared,
+    tokenize,
+)
 from hpcseq.errors import InputDataError
-from hpcseq.data.labelled_sentences import (Example, grouped_split, overlap, parse_line, prepare_sentences, random_split,
-                              read_examples, read_prepared, tokenize)
-
 from tests.unit.conftest import SENTENCES, leftovers
 
 SPLITS = ("train", "validation", "test")
@@ -39,22 +47,26 @@ def examples_from(keys_and_counts, seed=0) -> list[Example]:
 
 # ------------------------------------------------------------------------------ parsing
 
+
 def test_parse_line_returns_label_and_stripped_sentence():
     assert parse_line(b"1\tI love it ") == (1, "I love it")
     assert parse_line(b" 0 \t  meh\t tabs inside") == (0, "meh\t tabs inside")
 
 
-@pytest.mark.parametrize("bad, fragment, options", [
-    (b"1 no tab here", "no tab between label and sentence", {}),
-    (b"2\tlabel two", "label '2' is not 0 or 1", {}),
-    (b"pos\tlabel word", "label 'pos' is not 0 or 1", {}),
-    (b"1\t   ", "empty sentence", {}),
-    (b"1\tcaf\xe9 au lait", "cannot decode as utf-8 at byte 5", {}),
-    (b"", "empty line", {}),
-    (b"   \t ", "empty line", {}),
-    (b"1\t!!! ...", "has no tokens", {"tokenizer": "words"}),
-], ids=["no-tab", "label-2", "label-word", "empty-sentence", "undecodable", "blank", "whitespace",
-        "no-tokens"])
+@pytest.mark.parametrize(
+    "bad, fragment, options",
+    [
+        (b"1 no tab here", "no tab between label and sentence", {}),
+        (b"2\tlabel two", "label '2' is not 0 or 1", {}),
+        (b"pos\tlabel word", "label 'pos' is not 0 or 1", {}),
+        (b"1\t   ", "empty sentence", {}),
+        (b"1\tcaf\xe9 au lait", "cannot decode as utf-8 at byte 5", {}),
+        (b"", "empty line", {}),
+        (b"   \t ", "empty line", {}),
+        (b"1\t!!! ...", "has no tokens", {"tokenizer": "words"}),
+    ],
+    ids=["no-tab", "label-2", "label-word", "empty-sentence", "undecodable", "blank", "whitespace", "no-tokens"],
+)
 def test_bad_line_names_file_and_line(write_file, bad, fragment, options):
     path = write_file("data.tsv", GOOD + bad + b"\n1\tFine again.\n")
     with pytest.raises(InputDataError) as caught:
@@ -68,18 +80,23 @@ def test_bad_line_names_file_and_line(write_file, bad, fragment, options):
 
 
 def test_skip_drops_and_counts_bad_lines(write_file):
-    content = (b"1\tGood one.\n"        # 1
-               b"no tab\n"               # 2 bad
-               b"0\tBad film.\n"         # 3
-               b"7\tseven\n"             # 4 bad
-               b"\n"                      # 5 bad
-               b"1\tcaf\xe9\n"           # 6 bad
-               b"0\t  \n"                # 7 bad
-               b"1\tLovely!\n")          # 8
+    content = (
+        b"1\tGood one.\n"  # 1
+        b"no tab\n"  # 2 bad
+        b"0\tBad film.\n"  # 3
+        b"7\tseven\n"  # 4 bad
+        b"\n"  # 5 bad
+        b"1\tcaf\xe9\n"  # 6 bad
+        b"0\t  \n"  # 7 bad
+        b"1\tLovely!\n"
+    )  # 8
     path = write_file("data.tsv", content)
     examples, info = read_examples(path, {"on_bad_line": "skip"})
     assert [(e.line, e.label, e.tokens) for e in examples] == [
-        (1, 1, ("good", "one", ".")), (3, 0, ("bad", "film", ".")), (8, 1, ("lovely", "!"))]
+        (1, 1, ("good", "one", ".")),
+        (3, 0, ("bad", "film", ".")),
+        (8, 1, ("lovely", "!")),
+    ]
     assert info["bad_lines_skipped"] == 5
     assert [bad["line"] for bad in info["bad_lines_first"]] == [2, 4, 5, 6, 7]
     assert "no tab" in info["bad_lines_first"][0]["problem"]
@@ -104,11 +121,14 @@ def test_all_lines_bad_is_an_error_even_when_skipping(write_file):
 
 def test_bom_and_crlf_parse_like_the_plain_file(write_file):
     plain = "1\tI've loved it!\n0\tDon't go.\n1\tNaïve but fun\n"
-    variants = [plain.encode(), b"\xef\xbb\xbf" + plain.encode(), plain.replace("\n", "\r\n").encode(),
-                b"\xef\xbb\xbf" + plain.rstrip("\n").replace("\n", "\r\n").encode()]
+    variants = [
+        plain.encode(),
+        b"\xef\xbb\xbf" + plain.encode(),
+        plain.replace("\n", "\r\n").encode(),
+        b"\xef\xbb\xbf" + plain.rstrip("\n").replace("\n", "\r\n").encode(),
+    ]
     results = [read_examples(write_file(f"v{i}.tsv", content), {})[0] for i, content in enumerate(variants)]
-    assert [(e.label, e.key) for e in results[0]] == [(1, "i've loved it !"), (0, "don't go ."),
-                                                      (1, "naïve but fun")]
+    assert [(e.label, e.key) for e in results[0]] == [(1, "i've loved it !"), (0, "don't go ."), (1, "naïve but fun")]
     for result in results[1:]:
         assert result == results[0]
 
@@ -133,10 +153,10 @@ def test_max_lines_reads_a_subset_and_checks_the_whole_file(write_file):
 
 # ------------------------------------------------------------------------------ tokenising
 
+
 def test_tokenize_keeps_contractions_and_punctuation():
     sentence = "I've got it, don't you?! Rock'n'roll..."
-    assert tokenize(sentence) == ["i've", "got", "it", ",", "don't", "you", "?", "!", "rock'n'roll",
-                                  ".", ".", "."]
+    assert tokenize(sentence) == ["i've", "got", "it", ",", "don't", "you", "?", "!", "rock'n'roll", ".", ".", "."]
     assert tokenize(sentence, "words") == ["i've", "got", "it", "don't", "you", "rock'n'roll"]
     assert tokenize(sentence, "words", lowercase=False) == ["I've", "got", "it", "don't", "you", "Rock'n'roll"]
 
@@ -147,6 +167,7 @@ def test_tokenize_sentences_by_hand():
 
 
 # ------------------------------------------------------------------------------ splits
+
 
 def _check_partition(parts, examples):
     lines = [e.line for split in SPLITS for e in parts[split]]
@@ -214,12 +235,17 @@ def test_overlap_counts():
 
     train = [ex("a b"), ex("c"), ex("a b")]
     test = [ex("a b"), ex("a b"), ex("d"), ex("c"), ex("e f")]
-    assert overlap(train, test) == {"test_sentences": 5, "test_sentences_also_in_train": 3,
-                                    "test_distinct": 4, "test_distinct_also_in_train": 2}
+    assert overlap(train, test) == {
+        "test_sentences": 5,
+        "test_sentences_also_in_train": 3,
+        "test_distinct": 4,
+        "test_distinct_also_in_train": 2,
+    }
     assert overlap([], test)["test_sentences_also_in_train"] == 0
 
 
 # ------------------------------------------------------------------------------ prepare_sentences
+
 
 def _read_tsv(path):
     return [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -229,8 +255,12 @@ def _overlap_from_files(output):
     train = {tokens for _, tokens in _read_tsv(output / "train.tsv")}
     test = [tokens for _, tokens in _read_tsv(output / "test.tsv")]
     shared = [t for t in test if t in train]
-    return {"test_sentences": len(test), "test_sentences_also_in_train": len(shared),
-            "test_distinct": len(set(test)), "test_distinct_also_in_train": len(set(shared))}
+    return {
+        "test_sentences": len(test),
+        "test_sentences_also_in_train": len(shared),
+        "test_distinct": len(set(test)),
+        "test_distinct_also_in_train": len(set(shared)),
+    }
 
 
 def test_prepare_sentences_writes_splits_and_report(tmp_path, sentence_file, sentence_settings):
@@ -245,16 +275,23 @@ def test_prepare_sentences_writes_splits_and_report(tmp_path, sentence_file, sen
         output = tmp_path / method
         report = prepare_sentences(sentence_settings(sentence_file, split=method), output)
         reports[method] = report
-        assert sorted(p.name for p in output.iterdir()) == ["split_report.json", "test.tsv", "train.tsv",
-                                                            "validation.tsv"]
+        assert sorted(p.name for p in output.iterdir()) == [
+            "split_report.json",
+            "test.tsv",
+            "train.tsv",
+            "validation.tsv",
+        ]
         assert json.loads((output / "split_report.json").read_text()) == report
         rows = {split: _read_tsv(output / f"{split}.tsv") for split in SPLITS}
         assert Counter(row for split in SPLITS for row in rows[split]) == expected_lines
         for split in SPLITS:
             labels = Counter(label for label, _ in rows[split])
-            assert report["sizes"][split] == {"sentences": len(rows[split]),
-                                              "distinct": len({tokens for _, tokens in rows[split]}),
-                                              "positive": labels["1"], "negative": labels["0"]}
+            assert report["sizes"][split] == {
+                "sentences": len(rows[split]),
+                "distinct": len({tokens for _, tokens in rows[split]}),
+                "positive": labels["1"],
+                "negative": labels["0"],
+            }
         assert report["split"] == method
         assert report["overlap"][method] == _overlap_from_files(output)
         assert report["source"]["examples"] == 18 and report["source"]["bad_lines_skipped"] == 0

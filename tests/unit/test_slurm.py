@@ -20,8 +20,12 @@ from hpcseq.errors import ConfigError, ConfigErrors
 
 GOLDEN = Path(__file__).parent / "golden"
 WORKDIR = "/p/project/training2543/hpcseq"
-SITE = {"account": "training2543", "reservation": "dl-course", "mail_user": "jane.doe@fz-juelich.de",
-        "mail_type": "end,fail"}
+SITE = {
+    "account": "training2543",
+    "reservation": "dl-course",
+    "mail_user": "jane.doe@fz-juelich.de",
+    "mail_type": "end,fail",
+}
 
 
 def shipped_config(**overrides) -> dict:
@@ -36,14 +40,17 @@ CLUSTERS = sorted(config_module.load_yaml(config_module.DEFAULT_CONFIG_PATH)["cl
 @pytest.mark.parametrize("experiment", ["shakespeare_char_rnn", "umich_sentiment_lstm"])
 def test_generated_scripts_match_the_golden_files(cluster, experiment):
     config = shipped_config(slurm=SITE)
-    text = jobscript.render_job_script(jobscript.script_request(config, cluster, experiment, WORKDIR, "config/config.yaml"))
+    text = jobscript.render_job_script(
+        jobscript.script_request(config, cluster, experiment, WORKDIR, "config/config.yaml")
+    )
     golden = GOLDEN / f"{cluster}.{experiment}.sbatch"
     if os.environ.get("HPCSEQ_UPDATE_GOLDEN"):
         golden.write_text(text)
     assert text == golden.read_text()
     # deterministic: rendering twice gives the same bytes
-    assert text == jobscript.render_job_script(jobscript.script_request(config, cluster, experiment, WORKDIR,
-                                                                "config/config.yaml"))
+    assert text == jobscript.render_job_script(
+        jobscript.script_request(config, cluster, experiment, WORKDIR, "config/config.yaml")
+    )
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)
@@ -51,20 +58,31 @@ def test_generated_scripts_are_valid_bash(cluster, tmp_path):
     config = shipped_config(slurm=SITE)
     for experiment in config["experiments"]:
         script = tmp_path / f"{experiment}.sbatch"
-        script.write_text(jobscript.render_job_script(jobscript.script_request(config, cluster, experiment, "/a b/c",
-                                                                       "config/config.yaml")))
+        script.write_text(
+            jobscript.render_job_script(
+                jobscript.script_request(config, cluster, experiment, "/a b/c", "config/config.yaml")
+            )
+        )
         subprocess.run(["bash", "-n", str(script)], check=True)
 
 
 def test_juelich_style_header_and_steps():
     config = shipped_config(slurm=SITE)
-    text = jobscript.render_job_script(jobscript.script_request(config, "jureca-dc", "shakespeare_char_rnn", WORKDIR,
-                                                        "config/config.yaml"))
-    for line in ("#SBATCH --job-name=shakespeare_char_rnn", "#SBATCH --output=shakespeare_char_rnn_out.%j",
-                 "#SBATCH --error=shakespeare_char_rnn_err.%j", "#SBATCH --partition=dc-gpu",
-                 "#SBATCH --gres=gpu:2", "#SBATCH --account=training2543", "#SBATCH --reservation=dl-course",
-                 "#SBATCH --mail-type=END,FAIL", "module --force purge",
-                 'source "$HOME"/venvs/hpcseq/bin/activate'):
+    text = jobscript.render_job_script(
+        jobscript.script_request(config, "jureca-dc", "shakespeare_char_rnn", WORKDIR, "config/config.yaml")
+    )
+    for line in (
+        "#SBATCH --job-name=shakespeare_char_rnn",
+        "#SBATCH --output=shakespeare_char_rnn_out.%j",
+        "#SBATCH --error=shakespeare_char_rnn_err.%j",
+        "#SBATCH --partition=dc-gpu",
+        "#SBATCH --gres=gpu:2",
+        "#SBATCH --account=training2543",
+        "#SBATCH --reservation=dl-course",
+        "#SBATCH --mail-type=END,FAIL",
+        "module --force purge",
+        'source "$HOME"/venvs/hpcseq/bin/activate',
+    ):
         assert line in text.splitlines()
     train_line = next(line for line in text.splitlines() if " -m hpcseq train " in line)
     assert train_line.startswith("srun --cpu-bind=none --mpi=pspmix --nodes=1 --ntasks=2 --ntasks-per-node=2 ")
@@ -85,8 +103,10 @@ def test_training_geometry_fills_whole_nodes(ranks, nodes, per_node):
 def test_ranks_that_do_not_fill_nodes_are_refused_by_key():
     with pytest.raises(ConfigErrors) as caught:
         shipped_config(experiments={"shakespeare_char_rnn": {"ranks": 6}})
-    assert any(error.key == "experiments.shakespeare_char_rnn.ranks" and "multiple of 4" in str(error)
-               for error in caught.value.errors)
+    assert any(
+        error.key == "experiments.shakespeare_char_rnn.ranks" and "multiple of 4" in str(error)
+        for error in caught.value.errors
+    )
 
 
 def test_time_limit_above_the_partition_limit_is_refused():
@@ -95,8 +115,18 @@ def test_time_limit_above_the_partition_limit_is_refused():
     assert any("above the 02:00:00 limit of partition dc-gpu-devel" in str(e) for e in caught.value.errors)
 
 
-@pytest.mark.parametrize("text,seconds", [("90", 5400), ("1:30", 90), ("01:30:00", 5400), ("2-12", 216000),
-                                          ("1-00:30", 88200), ("1-02:03:04", 93784), (45, 2700)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("90", 5400),
+        ("1:30", 90),
+        ("01:30:00", 5400),
+        ("2-12", 216000),
+        ("1-00:30", 88200),
+        ("1-02:03:04", 93784),
+        (45, 2700),
+    ],
+)
 def test_slurm_time_formats(text, seconds):
     assert durations.time_seconds(text) == seconds
     assert durations.time_seconds(validators.slurm_time(text)) == seconds
@@ -109,8 +139,18 @@ def test_unknown_sbatch_option_lists_the_valid_ones():
     assert "sbatch.partiton: unknown sbatch option" in message and "partition" in message and "mail_user" in message
 
 
-HOSTILE = ["x; rm -rf ~", "$(id)", "`id`", "a\nb", "dc-gpu && touch /tmp/pwned", "'quoted'", "a b", "", "-x",
-           "../../etc"]
+HOSTILE = [
+    "x; rm -rf ~",
+    "$(id)",
+    "`id`",
+    "a\nb",
+    "dc-gpu && touch /tmp/pwned",
+    "'quoted'",
+    "a b",
+    "",
+    "-x",
+    "../../etc",
+]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -146,19 +186,29 @@ def test_quoted_values_execute_nothing(tmp_path):
     """Paths and environment values may hold anything; quoted, none of it runs."""
     marker = tmp_path / "pwned"
     hostile_venv = f"/opt/my env/$(touch {marker})/`touch {marker}`; touch {marker}"
-    config = shipped_config(clusters={"generic": {"setup": {"venv": hostile_venv},
-                                                  "environment": {"HOSTILE": f"$(touch {marker}); `touch {marker}`"}}})
+    config = shipped_config(
+        clusters={
+            "generic": {
+                "setup": {"venv": hostile_venv},
+                "environment": {"HOSTILE": f"$(touch {marker}); `touch {marker}`"},
+            }
+        }
+    )
     cluster = clusters.parse_cluster("generic", config["clusters"]["generic"])
     lines = clusters.setup_lines(cluster)
     # run the export lines and print what the shell sees: the literal strings
     exports = [line for line in lines if line.startswith("export")]
-    result = subprocess.run(["bash", "-c", "\n".join(exports) + '\nprintf %s "$HOSTILE"'], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        ["bash", "-c", "\n".join(exports) + '\nprintf %s "$HOSTILE"'], capture_output=True, text=True, check=True
+    )
     assert result.stdout == f"$(touch {marker}); `touch {marker}`"
     source = next(line for line in lines if line.startswith("source"))
     subprocess.run(["bash", "-c", source.replace("source ", "printf '%s\\n' ", 1)], check=True, capture_output=True)
-    script = jobscript.render_job_script(jobscript.script_request(config, "generic", "shakespeare_char_rnn",
-                                                          f"/tmp/$(touch {marker})", "config/config.yaml"))
+    script = jobscript.render_job_script(
+        jobscript.script_request(
+            config, "generic", "shakespeare_char_rnn", f"/tmp/$(touch {marker})", "config/config.yaml"
+        )
+    )
     subprocess.run(["bash", "-n", "-c", script], check=True)
     assert not marker.exists()
     assert "cd '/tmp/$(touch" in script
@@ -172,10 +222,13 @@ def test_home_relative_venv_stays_expandable():
 
 def test_site_settings_reach_the_snakemake_resources_quoted():
     config = shipped_config(slurm=SITE)
-    resources = job_resources.snakemake_resources(job_resources.plan_job(config, "local", "shakespeare_char_rnn", "train"))
+    resources = job_resources.snakemake_resources(
+        job_resources.plan_job(config, "local", "shakespeare_char_rnn", "train")
+    )
     assert resources["slurm_account"] == "training2543"
-    assert resources["slurm_extra"] == ("--reservation=dl-course --mail-user=jane.doe@fz-juelich.de "
-                                        "--mail-type=END,FAIL --signal=USR1@120")
+    assert resources["slurm_extra"] == (
+        "--reservation=dl-course --mail-user=jane.doe@fz-juelich.de --mail-type=END,FAIL --signal=USR1@120"
+    )
     assert resources["slurm_partition"] == "gpus" and resources["mpi"] == "srun --mpi=pmix"
 
 
@@ -198,8 +251,13 @@ def test_unknown_cluster_key_is_named():
 
 def test_config_error_type_is_config_error():
     with pytest.raises(ConfigError):
-        clusters.training_geometry(clusters.parse_cluster("c", {"partitions": {"cpu": "a", "gpu": "b"}, "gpus_per_node": 4,
-                                                         "cpus_per_node": 8}), 5, "experiments.x.ranks")
+        clusters.training_geometry(
+            clusters.parse_cluster(
+                "c", {"partitions": {"cpu": "a", "gpu": "b"}, "gpus_per_node": 4, "cpus_per_node": 8}
+            ),
+            5,
+            "experiments.x.ranks",
+        )
 
 
 def test_training_interpreter_comes_from_the_cluster_then_the_config_and_the_command_line_wins():
@@ -209,13 +267,23 @@ def test_training_interpreter_comes_from_the_cluster_then_the_config_and_the_com
     # the local cluster has none of its own: the top-level training_python
     assert job_resources.training_interpreter(config, "local") == ".venv/train/bin/python"
     assert job_resources.training_interpreter(config, None) == ".venv/train/bin/python"
-    explicit = jobscript.render_job_script(jobscript.script_request(config, "jureca-dc", "shakespeare_char_rnn", WORKDIR,
-                                                            "config/config.yaml", python="/opt/my env/bin/python"))
+    explicit = jobscript.render_job_script(
+        jobscript.script_request(
+            config, "jureca-dc", "shakespeare_char_rnn", WORKDIR, "config/config.yaml", python="/opt/my env/bin/python"
+        )
+    )
     assert "srun --nodes=1 --ntasks=1 '/opt/my env/bin/python' -m hpcseq preprocess" in explicit
 
 
 def test_a_hostile_cluster_interpreter_is_refused_by_key():
     with pytest.raises(ConfigErrors) as raised:
-        clusters.parse_cluster("x", {"partitions": {"cpu": "c", "gpu": "g"}, "gpus_per_node": 4, "cpus_per_node": 8,
-                                  "training_python": "python\nrm -rf ~"})
+        clusters.parse_cluster(
+            "x",
+            {
+                "partitions": {"cpu": "c", "gpu": "g"},
+                "gpus_per_node": 4,
+                "cpus_per_node": 8,
+                "training_python": "python\nrm -rf ~",
+            },
+        )
     assert "clusters.x.training_python" in str(raised.value)

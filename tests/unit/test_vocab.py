@@ -9,11 +9,21 @@ import numpy as np
 import pytest
 
 from hpcseq.data import vocabulary as vocab
+from hpcseq.data.vocabulary import (
+    PAD,
+    UNK,
+    build_char_vocabulary,
+    build_char_vocabulary_and_encode,
+    build_vocabulary,
+    build_word_vocabulary,
+    char_split_length,
+    encode_char_split,
+    id_dtype,
+    load_char_ids,
+    load_sentences,
+    load_vocabulary,
+)
 from hpcseq.errors import InputDataError
-from hpcseq.data.vocabulary import (PAD, UNK, build_char_vocabulary, build_char_vocabulary_and_encode, build_vocabulary,
-                          build_word_vocabulary, char_split_length, encode_char_split, id_dtype, load_char_ids,
-                          load_sentences, load_vocabulary)
-
 from tests.unit.conftest import leftovers
 
 SPLITS = ("train", "validation", "test")
@@ -32,9 +42,9 @@ def char_settings(policy="error"):
 
 # ------------------------------------------------------------------------------ characters
 
+
 def test_char_vocabulary_in_code_point_order_with_training_counts(tmp_path):
-    prepared = write_prepared(tmp_path / "p", train="hello world, caf\u00e9 \u20ac!", validation="hello",
-                              test="zzz")
+    prepared = write_prepared(tmp_path / "p", train="hello world, caf\u00e9 \u20ac!", validation="hello", test="zzz")
     vocabulary = build_char_vocabulary(prepared / "train.txt")
     # worked out by hand: sorted by code point, counted in the training text only
     assert vocabulary.chars == [" ", "!", ",", "a", "c", "d", "e", "f", "h", "l", "o", "r", "w", "\u00e9", "\u20ac"]
@@ -45,7 +55,7 @@ def test_char_vocabulary_in_code_point_order_with_training_counts(tmp_path):
 def test_char_vocabulary_counts_across_chunks(tmp_path, monkeypatch):
     # small chunks exercise merging counts whose lengths differ from chunk to chunk
     monkeypatch.setattr(vocab, "CHUNK_CHARS", 4)
-    text = "ab\u00e9aa~~ b\u4e2d\u00e9a\nzz\U0001F600a"
+    text = "ab\u00e9aa~~ b\u4e2d\u00e9a\nzz\U0001f600a"
     prepared = write_prepared(tmp_path / "p", train=text)
     vocabulary = build_char_vocabulary(prepared / "train.txt")
     expected = sorted(Counter(text).items(), key=lambda item: ord(item[0]))
@@ -144,8 +154,9 @@ def test_skip_policy_in_the_build_records_the_counts(tmp_path):
     assert index == document["encoded"]
 
 
-@pytest.mark.parametrize("size, dtype", [(1, np.uint8), (256, np.uint8), (257, np.uint16), (65536, np.uint16),
-                                         (65537, np.uint32)])
+@pytest.mark.parametrize(
+    "size, dtype", [(1, np.uint8), (256, np.uint8), (257, np.uint16), (65536, np.uint16), (65537, np.uint32)]
+)
 def test_id_dtype(size, dtype):
     assert id_dtype(size) == np.dtype(dtype)
 

@@ -33,8 +33,17 @@ def tiny_config(tmp_path: Path, **experiment_overrides) -> Path:
 
 def test_dry_run_of_the_shipped_config_plans_every_stage(tmp_path):
     result = snakemake("-n", "--config", f"results_dir={tmp_path}/r", f"logs_dir={tmp_path}/l")
-    for rule in ("preprocess_text", "preprocess_sentences", "vocabulary_characters", "vocabulary_words", "train",
-                 "evaluate", "plot_training_curves", "plot_confusion_matrix", "summary"):
+    for rule in (
+        "preprocess_text",
+        "preprocess_sentences",
+        "vocabulary_characters",
+        "vocabulary_words",
+        "train",
+        "evaluate",
+        "plot_training_curves",
+        "plot_confusion_matrix",
+        "summary",
+    ):
         assert rule in result.stdout
     assert "train                        3" in result.stdout  # three experiments in config/config.yaml
 
@@ -47,9 +56,13 @@ def test_dry_run_of_each_preset(preset, tmp_path):
 def test_command_line_config_overrides_nested_keys_of_the_shipped_config(tmp_path):
     # `--config experiments=...` extends config/config.yaml (it does not replace it), and the
     # nested values, strings to Snakemake, are typed by the schema
-    result = snakemake("-n", "--config", f"results_dir={tmp_path}/r",
-                       "experiments={shakespeare_char_rnn: {ranks: 1, training: {epochs: 3}}}",
-                       "slurm={signal_seconds_before_limit: 300}")
+    result = snakemake(
+        "-n",
+        "--config",
+        f"results_dir={tmp_path}/r",
+        "experiments={shakespeare_char_rnn: {ranks: 1, training: {epochs: 3}}}",
+        "slurm={signal_seconds_before_limit: 300}",
+    )
     assert "train                        3" in result.stdout
     result = snakemake("-n", "--config", "experiments={shakespeare_char_rnn: {ranks: many}}", check=False)
     assert result.returncode != 0
@@ -99,8 +112,9 @@ def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path):
     char_ranks = [json.loads((results / "tiny_char/model/ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
     a, b = (r["shard"] for r in char_ranks)
     assert set(range(a["first"], a["first"] + a["count"])).isdisjoint(range(b["first"], b["first"] + b["count"]))
-    sentiment_ranks = [json.loads((results / "tiny_sentiment/model/ranks" / f"rank-{r}.json").read_text())
-                       for r in (0, 1)]
+    sentiment_ranks = [
+        json.loads((results / "tiny_sentiment/model/ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)
+    ]
     assert [r["shard"]["offset"] for r in sentiment_ranks] == [0, 1]
     assert (results / "tiny_sentiment" / "eval" / "plots" / "confusion_matrix.png").is_file()
     summary_md = (results / "summary.md").read_text()

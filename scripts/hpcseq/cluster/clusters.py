@@ -6,10 +6,19 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from hpcseq.cluster.validators import (env_name, env_value, gres, module_name, path_value, quote_path, slurm_name,
-                                       srun_flag)
+from hpcseq.cluster.validators import (
+    env_name,
+    env_value,
+    gres,
+    module_name,
+    path_value,
+    quote_path,
+    slurm_name,
+    srun_flag,
+)
 from hpcseq.durations import time_seconds
 from hpcseq.errors import ConfigError, ConfigErrors
+
 
 @dataclass(frozen=True)
 class Cluster:
@@ -55,10 +64,13 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
     for role, partition in (raw.get("partitions") or {}).items():
         partitions[role] = None if partition is None else checked(slurm_name, partition, f"partitions.{role}")
     setup = raw.get("setup") or {}
-    environment = tuple((checked(env_name, k, f"environment.{k}"), checked(env_value, v, f"environment.{k}"))
-                        for k, v in (raw.get("environment") or {}).items())
-    max_time = {role: checked(time_seconds, value, f"max_time.{role}")
-                for role, value in (raw.get("max_time") or {}).items()}
+    environment = tuple(
+        (checked(env_name, k, f"environment.{k}"), checked(env_value, v, f"environment.{k}"))
+        for k, v in (raw.get("environment") or {}).items()
+    )
+    max_time = {
+        role: checked(time_seconds, value, f"max_time.{role}") for role, value in (raw.get("max_time") or {}).items()
+    }
     gpus = raw["gpus_per_node"]
     cpus = raw["cpus_per_node"]
     cluster = Cluster(
@@ -69,20 +81,28 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         cpus_per_node=cpus,
         cpus_per_task=raw.get("cpus_per_task") or max(1, cpus // max(1, gpus)),
         gres_name=checked(lambda v: gres(f"{v}:1") and v, raw.get("gres_name", "gpu"), "gres_name") or "gpu",
-        srun_flags=tuple(checked(srun_flag, flag, f"srun_flags[{i}]") for i, flag in enumerate(raw.get("srun_flags", []))),
+        srun_flags=tuple(
+            checked(srun_flag, flag, f"srun_flags[{i}]") for i, flag in enumerate(raw.get("srun_flags", []))
+        ),
         purge_modules=bool(setup.get("purge_modules", False)),
-        module_restore=None if setup.get("module_restore") is None else checked(
-            module_name, setup["module_restore"], "setup.module_restore"),
+        module_restore=None
+        if setup.get("module_restore") is None
+        else checked(module_name, setup["module_restore"], "setup.module_restore"),
         modules=tuple(checked(module_name, m, f"setup.modules[{i}]") for i, m in enumerate(setup.get("modules", []))),
         venv=None if setup.get("venv") is None else checked(path_value, setup["venv"], "setup.venv"),
         environment=environment,
         max_time=max_time,
-        training_python=None if raw.get("training_python") is None else checked(
-            path_value, raw["training_python"], "training_python"),
+        training_python=None
+        if raw.get("training_python") is None
+        else checked(path_value, raw["training_python"], "training_python"),
     )
     if cluster.cpus_per_task * min(gpus, cpus) > cpus:
-        errors.append(ConfigError(f"{key}.cpus_per_task", f"{cluster.cpus_per_task} CPUs for each of {gpus} ranks "
-                                  f"exceed the node's {cpus} CPUs"))
+        errors.append(
+            ConfigError(
+                f"{key}.cpus_per_task",
+                f"{cluster.cpus_per_task} CPUs for each of {gpus} ranks exceed the node's {cpus} CPUs",
+            )
+        )
     if errors:
         raise ConfigErrors(errors)
     return cluster
@@ -106,6 +126,7 @@ def setup_lines(cluster: Cluster) -> list[str]:
 
 # --------------------------------------------------------------------------- job geometry
 
+
 @dataclass(frozen=True)
 class Geometry:
     nodes: int
@@ -126,6 +147,9 @@ def training_geometry(cluster: Cluster, ranks: int, key: str) -> Geometry:
     elif ranks % per_node == 0:
         nodes, tasks = ranks // per_node, per_node
     else:
-        raise ConfigError(key, f"{ranks} ranks do not fill whole nodes of {per_node} GPUs on {cluster.name}: use a "
-                               f"multiple of {per_node} (or at most {per_node})")
+        raise ConfigError(
+            key,
+            f"{ranks} ranks do not fill whole nodes of {per_node} GPUs on {cluster.name}: use a "
+            f"multiple of {per_node} (or at most {per_node})",
+        )
     return Geometry(nodes, tasks, tasks, cluster.cpus_per_task)

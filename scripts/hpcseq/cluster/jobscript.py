@@ -12,8 +12,9 @@ from hpcseq.cluster.clusters import setup_lines
 from hpcseq.cluster.options import render_directives, sbatch_options
 from hpcseq.cluster.resources import JobPlan, plan_job, training_interpreter
 from hpcseq.cluster.validators import quote_path, signal_spec, slurm_name
-from hpcseq.events import SCRIPT_DONE, SCRIPT_REQUEUE, SCRIPT_START, SCRIPT_TRAINING_FAILED, SHELL_TIMESTAMP
 from hpcseq.errors import REQUEUE_EXIT_CODE  # training checkpointed on SIGUSR1: continue later
+from hpcseq.events import SCRIPT_DONE, SCRIPT_REQUEUE, SCRIPT_START, SCRIPT_TRAINING_FAILED, SHELL_TIMESTAMP
+
 
 @dataclass(frozen=True)
 class ScriptRequest:
@@ -22,9 +23,9 @@ class ScriptRequest:
     experiment: str
     model: str
     plan: JobPlan
-    workdir: str            # the repository on the cluster; the job runs its commands there
-    config_path: str        # relative to workdir (or absolute)
-    python: str             # the training interpreter (relative to workdir, absolute, or a name on PATH)
+    workdir: str  # the repository on the cluster; the job runs its commands there
+    config_path: str  # relative to workdir (or absolute)
+    python: str  # the training interpreter (relative to workdir, absolute, or a name on PATH)
     preset: str | None = None
     data_steps: bool = True  # preprocessing and vocabulary first, in the same job
     evaluate: bool = True
@@ -32,8 +33,16 @@ class ScriptRequest:
 
 
 def _hpcseq_command(request: ScriptRequest, stage: str) -> list[str]:
-    command = [request.python, "-m", "hpcseq", stage, "--config", request.config_path,
-               "--experiment", request.experiment]
+    command = [
+        request.python,
+        "-m",
+        "hpcseq",
+        stage,
+        "--config",
+        request.config_path,
+        "--experiment",
+        request.experiment,
+    ]
     if request.preset:
         command += ["--preset", request.preset]
     if stage == "train":  # after a change of settings (another preset): keep the old checkpoints, start afresh
@@ -59,14 +68,23 @@ def render_job_script(request: ScriptRequest) -> str:
     name = slurm_name(request.experiment)
     options = plan.options(job_name=name, output=f"{name}_out.%j", error=f"{name}_err.%j")
     requeue = bool(plan.extra.get("signal"))
-    options = {**options, **sbatch_options({"requeue": requeue, "open_mode": "append" if requeue else None,
-                                            "dependency": request.dependency})}
+    options = {
+        **options,
+        **sbatch_options(
+            {"requeue": requeue, "open_mode": "append" if requeue else None, "dependency": request.dependency}
+        ),
+    }
     if "signal" in options:
         # in a script the batch shell gets the warning and passes it to the training step only
         options["signal"] = signal_spec("B:" + options["signal"])
     srun_one = ["srun", "--nodes=1", "--ntasks=1"]
-    train_srun = ["srun", *plan.cluster.srun_flags, f"--nodes={geometry.nodes}", f"--ntasks={geometry.ranks}",
-                  f"--ntasks-per-node={geometry.tasks_per_node}"]
+    train_srun = [
+        "srun",
+        *plan.cluster.srun_flags,
+        f"--nodes={geometry.nodes}",
+        f"--ntasks={geometry.ranks}",
+        f"--ntasks-per-node={geometry.tasks_per_node}",
+    ]
     lines = [
         "#!/bin/bash",
         f"# hpcseq: experiment {name} ({request.model}) on {plan.cluster.name}: {geometry.ranks} Horovod rank(s),"
@@ -81,11 +99,12 @@ def render_job_script(request: ScriptRequest) -> str:
         "",
         "# software environment",
         *setup_lines(plan.cluster),
-        '# srun >= 22.05 does not inherit --cpus-per-task from the job: pass it on explicitly',
+        "# srun >= 22.05 does not inherit --cpus-per-task from the job: pass it on explicitly",
         'export SRUN_CPUS_PER_TASK="${SLURM_CPUS_PER_TASK:-1}"',
         "",
-        _echo(SCRIPT_START.text(job="${SLURM_JOB_ID}", nodes="${SLURM_JOB_NODELIST}",
-                                restart="${SLURM_RESTART_COUNT:-0}")),
+        _echo(
+            SCRIPT_START.text(job="${SLURM_JOB_ID}", nodes="${SLURM_JOB_NODELIST}", restart="${SLURM_RESTART_COUNT:-0}")
+        ),
     ]
     if request.data_steps:
         lines += [
@@ -114,8 +133,11 @@ def render_job_script(request: ScriptRequest) -> str:
             "fi",
         ]
     else:
-        lines += ["# training: one rank per GPU; a rerun continues from the last checkpoint",
-                  train_command, "status=$?"]
+        lines += [
+            "# training: one rank per GPU; a rerun continues from the last checkpoint",
+            train_command,
+            "status=$?",
+        ]
     lines += [f'if [ $status -ne 0 ]; then echo "{SCRIPT_TRAINING_FAILED.text(code="$status")}" >&2; exit $status; fi']
     if request.evaluate:
         lines += [
@@ -126,12 +148,26 @@ def render_job_script(request: ScriptRequest) -> str:
     return "\n".join(lines)
 
 
-def script_request(config: dict, cluster_name: str, experiment: str, workdir: str, config_path: str,
-                   data_steps: bool = True, dependency: str | None = None,
-                   python: str | None = None) -> ScriptRequest:
+def script_request(
+    config: dict,
+    cluster_name: str,
+    experiment: str,
+    workdir: str,
+    config_path: str,
+    data_steps: bool = True,
+    dependency: str | None = None,
+    python: str | None = None,
+) -> ScriptRequest:
     """python: an explicit interpreter (command line) instead of the cluster's or the config's."""
     plan = plan_job(config, cluster_name, experiment, "train")
-    return ScriptRequest(experiment=experiment, model=config["experiments"][experiment]["model"], plan=plan,
-                         workdir=workdir, config_path=config_path,
-                         python=python or training_interpreter(config, cluster_name),
-                         preset=config.get("preset"), data_steps=data_steps, dependency=dependency)
+    return ScriptRequest(
+        experiment=experiment,
+        model=config["experiments"][experiment]["model"],
+        plan=plan,
+        workdir=workdir,
+        config_path=config_path,
+        python=python or training_interpreter(config, cluster_name),
+        preset=config.get("preset"),
+        data_steps=data_steps,
+        dependency=dependency,
+    )

@@ -35,14 +35,23 @@ def _horovodrun_for(python: str) -> str:
         return str(sibling)
     found = shutil.which("horovodrun")
     if not found:
-        raise EnvironmentSetupError(HOROVODRUN_MISSING.text(
-            python=python, advice="set local_launcher: mpirun, or run `make setup`"))
+        raise EnvironmentSetupError(
+            HOROVODRUN_MISSING.text(python=python, advice="set local_launcher: mpirun, or run `make setup`")
+        )
     return found
 
 
-def build_launch_command(command: list[str], ranks: int, nodes: int, tasks_per_node: int, srun: str,
-                         local_launcher: str, cpus_per_task: int | None = None, environ=None,
-                         is_root: bool | None = None) -> list[str]:
+def build_launch_command(
+    command: list[str],
+    ranks: int,
+    nodes: int,
+    tasks_per_node: int,
+    srun: str,
+    local_launcher: str,
+    cpus_per_task: int | None = None,
+    environ=None,
+    is_root: bool | None = None,
+) -> list[str]:
     """The argv that starts `command` on `ranks` ranks (pure: tests call it with any environment)."""
     if ranks < 1 or nodes < 1 or tasks_per_node < 1:
         raise ConfigError("ranks", f"ranks {ranks}, nodes {nodes}, tasks per node {tasks_per_node} must be >= 1")
@@ -77,13 +86,25 @@ def with_setup(argv: list[str], setup: str, environ=None) -> list[str]:
 
 def check_interpreter(python: str) -> None:
     if not Path(python).exists() and not shutil.which(python):
-        raise EnvironmentSetupError(INTERPRETER_MISSING.text(
-            python=python, advice="run `make setup` (which builds .venv/train), or set `training_python` in the "
-            "config to your TensorFlow 2.15 + Horovod environment"))
+        raise EnvironmentSetupError(
+            INTERPRETER_MISSING.text(
+                python=python,
+                advice="run `make setup` (which builds .venv/train), or set `training_python` in the "
+                "config to your TensorFlow 2.15 + Horovod environment",
+            )
+        )
 
 
-def launch(command: list[str], ranks: int, nodes: int, tasks_per_node: int, srun: str, local_launcher: str,
-           cpus_per_task: int | None = None, setup: str = "") -> None:
+def launch(
+    command: list[str],
+    ranks: int,
+    nodes: int,
+    tasks_per_node: int,
+    srun: str,
+    local_launcher: str,
+    cpus_per_task: int | None = None,
+    setup: str = "",
+) -> None:
     if not (setup.strip() and in_slurm_allocation()):
         check_interpreter(command[0])  # with a setup, the interpreter may only exist after it
     argv = build_launch_command(command, ranks, nodes, tasks_per_node, srun, local_launcher, cpus_per_task)

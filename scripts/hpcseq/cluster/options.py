@@ -4,13 +4,25 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from hpcseq.cluster.validators import (
-    boolean, dependency, email, gres, log_pattern, mail_type, open_mode, positive_int, signal_spec, slurm_name,
-    slurm_time)
+    boolean,
+    dependency,
+    email,
+    gres,
+    log_pattern,
+    mail_type,
+    open_mode,
+    positive_int,
+    signal_spec,
+    slurm_name,
+    slurm_time,
+)
 from hpcseq.errors import ConfigError, ConfigErrors
+
 
 @dataclass(frozen=True)
 class Option:

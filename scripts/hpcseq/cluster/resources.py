@@ -12,6 +12,7 @@ from hpcseq.cluster.options import sbatch_arguments, sbatch_options, site_option
 from hpcseq.durations import format_time, time_seconds
 from hpcseq.errors import ConfigError, ConfigErrors
 
+
 def stage_time(config: dict, experiment: str, stage: str) -> int:
     """Seconds: the experiment's own slurm.time for training, else the site's per-stage limit."""
     own = config["experiments"][experiment].get("slurm", {})
@@ -33,12 +34,21 @@ class JobPlan:
     extra: dict = field(default_factory=dict)
 
     def options(self, job_name: str | None = None, output: str | None = None, error: str | None = None) -> dict:
-        values: dict = {"job_name": job_name, "output": output, "error": error,
-                        "time": format_time(self.time_seconds), "partition": self.partition, **self.site,
-                        **self.extra}
+        values: dict = {
+            "job_name": job_name,
+            "output": output,
+            "error": error,
+            "time": format_time(self.time_seconds),
+            "partition": self.partition,
+            **self.site,
+            **self.extra,
+        }
         if self.geometry is not None:
-            values.update(nodes=self.geometry.nodes, ntasks_per_node=self.geometry.tasks_per_node,
-                          cpus_per_task=self.geometry.cpus_per_task)
+            values.update(
+                nodes=self.geometry.nodes,
+                ntasks_per_node=self.geometry.tasks_per_node,
+                cpus_per_task=self.geometry.cpus_per_task,
+            )
             if self.geometry.gpus_per_node:
                 values["gres"] = f"{self.cluster.gres_name}:{self.geometry.gpus_per_node}"
         return sbatch_options(values)
@@ -47,25 +57,31 @@ class JobPlan:
 def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> JobPlan:
     clusters = config["clusters"]
     if cluster_name not in clusters:
-        raise ConfigError("cluster", f"{cluster_name!r} is not defined under `clusters`; defined: "
-                          f"{', '.join(sorted(clusters))}")
+        raise ConfigError(
+            "cluster", f"{cluster_name!r} is not defined under `clusters`; defined: {', '.join(sorted(clusters))}"
+        )
     cluster = parse_cluster(cluster_name, clusters[cluster_name])
     own = config["experiments"][experiment].get("slurm", {})
     site = site_options(config["slurm"])
     if stage == "train":
         role = own.get("partition", "gpu")
-        geometry = training_geometry(cluster, config["experiments"][experiment]["ranks"],
-                                     f"experiments.{experiment}.ranks")
+        geometry = training_geometry(
+            cluster, config["experiments"][experiment]["ranks"], f"experiments.{experiment}.ranks"
+        )
     else:
         role, geometry = "cpu", None
-    partition = cluster.partition(role, f"experiments.{experiment}.slurm.partition" if stage == "train"
-                                  else f"clusters.{cluster_name}.partitions.cpu")
+    partition = cluster.partition(
+        role,
+        f"experiments.{experiment}.slurm.partition" if stage == "train" else f"clusters.{cluster_name}.partitions.cpu",
+    )
     seconds = stage_time(config, experiment, stage)
     limit = cluster.max_time.get(role)
     if limit is not None and seconds > limit:
-        raise ConfigError(f"experiments.{experiment}.slurm.time" if stage == "train" else f"slurm.time.{stage}",
-                          f"{format_time(seconds)} is above the {format_time(limit)} limit of partition {partition} "
-                          f"on {cluster_name}")
+        raise ConfigError(
+            f"experiments.{experiment}.slurm.time" if stage == "train" else f"slurm.time.{stage}",
+            f"{format_time(seconds)} is above the {format_time(limit)} limit of partition {partition} "
+            f"on {cluster_name}",
+        )
     extra = {}
     signal_seconds = config["slurm"].get("signal_seconds_before_limit")
     if stage == "train" and signal_seconds:
@@ -74,8 +90,17 @@ def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> Jo
     return JobPlan(cluster, stage, partition, seconds, geometry, site, extra)
 
 
-TRAIN_RESOURCE_KEYS = ("slurm_partition", "runtime", "slurm_account", "slurm_extra", "nodes", "tasks_per_node",
-                       "cpus_per_task", "gres", "mpi")
+TRAIN_RESOURCE_KEYS = (
+    "slurm_partition",
+    "runtime",
+    "slurm_account",
+    "slurm_extra",
+    "nodes",
+    "tasks_per_node",
+    "cpus_per_task",
+    "gres",
+    "mpi",
+)
 CPU_RESOURCE_KEYS = ("slurm_partition", "runtime", "slurm_account", "slurm_extra", "cpus_per_task")
 
 
@@ -90,15 +115,21 @@ def snakemake_resources(plan: JobPlan) -> dict:
     """
     extras = sbatch_arguments({k: v for k, v in plan.site.items() if k != "account"})
     extras += sbatch_arguments(plan.extra)
-    resources: dict = {"slurm_partition": plan.partition, "runtime": max(1, math.ceil(plan.time_seconds / 60)),
-                       "slurm_account": plan.site.get("account", ""),
-                       "slurm_extra": shlex.join(extras) if extras else ""}
+    resources: dict = {
+        "slurm_partition": plan.partition,
+        "runtime": max(1, math.ceil(plan.time_seconds / 60)),
+        "slurm_account": plan.site.get("account", ""),
+        "slurm_extra": shlex.join(extras) if extras else "",
+    }
     if plan.geometry is not None:
         geometry = plan.geometry
-        resources.update(nodes=geometry.nodes, tasks_per_node=geometry.tasks_per_node,
-                         cpus_per_task=geometry.cpus_per_task,
-                         gres=f"{plan.cluster.gres_name}:{geometry.gpus_per_node}",
-                         mpi=plan.cluster.srun_line() if geometry.ranks > 1 else "")
+        resources.update(
+            nodes=geometry.nodes,
+            tasks_per_node=geometry.tasks_per_node,
+            cpus_per_task=geometry.cpus_per_task,
+            gres=f"{plan.cluster.gres_name}:{geometry.gpus_per_node}",
+            mpi=plan.cluster.srun_line() if geometry.ranks > 1 else "",
+        )
     else:
         resources["cpus_per_task"] = 1
     return resources
@@ -107,8 +138,13 @@ def snakemake_resources(plan: JobPlan) -> dict:
 def resources_without_cluster(config: dict, experiment: str, stage: str) -> dict:
     """Resources when the config names no cluster (local runs only): one node, one task per rank."""
     ranks = config["experiments"][experiment]["ranks"] if stage == "train" else 1
-    resources = {"slurm_partition": "", "runtime": max(1, math.ceil(stage_time(config, experiment, stage) / 60)),
-                 "slurm_account": "", "slurm_extra": "", "cpus_per_task": 1}
+    resources = {
+        "slurm_partition": "",
+        "runtime": max(1, math.ceil(stage_time(config, experiment, stage) / 60)),
+        "slurm_account": "",
+        "slurm_extra": "",
+        "cpus_per_task": 1,
+    }
     if stage == "train":
         resources.update(nodes=1, tasks_per_node=ranks, gres="", mpi="srun" if ranks > 1 else "")
     return resources
@@ -137,8 +173,13 @@ def slurm_config_errors(config: dict) -> list[ConfigError]:
 
     clusters = {name: collect(parse_cluster, name, raw) for name, raw in config.get("clusters", {}).items()}
     if config.get("cluster") is not None and config.get("cluster") not in clusters:
-        errors.append(ConfigError("cluster", f"{config.get('cluster')!r} is not defined under `clusters`; defined: "
-                                  f"{', '.join(sorted(clusters)) or '(none)'}"))
+        errors.append(
+            ConfigError(
+                "cluster",
+                f"{config.get('cluster')!r} is not defined under `clusters`; defined: "
+                f"{', '.join(sorted(clusters)) or '(none)'}",
+            )
+        )
     collect(site_options, config.get("slurm", {}))
     for stage, value in config.get("slurm", {}).get("time", {}).items():
         try:

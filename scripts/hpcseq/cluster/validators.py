@@ -21,8 +21,21 @@ LOG_PATTERN = re.compile(r"^[A-Za-z0-9_./%+-]{1,255}$")
 SRUN_FLAG = re.compile(r"^--?[a-z][a-z0-9-]*(=[A-Za-z0-9_.,:/+@-]+)?$")
 SIGNAL = re.compile(r"^(B:)?(USR1|USR2|TERM|INT|HUP|URG|CONT|QUIT)@([0-9]{1,5})$")
 DEPENDENCY = re.compile(r"^(singleton|(after|afterok|afterany|afternotok|aftercorr)(:[0-9]+(\+[0-9]+)?)+)$")
-MAIL_TYPES = {"NONE", "BEGIN", "END", "FAIL", "REQUEUE", "ALL", "INVALID_DEPEND", "STAGE_OUT", "TIME_LIMIT",
-              "TIME_LIMIT_90", "TIME_LIMIT_80", "TIME_LIMIT_50", "ARRAY_TASKS"}
+MAIL_TYPES = {
+    "NONE",
+    "BEGIN",
+    "END",
+    "FAIL",
+    "REQUEUE",
+    "ALL",
+    "INVALID_DEPEND",
+    "STAGE_OUT",
+    "TIME_LIMIT",
+    "TIME_LIMIT_90",
+    "TIME_LIMIT_80",
+    "TIME_LIMIT_50",
+    "ARRAY_TASKS",
+}
 
 
 def _printable(value: Any) -> str:
@@ -33,8 +46,10 @@ def _printable(value: Any) -> str:
 def slurm_name(value: Any) -> str:
     """Partition, account, reservation, QoS and job names: letters, digits, _ . + - ."""
     if not isinstance(value, str) or not SLURM_NAME.fullmatch(value):
-        raise ValueError(f"{_printable(value)} is not a valid Slurm name (letters, digits, '_', '.', '+', '-'; "
-                         "it must start with a letter or digit; at most 128 characters)")
+        raise ValueError(
+            f"{_printable(value)} is not a valid Slurm name (letters, digits, '_', '.', '+', '-'; "
+            "it must start with a letter or digit; at most 128 characters)"
+        )
     return value
 
 
@@ -72,8 +87,10 @@ def gres(value: Any) -> str:
 
 def log_pattern(value: Any) -> str:
     if not isinstance(value, str) or not LOG_PATTERN.fullmatch(value) or ".." in value.split("/"):
-        raise ValueError(f"{_printable(value)} is not a log file pattern (letters, digits, '_', '.', '/', '%', "
-                         "'+', '-'; Slurm replaces %j by the job id)")
+        raise ValueError(
+            f"{_printable(value)} is not a log file pattern (letters, digits, '_', '.', '/', '%', "
+            "'+', '-'; Slurm replaces %j by the job id)"
+        )
     return value
 
 
@@ -139,6 +156,6 @@ def quote_path(path: str) -> str:
     """Shell-quote a path but let a leading ~/ or $HOME/ expand: "$HOME"/'rest'."""
     for prefix in ("~/", "$HOME/", "${HOME}/"):
         if path.startswith(prefix):
-            rest = path[len(prefix):]
+            rest = path[len(prefix) :]
             return '"$HOME"/' + shlex.quote(rest) if rest else '"$HOME"'
     return shlex.quote(path)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hpcseq.io import atomic_open, write_json
 from hpcseq.data.source_files import HashingLineReader
 from hpcseq.errors import InputDataError
+from hpcseq.io import atomic_open, write_json
 
 SPLITS = ("train", "validation", "test")
 LABELS = {"0": 0, "1": 1}
@@ -70,8 +70,9 @@ def parse_line(raw: bytes, encoding: str = "utf-8") -> tuple[int, str]:
     return LABELS[label_text], sentence
 
 
-def read_examples(path: str | Path, preprocess: dict, encoding: str = "utf-8",
-                  expected_sha256: str | None = None) -> tuple[list[Example], dict]:
+def read_examples(
+    path: str | Path, preprocess: dict, encoding: str = "utf-8", expected_sha256: str | None = None
+) -> tuple[list[Example], dict]:
     reader = HashingLineReader(path)
     on_bad_line = preprocess.get("on_bad_line", "error")
     max_lines = preprocess.get("max_lines")
@@ -85,14 +86,18 @@ def read_examples(path: str | Path, preprocess: dict, encoding: str = "utf-8",
         lines_read += 1
         try:
             label, sentence = parse_line(raw, encoding)
-            tokens = tokenize(sentence, preprocess.get("tokenizer", "words_and_punctuation"),
-                              preprocess.get("lowercase", True))
+            tokens = tokenize(
+                sentence, preprocess.get("tokenizer", "words_and_punctuation"), preprocess.get("lowercase", True)
+            )
             if not tokens:
                 raise ValueError(f"the sentence {sentence[:40]!r} has no tokens")
         except ValueError as problem:
             if on_bad_line == "error":
-                raise InputDataError(reader.path, f"{problem}; fix the line, or set "
-                                     "preprocess.on_bad_line: skip to drop malformed lines", line=number) from None
+                raise InputDataError(
+                    reader.path,
+                    f"{problem}; fix the line, or set preprocess.on_bad_line: skip to drop malformed lines",
+                    line=number,
+                ) from None
             bad_count += 1
             if len(bad) < MAX_REPORTED_BAD_LINES:
                 bad.append({"line": number, "problem": str(problem)})
@@ -102,12 +107,20 @@ def read_examples(path: str | Path, preprocess: dict, encoding: str = "utf-8",
         reader.hash_remaining()
     reader.verify_sha256(expected_sha256)
     if not examples:
-        raise InputDataError(reader.path, f"no usable `label<TAB>sentence` lines ({lines_read} lines read, "
-                             f"{bad_count} malformed)")
-    info = {"path": str(path), "sha256": reader.sha256(), "bytes": reader.bytes_read,
-            "checksum_verified": bool(expected_sha256), "lines_read": lines_read,
-            "bad_lines_skipped": bad_count, "bad_lines_first": bad, "examples": len(examples),
-            "subset": f"first {max_lines} lines" if max_lines is not None else None}
+        raise InputDataError(
+            reader.path, f"no usable `label<TAB>sentence` lines ({lines_read} lines read, {bad_count} malformed)"
+        )
+    info = {
+        "path": str(path),
+        "sha256": reader.sha256(),
+        "bytes": reader.bytes_read,
+        "checksum_verified": bool(expected_sha256),
+        "lines_read": lines_read,
+        "bad_lines_skipped": bad_count,
+        "bad_lines_first": bad,
+        "examples": len(examples),
+        "subset": f"first {max_lines} lines" if max_lines is not None else None,
+    }
     return examples, info
 
 
@@ -115,20 +128,24 @@ def _target_sizes(n: int, validation_fraction: float, test_fraction: float) -> t
     return int(round(n * test_fraction)), int(round(n * validation_fraction))
 
 
-def random_split(examples: list[Example], validation_fraction: float, test_fraction: float,
-                 seed: int) -> dict[str, list[Example]]:
+def random_split(
+    examples: list[Example], validation_fraction: float, test_fraction: float, seed: int
+) -> dict[str, list[Example]]:
     """The lecture's split: a seeded random permutation of lines, test first, then validation."""
     n = len(examples)
     n_test, n_validation = _target_sizes(n, validation_fraction, test_fraction)
     order = np.random.default_rng(seed).permutation(n)
     pick = lambda idx: [examples[i] for i in sorted(idx)]  # noqa: E731 - keep file order inside a split
-    return {"test": pick(order[:n_test]),
-            "validation": pick(order[n_test:n_test + n_validation]),
-            "train": pick(order[n_test + n_validation:])}
+    return {
+        "test": pick(order[:n_test]),
+        "validation": pick(order[n_test : n_test + n_validation]),
+        "train": pick(order[n_test + n_validation :]),
+    }
 
 
-def grouped_split(examples: list[Example], validation_fraction: float, test_fraction: float,
-                  seed: int) -> dict[str, list[Example]]:
+def grouped_split(
+    examples: list[Example], validation_fraction: float, test_fraction: float, seed: int
+) -> dict[str, list[Example]]:
     """Leakage-free split: groups of identical sentences are assigned whole, in seeded random order,
     to test until it holds its share of lines, then to validation, the rest to training."""
     groups: dict[str, list[int]] = {}
@@ -152,17 +169,24 @@ def grouped_split(examples: list[Example], validation_fraction: float, test_frac
 def overlap(train: list[Example], test: list[Example]) -> dict:
     seen = {example.key for example in train}
     shared = [example for example in test if example.key in seen]
-    return {"test_sentences": len(test), "test_sentences_also_in_train": len(shared),
-            "test_distinct": len({e.key for e in test}),
-            "test_distinct_also_in_train": len({e.key for e in shared})}
+    return {
+        "test_sentences": len(test),
+        "test_sentences_also_in_train": len(shared),
+        "test_distinct": len({e.key for e in test}),
+        "test_distinct_also_in_train": len({e.key for e in shared}),
+    }
 
 
 def _split_summary(parts: dict[str, list[Example]]) -> dict:
     summary = {}
     for split in SPLITS:
         labels = Counter(example.label for example in parts[split])
-        summary[split] = {"sentences": len(parts[split]), "distinct": len({e.key for e in parts[split]}),
-                          "positive": labels.get(1, 0), "negative": labels.get(0, 0)}
+        summary[split] = {
+            "sentences": len(parts[split]),
+            "distinct": len({e.key for e in parts[split]}),
+            "positive": labels.get(1, 0),
+            "negative": labels.get(0, 0),
+        }
     return summary
 
 
@@ -172,15 +196,15 @@ SPLITTERS = {"random": random_split, "grouped": grouped_split}
 def prepare_sentences(settings: dict, output_dir: str | Path) -> dict:
     dataset, preprocess = settings["dataset"], settings["preprocess"]
     output_dir = Path(output_dir)
-    examples, info = read_examples(dataset["path"], preprocess, dataset.get("encoding", "utf-8"),
-                                   dataset.get("sha256"))
+    examples, info = read_examples(dataset["path"], preprocess, dataset.get("encoding", "utf-8"), dataset.get("sha256"))
     args = (preprocess["validation_fraction"], preprocess["test_fraction"], preprocess["split_seed"])
     all_splits = {method: splitter(examples, *args) for method, splitter in SPLITTERS.items()}
     chosen = all_splits[preprocess["split"]]
     for split in ("train", "validation"):
         if not chosen[split]:
-            raise InputDataError(dataset["path"], f"the {split} split would be empty with "
-                                 f"{len(examples)} usable sentences")
+            raise InputDataError(
+                dataset["path"], f"the {split} split would be empty with {len(examples)} usable sentences"
+            )
     for split in SPLITS:
         with atomic_open(output_dir / f"{split}.tsv") as handle:
             for example in chosen[split]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from hpcseq.errors import InputDataError
 
@@ -47,7 +47,7 @@ class HashingLineReader:
                 self.bytes_read += len(block)
                 if first:
                     if block.startswith(BOM):
-                        block = block[len(BOM):]
+                        block = block[len(BOM) :]
                     first = False
                 pending += block
                 lines = pending.split(b"\n")

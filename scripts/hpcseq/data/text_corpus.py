@@ -17,13 +17,13 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from hpcseq.io import atomic_open, write_json
 from hpcseq.data.source_files import HashingLineReader
 from hpcseq.errors import InputDataError
+from hpcseq.io import atomic_open, write_json
 
 SPLITS = ("train", "validation", "test")
 CHUNK_CHARS = 1 << 22
@@ -41,7 +41,7 @@ class CleaningOptions:
     max_characters: int | None = None
 
     @classmethod
-    def from_settings(cls, preprocess: dict) -> "CleaningOptions":
+    def from_settings(cls, preprocess: dict) -> CleaningOptions:
         names = cls.__dataclass_fields__
         return cls(**{key: value for key, value in preprocess.items() if key in names})
 
@@ -59,8 +59,13 @@ class CleaningStats:
     extra: dict = field(default_factory=dict)
 
 
-def clean_lines(lines: Iterable[tuple[int, bytes]], options: CleaningOptions, path: Path,
-                stats: CleaningStats, encoding: str = "utf-8") -> Iterator[str]:
+def clean_lines(
+    lines: Iterable[tuple[int, bytes]],
+    options: CleaningOptions,
+    path: Path,
+    stats: CleaningStats,
+    encoding: str = "utf-8",
+) -> Iterator[str]:
     """Yield cleaned lines (without separators) from (line_number, raw_bytes) pairs."""
     marker = re.compile(options.start_after) if options.start_after else None
     started = marker is None
@@ -85,9 +90,13 @@ def clean_lines(lines: Iterable[tuple[int, bytes]], options: CleaningOptions, pa
             try:
                 text = raw.decode(encoding)
             except UnicodeDecodeError as error:
-                raise InputDataError(path, f"cannot decode as {encoding} at byte {error.start} of the line "
-                                     f"({error.reason}); set the dataset's `encoding`, or "
-                                     "preprocess.ascii_only: true to drop such bytes", line=number) from None
+                raise InputDataError(
+                    path,
+                    f"cannot decode as {encoding} at byte {error.start} of the line "
+                    f"({error.reason}); set the dataset's `encoding`, or "
+                    "preprocess.ascii_only: true to drop such bytes",
+                    line=number,
+                ) from None
             if options.strip_lines:
                 text = text.strip()
             if options.lowercase:
@@ -98,8 +107,9 @@ def clean_lines(lines: Iterable[tuple[int, bytes]], options: CleaningOptions, pa
         stats.lines_kept += 1
         yield text
     if marker is not None and not started:
-        raise InputDataError(path, f"no line matches preprocess.start_after = {options.start_after!r}; "
-                             "nothing would be left")
+        raise InputDataError(
+            path, f"no line matches preprocess.start_after = {options.start_after!r}; nothing would be left"
+        )
 
 
 def split_sizes(total: int, validation_fraction: float, test_fraction: float) -> dict[str, int]:
@@ -154,13 +164,17 @@ def prepare_text_corpus(settings: dict, output_dir: str | Path) -> dict:
             reader.hash_remaining()  # the checksum covers the whole file, also for a subset
         reader.verify_sha256(dataset.get("sha256"))
         if stats.characters == 0:
-            raise InputDataError(reader.path, "no text left after cleaning (empty file, or every line dropped "
-                                 f"by the preprocess settings: {stats.lines_read} lines read)")
+            raise InputDataError(
+                reader.path,
+                "no text left after cleaning (empty file, or every line dropped "
+                f"by the preprocess settings: {stats.lines_read} lines read)",
+            )
         sizes = split_sizes(stats.characters, preprocess["validation_fraction"], preprocess["test_fraction"])
         for split in ("train", "validation"):
             if sizes[split] <= 0:
-                raise InputDataError(reader.path, f"the {split} split would be empty: only {stats.characters} "
-                                     "characters after cleaning")
+                raise InputDataError(
+                    reader.path, f"the {split} split would be empty: only {stats.characters} characters after cleaning"
+                )
         with open(tmp_name, encoding="utf-8", newline="") as source:
             for split in SPLITS:
                 with atomic_open(output_dir / f"{split}.txt", newline="") as destination:
@@ -176,14 +190,21 @@ def prepare_text_corpus(settings: dict, output_dir: str | Path) -> dict:
     report = {
         "experiment": settings["name"],
         "kind": "text",
-        "source": {"path": str(dataset["path"]), "sha256": reader.sha256(), "bytes": reader.bytes_read,
-                   "checksum_verified": bool(dataset.get("sha256"))},
+        "source": {
+            "path": str(dataset["path"]),
+            "sha256": reader.sha256(),
+            "bytes": reader.bytes_read,
+            "checksum_verified": bool(dataset.get("sha256")),
+        },
         "cleaning": {key: value for key, value in vars(options).items()},
         "stats": {key: value for key, value in vars(stats).items() if key != "extra"},
         "characters": sizes,
         "character_offsets": offsets,
-        "subset": (f"first {options.max_characters} cleaned characters of {reader.path.name}"
-                   if stats.truncated_at_max_characters else None),
+        "subset": (
+            f"first {options.max_characters} cleaned characters of {reader.path.name}"
+            if stats.truncated_at_max_characters
+            else None
+        ),
     }
     write_json(output_dir / "split_report.json", report)
     return report

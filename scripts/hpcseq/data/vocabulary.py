@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hpcseq.io import atomic_open, write_json
 from hpcseq.errors import InputDataError
+from hpcseq.io import atomic_open, write_json
 
 PAD, UNK = 0, 1
 CHUNK_CHARS = 1 << 22
@@ -69,22 +69,29 @@ class CharVocabulary:
         ids = np.where(points < len(table), table[np.minimum(points, len(table) - 1)], -1)
         if (ids < 0).any():
             position = int(np.argmax(ids < 0))
-            raise ValueError(f"character {text[position]!r} (U+{ord(text[position]):04X}) at position "
-                             f"{position} is not in the vocabulary")
+            raise ValueError(
+                f"character {text[position]!r} (U+{ord(text[position]):04X}) at position "
+                f"{position} is not in the vocabulary"
+            )
         return ids
 
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids)
 
     def to_json(self) -> dict:
-        return {"kind": "characters", "size": self.size,
-                "entries": [{"id": i, "token": c, "codepoint": ord(c), "count": n}
-                            for i, (c, n) in enumerate(zip(self.chars, self.counts))]}
+        return {
+            "kind": "characters",
+            "size": self.size,
+            "entries": [
+                {"id": i, "token": c, "codepoint": ord(c), "count": n}
+                for i, (c, n) in enumerate(zip(self.chars, self.counts))
+            ],
+        }
 
 
 @dataclass
 class WordVocabulary:
-    words: list[str]          # index = id; words[0] = "<pad>", words[1] = "<unk>"
+    words: list[str]  # index = id; words[0] = "<pad>", words[1] = "<unk>"
     counts: list[int]
     total_distinct: int
 
@@ -100,9 +107,14 @@ class WordVocabulary:
         return [index.get(token, UNK) for token in tokens]
 
     def to_json(self) -> dict:
-        return {"kind": "words", "size": self.size, "distinct_words_in_training": self.total_distinct,
-                "pad_id": PAD, "unk_id": UNK,
-                "entries": [{"id": i, "token": w, "count": n} for i, (w, n) in enumerate(zip(self.words, self.counts))]}
+        return {
+            "kind": "words",
+            "size": self.size,
+            "distinct_words_in_training": self.total_distinct,
+            "pad_id": PAD,
+            "unk_id": UNK,
+            "entries": [{"id": i, "token": w, "count": n} for i, (w, n) in enumerate(zip(self.words, self.counts))],
+        }
 
 
 def build_char_vocabulary(train_path: str | Path) -> CharVocabulary:
@@ -125,12 +137,14 @@ def build_word_vocabulary(token_lists: list[list[str]], max_words: int, min_coun
     ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))  # ties: alphabetical
     kept = [(word, n) for word, n in ranked if n >= min_count][:max_words]
     unknown = sum(counter.values()) - sum(n for _, n in kept)
-    return WordVocabulary(["<pad>", "<unk>"] + [w for w, _ in kept], [0, unknown] + [n for _, n in kept],
-                          total_distinct=len(counter))
+    return WordVocabulary(
+        ["<pad>", "<unk>"] + [w for w, _ in kept], [0, unknown] + [n for _, n in kept], total_distinct=len(counter)
+    )
 
 
-def encode_char_split(vocabulary: CharVocabulary, source: Path, destination: Path,
-                      unknown_characters: str = "error") -> dict:
+def encode_char_split(
+    vocabulary: CharVocabulary, source: Path, destination: Path, unknown_characters: str = "error"
+) -> dict:
     """Stream `source` text into `destination` ids; returns {length, unknown}."""
     table = vocabulary.lookup_table()
     dtype = id_dtype(vocabulary.size)
@@ -150,35 +164,48 @@ def encode_char_split(vocabulary: CharVocabulary, source: Path, destination: Pat
                 if unknown_characters == "error":
                     where, char = first_unknown
                     raise InputDataError(
-                        source, f"character {char!r} (U+{ord(char):04X}) at character offset {where} does not "
+                        source,
+                        f"character {char!r} (U+{ord(char):04X}) at character offset {where} does not "
                         "occur in the training split, so it has no id; set vocabulary.unknown_characters: skip "
-                        "to drop such characters, or change the split/cleaning so training sees it")
+                        "to drop such characters, or change the split/cleaning so training sees it",
+                    )
                 ids = ids[~missing]
             out.write(ids.astype(dtype).tobytes())
             length += len(ids)
             offset += len(chunk)
-    return {"length": length, "unknown_characters_skipped": unknown,
-            "first_unknown": None if first_unknown is None else {"offset": first_unknown[0], "char": first_unknown[1]}}
+    return {
+        "length": length,
+        "unknown_characters_skipped": unknown,
+        "first_unknown": None if first_unknown is None else {"offset": first_unknown[0], "char": first_unknown[1]},
+    }
 
 
-def build_char_vocabulary_and_encode(settings: dict, prepared_dir: str | Path, vocab_path: str | Path,
-                                     encoded_dir: str | Path) -> dict:
+def build_char_vocabulary_and_encode(
+    settings: dict, prepared_dir: str | Path, vocab_path: str | Path, encoded_dir: str | Path
+) -> dict:
     prepared_dir, encoded_dir = Path(prepared_dir), Path(encoded_dir)
     vocabulary = build_char_vocabulary(prepared_dir / "train.txt")
     policy = settings["vocabulary"].get("unknown_characters", "error")
-    splits = {split: encode_char_split(vocabulary, prepared_dir / f"{split}.txt", encoded_dir / f"{split}.ids",
-                                       policy)
-              for split in SPLITS}
+    splits = {
+        split: encode_char_split(vocabulary, prepared_dir / f"{split}.txt", encoded_dir / f"{split}.ids", policy)
+        for split in SPLITS
+    }
     index = {"kind": "characters", "dtype": id_dtype(vocabulary.size).str, "splits": splits}
     write_json(encoded_dir / "index.json", index)
-    document = {"experiment": settings["name"], "settings": settings["vocabulary"],
-                "built_from": str(prepared_dir / "train.txt"), **vocabulary.to_json(), "encoded": index}
+    document = {
+        "experiment": settings["name"],
+        "settings": settings["vocabulary"],
+        "built_from": str(prepared_dir / "train.txt"),
+        **vocabulary.to_json(),
+        "encoded": index,
+    }
     write_json(vocab_path, document)
     return document
 
 
-def build_word_vocabulary_and_encode(settings: dict, prepared_dir: str | Path, vocab_path: str | Path,
-                                     encoded_dir: str | Path) -> dict:
+def build_word_vocabulary_and_encode(
+    settings: dict, prepared_dir: str | Path, vocab_path: str | Path, encoded_dir: str | Path
+) -> dict:
     from hpcseq.data.labelled_sentences import read_prepared
 
     prepared_dir, encoded_dir = Path(prepared_dir), Path(encoded_dir)
@@ -189,8 +216,9 @@ def build_word_vocabulary_and_encode(settings: dict, prepared_dir: str | Path, v
     splits = {}
     dtype = id_dtype(vocabulary.size)
     for split in SPLITS:
-        labels, token_lists = (train_labels, train_tokens) if split == "train" else \
-            read_prepared(prepared_dir / f"{split}.tsv")
+        labels, token_lists = (
+            (train_labels, train_tokens) if split == "train" else read_prepared(prepared_dir / f"{split}.tsv")
+        )
         ids = [vocabulary.encode(tokens, index_map) for tokens in token_lists]
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(row) for row in ids])
@@ -201,8 +229,13 @@ def build_word_vocabulary_and_encode(settings: dict, prepared_dir: str | Path, v
         splits[split] = {"sentences": len(ids), "tokens": int(offsets[-1]), "unknown_tokens": unknown}
     index = {"kind": "words", "dtype": dtype.str, "splits": splits}
     write_json(encoded_dir / "index.json", index)
-    document = {"experiment": settings["name"], "settings": options, "built_from": str(prepared_dir / "train.tsv"),
-                **vocabulary.to_json(), "encoded": index}
+    document = {
+        "experiment": settings["name"],
+        "settings": options,
+        "built_from": str(prepared_dir / "train.tsv"),
+        **vocabulary.to_json(),
+        "encoded": index,
+    }
     write_json(vocab_path, document)
     return document
 
@@ -219,8 +252,9 @@ def load_vocabulary(path: str | Path) -> CharVocabulary | WordVocabulary:
     entries = document["entries"]
     if document["kind"] == "characters":
         return CharVocabulary([e["token"] for e in entries], [e["count"] for e in entries])
-    return WordVocabulary([e["token"] for e in entries], [e["count"] for e in entries],
-                          document.get("distinct_words_in_training", 0))
+    return WordVocabulary(
+        [e["token"] for e in entries], [e["count"] for e in entries], document.get("distinct_words_in_training", 0)
+    )
 
 
 def load_char_ids(encoded_dir: str | Path, split: str, start: int = 0, stop: int | None = None) -> np.ndarray:

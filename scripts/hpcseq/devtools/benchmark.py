@@ -68,20 +68,29 @@ def _hwm_mb() -> float:
 def _char_settings(corpus: Path, max_steps: int | None = None) -> dict:
     from hpcseq import config as config_module
 
-    raw = {"preset": None,
-           "datasets": {"corpus": {"format": "text", "path": str(corpus)}},
-           "experiments": {"bench": {"model": "char_rnn", "dataset": "corpus", "ranks": 1,
-                                     "preprocess": {"validation_fraction": 0.1, "test_fraction": 0.0},
-                                     "training": {"epochs": 1, "max_steps_per_epoch": max_steps}}}}
+    raw = {
+        "preset": None,
+        "datasets": {"corpus": {"format": "text", "path": str(corpus)}},
+        "experiments": {
+            "bench": {
+                "model": "char_rnn",
+                "dataset": "corpus",
+                "ranks": 1,
+                "preprocess": {"validation_fraction": 0.1, "test_fraction": 0.0},
+                "training": {"epochs": 1, "max_steps_per_epoch": max_steps},
+            }
+        },
+    }
     return config_module.experiment_settings(config_module.validate_config(raw), "bench")
 
 
 # ------------------------------------------------------------------------------- measurements
 
+
 def task_preprocess(corpus: str, workdir: str) -> dict:
     from hpcseq.data.text_corpus import prepare_text_corpus
-    from hpcseq.paths import ExperimentPaths
     from hpcseq.data.vocabulary import build_vocabulary
+    from hpcseq.paths import ExperimentPaths
 
     settings = _char_settings(Path(corpus))
     paths = ExperimentPaths.of(workdir, "bench")
@@ -92,8 +101,13 @@ def task_preprocess(corpus: str, workdir: str) -> dict:
     build_vocabulary(settings, paths.prepared, paths.vocab, paths.encoded)
     seconds = time.perf_counter() - started
     size = Path(corpus).stat().st_size
-    return {"bytes": size, "seconds": seconds, "mb_per_second": size / 1e6 / seconds,
-            "peak_mb": _hwm_mb(), "peak_above_start_mb": _hwm_mb() - baseline}
+    return {
+        "bytes": size,
+        "seconds": seconds,
+        "mb_per_second": size / 1e6 / seconds,
+        "peak_mb": _hwm_mb(),
+        "peak_above_start_mb": _hwm_mb() - baseline,
+    }
 
 
 def lecture_char_arrays(text_path: Path, seqlen: int = 10, step: int = 1):
@@ -112,7 +126,7 @@ def lecture_char_arrays(text_path: Path, seqlen: int = 10, step: int = 1):
     char2index = {c: i for i, c in enumerate(chars)}
     input_chars, label_chars = [], []
     for i in range(0, len(text) - seqlen, step):
-        input_chars.append(text[i:i + seqlen])
+        input_chars.append(text[i : i + seqlen])
         label_chars.append(text[i + seqlen])
     X = np.zeros((len(input_chars), seqlen, len(chars)), dtype=bool)
     y = np.zeros((len(input_chars), len(chars)), dtype=bool)
@@ -131,17 +145,21 @@ def task_memory_lecture(corpus: str) -> dict:
     started = time.perf_counter()
     X, y, _ = lecture_char_arrays(Path(corpus))
     seconds = time.perf_counter() - started
-    return {"windows": int(len(X)), "seconds": seconds, "data_peak_mb": _hwm_mb() - baseline,
-            "array_mb": (X.nbytes + y.nbytes) / 2**20}
+    return {
+        "windows": len(X),
+        "seconds": seconds,
+        "data_peak_mb": _hwm_mb() - baseline,
+        "array_mb": (X.nbytes + y.nbytes) / 2**20,
+    }
 
 
 def task_memory_hpcseq(corpus: str, workdir: str) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    from hpcseq.training import inputs
-    from hpcseq.paths import ExperimentPaths
     from hpcseq.data.vocabulary import char_split_length, load_char_ids
+    from hpcseq.paths import ExperimentPaths
+    from hpcseq.training import inputs
 
     tf.constant(0)  # initialise the runtime before the baseline
     paths = ExperimentPaths.of(workdir, "bench")
@@ -172,17 +190,21 @@ def task_train_char(approach: str, corpus: str, workdir: str, steps: int) -> dic
     if approach == "lecture":
         X, y, nchars = lecture_char_arrays(Path(corpus))
         X, y = X[: steps * batch], y[: steps * batch]
-        model = tf.keras.Sequential([
-            tf.keras.layers.SimpleRNN(128, return_sequences=False, input_shape=(10, nchars), unroll=True),
-            tf.keras.layers.Dense(nchars), tf.keras.layers.Activation("softmax")])
+        model = tf.keras.Sequential(
+            [
+                tf.keras.layers.SimpleRNN(128, return_sequences=False, input_shape=(10, nchars), unroll=True),
+                tf.keras.layers.Dense(nchars),
+                tf.keras.layers.Activation("softmax"),
+            ]
+        )
         model.compile(loss="categorical_crossentropy", optimizer="rmsprop")
         model.fit(X[: 20 * batch], y[: 20 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up
         speed = _fit_speed(model, X, steps, batch, y=y, batch_size=batch)
         return {"samples_per_second": speed, "steps": steps}
+    from hpcseq.data.vocabulary import load_char_ids, load_vocabulary
+    from hpcseq.paths import ExperimentPaths
     from hpcseq.training import inputs
     from hpcseq.training.models import build_model
-    from hpcseq.paths import ExperimentPaths
-    from hpcseq.data.vocabulary import load_char_ids, load_vocabulary
 
     paths = ExperimentPaths.of(workdir, "bench")
     ids = load_char_ids(paths.encoded, "train")
@@ -201,17 +223,23 @@ def task_train_sentiment(approach: str, workdir: str, epochs: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
+    from hpcseq.data.vocabulary import load_sentences, load_vocabulary
+    from hpcseq.paths import ExperimentPaths
     from hpcseq.training import inputs
     from hpcseq.training.models import build_model
-    from hpcseq.paths import ExperimentPaths
-    from hpcseq.data.vocabulary import load_sentences, load_vocabulary
 
     tf.keras.utils.set_random_seed(1)
     paths = ExperimentPaths.of(workdir, "senti")
     flat, offsets, labels = load_sentences(paths.encoded, "train")
     vocabulary = load_vocabulary(paths.vocab)
-    hp = {"embedding_dim": 128, "spatial_dropout": 0.2, "lstm_units": 64, "dropout": 0.2,
-          "recurrent_dropout": 0.2, "sentence_length": 40}
+    hp = {
+        "embedding_dim": 128,
+        "spatial_dropout": 0.2,
+        "lstm_units": 64,
+        "dropout": 0.2,
+        "recurrent_dropout": 0.2,
+        "sentence_length": 40,
+    }
     matrix = inputs.pad_sentences(flat, offsets, 40, "pre")
     batch = 32
     model = build_model("sentiment_lstm", vocabulary.size, hp)
@@ -227,26 +255,35 @@ def task_train_sentiment(approach: str, workdir: str, epochs: int) -> dict:
         model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"], steps_per_execution=32)
         steps = len(labels) // batch
         for epoch in range(epochs + 1):
-            dataset = inputs.sentence_training_dataset(matrix, labels, batch, steps, 42, 0, epoch * steps,
-                                                       (epoch + 1) * steps)
+            dataset = inputs.sentence_training_dataset(
+                matrix, labels, batch, steps, 42, 0, epoch * steps, (epoch + 1) * steps
+            )
             started = time.perf_counter()
             model.fit(dataset, epochs=1, verbose=0)
             times.append(time.perf_counter() - started)
     timed = times[1:]  # the first epoch includes tracing
-    return {"seconds_per_epoch": float(np.median(timed)), "sentences": int(len(labels)),
-            "first_epoch_seconds": times[0]}
+    return {
+        "seconds_per_epoch": float(np.median(timed)),
+        "sentences": len(labels),
+        "first_epoch_seconds": times[0],
+    }
 
 
-TASKS = {"preprocess": task_preprocess, "memory_lecture": task_memory_lecture, "memory_hpcseq": task_memory_hpcseq,
-         "train_char": task_train_char, "train_sentiment": task_train_sentiment}
+TASKS = {
+    "preprocess": task_preprocess,
+    "memory_lecture": task_memory_lecture,
+    "memory_hpcseq": task_memory_hpcseq,
+    "train_char": task_train_char,
+    "train_sentiment": task_train_sentiment,
+}
 
 
 # ------------------------------------------------------------------------------------ driver
 
+
 def _run_task(name: str, **kwargs) -> dict:
     command = [sys.executable, "-m", "hpcseq.devtools.benchmark", "--task", name, "--args", json.dumps(kwargs)]
-    result = subprocess.run(command, capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if result.returncode != 0:
         raise RuntimeError(f"benchmark task {name} failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -254,13 +291,17 @@ def _run_task(name: str, **kwargs) -> dict:
 
 def _prepare_sentiment(workdir: Path) -> None:
     from hpcseq import config as config_module
-    from hpcseq.paths import ExperimentPaths
     from hpcseq.data.labelled_sentences import prepare_sentences
     from hpcseq.data.vocabulary import build_vocabulary
+    from hpcseq.paths import ExperimentPaths
 
-    raw = {"preset": None, "datasets": {"umich": {"format": "labelled_sentences", "path": str(SENTENCES)}},
-           "experiments": {"senti": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 1,
-                                     "preprocess": {"split": "random"}}}}
+    raw = {
+        "preset": None,
+        "datasets": {"umich": {"format": "labelled_sentences", "path": str(SENTENCES)}},
+        "experiments": {
+            "senti": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 1, "preprocess": {"split": "random"}}
+        },
+    }
     settings = config_module.experiment_settings(config_module.validate_config(raw), "senti")
     paths = ExperimentPaths.of(workdir, "senti")
     prepare_sentences(settings, paths.prepared)
@@ -294,15 +335,19 @@ def run(scale: int, char_steps: int, sentiment_epochs: int) -> dict:
         results["memory_hpcseq_scaled"]["corpus_bytes"] = big_corpus.stat().st_size
         big_corpus.unlink()
         results["memory_lecture"] = _run_task("memory_lecture", corpus=str(CORPUS))
-        results["train_char_lecture"] = _run_task("train_char", approach="lecture", corpus=str(CORPUS),
-                                                  workdir=str(base_work), steps=char_steps)
-        results["train_char_hpcseq"] = _run_task("train_char", approach="hpcseq", corpus=str(CORPUS),
-                                                 workdir=str(base_work), steps=char_steps)
+        results["train_char_lecture"] = _run_task(
+            "train_char", approach="lecture", corpus=str(CORPUS), workdir=str(base_work), steps=char_steps
+        )
+        results["train_char_hpcseq"] = _run_task(
+            "train_char", approach="hpcseq", corpus=str(CORPUS), workdir=str(base_work), steps=char_steps
+        )
         _prepare_sentiment(tmp)
-        results["train_sentiment_lecture"] = _run_task("train_sentiment", approach="lecture", workdir=str(tmp),
-                                                       epochs=sentiment_epochs)
-        results["train_sentiment_hpcseq"] = _run_task("train_sentiment", approach="hpcseq", workdir=str(tmp),
-                                                      epochs=sentiment_epochs)
+        results["train_sentiment_lecture"] = _run_task(
+            "train_sentiment", approach="lecture", workdir=str(tmp), epochs=sentiment_epochs
+        )
+        results["train_sentiment_hpcseq"] = _run_task(
+            "train_sentiment", approach="hpcseq", workdir=str(tmp), epochs=sentiment_epochs
+        )
     results["corpus_bytes"] = CORPUS.stat().st_size
     return results
 
@@ -317,21 +362,36 @@ def print_table(results: dict) -> None:
     ch_l, ch_h = results["train_char_lecture"], results["train_char_hpcseq"]
     se_l, se_h = results["train_sentiment_lecture"], results["train_sentiment_hpcseq"]
     rows = [
-        ("preprocess + vocabulary (char corpus)", f"{pre['mb_per_second']:.1f} MB/s "
-         f"({pre['bytes'] / 1e6:.1f} MB in {pre['seconds']:.2f} s), peak {pre['peak_mb']:.0f} MB RSS "
-         f"(+{pre['peak_above_start_mb']:.1f} MB over the interpreter)", ""),
-        ("char_rnn data memory", f"hpcseq {mem_h['data_peak_mb']:.1f} MB = {mem_h['data_peak_mb'] / corpus_mb:.1f}x corpus",
-         f"lecture {mem_l['data_peak_mb']:.0f} MB = {mem_l['data_peak_mb'] / corpus_mb:.0f}x corpus"),
-        (f"char_rnn data memory, corpus x{MEMORY_SCALE}",
-         f"hpcseq {mem_big['data_peak_mb']:.1f} MB = {mem_big['data_peak_mb'] / big_mb:.1f}x corpus "
-         f"({big_mb:.1f} MB); growth {per_byte:.2f} bytes per corpus byte",
-         f"lecture ~{mem_l['data_peak_mb'] * MEMORY_SCALE / 1024:.1f} GB (linear, not run)"),
-        ("char_rnn training, batch 128, 1 process", f"hpcseq {ch_h['samples_per_second']:,.0f} samples/s",
-         f"lecture {ch_l['samples_per_second']:,.0f} samples/s -> ratio "
-         f"{ch_h['samples_per_second'] / ch_l['samples_per_second']:.2f}x"),
-        ("sentiment_lstm epoch, batch 32, 1 process", f"hpcseq {se_h['seconds_per_epoch']:.2f} s",
-         f"lecture {se_l['seconds_per_epoch']:.2f} s -> ratio "
-         f"{se_l['seconds_per_epoch'] / se_h['seconds_per_epoch']:.2f}x ({se_h['sentences']} sentences)"),
+        (
+            "preprocess + vocabulary (char corpus)",
+            f"{pre['mb_per_second']:.1f} MB/s "
+            f"({pre['bytes'] / 1e6:.1f} MB in {pre['seconds']:.2f} s), peak {pre['peak_mb']:.0f} MB RSS "
+            f"(+{pre['peak_above_start_mb']:.1f} MB over the interpreter)",
+            "",
+        ),
+        (
+            "char_rnn data memory",
+            f"hpcseq {mem_h['data_peak_mb']:.1f} MB = {mem_h['data_peak_mb'] / corpus_mb:.1f}x corpus",
+            f"lecture {mem_l['data_peak_mb']:.0f} MB = {mem_l['data_peak_mb'] / corpus_mb:.0f}x corpus",
+        ),
+        (
+            f"char_rnn data memory, corpus x{MEMORY_SCALE}",
+            f"hpcseq {mem_big['data_peak_mb']:.1f} MB = {mem_big['data_peak_mb'] / big_mb:.1f}x corpus "
+            f"({big_mb:.1f} MB); growth {per_byte:.2f} bytes per corpus byte",
+            f"lecture ~{mem_l['data_peak_mb'] * MEMORY_SCALE / 1024:.1f} GB (linear, not run)",
+        ),
+        (
+            "char_rnn training, batch 128, 1 process",
+            f"hpcseq {ch_h['samples_per_second']:,.0f} samples/s",
+            f"lecture {ch_l['samples_per_second']:,.0f} samples/s -> ratio "
+            f"{ch_h['samples_per_second'] / ch_l['samples_per_second']:.2f}x",
+        ),
+        (
+            "sentiment_lstm epoch, batch 32, 1 process",
+            f"hpcseq {se_h['seconds_per_epoch']:.2f} s",
+            f"lecture {se_l['seconds_per_epoch']:.2f} s -> ratio "
+            f"{se_l['seconds_per_epoch'] / se_h['seconds_per_epoch']:.2f}x ({se_h['sentences']} sentences)",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print()

@@ -14,14 +14,14 @@ import time
 
 import numpy as np
 
-from hpcseq.evaluation import metrics
-from hpcseq.training import inputs
-from hpcseq.io import write_json, write_text
-from hpcseq.errors import ConfigError, InputDataError
-from hpcseq.paths import ExperimentPaths
-from hpcseq.events import setup_logging
 from hpcseq.data.labelled_sentences import read_prepared
 from hpcseq.data.vocabulary import CharVocabulary, char_split_length, load_char_ids, load_sentences, load_vocabulary
+from hpcseq.errors import ConfigError, InputDataError
+from hpcseq.evaluation import metrics
+from hpcseq.events import setup_logging
+from hpcseq.io import write_json, write_text
+from hpcseq.paths import ExperimentPaths
+from hpcseq.training import inputs
 
 
 def held_out_split(settings: dict, lengths: dict) -> str:
@@ -45,8 +45,10 @@ def _seed_window(seed_text: str, index: int, settings: dict, vocabulary: CharVoc
     try:
         return vocabulary.encode_text(text)
     except ValueError as problem:
-        raise ConfigError(f"experiments.{settings['name']}.evaluation.seed_texts[{index}]",
-                          f"{problem}; use characters of the training text") from None
+        raise ConfigError(
+            f"experiments.{settings['name']}.evaluation.seed_texts[{index}]",
+            f"{problem}; use characters of the training text",
+        ) from None
 
 
 def sample_texts(model, vocabulary: CharVocabulary, settings: dict) -> list[dict]:
@@ -60,8 +62,9 @@ def sample_texts(model, vocabulary: CharVocabulary, settings: dict) -> list[dict
         window = _seed_window(seed_text, index, settings, vocabulary)
         for mode, temperature in modes:
             windows.append(window)
-            jobs.append({"seed": seed_text, "mode": mode, "temperature": temperature,
-                         "window": vocabulary.decode(window)})
+            jobs.append(
+                {"seed": seed_text, "mode": mode, "temperature": temperature, "window": vocabulary.decode(window)}
+            )
     state = np.stack(windows).astype(np.int32)
     rng = np.random.default_rng(evaluation["sample_seed"])
     generated = [[] for _ in jobs]
@@ -89,48 +92,64 @@ def evaluate_char_rnn(settings: dict, paths: ExperimentPaths, model, vocabulary:
     ids = load_char_ids(paths.encoded, split)
     windows = inputs.window_count(len(ids), hp["sequence_length"], hp["step"])
     if windows < 1:
-        raise InputDataError(paths.encoded / f"{split}.ids", f"the {split} split has {len(ids)} characters, "
-                             f"too few for one window of {hp['sequence_length']}+1")
+        raise InputDataError(
+            paths.encoded / f"{split}.ids",
+            f"the {split} split has {len(ids)} characters, too few for one window of {hp['sequence_length']}+1",
+        )
     dataset = inputs.char_eval_dataset(ids, hp["sequence_length"], hp["step"], settings["evaluation"]["batch_size"])
     model.compile(loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
     started = time.perf_counter()
     loss, accuracy = model.evaluate(dataset, verbose=0)
     seconds = time.perf_counter() - started
-    targets = ids[hp["sequence_length"]::hp["step"]][:windows]  # the target of every window
+    targets = ids[hp["sequence_length"] :: hp["step"]][:windows]  # the target of every window
     baseline = metrics.unigram_cross_entropy(vocabulary.counts, targets)
     result = {
-        "experiment": settings["name"], "model": "char_rnn", "evaluated_split": split,
-        "evaluated_split_note": None if split == "test" else "no test part configured (test_fraction 0): "
-                                                             "these are validation numbers",
+        "experiment": settings["name"],
+        "model": "char_rnn",
+        "evaluated_split": split,
+        "evaluated_split_note": None
+        if split == "test"
+        else "no test part configured (test_fraction 0): these are validation numbers",
         "windows": windows,
         "model_metrics": {**metrics.language_model_metrics(float(loss)), "accuracy": float(accuracy)},
         "unigram_baseline": metrics.language_model_metrics(baseline),
         "windows_per_second": windows / seconds,
     }
-    log.info("%s split: loss %.4f (perplexity %.2f, %.3f bits/char); unigram baseline %.4f (%.3f bits/char)",
-             split, loss, result["model_metrics"]["perplexity"], result["model_metrics"]["bits_per_character"],
-             baseline, result["unigram_baseline"]["bits_per_character"])
+    log.info(
+        "%s split: loss %.4f (perplexity %.2f, %.3f bits/char); unigram baseline %.4f (%.3f bits/char)",
+        split,
+        loss,
+        result["model_metrics"]["perplexity"],
+        result["model_metrics"]["bits_per_character"],
+        baseline,
+        result["unigram_baseline"]["bits_per_character"],
+    )
     samples = sample_texts(model, vocabulary, settings)
     result["samples"] = samples
     lines = [f"# Samples from {settings['name']} ({settings['evaluation']['sample_length']} characters each)", ""]
     for sample in samples:
-        lines += [f"## seed {sample['seed']!r} (window {sample['window']!r}), {sample['mode']}", "",
-                  sample["window"] + "|" + sample["text"], ""]
+        lines += [
+            f"## seed {sample['seed']!r} (window {sample['window']!r}), {sample['mode']}",
+            "",
+            sample["window"] + "|" + sample["text"],
+            "",
+        ]
     write_text(paths.samples, "\n".join(lines))
     return result
 
 
 def _prediction_examples(name, split, token_lists, labels, probabilities, predicted, seen, per_group: int = 10) -> str:
     """Readable examples: misclassified test sentences first, then correct ones; unseen before seen."""
-    lines = [f"# Predictions of {name} on its {split} split", "",
-             "label  p(positive)  in training  sentence", ""]
+    lines = [f"# Predictions of {name} on its {split} split", "", "label  p(positive)  in training  sentence", ""]
     wrong = [i for i in np.argsort(seen, kind="stable") if predicted[i] != labels[i]]
     right = [i for i in np.argsort(seen, kind="stable") if predicted[i] == labels[i]]
     for title, chosen in (("misclassified", wrong[:per_group]), ("correct", right[:per_group])):
         lines += [f"## {title} ({len(wrong) if title == 'misclassified' else len(right)} in all)", ""]
         for i in chosen:
-            lines.append(f"{int(labels[i])}      {probabilities[i]:.3f}        {'yes' if seen[i] else 'no ':3}"
-                         f"          {' '.join(token_lists[i])}")
+            lines.append(
+                f"{int(labels[i])}      {probabilities[i]:.3f}        {'yes' if seen[i] else 'no ':3}"
+                f"          {' '.join(token_lists[i])}"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -149,32 +168,52 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
     train_labels, train_tokens = read_prepared(paths.prepared / "train.tsv")
     test_labels, test_tokens = read_prepared(paths.prepared / f"{split}.tsv")
     if list(test_labels) != labels.tolist():
-        raise InputDataError(paths.encoded / f"{split}.npz", f"does not match {paths.prepared / (split + '.tsv')}: "
-                             "rerun the vocabulary stage")
+        raise InputDataError(
+            paths.encoded / f"{split}.npz",
+            f"does not match {paths.prepared / (split + '.tsv')}: rerun the vocabulary stage",
+        )
     seen_keys = {" ".join(tokens) for tokens in train_tokens}
     seen = np.array([" ".join(tokens) in seen_keys for tokens in test_tokens], dtype=bool)
     majority = metrics.majority_class(train_labels)
     result = {
-        "experiment": settings["name"], "model": "sentiment_lstm", "evaluated_split": split,
+        "experiment": settings["name"],
+        "model": "sentiment_lstm",
+        "evaluated_split": split,
         "split_method": settings["preprocess"]["split"],
         "model_metrics": metrics.classification_metrics(labels, predicted),
-        "majority_baseline": {"class": majority,
-                              **metrics.classification_metrics(labels, np.full(len(labels), majority))},
-        "overlap": {"test_sentences": int(len(labels)), "also_in_training": int(seen.sum()),
-                    "not_in_training": int((~seen).sum())},
+        "majority_baseline": {
+            "class": majority,
+            **metrics.classification_metrics(labels, np.full(len(labels), majority)),
+        },
+        "overlap": {
+            "test_sentences": len(labels),
+            "also_in_training": int(seen.sum()),
+            "not_in_training": int((~seen).sum()),
+        },
         "model_metrics_not_in_training": metrics.classification_metrics(labels[~seen], predicted[~seen])
-        if (~seen).any() else None,
+        if (~seen).any()
+        else None,
         "model_metrics_also_in_training": metrics.classification_metrics(labels[seen], predicted[seen])
-        if seen.any() else None,
+        if seen.any()
+        else None,
     }
-    write_text(paths.samples, _prediction_examples(settings["name"], split, test_tokens, labels, probabilities,
-                                                   predicted, seen))
+    write_text(
+        paths.samples,
+        _prediction_examples(settings["name"], split, test_tokens, labels, probabilities, predicted, seen),
+    )
     unseen = result["model_metrics_not_in_training"]
-    log.info("%s split (%s): accuracy %.4f, F1 %.4f; majority class %.4f; %d of %d test sentences also in "
-             "training; accuracy on the others %s", split, result["split_method"],
-             result["model_metrics"]["accuracy"], result["model_metrics"]["f1"],
-             result["majority_baseline"]["accuracy"], seen.sum(), len(labels),
-             f"{unseen['accuracy']:.4f}" if unseen else "n/a")
+    log.info(
+        "%s split (%s): accuracy %.4f, F1 %.4f; majority class %.4f; %d of %d test sentences also in "
+        "training; accuracy on the others %s",
+        split,
+        result["split_method"],
+        result["model_metrics"]["accuracy"],
+        result["model_metrics"]["f1"],
+        result["majority_baseline"]["accuracy"],
+        seen.sum(),
+        len(labels),
+        f"{unseen['accuracy']:.4f}" if unseen else "n/a",
+    )
     return result
 
 
@@ -196,9 +235,21 @@ def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
     summary_path = paths.training_summary
     if summary_path.is_file():
         training = json.loads(summary_path.read_text(encoding="utf-8"))
-        result["training"] = {key: training.get(key) for key in (
-            "ranks", "epochs", "steps_per_epoch", "global_batch_size", "mean_samples_per_second", "final",
-            "best_val_loss", "subset_notes", "preset", "launcher")}
+        result["training"] = {
+            key: training.get(key)
+            for key in (
+                "ranks",
+                "epochs",
+                "steps_per_epoch",
+                "global_batch_size",
+                "mean_samples_per_second",
+                "final",
+                "best_val_loss",
+                "subset_notes",
+                "preset",
+                "launcher",
+            )
+        }
     write_json(paths.eval_metrics, result)
     log.info("wrote %s", paths.eval_metrics)
     return result

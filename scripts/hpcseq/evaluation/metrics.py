@@ -37,8 +37,11 @@ def read_epoch_records(path: str | Path, missing_ok: bool = False) -> list[dict]
 
 def language_model_metrics(mean_cross_entropy_nats: float) -> dict:
     """Loss in nats per character, its perplexity and bits per character."""
-    return {"loss": mean_cross_entropy_nats, "perplexity": math.exp(mean_cross_entropy_nats),
-            "bits_per_character": mean_cross_entropy_nats / math.log(2)}
+    return {
+        "loss": mean_cross_entropy_nats,
+        "perplexity": math.exp(mean_cross_entropy_nats),
+        "bits_per_character": mean_cross_entropy_nats / math.log(2),
+    }
 
 
 def unigram_cross_entropy(train_counts, targets: np.ndarray) -> float:
@@ -64,8 +67,14 @@ def classification_metrics(y_true, y_pred) -> dict:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"examples": n, "accuracy": (tp + tn) / n if n else None, "precision": precision, "recall": recall,
-            "f1": f1, "confusion_matrix": [[tn, fp], [fn, tp]]}
+    return {
+        "examples": n,
+        "accuracy": (tp + tn) / n if n else None,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "confusion_matrix": [[tn, fp], [fn, tp]],
+    }
 
 
 def majority_class(train_labels) -> int:

@@ -59,8 +59,9 @@ def plot_confusion_matrix(matrix: list[list[int]], title: str, path: Path) -> No
     peak = max(max(row) for row in matrix) or 1
     for i in range(2):
         for j in range(2):
-            axis.text(j, i, str(matrix[i][j]), ha="center", va="center",
-                      color="white" if matrix[i][j] > peak / 2 else "black")
+            axis.text(
+                j, i, str(matrix[i][j]), ha="center", va="center", color="white" if matrix[i][j] > peak / 2 else "black"
+            )
     figure.colorbar(image, ax=axis, fraction=0.046)
     _save(figure, path)
     plt.close(figure)
@@ -71,5 +72,6 @@ def plot_from_files(kind: str, source: Path, title: str, output: Path) -> None:
         plot_training_curves(read_epoch_records(source), title, output)
     else:
         result = json.loads(Path(source).read_text(encoding="utf-8"))
-        plot_confusion_matrix(result["model_metrics"]["confusion_matrix"],
-                              f"{title} ({result['evaluated_split']})", output)
+        plot_confusion_matrix(
+            result["model_metrics"]["confusion_matrix"], f"{title} ({result['evaluated_split']})", output
+        )

@@ -49,11 +49,14 @@ def _sentiment_rows(result: dict) -> list[str]:
 
 def experiment_section(name: str, result: dict) -> str:
     training = result.get("training") or {}
-    lines = [f"## {name} ({result['model']})", "",
-             f"preset {training.get('preset')!s}, {training.get('ranks')} rank(s) via {training.get('launcher')}, "
-             f"{training.get('epochs')} epochs of {training.get('steps_per_epoch')} steps, global batch "
-             f"{training.get('global_batch_size')}, mean {_fmt(training.get('mean_samples_per_second'), 0)} samples/s",
-             ""]
+    lines = [
+        f"## {name} ({result['model']})",
+        "",
+        f"preset {training.get('preset')!s}, {training.get('ranks')} rank(s) via {training.get('launcher')}, "
+        f"{training.get('epochs')} epochs of {training.get('steps_per_epoch')} steps, global batch "
+        f"{training.get('global_batch_size')}, mean {_fmt(training.get('mean_samples_per_second'), 0)} samples/s",
+        "",
+    ]
     for note in training.get("subset_notes") or []:
         lines += [f"*Subset:* {note}", ""]
     if result.get("evaluated_split_note"):

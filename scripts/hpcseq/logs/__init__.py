@@ -16,21 +16,47 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hpcseq.evaluation.metrics import read_epoch_records
 from hpcseq.logs import diagnose as diagnose_module
 from hpcseq.logs import parse
 from hpcseq.logs.render import JobRecord, follow, render_detail, render_json, render_table
-from hpcseq.logs.sources import (JOB_ID, JobFiles, LogsError, Slurm, SlurmJob, checkpoints_on_disk, discover,
-                                 files_from_slurm, files_of_path, job_id_key, rank_reports, script_of)
-from hpcseq.evaluation.metrics import read_epoch_records
+from hpcseq.logs.sources import (
+    JOB_ID,
+    JobFiles,
+    LogsError,
+    Slurm,
+    SlurmJob,
+    checkpoints_on_disk,
+    discover,
+    files_from_slurm,
+    files_of_path,
+    job_id_key,
+    rank_reports,
+    script_of,
+)
 
-__all__ = ["collect", "main", "JobRecord", "LogsError"]
+__all__ = ["JobRecord", "LogsError", "collect", "main"]
 
-STATE_LABELS = {"PENDING": "pending", "REQUEUE_HOLD": "pending", "CONFIGURING": "running", "RUNNING": "running",
-                "COMPLETING": "running", "SUSPENDED": "running", "COMPLETED": "completed", "FAILED": "failed",
-                "TIMEOUT": "timeout", "DEADLINE": "timeout", "OUT_OF_MEMORY": "out of memory",
-                "CANCELLED": "cancelled", "NODE_FAIL": "node failure", "BOOT_FAIL": "node failure",
-                "PREEMPTED": "preempted", "REQUEUED": "requeued", "REQUEUE_FED": "requeued",
-                "SPECIAL_EXIT": "failed"}
+STATE_LABELS = {
+    "PENDING": "pending",
+    "REQUEUE_HOLD": "pending",
+    "CONFIGURING": "running",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "SUSPENDED": "running",
+    "COMPLETED": "completed",
+    "FAILED": "failed",
+    "TIMEOUT": "timeout",
+    "DEADLINE": "timeout",
+    "OUT_OF_MEMORY": "out of memory",
+    "CANCELLED": "cancelled",
+    "NODE_FAIL": "node failure",
+    "BOOT_FAIL": "node failure",
+    "PREEMPTED": "preempted",
+    "REQUEUED": "requeued",
+    "REQUEUE_FED": "requeued",
+    "SPECIAL_EXIT": "failed",
+}
 TAIL = 12
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TRAINING_RULES = ("train",)
@@ -38,8 +64,8 @@ TRAINING_RULES = ("train",)
 
 @dataclass
 class Targets:
-    run_dirs: list[Path] = field(default_factory=list)   # where files are looked for
-    named_dirs: bool = False                               # run directories were named: show all their jobs
+    run_dirs: list[Path] = field(default_factory=list)  # where files are looked for
+    named_dirs: bool = False  # run directories were named: show all their jobs
     files: list[JobFiles] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
 
@@ -56,8 +82,10 @@ def classify(targets: list[str], cwd: Path) -> Targets:
         elif path.is_file():
             files = files_of_path(path)
             if files is None:
-                raise LogsError(f"{target}: not a Slurm log hpcseq knows (<job>_out.<id>, <job>_err.<id>, "
-                                ".snakemake/slurm_logs/rule_<rule>/<experiment>/<id>.log)")
+                raise LogsError(
+                    f"{target}: not a Slurm log hpcseq knows (<job>_out.<id>, <job>_err.<id>, "
+                    ".snakemake/slurm_logs/rule_<rule>/<experiment>/<id>.log)"
+                )
             found.files.append(files)
         else:
             raise LogsError(f"{target}: neither a job id nor an existing file or directory")
@@ -68,6 +96,7 @@ def classify(targets: list[str], cwd: Path) -> Targets:
 
 
 # ----------------------------------------------------------------------------------- assembly
+
 
 def _run_dir_of(files: JobFiles, default: Path) -> Path:
     """The directory Snakemake ran in: the one holding .snakemake/ (for a Slurm log), else the
@@ -83,8 +112,9 @@ def _run_dir_of(files: JobFiles, default: Path) -> Path:
     return default
 
 
-def _state_from_files(lines: list[parse.LogLine], snakemake: parse.SnakemakeLog | None,
-                      script: parse.ScriptOutput | None) -> tuple[str | None, int | None]:
+def _state_from_files(
+    lines: list[parse.LogLine], snakemake: parse.SnakemakeLog | None, script: parse.ScriptOutput | None
+) -> tuple[str | None, int | None]:
     """(Slurm-like state, exit code) from the files alone, for when sacct and squeue are missing."""
     for line in lines:
         match = diagnose_module.CANCEL_MARKER.search(line.text)
@@ -138,9 +168,13 @@ class JobContext:
 def build_record(context: JobContext, results_override: Path | None, default_dir: Path) -> JobRecord:
     files, slurm = context.files, context.slurm
     run_dir = _run_dir_of(files, default_dir)
-    record = JobRecord(job_id=files.job_id, experiment=files.experiment,
-                       rule=files.rule if files.slurm_log else ("sbatch" if files.out or files.err else None),
-                       previous_job=context.previous_job, next_job=context.next_job)
+    record = JobRecord(
+        job_id=files.job_id,
+        experiment=files.experiment,
+        rule=files.rule if files.slurm_log else ("sbatch" if files.out or files.err else None),
+        previous_job=context.previous_job,
+        next_job=context.next_job,
+    )
     # the files and their lines: program output first, then Slurm's / Snakemake's
     snakemake_log = None
     slurm_lines: list[parse.LogLine] = []
@@ -196,8 +230,9 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
         complete = [(path, state) for path, state in checkpoints_on_disk(model_dir) if state]
         if complete:
             path, state = complete[-1]
-            checkpoint = parse.Checkpoint(str(path), int(state.get("epochs_completed", 0)),
-                                          int(state.get("step_in_epoch", 0)), True)
+            checkpoint = parse.Checkpoint(
+                str(path), int(state.get("epochs_completed", 0)), int(state.get("step_in_epoch", 0)), True
+            )
     if checkpoint is not None:
         record.checkpoint, record.checkpoint_path = checkpoint.describe(), checkpoint.path
     if training:
@@ -209,8 +244,9 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
         record.ranks = progress.ranks
 
     # Slurm's view, else the files'
-    state, exit_code = (slurm.state, slurm.exit_code) if slurm is not None else \
-        _state_from_files(lines, snakemake_log, script_output)
+    state, exit_code = (
+        (slurm.state, slurm.exit_code) if slurm is not None else _state_from_files(lines, snakemake_log, script_output)
+    )
     if slurm is not None:
         record.slurm_state = slurm.state
         record.elapsed_seconds, record.limit_seconds = slurm.elapsed_seconds, slurm.limit_seconds
@@ -222,8 +258,12 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
         if training and record.ranks is None and step is not None:
             record.ranks = step.tasks
         if slurm.earlier_runs:
-            record.notes.append("earlier runs under this id: " + ", ".join(
-                f"{run.state} (started {run.start or '-'}, ended {run.end or '-'})" for run in slurm.earlier_runs))
+            record.notes.append(
+                "earlier runs under this id: "
+                + ", ".join(
+                    f"{run.state} (started {run.start or '-'}, ended {run.end or '-'})" for run in slurm.earlier_runs
+                )
+            )
     elif script_output is not None and script_output.nodes:
         record.node_list = script_output.nodes
     if snakemake_log is not None and snakemake_log.exit_status is not None:
@@ -247,16 +287,29 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
     if state == "CANCELLED" and slurm is not None and slurm.cancelled_by:
         record.reason = slurm.cancelled_by
     if state is None:
-        record.notes.append("no end of the job in its files and no answer from sacct/squeue: it is still "
-                            "running, or ended without a trace")
+        record.notes.append(
+            "no end of the job in its files and no answer from sacct/squeue: it is still "
+            "running, or ended without a trace"
+        )
 
     facts = diagnose_module.Facts(
-        lines=lines, state=state, cancelled_by=slurm.cancelled_by if slurm else None, exit_code=exit_code,
-        job_id=files.job_id, experiment=experiment, rule=record.rule if record.rule != "sbatch" else None,
-        script=script_of(slurm) if slurm is not None else None, checkpoint=checkpoint,
-        epochs_done=record.epochs_done, epochs_planned=record.epochs_planned,
-        training_started=progress.training_started, training_output=bool(program_lines) or files.rule is None,
-        next_job=context.next_job, limit_seconds=record.limit_seconds, nodes=record.node_list)
+        lines=lines,
+        state=state,
+        cancelled_by=slurm.cancelled_by if slurm else None,
+        exit_code=exit_code,
+        job_id=files.job_id,
+        experiment=experiment,
+        rule=record.rule if record.rule != "sbatch" else None,
+        script=script_of(slurm) if slurm is not None else None,
+        checkpoint=checkpoint,
+        epochs_done=record.epochs_done,
+        epochs_planned=record.epochs_planned,
+        training_started=progress.training_started,
+        training_output=bool(program_lines) or files.rule is None,
+        next_job=context.next_job,
+        limit_seconds=record.limit_seconds,
+        nodes=record.node_list,
+    )
     record.diagnosis = diagnose_module.diagnose(facts)
     for path in files.paths():
         tail = _tail([line for line in lines if line.path == str(path)])
@@ -281,8 +334,9 @@ def _written_during(path: Path, slurm: SlurmJob | None) -> bool:
     return ended is None or written <= ended + 10  # the end of a failed attempt is also in its Slurm log
 
 
-def _own_records(metrics: list[dict], progress: parse.Progress, slurm: SlurmJob | None,
-                 context: JobContext) -> list[dict]:
+def _own_records(
+    metrics: list[dict], progress: parse.Progress, slurm: SlurmJob | None, context: JobContext
+) -> list[dict]:
     """The metrics.jsonl records this job wrote: those timed within its run (sacct's start/end),
     else those of the epochs its console shows, else (the latest job of its step) all of them."""
     if not metrics:
@@ -305,9 +359,18 @@ def _chains(contexts: dict[str, JobContext]) -> None:
     groups: dict[tuple, list[JobContext]] = {}
     for context in contexts.values():
         files = context.files
-        key = (files.kind, files.rule, files.experiment,
-               str(files.slurm_log.parent if files.slurm_log else (files.out or files.err).parent
-                   if (files.out or files.err) else ""))
+        key = (
+            files.kind,
+            files.rule,
+            files.experiment,
+            str(
+                files.slurm_log.parent
+                if files.slurm_log
+                else (files.out or files.err).parent
+                if (files.out or files.err)
+                else ""
+            ),
+        )
         groups.setdefault(key, []).append(context)
     for members in groups.values():
         members.sort(key=lambda c: job_id_key(c.files.job_id))
@@ -319,8 +382,9 @@ def _chains(contexts: dict[str, JobContext]) -> None:
             context.owns_rule_log = context is owner
 
 
-def collect(targets: list[str], results_dir: Path | None = None, slurm: Slurm | None = None,
-            cwd: Path | None = None) -> tuple[list[JobRecord], list[str]]:
+def collect(
+    targets: list[str], results_dir: Path | None = None, slurm: Slurm | None = None, cwd: Path | None = None
+) -> tuple[list[JobRecord], list[str]]:
     """One JobRecord per job named by `targets` (job ids, log files, run directories)."""
     slurm = slurm or Slurm()
     cwd = cwd or Path.cwd()
@@ -349,21 +413,27 @@ def collect(targets: list[str], results_dir: Path | None = None, slurm: Slurm | 
             name = known.name if known.name and not UUID.match(known.name) else None
             shown[job_id] = JobFiles(job_id, experiment=name)
             if known.state not in ("PENDING", "REQUEUE_HOLD"):
-                notes.append(f"job {job_id}: no log files found (looked in {', '.join(map(str, wanted.run_dirs))} "
-                             "and where Slurm says it wrote them)")
+                notes.append(
+                    f"job {job_id}: no log files found (looked in {', '.join(map(str, wanted.run_dirs))} "
+                    "and where Slurm says it wrote them)"
+                )
         else:
             places = ", ".join(str(d) for d in wanted.run_dirs)
-            raise LogsError(f"job {job_id}: no log files in {places}, and "
-                            + ("Slurm does not know it" if answer.sacct_ok else "sacct/squeue could not tell")
-                            + " (give the run directory or the log file)")
+            raise LogsError(
+                f"job {job_id}: no log files in {places}, and "
+                + ("Slurm does not know it" if answer.sacct_ok else "sacct/squeue could not tell")
+                + " (give the run directory or the log file)"
+            )
     contexts = {job_id: JobContext(files, answer.jobs.get(job_id)) for job_id, files in shown.items()}
     _chains(contexts)
-    records = [build_record(contexts[job_id], results_dir, wanted.run_dirs[0])
-               for job_id in sorted(contexts, key=job_id_key)]
+    records = [
+        build_record(contexts[job_id], results_dir, wanted.run_dirs[0]) for job_id in sorted(contexts, key=job_id_key)
+    ]
     return records, notes
 
 
 # ------------------------------------------------------------------------------------ command
+
 
 def main(args) -> int:
     """The `hpcseq logs` subcommand (arguments from cli.py)."""
@@ -377,9 +447,9 @@ def main(args) -> int:
         return collect(targets, results_dir=args.results_dir, slurm=slurm)
 
     if args.json:
-        render = (lambda records, notes: render_json(records, notes))
+        render = lambda records, notes: render_json(records, notes)
     elif detail:
-        render = (lambda records, notes: "".join(render_detail(record, notes) for record in records))
+        render = lambda records, notes: "".join(render_detail(record, notes) for record in records)
     else:
         render = render_table
     if args.follow:

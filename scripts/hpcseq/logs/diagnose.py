@@ -11,18 +11,28 @@ A failure no pattern explains gets `unknown` with the last error-like lines, nev
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from hpcseq.events import HOROVODRUN_MISSING, INTERPRETER_MISSING, SCRIPT_REQUEUE, STAGE_ERROR, STOPPED_ON_SIGNAL
-from hpcseq.logs.parse import Checkpoint, LogLine
 from hpcseq.durations import format_time
 from hpcseq.errors import REQUEUE_EXIT_CODE  # checkpointed before the time limit
+from hpcseq.events import HOROVODRUN_MISSING, INTERPRETER_MISSING, SCRIPT_REQUEUE, STAGE_ERROR, STOPPED_ON_SIGNAL
+from hpcseq.logs.parse import Checkpoint, LogLine
 
-FAILURE_STATES = {"FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE",
-                  "CANCELLED", "REQUEUED", "SPECIAL_EXIT", "REVOKED"}
-ACTIVE_STATES = {"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT",
-                 "RESIZING"}
+FAILURE_STATES = {
+    "FAILED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "CANCELLED",
+    "REQUEUED",
+    "SPECIAL_EXIT",
+    "REVOKED",
+}
+ACTIVE_STATES = {"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESIZING"}
 
 
 @dataclass(frozen=True)
@@ -32,9 +42,9 @@ class Evidence:
     text: str
 
     @classmethod
-    def of(cls, line: LogLine, limit: int = 300) -> "Evidence":
+    def of(cls, line: LogLine, limit: int = 300) -> Evidence:
         text = line.text.strip()
-        return cls(line.path, line.number, text if len(text) <= limit else text[:limit - 3] + "...")
+        return cls(line.path, line.number, text if len(text) <= limit else text[: limit - 3] + "...")
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.text}"
@@ -46,7 +56,7 @@ class Diagnosis:
     summary: str
     evidence: Evidence | None
     next_step: str
-    location: str | None = None        # the user's code line, for exceptions: scripts/hpcseq/x.py:123
+    location: str | None = None  # the user's code line, for exceptions: scripts/hpcseq/x.py:123
     also: list[Evidence] = field(default_factory=list)
 
 
@@ -54,20 +64,20 @@ class Diagnosis:
 class Facts:
     """What the patterns look at, gathered for one job."""
 
-    lines: list[LogLine] = field(default_factory=list)   # all its files, file after file
-    state: str | None = None          # Slurm's state (COMPLETED, FAILED, TIMEOUT, ...); None: unknown
+    lines: list[LogLine] = field(default_factory=list)  # all its files, file after file
+    state: str | None = None  # Slurm's state (COMPLETED, FAILED, TIMEOUT, ...); None: unknown
     cancelled_by: str | None = None
     exit_code: int | None = None
     job_id: str | None = None
     experiment: str | None = None
-    rule: str | None = None           # Snakemake rule; None for a generated sbatch script
-    script: str | None = None         # the batch script it was submitted with, if known
+    rule: str | None = None  # Snakemake rule; None for a generated sbatch script
+    script: str | None = None  # the batch script it was submitted with, if known
     checkpoint: Checkpoint | None = None
     epochs_done: int | None = None
     epochs_planned: int | None = None
     training_started: bool = False
-    training_output: bool = True      # the program's own output was found (else checkpoints are unknown)
-    next_job: str | None = None       # the job that continued it (Snakemake retry, resubmission)
+    training_output: bool = True  # the program's own output was found (else checkpoints are unknown)
+    next_job: str | None = None  # the job that continued it (Snakemake retry, resubmission)
     limit_seconds: int | None = None
     nodes: str | None = None
 
@@ -100,6 +110,7 @@ def _find_all(lines: list[LogLine], pattern: re.Pattern) -> list[tuple[LogLine, 
 
 
 # ----------------------------------------------------------------------------- shared advice
+
 
 def stage_of(rule: str | None) -> str:
     """The slurm.time key of a rule (preprocess_text -> preprocess)."""
@@ -138,8 +149,10 @@ def _join(*parts: str) -> str:
 
 # ------------------------------------------------------------------------------- the patterns
 
-CANCEL_MARKER = re.compile(r"\*\*\* (?P<what>JOB|STEP) (?P<id>\S+) ON (?P<node>\S+) CANCELLED AT (?P<at>\S+)"
-                           r"(?: DUE TO (?P<why>[^*]+?))? \*\*\*")
+CANCEL_MARKER = re.compile(
+    r"\*\*\* (?P<what>JOB|STEP) (?P<id>\S+) ON (?P<node>\S+) CANCELLED AT (?P<at>\S+)"
+    r"(?: DUE TO (?P<why>[^*]+?))? \*\*\*"
+)
 
 
 def _job_marker(facts: Facts, why: str | None = None) -> tuple[LogLine, re.Match] | None:
@@ -148,7 +161,7 @@ def _job_marker(facts: Facts, why: str | None = None) -> tuple[LogLine, re.Match
         if match.group("what") != "JOB":
             continue
         reason = (match.group("why") or "").strip()
-        if why is None and not reason or why is not None and reason.upper().startswith(why):
+        if (why is None and not reason) or (why is not None and reason.upper().startswith(why)):
             return line, match
     return None
 
@@ -162,10 +175,16 @@ def _markers_by_file(facts: Facts) -> dict[str, int]:
     return first
 
 
-GPU_OOM = re.compile(r"OOM when allocating tensor|CUDA_ERROR_OUT_OF_MEMORY|ran out of memory trying to allocate|"
-                     r"ResourceExhaustedError|CUDA out of memory|out of memory on device|cudaErrorMemoryAllocation")
-GPU_OOM_BEST = (re.compile(r"OOM when allocating tensor"), re.compile(r"CUDA_ERROR_OUT_OF_MEMORY|CUDA out of memory"),
-                re.compile(r"ran out of memory trying to allocate"), re.compile(r"ResourceExhaustedError"))
+GPU_OOM = re.compile(
+    r"OOM when allocating tensor|CUDA_ERROR_OUT_OF_MEMORY|ran out of memory trying to allocate|"
+    r"ResourceExhaustedError|CUDA out of memory|out of memory on device|cudaErrorMemoryAllocation"
+)
+GPU_OOM_BEST = (
+    re.compile(r"OOM when allocating tensor"),
+    re.compile(r"CUDA_ERROR_OUT_OF_MEMORY|CUDA out of memory"),
+    re.compile(r"ran out of memory trying to allocate"),
+    re.compile(r"ResourceExhaustedError"),
+)
 HOST_DEVICE = re.compile(r"device:CPU|cpu_allocator|Allocator \((?:cpu|mklcpu)\)", re.IGNORECASE)
 
 
@@ -179,17 +198,26 @@ def gpu_out_of_memory(facts: Facts) -> Diagnosis | None:
         return None  # TensorFlow ran out of host memory: host_out_of_memory's
     best = next((line for pattern in GPU_OOM_BEST for line, _ in found if pattern.search(line.text)), found[0][0])
     return Diagnosis(
-        "gpu_out_of_memory", "A GPU ran out of memory (the model, a batch or its activations did not fit).",
+        "gpu_out_of_memory",
+        "A GPU ran out of memory (the model, a batch or its activations did not fit).",
         Evidence.of(best),
-        _join("Lower training.batch_size (per rank; or global_batch_size) or the model's size (hidden_units, "
-              "sequence_length, lstm_units) in the config. Check that every rank has a GPU of its own (one rank "
-              "per GPU: the `GPU n` in the log's first training line, CUDA_VISIBLE_DEVICES) and that no other "
-              "process uses it (nvidia-smi on the node).", checkpoint_text(facts), how_to_continue(facts)),
-        also=[Evidence.of(line) for line, _ in found if line is not best][:3])
+        _join(
+            "Lower training.batch_size (per rank; or global_batch_size) or the model's size (hidden_units, "
+            "sequence_length, lstm_units) in the config. Check that every rank has a GPU of its own (one rank "
+            "per GPU: the `GPU n` in the log's first training line, CUDA_VISIBLE_DEVICES) and that no other "
+            "process uses it (nvidia-smi on the node).",
+            checkpoint_text(facts),
+            how_to_continue(facts),
+        ),
+        also=[Evidence.of(line) for line, _ in found if line is not best][:3],
+    )
 
 
-HOST_OOM = re.compile(r"oom[-_]kill|Out Of Memory|Exceeded (?:job|step) memory limit|OOM when allocating tensor.*"
-                      r"device:CPU|oom-killer|Killed process \d+", re.IGNORECASE)
+HOST_OOM = re.compile(
+    r"oom[-_]kill|Out Of Memory|Exceeded (?:job|step) memory limit|OOM when allocating tensor.*"
+    r"device:CPU|oom-killer|Killed process \d+",
+    re.IGNORECASE,
+)
 
 
 def host_out_of_memory(facts: Facts) -> Diagnosis | None:
@@ -201,11 +229,18 @@ def host_out_of_memory(facts: Facts) -> Diagnosis | None:
     summary += " (sacct: OUT_OF_MEMORY)." if facts.state == "OUT_OF_MEMORY" else "."
     ask = f"`sacct -j {facts.job_id} --format=JobID,MaxRSS,ReqMem`" if facts.job_id else "sacct's MaxRSS and ReqMem"
     return Diagnosis(
-        "host_out_of_memory", summary, evidence,
-        _join(f"{ask} shows what it used and asked for. Ask for more memory (`#SBATCH --mem=...` or --mem-per-cpu; "
-              "the Snakemake resource mem_mb) or use less per node: fewer ranks per node, smaller batches, a "
-              "smaller validation set.", checkpoint_text(facts), how_to_continue(facts)),
-        also=[Evidence.of(line) for line, _ in found[1:3]])
+        "host_out_of_memory",
+        summary,
+        evidence,
+        _join(
+            f"{ask} shows what it used and asked for. Ask for more memory (`#SBATCH --mem=...` or --mem-per-cpu; "
+            "the Snakemake resource mem_mb) or use less per node: fewer ranks per node, smaller batches, a "
+            "smaller validation set.",
+            checkpoint_text(facts),
+            how_to_continue(facts),
+        ),
+        also=[Evidence.of(line) for line, _ in found[1:3]],
+    )
 
 
 NODE_FAILURE = re.compile(r"DUE TO NODE FAILURE|srun: error: Node failure on|NODE_FAIL")
@@ -217,11 +252,16 @@ def node_failure(facts: Facts) -> Diagnosis | None:
         return None
     nodes = f" ({facts.nodes})" if facts.nodes else ""
     return Diagnosis(
-        "node_failure", f"A node of the job{nodes} failed: Slurm ended the job; the cause is not in your program.",
+        "node_failure",
+        f"A node of the job{nodes} failed: Slurm ended the job; the cause is not in your program.",
         Evidence.of(found[0]) if found else None,
-        _join(checkpoint_text(facts), how_to_continue(facts),
-              "If it happens again on the same node, leave it out (`#SBATCH --exclude=<node>`) and tell the "
-              "support team."))
+        _join(
+            checkpoint_text(facts),
+            how_to_continue(facts),
+            "If it happens again on the same node, leave it out (`#SBATCH --exclude=<node>`) and tell the "
+            "support team.",
+        ),
+    )
 
 
 def preempted(facts: Facts) -> Diagnosis | None:
@@ -229,14 +269,22 @@ def preempted(facts: Facts) -> Diagnosis | None:
     if not found and facts.state != "PREEMPTED":
         return None
     return Diagnosis(
-        "preempted", "Slurm preempted the job: a job of higher priority took its nodes.",
+        "preempted",
+        "Slurm preempted the job: a job of higher priority took its nodes.",
         Evidence.of(found[0]) if found else None,
-        _join(checkpoint_text(facts), how_to_continue(facts),
-              "With `#SBATCH --requeue` Slurm puts a preempted job back into the queue by itself."))
+        _join(
+            checkpoint_text(facts),
+            how_to_continue(facts),
+            "With `#SBATCH --requeue` Slurm puts a preempted job back into the queue by itself.",
+        ),
+    )
 
 
-MISMATCH = re.compile(r"Mismatched [\w/ ]*?(?:tensor shapes|operations|data types|reduction operation|root ranks|"
-                      r"device selection|prescale)[^\n]*", re.IGNORECASE)
+MISMATCH = re.compile(
+    r"Mismatched [\w/ ]*?(?:tensor shapes|operations|data types|reduction operation|root ranks|"
+    r"device selection|prescale)[^\n]*",
+    re.IGNORECASE,
+)
 
 
 def collective_mismatch(facts: Facts) -> Diagnosis | None:
@@ -245,74 +293,103 @@ def collective_mismatch(facts: Facts) -> Diagnosis | None:
         return None
     line, match = found
     return Diagnosis(
-        "collective_mismatch", f"Ranks made different Horovod collective calls: {match.group(0).strip()}",
+        "collective_mismatch",
+        f"Ranks made different Horovod collective calls: {match.group(0).strip()}",
         Evidence.of(line),
         "Every rank must make the same allreduce/allgather/broadcast calls, in the same order, with the same "
         "shapes and types. Look for code that runs on some ranks only (`if hvd.rank() == 0:` around a collective, "
         "a metric or callback created on one rank) or ranks that see data of different shapes. "
-        "HOROVOD_LOG_LEVEL=debug prints each rank's calls.")
+        "HOROVOD_LOG_LEVEL=debug prints each rank's calls.",
+    )
 
 
-NCCL_CUDA = re.compile(r"NCCL error|ncclUnhandledCudaError|ncclSystemError|ncclInternalError|ncclInvalidUsage|"
-                       r"ncclRemoteError|unhandled (?:cuda|system) error|CUDA error|cudaError\w+|CUDA_ERROR_\w+|"
-                       r"CUDNN_STATUS_(?!SUCCESS)\w+")
+NCCL_CUDA = re.compile(
+    r"NCCL error|ncclUnhandledCudaError|ncclSystemError|ncclInternalError|ncclInvalidUsage|"
+    r"ncclRemoteError|unhandled (?:cuda|system) error|CUDA error|cudaError\w+|CUDA_ERROR_\w+|"
+    r"CUDNN_STATUS_(?!SUCCESS)\w+"
+)
 
 
 def nccl_cuda(facts: Facts) -> Diagnosis | None:
     # TensorFlow on a node without GPU logs CUDA_ERROR_NO_DEVICE and runs on the CPU: not a failure
-    found = [(line, match) for line, match in _find_all(facts.lines, NCCL_CUDA)
-             if "CUDA_ERROR_NO_DEVICE" not in line.text]
+    found = [
+        (line, match) for line, match in _find_all(facts.lines, NCCL_CUDA) if "CUDA_ERROR_NO_DEVICE" not in line.text
+    ]
     if not found:
         return None
     line = next((line for line, _ in found if re.search(r"error|Error|ERROR", line.text)), found[0][0])
     nccl = any("nccl" in l.text.lower() for l, _ in found)
     what = "NCCL (the GPU communication library)" if nccl else "CUDA"
     return Diagnosis(
-        "nccl_cuda", f"A {what} error stopped training.", Evidence.of(line),
-        _join("Rerun with NCCL_DEBUG=INFO (add it to the cluster's `environment` in the config, or export it in "
-              "the job script) to see which call and which network interface failed. Check that each rank sees "
-              "exactly one GPU (CUDA_VISIBLE_DEVICES) and that the node's GPUs are healthy (nvidia-smi). If it "
-              "happens on one node only, leave it out (`#SBATCH --exclude=<node>`) and tell the support team.",
-              checkpoint_text(facts), how_to_continue(facts)),
-        also=[Evidence.of(l) for l, _ in found if l is not line][:3])
+        "nccl_cuda",
+        f"A {what} error stopped training.",
+        Evidence.of(line),
+        _join(
+            "Rerun with NCCL_DEBUG=INFO (add it to the cluster's `environment` in the config, or export it in "
+            "the job script) to see which call and which network interface failed. Check that each rank sees "
+            "exactly one GPU (CUDA_VISIBLE_DEVICES) and that the node's GPUs are healthy (nvidia-smi). If it "
+            "happens on one node only, leave it out (`#SBATCH --exclude=<node>`) and tell the support team.",
+            checkpoint_text(facts),
+            how_to_continue(facts),
+        ),
+        also=[Evidence.of(l) for l, _ in found if l is not line][:3],
+    )
 
 
 ENVIRONMENT = (
-    (re.compile(r"The following module\(s\) are unknown:\s*(?P<what>.*)"),
-     "The cluster's module system does not know a module the job loads: {what}",
-     "Fix clusters.<cluster>.setup.modules in the config: `module spider <name>` shows the exact names and "
-     "versions, and which modules must be loaded before (e.g. Stages/2024, GCC, ParaStationMPI)."),
-    (re.compile(r"\bmodule: command not found"),
-     "The job's shell has no `module` command.",
-     "Start the script with `#!/bin/bash -l` or source the site's module setup (e.g. /etc/profile.d/lmod.sh), "
-     "or leave setup.modules empty on a machine without environment modules."),
-    (INTERPRETER_MISSING.pattern,
-     "The training interpreter {what} does not exist on the node.",
-     "Set training_python in the config to the cluster's TensorFlow 2.15 + Horovod environment (run `make setup` "
-     "for .venv/train), or load the modules/venv that provide it in the cluster's setup."),
-    (HOROVODRUN_MISSING.pattern,
-     "horovodrun was not found next to the training interpreter nor on PATH.",
-     "Install Horovod into the training environment (`make setup`), or set local_launcher: mpirun."),
-    (re.compile(r"\b(?:ModuleNotFoundError|ImportError): (?P<what>.*)"),
-     "Python could not import a module: {what}",
-     "The interpreter that ran the job lacks it: check training_python in the config and the cluster's setup "
-     "(modules and venv in clusters.<cluster>.setup); test with `<python> -c 'import <module>'` after the same "
-     "module loads on a login node."),
-    (re.compile(r"(?P<what>\S+/bin/activate): No such file or directory"),
-     "The virtual environment {what} does not exist.",
-     "Create it (python -m venv --system-site-packages ...; pip install horovod and -e .) or fix "
-     "clusters.<cluster>.setup.venv in the config."),
-    (re.compile(r"execve\(\): (?P<what>\S+): No such file or directory"),
-     "srun could not start {what}: no such file.",
-     "Check the interpreter path (training_python) and the cluster's setup (modules, venv) on the compute nodes."),
-    (re.compile(r"(?P<what>\S+\.so[.\d]*): cannot open shared object file"),
-     "A shared library is missing: {what}",
-     "Load the modules that provide it (CUDA, cuDNN, NCCL, MPI) in the cluster's setup, the same ones Horovod "
-     "and TensorFlow were built against."),
-    (re.compile(r"Lmod has detected the following error: *(?P<what>.*)"),
-     "The module system reported an error: {what}",
-     "Fix clusters.<cluster>.setup in the config (module names, `module restore` collection); `module spider` "
-     "shows what exists."),
+    (
+        re.compile(r"The following module\(s\) are unknown:\s*(?P<what>.*)"),
+        "The cluster's module system does not know a module the job loads: {what}",
+        "Fix clusters.<cluster>.setup.modules in the config: `module spider <name>` shows the exact names and "
+        "versions, and which modules must be loaded before (e.g. Stages/2024, GCC, ParaStationMPI).",
+    ),
+    (
+        re.compile(r"\bmodule: command not found"),
+        "The job's shell has no `module` command.",
+        "Start the script with `#!/bin/bash -l` or source the site's module setup (e.g. /etc/profile.d/lmod.sh), "
+        "or leave setup.modules empty on a machine without environment modules.",
+    ),
+    (
+        INTERPRETER_MISSING.pattern,
+        "The training interpreter {what} does not exist on the node.",
+        "Set training_python in the config to the cluster's TensorFlow 2.15 + Horovod environment (run `make setup` "
+        "for .venv/train), or load the modules/venv that provide it in the cluster's setup.",
+    ),
+    (
+        HOROVODRUN_MISSING.pattern,
+        "horovodrun was not found next to the training interpreter nor on PATH.",
+        "Install Horovod into the training environment (`make setup`), or set local_launcher: mpirun.",
+    ),
+    (
+        re.compile(r"\b(?:ModuleNotFoundError|ImportError): (?P<what>.*)"),
+        "Python could not import a module: {what}",
+        "The interpreter that ran the job lacks it: check training_python in the config and the cluster's setup "
+        "(modules and venv in clusters.<cluster>.setup); test with `<python> -c 'import <module>'` after the same "
+        "module loads on a login node.",
+    ),
+    (
+        re.compile(r"(?P<what>\S+/bin/activate): No such file or directory"),
+        "The virtual environment {what} does not exist.",
+        "Create it (python -m venv --system-site-packages ...; pip install horovod and -e .) or fix "
+        "clusters.<cluster>.setup.venv in the config.",
+    ),
+    (
+        re.compile(r"execve\(\): (?P<what>\S+): No such file or directory"),
+        "srun could not start {what}: no such file.",
+        "Check the interpreter path (training_python) and the cluster's setup (modules, venv) on the compute nodes.",
+    ),
+    (
+        re.compile(r"(?P<what>\S+\.so[.\d]*): cannot open shared object file"),
+        "A shared library is missing: {what}",
+        "Load the modules that provide it (CUDA, cuDNN, NCCL, MPI) in the cluster's setup, the same ones Horovod "
+        "and TensorFlow were built against.",
+    ),
+    (
+        re.compile(r"Lmod has detected the following error: *(?P<what>.*)"),
+        "The module system reported an error: {what}",
+        "Fix clusters.<cluster>.setup in the config (module names, `module restore` collection); `module spider` "
+        "shows what exists.",
+    ),
 )
 
 
@@ -324,7 +401,7 @@ def environment(facts: Facts) -> Diagnosis | None:
             what = (match.groupdict().get("what") or "").strip()
             if not what:  # Lmod puts the module names on the next line
                 index = facts.lines.index(line)
-                what = next((l.text.strip() for l in facts.lines[index + 1:index + 3] if l.text.strip()), "")
+                what = next((l.text.strip() for l in facts.lines[index + 1 : index + 3] if l.text.strip()), "")
             return Diagnosis("environment", summary.format(what=what or line.text.strip()), Evidence.of(line), advice)
     return None
 
@@ -336,7 +413,9 @@ MPI_LAUNCH = re.compile(
     r"MPI_INIT has failed|Local abort before MPI_INIT completed|OMPI was not built with SLURM's PMI support|"
     r"OPAL ERROR: (?:Not initialized|Unreachable)|ORTE was unable to reliably start|Invalid MPI type|"
     r"MPI: Unable to load any plugin|"
-    r"The application appears to have been direct launched using \"srun\"", re.IGNORECASE)
+    r"The application appears to have been direct launched using \"srun\"",
+    re.IGNORECASE,
+)
 
 
 def mpi_launch(facts: Facts) -> Diagnosis | None:
@@ -346,19 +425,26 @@ def mpi_launch(facts: Facts) -> Diagnosis | None:
     if not found:
         return None
     return Diagnosis(
-        "mpi_launch", "The training ranks did not start: MPI/PMIx could not set them up.", Evidence.of(found[0]),
+        "mpi_launch",
+        "The training ranks did not start: MPI/PMIx could not set them up.",
+        Evidence.of(found[0]),
         "Check the srun line of the cluster (clusters.<cluster>.srun_flags): `srun --mpi=list` shows the MPI "
         "plugins this Slurm has (pmix, pspmix, pmi2). Horovod must be built against the MPI that the job loads "
-        "(the same MPI module in setup.modules); OpenMPI needs PMIx support to start under srun.")
+        "(the same MPI module in setup.modules); OpenMPI needs PMIx support to start under srun.",
+    )
 
 
 TRACEBACK = re.compile(r"^Traceback \(most recent call last\):\s*$")
 FRAME = re.compile(r'^\s+File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>.+)$')
-EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning|Failure))"
-                       r"(?::\s?(?P<message>.*))?$")
+EXCEPTION = re.compile(
+    r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning|Failure))"
+    r"(?::\s?(?P<message>.*))?$"
+)
 CHAINED = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause)")
-CONSEQUENCES = re.compile(r"HorovodInternalError|Horovod has been shut down|Horovod detected that one or more "
-                          r"processes exited|KeyboardInterrupt|SystemExit|BrokenPipeError")
+CONSEQUENCES = re.compile(
+    r"HorovodInternalError|Horovod has been shut down|Horovod detected that one or more "
+    r"processes exited|KeyboardInterrupt|SystemExit|BrokenPipeError"
+)
 PROJECT_CODE = re.compile(r"(?:^|/)scripts/hpcseq/")
 
 
@@ -377,7 +463,7 @@ class Traceback:
     message: str
     exception_line: LogLine
     frames: list[Frame]
-    chained_from: "Traceback | None" = None
+    chained_from: Traceback | None = None
 
     @property
     def user_frame(self) -> Frame | None:
@@ -393,8 +479,12 @@ class Traceback:
 
 
 def _library_path(path: str) -> bool:
-    return ("site-packages" in path or "dist-packages" in path or path.startswith("<")
-            or re.search(r"/lib(?:64)?/python\d+\.\d+/", path) is not None)
+    return (
+        "site-packages" in path
+        or "dist-packages" in path
+        or path.startswith("<")
+        or re.search(r"/lib(?:64)?/python\d+\.\d+/", path) is not None
+    )
 
 
 def display_path(path: str) -> str:
@@ -423,10 +513,14 @@ def tracebacks(lines: list[LogLine]) -> list[Traceback]:
             continue
         frame = FRAME.match(text)
         if frame:
-            code = lines[index + 1].text.strip() if index + 1 < len(lines) and not FRAME.match(lines[index + 1].text) \
+            code = (
+                lines[index + 1].text.strip()
+                if index + 1 < len(lines) and not FRAME.match(lines[index + 1].text)
                 else None
-            frames.append(Frame(frame.group("path"), int(frame.group("line")), frame.group("function").strip(),
-                                line, code))
+            )
+            frames.append(
+                Frame(frame.group("path"), int(frame.group("line")), frame.group("function").strip(), line, code)
+            )
             continue
         exception = EXCEPTION.match(text)
         if exception and frames:
@@ -440,8 +534,7 @@ def tracebacks(lines: list[LogLine]) -> list[Traceback]:
 def _chosen_traceback(facts: Facts) -> Traceback | None:
     """The first traceback that is not a consequence of another failure (Horovod shutting down
     after a rank died, a KeyboardInterrupt on cancel); of a chain, the exception that ended it."""
-    candidates = [tb for tb in tracebacks(facts.lines)
-                  if not CONSEQUENCES.search(f"{tb.type}: {tb.message}")]
+    candidates = [tb for tb in tracebacks(facts.lines) if not CONSEQUENCES.search(f"{tb.type}: {tb.message}")]
     if not candidates:
         return None
     first = candidates[0]
@@ -453,11 +546,15 @@ def _chosen_traceback(facts: Facts) -> Traceback | None:
 
 
 EXCEPTION_HINTS = (
-    (re.compile(r"mmap length is greater than file size|cannot reshape array|buffer is smaller than requested size"),
-     "A data file is shorter than its index says (cut off, or rewritten while the job ran): rerun the stage that "
-     "writes it (vocabulary for results/<experiment>/encoded/), then training."),
-    (re.compile(r"^(?:FileNotFoundError|IsADirectoryError)"),
-     "A file is missing: run the stage that writes it first (snakemake does this in order), or fix the path."),
+    (
+        re.compile(r"mmap length is greater than file size|cannot reshape array|buffer is smaller than requested size"),
+        "A data file is shorter than its index says (cut off, or rewritten while the job ran): rerun the stage that "
+        "writes it (vocabulary for results/<experiment>/encoded/), then training.",
+    ),
+    (
+        re.compile(r"^(?:FileNotFoundError|IsADirectoryError)"),
+        "A file is missing: run the stage that writes it first (snakemake does this in order), or fix the path.",
+    ),
     (re.compile(r"^MemoryError"), "The process ran out of host memory: ask for more memory (--mem) or use less."),
     (re.compile(r"^PermissionError"), "Check the permissions of the file or folder named in the message."),
 )
@@ -477,10 +574,18 @@ def python_exception(facts: Facts) -> Diagnosis | None:
     if frame and frame.code:
         also.append(Evidence(frame.log_line.path, frame.log_line.number + 1, frame.code))
     return Diagnosis(
-        "python_exception", f"{tb.type}{message}{rank}{where}", Evidence.of(tb.exception_line),
-        _join(f"Look at {location} ({frame.function}): the error is raised there or in what it calls." if frame
-              else "", hint, "Fix the cause, then run it again.", how_to_continue(facts)),
-        location=location, also=also)
+        "python_exception",
+        f"{tb.type}{message}{rank}{where}",
+        Evidence.of(tb.exception_line),
+        _join(
+            f"Look at {location} ({frame.function}): the error is raised there or in what it calls." if frame else "",
+            hint,
+            "Fix the cause, then run it again.",
+            how_to_continue(facts),
+        ),
+        location=location,
+        also=also,
+    )
 
 
 def hpcseq_error(facts: Facts) -> Diagnosis | None:
@@ -489,25 +594,36 @@ def hpcseq_error(facts: Facts) -> Diagnosis | None:
         if not match or STOPPED_ON_SIGNAL.search(match.group("message")):
             continue
         message = match.group("message")
-        for following in facts.lines[index + 1:index + 21]:  # ConfigErrors list one problem per line
+        for following in facts.lines[index + 1 : index + 21]:  # ConfigErrors list one problem per line
             if following.path != line.path or not following.text.startswith((" ", "\t")):
                 break
             message += "\n" + following.text.rstrip()
         stage = match.group("stage")
         config = "config key" in message or message.startswith("invalid configuration")
-        advice = ("Correct the config key(s) named above (`hpcseq config` prints the resolved config), then rerun."
-                  if config else "The message names the file or setting to fix; fix it, then rerun.")
-        return Diagnosis("hpcseq_error", f"hpcseq {stage} stopped with an input or config error: {message}",
-                         Evidence.of(line), _join(advice, how_to_continue(facts) if facts.snakemake else ""))
+        advice = (
+            "Correct the config key(s) named above (`hpcseq config` prints the resolved config), then rerun."
+            if config
+            else "The message names the file or setting to fix; fix it, then rerun."
+        )
+        return Diagnosis(
+            "hpcseq_error",
+            f"hpcseq {stage} stopped with an input or config error: {message}",
+            Evidence.of(line),
+            _join(advice, how_to_continue(facts) if facts.snakemake else ""),
+        )
     return None
 
 
 SRUN_TASK = re.compile(r"^srun: error: (?P<node>\S+): tasks? (?P<tasks>[\d,\-]+): (?P<how>.+?)\s*$")
 HOROVODRUN_EXIT = re.compile(r"Horovod detected that one or more processes exited with non-zero status")
-MPIRUN_SIGNAL = re.compile(r"mpirun noticed that process rank (?P<tasks>\d+) with PID \d+ on node (?P<node>\S+) "
-                           r"exited on signal (?P<signal>\d+)(?: \((?P<name>[^)]+)\))?")
-MPIRUN_EXIT = re.compile(r"(?:mpirun|prterun) detected that one or more processes exited with non-zero status|"
-                         r"Primary job\s+terminated normally, but \d+ process(?:es)? returned")
+MPIRUN_SIGNAL = re.compile(
+    r"mpirun noticed that process rank (?P<tasks>\d+) with PID \d+ on node (?P<node>\S+) "
+    r"exited on signal (?P<signal>\d+)(?: \((?P<name>[^)]+)\))?"
+)
+MPIRUN_EXIT = re.compile(
+    r"(?:mpirun|prterun) detected that one or more processes exited with non-zero status|"
+    r"Primary job\s+terminated normally, but \d+ process(?:es)? returned"
+)
 PROCESS_NAME = re.compile(r"Process name:\s*(?P<name>\S+)")
 EXIT_CODE = re.compile(r"Exit code:\s*(?P<code>\d+)")
 SIGNAL_NAMES = {"Killed": 9, "Terminated": 15, "Segmentation fault": 11, "Aborted": 6, "Bus error": 7}
@@ -515,12 +631,16 @@ SIGNAL_NAMES = {"Killed": 9, "Terminated": 15, "Segmentation fault": 11, "Aborte
 
 def _rank_death_advice(how: str, facts: Facts) -> str:
     if how.startswith("Killed") or "signal 9" in how:
-        return ("It has no error of its own in the output, so it was killed from outside: by the kernel's "
-                "out-of-memory killer (compare sacct's MaxRSS with ReqMem), an administrator or a node health "
-                "check, or `kill -9`. The other ranks were stopped with it.")
+        return (
+            "It has no error of its own in the output, so it was killed from outside: by the kernel's "
+            "out-of-memory killer (compare sacct's MaxRSS with ReqMem), an administrator or a node health "
+            "check, or `kill -9`. The other ranks were stopped with it."
+        )
     if "Segmentation fault" in how or "signal 11" in how or "Bus error" in how:
-        return ("A crash in native code (TensorFlow, Horovod, MPI, CUDA): check that Horovod was built against the "
-                "loaded MPI and TensorFlow, and try again (a bad node gives the same).")
+        return (
+            "A crash in native code (TensorFlow, Horovod, MPI, CUDA): check that Horovod was built against the "
+            "loaded MPI and TensorFlow, and try again (a bad node gives the same)."
+        )
     return "Its own error is in its output above this line (for horovodrun/mpirun, lines prefixed with its rank)."
 
 
@@ -539,34 +659,53 @@ def rank_died(facts: Facts) -> Diagnosis | None:
             continue  # a consequence of a cancel; host_out_of_memory's
         tasks = match.group("tasks")
         plural = "ranks" if re.search(r"[,\-]", tasks) else "rank"
-        return Diagnosis("rank_died", f"Horovod {plural} {tasks} on {match.group('node')} ended early: {how}.",
-                         Evidence.of(line),
-                         _join(_rank_death_advice(how, facts), checkpoint_text(facts), how_to_continue(facts)))
+        return Diagnosis(
+            "rank_died",
+            f"Horovod {plural} {tasks} on {match.group('node')} ended early: {how}.",
+            Evidence.of(line),
+            _join(_rank_death_advice(how, facts), checkpoint_text(facts), how_to_continue(facts)),
+        )
     if found := _find(lines, MPIRUN_SIGNAL):
         line, match = found
         name = match.group("name") or f"signal {match.group('signal')}"
-        return Diagnosis("rank_died", f"MPI rank {match.group('tasks')} on {match.group('node')} ended early: "
-                         f"{name} (signal {match.group('signal')}).", Evidence.of(line),
-                         _join(_rank_death_advice(f"{name} signal {match.group('signal')}", facts),
-                               checkpoint_text(facts), how_to_continue(facts)))
+        return Diagnosis(
+            "rank_died",
+            f"MPI rank {match.group('tasks')} on {match.group('node')} ended early: "
+            f"{name} (signal {match.group('signal')}).",
+            Evidence.of(line),
+            _join(
+                _rank_death_advice(f"{name} signal {match.group('signal')}", facts),
+                checkpoint_text(facts),
+                how_to_continue(facts),
+            ),
+        )
     for index, line in enumerate(lines):
         if not (HOROVODRUN_EXIT.search(line.text) or MPIRUN_EXIT.search(line.text)):
             continue
-        following = lines[index:index + 10]
+        following = lines[index : index + 10]
         name = next((m.group("name") for l in following if (m := PROCESS_NAME.search(l.text))), None)
         code = next((int(m.group("code")) for l in following if (m := EXIT_CODE.search(l.text))), None)
         who = f"process {name}" if name else "a process"
         how = f"exit code {code}" if code is not None else "a non-zero exit code"
         if code is not None and code > 128:
             how += f" (signal {code - 128})"
-        return Diagnosis("rank_died", f"A rank ended early: {who} exited with {how}.", Evidence.of(line),
-                         _join(_rank_death_advice("Killed" if code == 137 else how, facts),
-                               checkpoint_text(facts), how_to_continue(facts)))
+        return Diagnosis(
+            "rank_died",
+            f"A rank ended early: {who} exited with {how}.",
+            Evidence.of(line),
+            _join(
+                _rank_death_advice("Killed" if code == 137 else how, facts),
+                checkpoint_text(facts),
+                how_to_continue(facts),
+            ),
+        )
     return None
 
 
-STALL = re.compile(r"One or more tensors were submitted to be reduced, gathered or broadcasted by subset of ranks "
-                   r"and are waiting for remainder of ranks(?: for more than (?P<seconds>\d+) seconds)?")
+STALL = re.compile(
+    r"One or more tensors were submitted to be reduced, gathered or broadcasted by subset of ranks "
+    r"and are waiting for remainder of ranks(?: for more than (?P<seconds>\d+) seconds)?"
+)
 MISSING_RANKS = re.compile(r"missing ranks: (?P<ranks>[\d, ]+)", re.IGNORECASE)
 MISSING_RANK_LINE = re.compile(r"^(?P<rank>\d+): \[")
 
@@ -578,7 +717,7 @@ def horovod_stall(facts: Facts) -> Diagnosis | None:
     line, match = found
     index = facts.lines.index(line)
     missing: list[str] = []
-    for following in facts.lines[index:index + 12]:
+    for following in facts.lines[index : index + 12]:
         if m := MISSING_RANKS.search(following.text):
             missing += [r.strip() for r in m.group("ranks").split(",") if r.strip()]
         elif following is not line and (m := MISSING_RANK_LINE.match(following.text.strip())):
@@ -588,21 +727,36 @@ def horovod_stall(facts: Facts) -> Diagnosis | None:
     wait = f" for more than {match.group('seconds')} s" if match.group("seconds") else ""
     ending = {"TIMEOUT": " The job then ran into its time limit.", "CANCELLED": " The job was then cancelled."}
     return Diagnosis(
-        "horovod_stall", f"Horovod stalled: {who} a collective operation the others waited on{wait}."
-        + ending.get(facts.state or "", ""), Evidence.of(line),
-        _join("A rank is stuck or gone (look at its output), or ranks run different numbers of steps or "
-              "different collectives (equal steps per epoch on every rank, no rank-dependent collectives). "
-              "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS stops a stalled job instead of letting it wait for the time limit.",
-              checkpoint_text(facts), how_to_continue(facts)))
+        "horovod_stall",
+        f"Horovod stalled: {who} a collective operation the others waited on{wait}."
+        + ending.get(facts.state or "", ""),
+        Evidence.of(line),
+        _join(
+            "A rank is stuck or gone (look at its output), or ranks run different numbers of steps or "
+            "different collectives (equal steps per epoch on every rank, no rank-dependent collectives). "
+            "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS stops a stalled job instead of letting it wait for the time limit.",
+            checkpoint_text(facts),
+            how_to_continue(facts),
+        ),
+    )
 
 
 def time_limit(facts: Facts) -> Diagnosis | None:
     marker = _job_marker(facts, "TIME LIMIT")
-    stopped = next(((line, m) for line in facts.lines if (m := STOPPED_ON_SIGNAL.search(line.text))
-                    and m.group("signal") == "SIGUSR1"), None)
+    stopped = next(
+        (
+            (line, m)
+            for line in facts.lines
+            if (m := STOPPED_ON_SIGNAL.search(line.text)) and m.group("signal") == "SIGUSR1"
+        ),
+        None,
+    )
     requeue = _find(facts.lines, SCRIPT_REQUEUE.pattern)
-    early_stop = stopped or requeue or (facts.exit_code == REQUEUE_EXIT_CODE and
-                                        (facts.training_started or stage_of(facts.rule) == "train"))
+    early_stop = (
+        stopped
+        or requeue
+        or (facts.exit_code == REQUEUE_EXIT_CODE and (facts.training_started or stage_of(facts.rule) == "train"))
+    )
     if not marker and facts.state not in ("TIMEOUT", "DEADLINE") and not early_stop:
         return None
     limit = f" of {format_time(facts.limit_seconds)}" if facts.limit_seconds else ""
@@ -610,28 +764,47 @@ def time_limit(facts: Facts) -> Diagnosis | None:
     if facts.epochs_done is not None:
         planned = f" of {facts.epochs_planned}" if facts.epochs_planned else ""
         progress = f" after epoch {facts.epochs_done}{planned}"
-    raise_limit = (f"To finish in one job, raise the time limit: slurm.time.{stage_of(facts.rule)} in the config"
-                   + (f" (or experiments.{facts.experiment}.slurm.time)" if stage_of(facts.rule) == "train"
-                      and facts.experiment else ""))
+    raise_limit = f"To finish in one job, raise the time limit: slurm.time.{stage_of(facts.rule)} in the config" + (
+        f" (or experiments.{facts.experiment}.slurm.time)"
+        if stage_of(facts.rule) == "train" and facts.experiment
+        else ""
+    )
     if not facts.snakemake:
         raise_limit += ", or `hpcseq sbatch --time HH:MM:SS` when generating the script"
     raise_limit += " (at most the partition's limit: max_time of the cluster in the config)."
     if marker or facts.state in ("TIMEOUT", "DEADLINE"):
         summary = f"The job reached its time limit{limit}{progress}; Slurm stopped it."
         evidence = Evidence.of(marker[0]) if marker else None
-        signal_hint = ("" if stopped or requeue else
-                       "With slurm.signal_seconds_before_limit (default 120 s) training gets SIGUSR1 before the "
-                       "limit, checkpoints and is resubmitted by itself.")
-        return Diagnosis("time_limit", summary, evidence,
-                         _join(checkpoint_text(facts), how_to_continue(facts), raise_limit, signal_hint))
+        signal_hint = (
+            ""
+            if stopped or requeue
+            else "With slurm.signal_seconds_before_limit (default 120 s) training gets SIGUSR1 before the "
+            "limit, checkpoints and is resubmitted by itself."
+        )
+        return Diagnosis(
+            "time_limit",
+            summary,
+            evidence,
+            _join(checkpoint_text(facts), how_to_continue(facts), raise_limit, signal_hint),
+        )
     line = (requeue or stopped)[0] if (requeue or stopped) else None
-    summary = (f"Training stopped before the time limit{limit}{progress} after writing a checkpoint "
-               f"(SIGUSR1, exit code {REQUEUE_EXIT_CODE})")
+    summary = (
+        f"Training stopped before the time limit{limit}{progress} after writing a checkpoint "
+        f"(SIGUSR1, exit code {REQUEUE_EXIT_CODE})"
+    )
     summary += ", and the job script requeued the job." if requeue else "."
-    return Diagnosis("time_limit", summary, Evidence.of(line) if line else None,
-                     _join(checkpoint_text(facts), how_to_continue(facts) if not requeue else
-                           "Slurm runs it again under the same job id; training continues from that checkpoint.",
-                           raise_limit))
+    return Diagnosis(
+        "time_limit",
+        summary,
+        Evidence.of(line) if line else None,
+        _join(
+            checkpoint_text(facts),
+            how_to_continue(facts)
+            if not requeue
+            else "Slurm runs it again under the same job id; training continues from that checkpoint.",
+            raise_limit,
+        ),
+    )
 
 
 def cancelled(facts: Facts) -> Diagnosis | None:
@@ -643,29 +816,46 @@ def cancelled(facts: Facts) -> Diagnosis | None:
     if not facts.training_started and not found and facts.state == "CANCELLED":
         summary = f"The job was cancelled{who}{when} (scancel), before it ran."
     else:
-        progress = f" during epoch {facts.epochs_done + 1}" if facts.epochs_done is not None and \
-            (not facts.epochs_planned or facts.epochs_done < facts.epochs_planned) else ""
+        progress = (
+            f" during epoch {facts.epochs_done + 1}"
+            if facts.epochs_done is not None and (not facts.epochs_planned or facts.epochs_done < facts.epochs_planned)
+            else ""
+        )
         summary = f"The job was cancelled{who}{when} (scancel){progress}."
-    return Diagnosis("cancelled", summary, Evidence.of(found[0]) if found else None,
-                     _join(checkpoint_text(facts), "Nothing to fix if that was intended. " + how_to_continue(facts)))
+    return Diagnosis(
+        "cancelled",
+        summary,
+        Evidence.of(found[0]) if found else None,
+        _join(checkpoint_text(facts), "Nothing to fix if that was intended. " + how_to_continue(facts)),
+    )
 
 
-ERRORLIKE = re.compile(r"\b(?:error|exception|traceback|fatal|abort(?:ed)?|killed|segmentation fault|core dumped|"
-                       r"failed|failure|cannot|denied)\b", re.IGNORECASE)
+ERRORLIKE = re.compile(
+    r"\b(?:error|exception|traceback|fatal|abort(?:ed)?|killed|segmentation fault|core dumped|"
+    r"failed|failure|cannot|denied)\b",
+    re.IGNORECASE,
+)
 
 
 def unknown(facts: Facts) -> Diagnosis:
     candidates = [line for line in facts.lines if ERRORLIKE.search(line.text) and not is_noise(line.text)]
     code = f" (exit code {facts.exit_code})" if facts.exit_code else ""
     if not candidates:
-        return Diagnosis("unknown", f"The job failed{code}, and its logs hold no error message.", None,
-                         "Look at the complete output (the files listed above); if there is none, check where "
-                         "Slurm wrote it (#SBATCH --output/--error).")
+        return Diagnosis(
+            "unknown",
+            f"The job failed{code}, and its logs hold no error message.",
+            None,
+            "Look at the complete output (the files listed above); if there is none, check where "
+            "Slurm wrote it (#SBATCH --output/--error).",
+        )
     last = candidates[-6:]
-    return Diagnosis("unknown", f"The job failed{code} for a reason hpcseq does not recognise; the last error-like "
-                     "lines are shown.", Evidence.of(last[-1]),
-                     "Read these lines in context (the files listed above) to find the first error.",
-                     also=[Evidence.of(line) for line in last[:-1]])
+    return Diagnosis(
+        "unknown",
+        f"The job failed{code} for a reason hpcseq does not recognise; the last error-like lines are shown.",
+        Evidence.of(last[-1]),
+        "Read these lines in context (the files listed above) to find the first error.",
+        also=[Evidence.of(line) for line in last[:-1]],
+    )
 
 
 # Most specific first (see the module docstring).
@@ -706,7 +896,7 @@ def diagnose(facts: Facts) -> Diagnosis | None:
 # ------------------------------------------------------------------------------ noise, reasons
 
 NOISE = re.compile(
-    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: I |"                              # TensorFlow INFO lines
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: I |"  # TensorFlow INFO lines
     r"oneDNN custom operations are on|This TensorFlow binary is optimized to use available CPU instructions|"
     r"To enable the following instructions|rebuild TensorFlow with the appropriate compiler flags|"
     r"TF-TRT Warning|Unable to register cu(?:DNN|FFT|BLAS) factory|Could not find cuda drivers on your machine|"
@@ -714,7 +904,8 @@ NOISE = re.compile(
     r"disabling MLIR crash reproducer|Plugin optimizer for device_type|XLA service 0x[0-9a-f]+ initialized|"
     r"StreamExecutor device \(\d+\)|Compiled cluster using XLA|Loaded cuDNN version|"
     r"Created device /job:localhost|srun: cluster configuration lacks support for cpu binding|"
-    r"^No job memory information \('mem_mb'|^WARNING: All log messages before absl::InitializeLog")
+    r"^No job memory information \('mem_mb'|^WARNING: All log messages before absl::InitializeLog"
+)
 
 
 def is_noise(text: str) -> bool:

@@ -47,7 +47,7 @@ def lines_from_text(text: str, path: str = "<text>") -> list[LogLine]:
         raw = raw.rstrip("\r")
         match = RANK_PREFIX.match(raw)
         if match:
-            lines.append(LogLine(path, number, raw[match.end():], int(match.group("rank"))))
+            lines.append(LogLine(path, number, raw[match.end() :], int(match.group("rank"))))
         else:
             lines.append(LogLine(path, number, raw))
     return lines
@@ -72,6 +72,7 @@ def read_lines(path: str | Path, limit_bytes: int = 64 << 20) -> list[LogLine]:
 
 
 # ------------------------------------------------------------------------------- console lines
+
 
 def checkpoint_position(path: str) -> tuple[int, int] | None:
     """(epochs completed, step inside the next epoch) from a checkpoint directory name."""
@@ -101,8 +102,8 @@ class Progress:
     val_loss: float | None = None
     accuracy: float | None = None
     val_accuracy: float | None = None
-    samples_per_second: float | None = None   # median over this job's epochs (the first one compiles)
-    epoch_seconds: float | None = None         # median
+    samples_per_second: float | None = None  # median over this job's epochs (the first one compiles)
+    epoch_seconds: float | None = None  # median
     epochs_this_job: int = 0
     ranks: int | None = None
     launcher: str | None = None
@@ -110,10 +111,10 @@ class Progress:
     device: str | None = None
     resumed_from_epoch: int | None = None
     last_checkpoint: Checkpoint | None = None
-    finished: bool = False                     # "done: final model ..."
-    stopped_on: str | None = None              # SIGUSR1/SIGTERM: checkpointed and stopped
+    finished: bool = False  # "done: final model ..."
+    stopped_on: str | None = None  # SIGUSR1/SIGTERM: checkpointed and stopped
     training_started: bool = False
-    source: str | None = None                  # "metrics.jsonl" or "console"
+    source: str | None = None  # "metrics.jsonl" or "console"
 
     @property
     def has_epochs(self) -> bool:
@@ -154,11 +155,15 @@ def console_epochs(lines: list[LogLine]) -> list[dict]:
             continue
         match = events.EPOCH_DONE.match(console.group("message"))
         if match:
-            record = {"epoch": int(match.group("epoch")), "epochs": int(match.group("epochs")),
-                      **parse_metrics_text(match.group("metrics")),
-                      "samples_per_second": float(match.group("sps")),
-                      "epoch_seconds": float(match.group("seconds")), "time": console.group("time"),
-                      "line": line}
+            record = {
+                "epoch": int(match.group("epoch")),
+                "epochs": int(match.group("epochs")),
+                **parse_metrics_text(match.group("metrics")),
+                "samples_per_second": float(match.group("sps")),
+                "epoch_seconds": float(match.group("seconds")),
+                "time": console.group("time"),
+                "line": line,
+            }
             epochs.append(record)
     return epochs
 
@@ -197,6 +202,7 @@ def console_progress(lines: list[LogLine]) -> Progress:
 
 
 # ------------------------------------------------------------------------------- metrics.jsonl
+
 
 def timestamp(text: str | None) -> float | None:
     """Seconds since the epoch of sacct's local `2026-11-22T11:04:38`, metrics' `...+0000` or a console
@@ -237,6 +243,7 @@ def merge_progress(console: Progress, records: list[dict]) -> Progress:
 
 
 # ------------------------------------------------------------------------ Snakemake's Slurm logs
+
 
 @dataclass
 class SnakemakeLog:
@@ -297,6 +304,7 @@ def parse_snakemake_log(lines: list[LogLine]) -> SnakemakeLog:
 
 # ------------------------------------------------------------------- the generated job script
 
+
 @dataclass
 class ScriptOutput:
     """What the generated sbatch script itself printed (start, requeue, training failure, done)."""
@@ -330,8 +338,9 @@ def parse_script_output(lines: list[LogLine]) -> ScriptOutput:
 
 def results_dir_from(paths: list[str], experiment: str) -> str | None:
     """The results folder from a file path under it: `<results>/<experiment>/{model,prepared,...}`."""
-    marker = re.compile(r"^(?P<root>.*?)/" + re.escape(experiment) +
-                        r"/(?:model|prepared|encoded|eval|vocab\.json)(?:/|$|,)")
+    marker = re.compile(
+        r"^(?P<root>.*?)/" + re.escape(experiment) + r"/(?:model|prepared|encoded|eval|vocab\.json)(?:/|$|,)"
+    )
     for path in paths:
         match = marker.match(path.strip())
         if match and match.group("root"):

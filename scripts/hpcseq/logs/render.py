@@ -8,8 +8,9 @@ import json
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import TextIO
 
 from hpcseq.logs.diagnose import Diagnosis
 
@@ -20,12 +21,12 @@ ACTIVE = ("pending", "running")
 class JobRecord:
     job_id: str
     experiment: str | None = None
-    rule: str | None = None            # Snakemake rule; "sbatch" for a generated job script
-    state: str = "unknown"             # pending, running, completed, failed, timeout, out of memory,
-                                       # cancelled, node failure, preempted, requeued, unknown
-    slurm_state: str | None = None     # Slurm's own word (sacct/squeue), None without Slurm
-    reason: str | None = None          # pending: Slurm's reason; cancelled: by whom
-    reason_text: str | None = None     # what the pending reason means
+    rule: str | None = None  # Snakemake rule; "sbatch" for a generated job script
+    state: str = "unknown"  # pending, running, completed, failed, timeout, out of memory,
+    # cancelled, node failure, preempted, requeued, unknown
+    slurm_state: str | None = None  # Slurm's own word (sacct/squeue), None without Slurm
+    reason: str | None = None  # pending: Slurm's reason; cancelled: by whom
+    reason_text: str | None = None  # what the pending reason means
     exit_code: int | None = None
     elapsed_seconds: int | None = None
     limit_seconds: int | None = None
@@ -42,12 +43,12 @@ class JobRecord:
     samples_per_second: float | None = None
     epoch_seconds: float | None = None
     epochs_this_job: int = 0
-    progress_from: str | None = None   # metrics.jsonl or console
-    checkpoint: str | None = None      # "epoch 39 + 5 steps of epoch 40"
+    progress_from: str | None = None  # metrics.jsonl or console
+    checkpoint: str | None = None  # "epoch 39 + 5 steps of epoch 40"
     checkpoint_path: str | None = None
-    previous_job: str | None = None    # the job this one continued (same rule and experiment)
-    next_job: str | None = None        # the job that continued this one
-    runs: int = 1                      # > 1: requeued under the same id (sacct -D)
+    previous_job: str | None = None  # the job this one continued (same rule and experiment)
+    next_job: str | None = None  # the job that continued this one
+    runs: int = 1  # > 1: requeued under the same id (sacct -D)
     submitted: str | None = None
     started: str | None = None
     ended: str | None = None
@@ -79,6 +80,7 @@ class JobRecord:
 
 
 # -------------------------------------------------------------------------------- formatting
+
 
 def clock(seconds: int | None) -> str:
     if seconds is None:
@@ -120,16 +122,35 @@ def nodes_text(record: JobRecord) -> str:
     return f"{record.nodes} {record.node_list}" if record.node_list else str(record.nodes)
 
 
-COLUMNS = ("JOB", "RULE", "EXPERIMENT", "STATE", "ELAPSED/LIMIT", "NODES", "RANKS/GPUS", "EPOCHS",
-           "LOSS/VAL", "ACC/VAL", "SAMPLES/S")
+COLUMNS = (
+    "JOB",
+    "RULE",
+    "EXPERIMENT",
+    "STATE",
+    "ELAPSED/LIMIT",
+    "NODES",
+    "RANKS/GPUS",
+    "EPOCHS",
+    "LOSS/VAL",
+    "ACC/VAL",
+    "SAMPLES/S",
+)
 
 
 def table_row(record: JobRecord) -> list[str]:
-    return [record.job_id, record.rule or "-", record.experiment or "-", record.state_text,
-            f"{clock(record.elapsed_seconds)}/{clock(record.limit_seconds)}", nodes_text(record),
-            ranks_text(record), epochs_text(record), pair(record.loss, record.val_loss),
-            pair(record.accuracy, record.val_accuracy),
-            "-" if record.samples_per_second is None else f"{record.samples_per_second:.0f}"]
+    return [
+        record.job_id,
+        record.rule or "-",
+        record.experiment or "-",
+        record.state_text,
+        f"{clock(record.elapsed_seconds)}/{clock(record.limit_seconds)}",
+        nodes_text(record),
+        ranks_text(record),
+        epochs_text(record),
+        pair(record.loss, record.val_loss),
+        pair(record.accuracy, record.val_accuracy),
+        "-" if record.samples_per_second is None else f"{record.samples_per_second:.0f}",
+    ]
 
 
 def render_table(records: list[JobRecord], notes: list[str] | None = None) -> str:
@@ -174,8 +195,11 @@ def render_detail(record: JobRecord, notes: list[str] | None = None) -> str:
     lines = [f"job {record.job_id}: {what}"]
     state = record.state_text
     if record.slurm_state:
-        state += f" (Slurm: {record.slurm_state}" + (f", exit code {record.exit_code}" if record.exit_code is
-                                                      not None else "") + ")"
+        state += (
+            f" (Slurm: {record.slurm_state}"
+            + (f", exit code {record.exit_code}" if record.exit_code is not None else "")
+            + ")"
+        )
     if record.reason_text:
         state += f": {record.reason_text}"
     if record.expected_start:
@@ -189,14 +213,20 @@ def render_detail(record: JobRecord, notes: list[str] | None = None) -> str:
     lines += _wrapped("time", times)
     if record.runs > 1:
         lines += _wrapped("runs", f"{record.runs} (requeued under the same job id)")
-    lines += _wrapped("resources", f"nodes {nodes_text(record)}; ranks {record.ranks or '-'}; GPUs "
-                      f"{record.gpus if record.gpus is not None else '-'}")
+    lines += _wrapped(
+        "resources",
+        f"nodes {nodes_text(record)}; ranks {record.ranks or '-'}; GPUs "
+        f"{record.gpus if record.gpus is not None else '-'}",
+    )
     if record.epochs_done is not None or record.epochs_planned is not None:
         training = f"epoch {epochs_text(record)}"
         if record.epochs_this_job and record.epochs_done is not None:
             first = record.epochs_done - record.epochs_this_job + 1
-            training += f" (this job: epochs {first}-{record.epochs_done}" if first != record.epochs_done else \
-                f" (this job: epoch {first}"
+            training += (
+                f" (this job: epochs {first}-{record.epochs_done}"
+                if first != record.epochs_done
+                else f" (this job: epoch {first}"
+            )
             training += f", from {record.progress_from})"
         lines += _wrapped("training", training)
     if record.checkpoint:
@@ -252,9 +282,14 @@ def render_json(records: list[JobRecord], notes: list[str] | None = None) -> str
 CLEAR = "\x1b[H\x1b[2J"
 
 
-def follow(collect: Callable[[], tuple[list[JobRecord], list[str]]],
-           render: Callable[[list[JobRecord], list[str]], str], interval: float, out: TextIO = sys.stdout,
-           sleep: Callable[[float], None] = time.sleep, clear: bool | None = None) -> list[JobRecord]:
+def follow(
+    collect: Callable[[], tuple[list[JobRecord], list[str]]],
+    render: Callable[[list[JobRecord], list[str]], str],
+    interval: float,
+    out: TextIO = sys.stdout,
+    sleep: Callable[[float], None] = time.sleep,
+    clear: bool | None = None,
+) -> list[JobRecord]:
     """Redraw until no job is pending or running; returns the last records.
     On a terminal the screen is cleared between rounds, otherwise rounds follow each other."""
     if clear is None:
@@ -268,7 +303,9 @@ def follow(collect: Callable[[], tuple[list[JobRecord], list[str]]],
         if not active:
             out.flush()
             return records
-        out.write(f"-- {time.strftime('%H:%M:%S')}: {len(active)} job(s) pending or running; next refresh in "
-                  f"{interval:g} s (Ctrl-C stops)\n")
+        out.write(
+            f"-- {time.strftime('%H:%M:%S')}: {len(active)} job(s) pending or running; next refresh in "
+            f"{interval:g} s (Ctrl-C stops)\n"
+        )
         out.flush()
         sleep(interval)

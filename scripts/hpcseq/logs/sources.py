@@ -37,17 +37,18 @@ class LogsError(HpcseqError):
 
 # -------------------------------------------------------------------------------------- files
 
+
 @dataclass
 class JobFiles:
     """The files that belong to one Slurm job."""
 
     job_id: str
     experiment: str | None = None
-    rule: str | None = None              # Snakemake rule; None for a job of a generated sbatch script
-    slurm_log: Path | None = None        # Snakemake's Slurm log of this job
-    out: Path | None = None              # <job>_out.<id>
-    err: Path | None = None              # <job>_err.<id>
-    rule_log: Path | None = None         # the rule's log file (set once it is known to be this job's)
+    rule: str | None = None  # Snakemake rule; None for a job of a generated sbatch script
+    slurm_log: Path | None = None  # Snakemake's Slurm log of this job
+    out: Path | None = None  # <job>_out.<id>
+    err: Path | None = None  # <job>_err.<id>
+    rule_log: Path | None = None  # the rule's log file (set once it is known to be this job's)
 
     @property
     def kind(self) -> str:
@@ -74,12 +75,12 @@ def snakemake_log_files(run_dir: Path) -> dict[str, JobFiles]:
         job_id = path.stem
         if not JOB_ID.match(job_id):
             continue
-        rule = path.parent.parent.name[len("rule_"):]
+        rule = path.parent.parent.name[len("rule_") :]
         found[job_id] = JobFiles(job_id, experiment=path.parent.name, rule=rule, slurm_log=path)
     # the plugin puts jobs without wildcards directly under rule_<rule>/
     for path in sorted(base.glob("rule_*/*.log")):
         if JOB_ID.match(path.stem) and path.stem not in found:
-            found[path.stem] = JobFiles(path.stem, rule=path.parent.name[len("rule_"):], slurm_log=path)
+            found[path.stem] = JobFiles(path.stem, rule=path.parent.name[len("rule_") :], slurm_log=path)
     return found
 
 
@@ -107,23 +108,25 @@ def files_of_path(path: Path) -> JobFiles | None:
     """A log file named on the command line: which job it belongs to, from its name and place."""
     name = path.name
     if JOB_ID.match(path.stem) and path.suffix == ".log" and path.parent.parent.name.startswith("rule_"):
-        return JobFiles(path.stem, experiment=path.parent.name, rule=path.parent.parent.name[len("rule_"):],
-                        slurm_log=path)
+        return JobFiles(
+            path.stem, experiment=path.parent.name, rule=path.parent.parent.name[len("rule_") :], slurm_log=path
+        )
     if JOB_ID.match(path.stem) and path.suffix == ".log" and path.parent.name.startswith("rule_"):
-        return JobFiles(path.stem, rule=path.parent.name[len("rule_"):], slurm_log=path)
+        return JobFiles(path.stem, rule=path.parent.name[len("rule_") :], slurm_log=path)
     match = SBATCH_FILE.match(name)
     if match:
         files = JobFiles(match.group("id"), experiment=match.group("name"))
         setattr(files, match.group("kind"), path)
-        sibling = path.with_name(f"{match.group('name')}_{'err' if match.group('kind') == 'out' else 'out'}."
-                                 f"{match.group('id')}")
+        sibling = path.with_name(
+            f"{match.group('name')}_{'err' if match.group('kind') == 'out' else 'out'}.{match.group('id')}"
+        )
         if sibling.is_file():
             setattr(files, "err" if match.group("kind") == "out" else "out", sibling)
         return files
     return None
 
 
-def files_from_slurm(job: "SlurmJob") -> JobFiles | None:
+def files_from_slurm(job: SlurmJob) -> JobFiles | None:
     """Where a job's output went, from what sacct remembers of its submission: the `--output`
     of its submit line (Snakemake's plugin), else `<workdir>/<name>_out.<id>` (generated scripts)."""
     words = _split(job.submit_line or "")
@@ -146,7 +149,7 @@ def files_from_slurm(job: "SlurmJob") -> JobFiles | None:
     return None
 
 
-def script_of(job: "SlurmJob") -> str | None:
+def script_of(job: SlurmJob) -> str | None:
     """The batch script a job was submitted with (the last word of `sbatch ... script.sbatch`)."""
     words = _split(job.submit_line or "")
     if len(words) >= 2 and words[0].endswith("sbatch") and not any(w.startswith("--wrap") for w in words):
@@ -190,14 +193,54 @@ def checkpoints_on_disk(model_dir: Path) -> list[tuple[Path, dict | None]]:
 
 # -------------------------------------------------------------------------------------- Slurm
 
-SACCT_FIELDS = ("JobID", "JobIDRaw", "JobName", "State", "ExitCode", "Elapsed", "ElapsedRaw", "Timelimit",
-                "TimelimitRaw", "NNodes", "NodeList", "NTasks", "AllocTRES", "Reason", "Submit", "Start", "End",
-                "Partition", "WorkDir", "SubmitLine")  # SubmitLine last: it may contain the delimiter
+SACCT_FIELDS = (
+    "JobID",
+    "JobIDRaw",
+    "JobName",
+    "State",
+    "ExitCode",
+    "Elapsed",
+    "ElapsedRaw",
+    "Timelimit",
+    "TimelimitRaw",
+    "NNodes",
+    "NodeList",
+    "NTasks",
+    "AllocTRES",
+    "Reason",
+    "Submit",
+    "Start",
+    "End",
+    "Partition",
+    "WorkDir",
+    "SubmitLine",
+)  # SubmitLine last: it may contain the delimiter
 SQUEUE_FORMAT = "%i|%T|%r|%M|%l|%D|%R|%b|%S|%j"
-BASE_STATES = ("PENDING", "RUNNING", "SUSPENDED", "COMPLETING", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT",
-               "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "REQUEUED", "RESIZING",
-               "REVOKED", "CONFIGURING", "REQUEUE_HOLD", "REQUEUE_FED", "SPECIAL_EXIT", "STOPPED", "SIGNALING",
-               "STAGE_OUT")
+BASE_STATES = (
+    "PENDING",
+    "RUNNING",
+    "SUSPENDED",
+    "COMPLETING",
+    "COMPLETED",
+    "CANCELLED",
+    "FAILED",
+    "TIMEOUT",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "OUT_OF_MEMORY",
+    "REQUEUED",
+    "RESIZING",
+    "REVOKED",
+    "CONFIGURING",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "SPECIAL_EXIT",
+    "STOPPED",
+    "SIGNALING",
+    "STAGE_OUT",
+)
 
 
 @dataclass
@@ -236,7 +279,7 @@ class SlurmJob:
     submit_line: str | None = None
     expected_start: str | None = None
     steps: list[SlurmStep] = field(default_factory=list)
-    earlier_runs: list["SlurmJob"] = field(default_factory=list)  # sacct -D: requeued/failed before
+    earlier_runs: list[SlurmJob] = field(default_factory=list)  # sacct -D: requeued/failed before
     source: str = "sacct"
 
     @property
@@ -310,7 +353,7 @@ def parse_sacct(text: str, fields: tuple[str, ...] = SACCT_FIELDS) -> dict[str, 
         values = line.split("|")
         if len(values) < len(fields):
             continue
-        values = values[:len(fields) - 1] + ["|".join(values[len(fields) - 1:])]
+        values = values[: len(fields) - 1] + ["|".join(values[len(fields) - 1 :])]
         row = dict(zip(fields, values))
         job_id = row.get("JobID", "")
         if "." not in job_id:
@@ -319,16 +362,27 @@ def parse_sacct(text: str, fields: tuple[str, ...] = SACCT_FIELDS) -> dict[str, 
             elapsed = row.get("ElapsedRaw")
             limit = row.get("TimelimitRaw")
             job = SlurmJob(
-                job_id=job_id, name=_field(row, "JobName"), state=state, cancelled_by=by,
-                reason=_field(row, "Reason"), exit_code=code, exit_signal=signal,
+                job_id=job_id,
+                name=_field(row, "JobName"),
+                state=state,
+                cancelled_by=by,
+                reason=_field(row, "Reason"),
+                exit_code=code,
+                exit_signal=signal,
                 elapsed_seconds=int(elapsed) if elapsed and elapsed.isdigit() else seconds_of(row.get("Elapsed")),
-                limit_seconds=int(limit) * 60 if limit and limit.isdigit() and int(limit) < 4294967295
+                limit_seconds=int(limit) * 60
+                if limit and limit.isdigit() and int(limit) < 4294967295
                 else seconds_of(row.get("Timelimit")),
                 nodes=int(row["NNodes"]) if (row.get("NNodes") or "").isdigit() else None,
                 node_list=_field(row, "NodeList") if row.get("NodeList") != "None assigned" else None,
-                gpus=gpus_of(row.get("AllocTRES")), submit=_field(row, "Submit"), start=_field(row, "Start"),
-                end=_field(row, "End"), partition=_field(row, "Partition"), work_dir=_field(row, "WorkDir"),
-                submit_line=_field(row, "SubmitLine"))
+                gpus=gpus_of(row.get("AllocTRES")),
+                submit=_field(row, "Submit"),
+                start=_field(row, "Start"),
+                end=_field(row, "End"),
+                partition=_field(row, "Partition"),
+                work_dir=_field(row, "WorkDir"),
+                submit_line=_field(row, "SubmitLine"),
+            )
             if job_id in jobs:
                 previous = jobs[job_id]
                 job.earlier_runs = previous.earlier_runs + [previous]
@@ -339,11 +393,18 @@ def parse_sacct(text: str, fields: tuple[str, ...] = SACCT_FIELDS) -> dict[str, 
             state, _ = split_state(row.get("State", ""))
             code, signal = parse_exit_code(row.get("ExitCode"))
             elapsed = row.get("ElapsedRaw")
-            current.steps.append(SlurmStep(
-                step_id=job_id, name=row.get("JobName", ""), state=state, exit_code=code, exit_signal=signal,
-                tasks=int(row["NTasks"]) if (row.get("NTasks") or "").isdigit() else None,
-                elapsed_seconds=int(elapsed) if elapsed and elapsed.isdigit() else None,
-                command=_field(row, "SubmitLine")))
+            current.steps.append(
+                SlurmStep(
+                    step_id=job_id,
+                    name=row.get("JobName", ""),
+                    state=state,
+                    exit_code=code,
+                    exit_signal=signal,
+                    tasks=int(row["NTasks"]) if (row.get("NTasks") or "").isdigit() else None,
+                    elapsed_seconds=int(elapsed) if elapsed and elapsed.isdigit() else None,
+                    command=_field(row, "SubmitLine"),
+                )
+            )
     return jobs
 
 
@@ -363,13 +424,18 @@ def parse_squeue(text: str) -> dict[str, SlurmJob]:
         if match:
             gpus = int(match.group(1))
         jobs[job_id.strip()] = SlurmJob(
-            job_id=job_id.strip(), name=name.strip() or None, state=state,
+            job_id=job_id.strip(),
+            name=name.strip() or None,
+            state=state,
             reason=reason.strip() if reason.strip() not in ("None", "") else None,
-            elapsed_seconds=seconds_of(used), limit_seconds=seconds_of(limit),
+            elapsed_seconds=seconds_of(used),
+            limit_seconds=seconds_of(limit),
             nodes=int(nodes) if nodes.strip().isdigit() else None,
-            node_list=where.strip() if running else None, gpus=gpus,
+            node_list=where.strip() if running else None,
+            gpus=gpus,
             expected_start=start.strip() if not running and start.strip() not in ("N/A", "") else None,
-            source="squeue")
+            source="squeue",
+        )
     return jobs
 
 

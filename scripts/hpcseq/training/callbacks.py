@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import time
 
-from hpcseq.io import append_line
 from hpcseq.events import EPOCH_DONE, get_logger, metrics_text
+from hpcseq.io import append_line
 from hpcseq.training.run_state import RunState, restore_metric_states
 from hpcseq.training.signals import TrainingInterrupted
 
@@ -38,25 +38,34 @@ def make_callbacks(run: RunState) -> list:
             steps_run = run.data.steps_per_epoch - run.step_offset
             record = {"epoch": epoch + 1, "epochs": run.epochs}
             record.update({key: float(value) for key, value in (logs or {}).items()})
-            record.update({
-                "learning_rate": float(tf.keras.backend.get_value(self.model.optimizer.learning_rate)),
-                "steps": run.data.steps_per_epoch, "samples": run.data.steps_per_epoch * samples_per_step,
-                "ranks": run.ranks.size,
-                "samples_per_second": steps_run * samples_per_step / train_seconds if train_seconds > 0 else None,
-                "train_seconds": round(train_seconds, 3),
-                "validation_seconds": round(now - (self.validation_started or now), 3),
-                "epoch_seconds": round(now - self.epoch_started, 3),
-                "elapsed_seconds": round(time.time() - run.started, 3),
-                "resumed_at_step": run.step_offset or None,
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            })
+            record.update(
+                {
+                    "learning_rate": float(tf.keras.backend.get_value(self.model.optimizer.learning_rate)),
+                    "steps": run.data.steps_per_epoch,
+                    "samples": run.data.steps_per_epoch * samples_per_step,
+                    "ranks": run.ranks.size,
+                    "samples_per_second": steps_run * samples_per_step / train_seconds if train_seconds > 0 else None,
+                    "train_seconds": round(train_seconds, 3),
+                    "validation_seconds": round(now - (self.validation_started or now), 3),
+                    "epoch_seconds": round(now - self.epoch_started, 3),
+                    "elapsed_seconds": round(time.time() - run.started, 3),
+                    "resumed_at_step": run.step_offset or None,
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                }
+            )
             run.history.append(record)
             run.step_offset = 0
             if run.ranks.is_root:
                 append_line(run.paths.metrics, json.dumps(record))
-                log.info(EPOCH_DONE.text(epoch=epoch + 1, epochs=run.epochs, metrics=metrics_text(logs or {}),
-                                         samples_per_second=record["samples_per_second"] or 0,
-                                         seconds=record["epoch_seconds"]))
+                log.info(
+                    EPOCH_DONE.text(
+                        epoch=epoch + 1,
+                        epochs=run.epochs,
+                        metrics=metrics_text(logs or {}),
+                        samples_per_second=record["samples_per_second"] or 0,
+                        seconds=record["epoch_seconds"],
+                    )
+                )
             done = epoch + 1
             if done % run.training["checkpoint_every_epochs"] == 0 or done == run.epochs or run.stop_after_epoch:
                 run.write_checkpoint(self.model, done, 0)
@@ -72,8 +81,9 @@ def make_callbacks(run: RunState) -> list:
             flags = [run.interruptions.signal_number, time_due]
             if run.ranks.size > 1:
                 # one tiny allreduce: whatever one rank knows (a signal, rank 0's clock), all ranks act on
-                agreed = run.ranks.collectives.allreduce(tf.constant(flags, tf.int32), op=run.ranks.collectives.Max,
-                                                         name="hpcseq_step_guard")
+                agreed = run.ranks.collectives.allreduce(
+                    tf.constant(flags, tf.int32), op=run.ranks.collectives.Max, name="hpcseq_step_guard"
+                )
                 flags = [int(v) for v in agreed.numpy()]
             signal_number, time_due = flags
             if not (signal_number or time_due):
@@ -85,10 +95,17 @@ def make_callbacks(run: RunState) -> list:
                 return
             run.write_checkpoint(self.model, run.epoch, within)
             if run.ranks.is_root:
-                log.info("checkpoint inside epoch %d at step %d of %d (%s)", run.epoch + 1, within,
-                         run.data.steps_per_epoch, "signal" if signal_number else "time")
+                log.info(
+                    "checkpoint inside epoch %d at step %d of %d (%s)",
+                    run.epoch + 1,
+                    within,
+                    run.data.steps_per_epoch,
+                    "signal" if signal_number else "time",
+                )
             if signal_number:
-                raise TrainingInterrupted(signal_number, run.last_checkpoint_path
-                                          or f"{run.paths.checkpoints} (epoch {run.epoch + 1}, step {within})")
+                raise TrainingInterrupted(
+                    signal_number,
+                    run.last_checkpoint_path or f"{run.paths.checkpoints} (epoch {run.epoch + 1}, step {within})",
+                )
 
     return [EpochRecorder(), StepGuard()]

@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpcseq.io import atomic_directory
 from hpcseq.errors import CheckpointError
 from hpcseq.events import CHECKPOINT_WRITTEN, get_logger
+from hpcseq.io import atomic_directory
 
 FORMAT_VERSION = 1
 PREFIX = "ckpt"
@@ -80,8 +80,9 @@ class CheckpointStore:
     def _candidates(self) -> list[Path]:
         if not self.directory.is_dir():
             return []
-        return sorted((p for p in self.directory.iterdir() if p.is_dir() and p.name.startswith("epoch-")),
-                      key=lambda p: p.name)
+        return sorted(
+            (p for p in self.directory.iterdir() if p.is_dir() and p.name.startswith("epoch-")), key=lambda p: p.name
+        )
 
     def _verify(self, path: Path) -> dict:
         """Return state.json of a complete checkpoint; raise CheckpointError saying what is missing."""
@@ -121,7 +122,8 @@ class CheckpointStore:
                     + "\n    ".join(differences)
                     + f"\nTo start over, delete {self.directory} (or run `hpcseq train --restart`, or keep it with "
                     "`--foreign-checkpoints set-aside`); to continue it, restore the settings above.",
-                    state.get("fingerprint", {}))
+                    state.get("fingerprint", {}),
+                )
             return CheckpointInfo(path, state)
         return None
 
@@ -164,8 +166,13 @@ class CheckpointStore:
         with atomic_directory(target) as tmp:
             tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp / PREFIX))
             files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-            full_state = {"format": FORMAT_VERSION, "fingerprint": self.fingerprint, "files": files,
-                          "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **state}
+            full_state = {
+                "format": FORMAT_VERSION,
+                "fingerprint": self.fingerprint,
+                "files": files,
+                "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                **state,
+            }
             (tmp / "state.json").write_text(json.dumps(full_state, indent=1) + "\n", encoding="utf-8")
         self.log.info(CHECKPOINT_WRITTEN.text(path=target, seconds=time.perf_counter() - started))
         self._prune()

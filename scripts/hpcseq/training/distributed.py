@@ -15,7 +15,7 @@ class Ranks:
     size: int
     local_rank: int
     local_size: int
-    hvd: object        # horovod.tensorflow.keras: DistributedOptimizer, callbacks
+    hvd: object  # horovod.tensorflow.keras: DistributedOptimizer, callbacks
     collectives: object  # horovod.tensorflow: broadcast_variables, broadcast_object, allreduce
 
     @property
@@ -78,6 +78,12 @@ def configure_devices(ranks: Ranks, threads_per_rank: int | None) -> dict:
     # Ranks on one node must not each use all of its cores: oversubscription slows all of them.
     tf.config.threading.set_intra_op_parallelism_threads(threads_per_rank)
     tf.config.threading.set_inter_op_parallelism_threads(max(2, min(4, threads_per_rank)))
-    return {"gpus_visible": len(gpus), "gpu": chosen_gpu.name if chosen_gpu is not None else None,
-            "threads_per_rank": threads_per_rank, "cpus_available": available,
-            "host": socket.gethostname(), "pid": os.getpid(), "launcher": detect_launcher()}
+    return {
+        "gpus_visible": len(gpus),
+        "gpu": chosen_gpu.name if chosen_gpu is not None else None,
+        "threads_per_rank": threads_per_rank,
+        "cpus_available": available,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "launcher": detect_launcher(),
+    }

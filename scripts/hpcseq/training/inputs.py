@@ -21,8 +21,8 @@ import tensorflow as tf
 from hpcseq.errors import InputDataError
 from hpcseq.training.shuffle import permute_tf, round_keys_tf
 
-
 # ------------------------------------------------------------------------------------- sharding
+
 
 def contiguous_shard(count: int, rank: int, size: int) -> tuple[int, int]:
     """[lo, hi) of `count` items for `rank`: contiguous blocks whose sizes differ by at most one."""
@@ -46,7 +46,7 @@ class WindowShard:
     char_stop: int
 
     @classmethod
-    def for_rank(cls, length: int, sequence_length: int, step: int, rank: int, size: int) -> "WindowShard":
+    def for_rank(cls, length: int, sequence_length: int, step: int, rank: int, size: int) -> WindowShard:
         total = window_count(length, sequence_length, step)
         lo, hi = contiguous_shard(total, rank, size)
         if hi <= lo:
@@ -63,8 +63,10 @@ def steps_per_epoch(items_per_rank_min: int, batch_size: int, max_steps: int | N
 
 # -------------------------------------------------------------------------------- batching core
 
-def _training_batches(count: int, batch_size: int, steps: int, seed: int, rank: int,
-                      first_step: int, last_step: int, make_batch) -> tf.data.Dataset:
+
+def _training_batches(
+    count: int, batch_size: int, steps: int, seed: int, rank: int, first_step: int, last_step: int, make_batch
+) -> tf.data.Dataset:
     """Global steps [first_step, last_step) -> batches; epoch = step // steps.
 
     Step s of epoch e takes positions [s*B, (s+1)*B) of epoch e's permutation of this rank's
@@ -101,6 +103,7 @@ def _sequential_batches(count: int, batch_size: int, make_batch) -> tf.data.Data
 
 # ------------------------------------------------------------------------------------ characters
 
+
 def _window_maker(ids: np.ndarray, sequence_length: int, step: int):
     ids_tensor = tf.constant(ids)  # this rank's slice only; uint8 for small vocabularies
     window_offsets = tf.range(sequence_length, dtype=tf.int64)
@@ -114,12 +117,22 @@ def _window_maker(ids: np.ndarray, sequence_length: int, step: int):
     return make_batch
 
 
-def char_training_dataset(ids: np.ndarray, sequence_length: int, step: int, batch_size: int, steps: int,
-                          seed: int, rank: int, first_step: int, last_step: int) -> tf.data.Dataset:
+def char_training_dataset(
+    ids: np.ndarray,
+    sequence_length: int,
+    step: int,
+    batch_size: int,
+    steps: int,
+    seed: int,
+    rank: int,
+    first_step: int,
+    last_step: int,
+) -> tf.data.Dataset:
     """Shuffled training batches of (windows, next characters) from this rank's ids."""
     count = window_count(len(ids), sequence_length, step)
-    return _training_batches(count, batch_size, steps, seed, rank, first_step, last_step,
-                             _window_maker(ids, sequence_length, step))
+    return _training_batches(
+        count, batch_size, steps, seed, rank, first_step, last_step, _window_maker(ids, sequence_length, step)
+    )
 
 
 def char_eval_dataset(ids: np.ndarray, sequence_length: int, step: int, batch_size: int) -> tf.data.Dataset:
@@ -129,6 +142,7 @@ def char_eval_dataset(ids: np.ndarray, sequence_length: int, step: int, batch_si
 
 # ------------------------------------------------------------------------------------- sentences
 
+
 def pad_sentences(flat_ids: np.ndarray, offsets: np.ndarray, length: int, padding: str = "pre") -> np.ndarray:
     """(n, length) int32 matrix like Keras' pad_sequences(maxlen=length, padding=p, truncating=p).
 
@@ -136,15 +150,15 @@ def pad_sentences(flat_ids: np.ndarray, offsets: np.ndarray, length: int, paddin
     the end of long sentences.
     """
     n = len(offsets) - 1
-    keep = np.minimum(np.diff(offsets), length)             # tokens kept per sentence
+    keep = np.minimum(np.diff(offsets), length)  # tokens kept per sentence
     rows = np.repeat(np.arange(n), keep)
     within = np.arange(int(keep.sum())) - np.repeat(np.cumsum(keep) - keep, keep)
     if padding == "pre":
-        source = np.repeat(offsets[1:] - keep, keep) + within   # the last `keep` tokens
-        column = np.repeat(length - keep, keep) + within         # right-aligned
+        source = np.repeat(offsets[1:] - keep, keep) + within  # the last `keep` tokens
+        column = np.repeat(length - keep, keep) + within  # right-aligned
     else:
-        source = np.repeat(offsets[:-1], keep) + within          # the first `keep` tokens
-        column = within                                          # left-aligned
+        source = np.repeat(offsets[:-1], keep) + within  # the first `keep` tokens
+        column = within  # left-aligned
     matrix = np.zeros((n, length), dtype=np.int32)
     matrix[rows, column] = flat_ids[source]
     return matrix
@@ -166,10 +180,19 @@ def _sentence_maker(matrix: np.ndarray, labels: np.ndarray):
     return make_batch
 
 
-def sentence_training_dataset(matrix: np.ndarray, labels: np.ndarray, batch_size: int, steps: int, seed: int,
-                              rank: int, first_step: int, last_step: int) -> tf.data.Dataset:
-    return _training_batches(len(labels), batch_size, steps, seed, rank, first_step, last_step,
-                             _sentence_maker(matrix, labels))
+def sentence_training_dataset(
+    matrix: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    steps: int,
+    seed: int,
+    rank: int,
+    first_step: int,
+    last_step: int,
+) -> tf.data.Dataset:
+    return _training_batches(
+        len(labels), batch_size, steps, seed, rank, first_step, last_step, _sentence_maker(matrix, labels)
+    )
 
 
 def sentence_eval_dataset(matrix: np.ndarray, labels: np.ndarray, batch_size: int) -> tf.data.Dataset:

@@ -14,10 +14,12 @@ def build_char_rnn(vocabulary_size: int, hyperparameters: dict) -> tf.keras.Mode
     """
     length = hyperparameters["sequence_length"]
     inputs = tf.keras.Input(shape=(length,), dtype=tf.int32, name="char_ids")
-    one_hot = tf.keras.layers.Embedding(vocabulary_size, vocabulary_size, embeddings_initializer="identity",
-                                        trainable=False, name="one_hot")(inputs)
-    hidden = tf.keras.layers.SimpleRNN(hyperparameters["hidden_units"], return_sequences=False,
-                                       unroll=hyperparameters["unroll"], name="simple_rnn")(one_hot)
+    one_hot = tf.keras.layers.Embedding(
+        vocabulary_size, vocabulary_size, embeddings_initializer="identity", trainable=False, name="one_hot"
+    )(inputs)
+    hidden = tf.keras.layers.SimpleRNN(
+        hyperparameters["hidden_units"], return_sequences=False, unroll=hyperparameters["unroll"], name="simple_rnn"
+    )(one_hot)
     outputs = tf.keras.layers.Dense(vocabulary_size, activation="softmax", name="next_char")(hidden)
     return tf.keras.Model(inputs, outputs, name="char_rnn")
 
@@ -29,8 +31,12 @@ def build_sentiment_lstm(vocabulary_size: int, hyperparameters: dict) -> tf.kera
     inputs = tf.keras.Input(shape=(length,), dtype=tf.int32, name="word_ids")
     embedded = tf.keras.layers.Embedding(vocabulary_size, hyperparameters["embedding_dim"], name="embedding")(inputs)
     embedded = tf.keras.layers.SpatialDropout1D(hyperparameters["spatial_dropout"], name="spatial_dropout")(embedded)
-    hidden = tf.keras.layers.LSTM(hyperparameters["lstm_units"], dropout=hyperparameters["dropout"],
-                                  recurrent_dropout=hyperparameters["recurrent_dropout"], name="lstm")(embedded)
+    hidden = tf.keras.layers.LSTM(
+        hyperparameters["lstm_units"],
+        dropout=hyperparameters["dropout"],
+        recurrent_dropout=hyperparameters["recurrent_dropout"],
+        name="lstm",
+    )(embedded)
     outputs = tf.keras.layers.Dense(1, activation="sigmoid", name="positive")(hidden)
     return tf.keras.Model(inputs, outputs, name="sentiment_lstm")
 
@@ -71,8 +77,11 @@ class WarmupSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
 
 
 def make_optimizer(name: str, learning_rate) -> tf.keras.optimizers.Optimizer:
-    optimizers = {"rmsprop": tf.keras.optimizers.RMSprop, "adam": tf.keras.optimizers.Adam,
-                  "sgd": tf.keras.optimizers.SGD}
+    optimizers = {
+        "rmsprop": tf.keras.optimizers.RMSprop,
+        "adam": tf.keras.optimizers.Adam,
+        "sgd": tf.keras.optimizers.SGD,
+    }
     return optimizers[name](learning_rate=learning_rate)
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from hpcseq.training.shuffle import mix64
 from hpcseq.training.signals import Interruptions
 
-
 # ----------------------------------------------------------------------------- random generators
+
 
 def random_generators(model) -> list:
     """(name, tf.random.Generator) of every layer or recurrent cell that draws random numbers.
@@ -60,6 +60,7 @@ def restore_random_generator_states(generators: list, states: dict) -> None:
 
 # ------------------------------------------------------------------------------ epoch metrics
 
+
 def build_metrics(model, sample_batch) -> None:
     """Create the compiled loss and metric trackers before fit (Keras makes them lazily at the
     first step), so that a resumed epoch can start from the saved partial sums."""
@@ -83,6 +84,7 @@ def restore_metric_states(model, states: list) -> None:
 
 # ------------------------------------------------------------------------------------- the run
 
+
 @dataclass
 class RunState:
     """Shared by the callbacks of one training run."""
@@ -99,11 +101,11 @@ class RunState:
     started: float
     interruptions: Interruptions
     epoch: int = 0
-    step_offset: int = 0                 # steps of the current epoch done before this fit call
+    step_offset: int = 0  # steps of the current epoch done before this fit call
     restore_metrics: list | None = None  # this rank's partial sums for the resumed epoch
     last_checkpoint: float = field(default_factory=time.time)
     last_checkpoint_path: str | None = None
-    stop_after_epoch: int = 0            # a signal that arrived at an epoch's last step
+    stop_after_epoch: int = 0  # a signal that arrived at an epoch's last step
 
     @property
     def training(self) -> dict:
@@ -112,16 +114,26 @@ class RunState:
     def write_checkpoint(self, model, epochs_completed: int, step_in_epoch: int) -> None:
         """A collective: every rank must call it at the same step (rank 0 writes)."""
         gathered = self.ranks.collectives.allgather_object(
-            {"random_generators": random_generator_states(self.generators), "metrics": metric_states(model)})
+            {"random_generators": random_generator_states(self.generators), "metrics": metric_states(model)}
+        )
         self.last_checkpoint = time.time()
         if not self.ranks.is_root:
             return
         steps = self.data.steps_per_epoch
-        path = self.store.save(model, model.optimizer, {
-            "experiment": self.settings["name"], "epochs_completed": epochs_completed,
-            "step_in_epoch": step_in_epoch, "global_step": epochs_completed * steps + step_in_epoch,
-            "steps_per_epoch": steps, "ranks": self.ranks.size, "history": self.history,
-            "elapsed_seconds": round(time.time() - self.started, 3),
-            "random_generators": [g["random_generators"] for g in gathered],
-            "metric_states": [g["metrics"] for g in gathered] if step_in_epoch else None})
+        path = self.store.save(
+            model,
+            model.optimizer,
+            {
+                "experiment": self.settings["name"],
+                "epochs_completed": epochs_completed,
+                "step_in_epoch": step_in_epoch,
+                "global_step": epochs_completed * steps + step_in_epoch,
+                "steps_per_epoch": steps,
+                "ranks": self.ranks.size,
+                "history": self.history,
+                "elapsed_seconds": round(time.time() - self.started, 3),
+                "random_generators": [g["random_generators"] for g in gathered],
+                "metric_states": [g["metrics"] for g in gathered] if step_in_epoch else None,
+            },
+        )
         self.last_checkpoint_path = str(path)

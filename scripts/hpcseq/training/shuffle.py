@@ -47,6 +47,7 @@ def round_keys(seed: int, rank: int, epoch: int) -> list[int]:
 
 # ------------------------------------------------------------------------------------------ NumPy
 
+
 def _mix_np(x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         x = (x ^ (x >> np.uint64(30))) * np.uint64(_M1)
@@ -77,6 +78,7 @@ def permute_np(positions, n: int, keys: list[int]) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------- TensorFlow
 
+
 def _mix_tf(x):
     import tensorflow as tf
 
@@ -104,8 +106,7 @@ def permute_tf(positions, n, keys):
         return tf.bitwise.bitwise_or(tf.bitwise.left_shift(left, half), right)
 
     x = once(tf.cast(positions, tf.uint64))
-    x = tf.while_loop(lambda x: tf.reduce_any(x >= limit),
-                      lambda x: [tf.where(x >= limit, once(x), x)], [x])[0]
+    x = tf.while_loop(lambda x: tf.reduce_any(x >= limit), lambda x: [tf.where(x >= limit, once(x), x)], [x])[0]
     return tf.cast(x, tf.int64)
 
 

@@ -39,8 +39,9 @@ class Interruptions:
 
     def _handle(self, signal_number, frame) -> None:
         if not self.signal_number:
-            get_logger().warning("received %s: will checkpoint after the current step and stop",
-                                 signal.Signals(signal_number).name)
+            get_logger().warning(
+                "received %s: will checkpoint after the current step and stop", signal.Signals(signal_number).name
+            )
         self.signal_number = signal_number
 
 
