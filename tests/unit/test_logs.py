@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 
 from hpcseq import cli
-from hpcseq.evaluation.metrics import read_epoch_records
+from hpcseq.records import read_epoch_records
 from hpcseq.logs import collect
 from hpcseq.logs import main as logs_main
 from hpcseq.logs.diagnose import Facts, diagnose, display_path, is_noise, pending_reason, tracebacks

@@ -2,37 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
-
-
-def read_epoch_records(path: str | Path, missing_ok: bool = False) -> list[dict]:
-    """The per-epoch records of a metrics.jsonl file (what training's rank 0 appends each epoch).
-
-    A line cut off by a killed writer, and anything that is not an epoch record, is skipped;
-    a missing file is an empty list with missing_ok, else FileNotFoundError.
-    """
-    records = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(record, dict) and isinstance(record.get("epoch"), int):
-                    records.append(record)
-    except FileNotFoundError:
-        if missing_ok:
-            return []
-        raise
-    return records
 
 
 def language_model_metrics(mean_cross_entropy_nats: float) -> dict:

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from hpcseq.evaluation.metrics import read_epoch_records
+from hpcseq.records import read_epoch_records
 
 
 def _pyplot():

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hpcseq.evaluation.metrics import read_epoch_records
+from hpcseq.records import checkpoints_on_disk, read_epoch_records, read_rank_reports
 from hpcseq.logs import diagnose as diagnose_module
 from hpcseq.logs import parse
 from hpcseq.logs.render import JobRecord, follow, render_detail, render_json, render_table
@@ -26,12 +26,10 @@ from hpcseq.logs.sources import (
     LogsError,
     Slurm,
     SlurmJob,
-    checkpoints_on_disk,
     discover,
     files_from_slurm,
     files_of_path,
     job_id_key,
-    rank_reports,
     script_of,
 )
 
@@ -227,7 +225,7 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
     # the newest complete one on disk: the one a rerun continues from
     checkpoint = progress.last_checkpoint
     if checkpoint is None and training and model_dir is not None and context.next_job is None:
-        complete = [(path, state) for path, state in checkpoints_on_disk(model_dir) if state]
+        complete = [(found.path, found.state) for found in checkpoints_on_disk(model_dir / "checkpoints") if found.state]
         if complete:
             path, state = complete[-1]
             checkpoint = parse.Checkpoint(
@@ -270,7 +268,7 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
         exit_code = snakemake_log.exit_status  # the rule's command; the job step itself exits 1
     record.exit_code = exit_code
     if training and model_dir is not None:
-        reports = [r for r in rank_reports(model_dir) if str(r.get("slurm", {}).get("SLURM_JOB_ID")) == files.job_id]
+        reports = [r for r in read_rank_reports(model_dir / "ranks") if str(r.get("slurm", {}).get("SLURM_JOB_ID")) == files.job_id]
         if reports:
             record.ranks = record.ranks or len(reports)
             gpus = {r.get("gpu") for r in reports if r.get("gpu") is not None}

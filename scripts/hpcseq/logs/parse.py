@@ -17,12 +17,11 @@ from pathlib import Path
 
 from hpcseq import events
 from hpcseq.events import CONSOLE, parse_metrics_text
+from hpcseq.records import checkpoint_position
 
 # horovodrun (`[1]<stderr>:`) and mpirun --tag-output (`[1,1]<stderr>:`) put the rank in front
 # of every line; the rank is kept, the prefix dropped.
 RANK_PREFIX = re.compile(r"^\[(?:\d+,)?(?P<rank>\d+)\]<(?:stdout|stderr)>:")
-
-CHECKPOINT_NAME = re.compile(r"epoch-(?P<epochs>\d{4,})-step-(?P<step>\d{7,})$")
 
 ACCURACY_KEYS = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 
@@ -72,12 +71,6 @@ def read_lines(path: str | Path, limit_bytes: int = 64 << 20) -> list[LogLine]:
 
 
 # ------------------------------------------------------------------------------- console lines
-
-
-def checkpoint_position(path: str) -> tuple[int, int] | None:
-    """(epochs completed, step inside the next epoch) from a checkpoint directory name."""
-    match = CHECKPOINT_NAME.search(str(path).rstrip("/"))
-    return (int(match.group("epochs")), int(match.group("step"))) if match else None
 
 
 @dataclass

@@ -15,7 +15,6 @@ only subprocesses of `hpcseq logs`.
 
 from __future__ import annotations
 
-import json
 import pwd
 import re
 import shlex
@@ -164,31 +163,6 @@ def _split(text: str) -> list[str]:
         return shlex.split(text)
     except ValueError:
         return text.split()
-
-
-def rank_reports(model_dir: Path) -> list[dict]:
-    reports = []
-    for path in sorted((model_dir / "ranks").glob("rank-*.json")):
-        try:
-            reports.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return reports
-
-
-def checkpoints_on_disk(model_dir: Path) -> list[tuple[Path, dict | None]]:
-    """(directory, state.json or None when incomplete) of every checkpoint, oldest first."""
-    directory = model_dir / "checkpoints"
-    if not directory.is_dir():
-        return []
-    found = []
-    for path in sorted(p for p in directory.iterdir() if p.is_dir() and p.name.startswith("epoch-")):
-        try:
-            state = json.loads((path / "state.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            state = None
-        found.append((path, state))
-    return found
 
 
 # -------------------------------------------------------------------------------------- Slurm

@@ -26,8 +26,13 @@ from pathlib import Path
 from hpcseq.errors import CheckpointError
 from hpcseq.events import CHECKPOINT_WRITTEN, get_logger
 from hpcseq.io import atomic_directory
+from hpcseq.records import (
+    CHECKPOINT_FORMAT_VERSION,
+    checkpoint_directories,
+    checkpoint_directory_name,
+    verify_checkpoint,
+)
 
-FORMAT_VERSION = 1
 PREFIX = "ckpt"
 
 
@@ -36,13 +41,6 @@ class CheckpointInfo:
     path: Path
     state: dict
 
-    @property
-    def global_step(self) -> int:
-        return int(self.state["global_step"])
-
-
-def directory_name(epochs_completed: int, step_in_epoch: int) -> str:
-    return f"epoch-{epochs_completed:04d}-step-{step_in_epoch:07d}"
 
 
 def fingerprint_differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
@@ -77,41 +75,15 @@ class CheckpointStore:
         self.log = get_logger()
 
     # -------------------------------------------------------------------------------- reading
-    def _candidates(self) -> list[Path]:
-        if not self.directory.is_dir():
-            return []
-        return sorted(
-            (p for p in self.directory.iterdir() if p.is_dir() and p.name.startswith("epoch-")), key=lambda p: p.name
-        )
-
-    def _verify(self, path: Path) -> dict:
-        """Return state.json of a complete checkpoint; raise CheckpointError saying what is missing."""
-        state_path = path / "state.json"
-        if not state_path.is_file():
-            raise CheckpointError(f"{path}: no state.json (the checkpoint was not completely written)")
-        try:
-            state = json.loads(state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise CheckpointError(f"{state_path}: unreadable ({error})") from None
-        if state.get("format") != FORMAT_VERSION:
-            raise CheckpointError(f"{path}: checkpoint format {state.get('format')!r}, expected {FORMAT_VERSION}")
-        for name, size in state.get("files", {}).items():
-            file = path / name
-            if not file.is_file():
-                raise CheckpointError(f"{path}: file {name} is missing")
-            if file.stat().st_size != size:
-                raise CheckpointError(f"{path}: file {name} has {file.stat().st_size} bytes, state.json says {size}")
-        return state
-
     def latest(self) -> CheckpointInfo | None:
         """The newest complete checkpoint of these settings, or None.
 
         Incomplete checkpoints are skipped with a warning; a complete one made with other settings
         stops the run (CheckpointError) rather than being loaded or silently ignored.
         """
-        for path in reversed(self._candidates()):
+        for path in reversed(checkpoint_directories(self.directory)):
             try:
-                state = self._verify(path)
+                state = verify_checkpoint(path)
             except CheckpointError as problem:
                 self.log.warning("skipping checkpoint: %s", problem)
                 continue
@@ -160,14 +132,14 @@ class CheckpointStore:
     def save(self, model, optimizer, state: dict) -> Path:
         import tensorflow as tf
 
-        name = directory_name(state["epochs_completed"], state["step_in_epoch"])
+        name = checkpoint_directory_name(state["epochs_completed"], state["step_in_epoch"])
         target = self.directory / name
         started = time.perf_counter()
         with atomic_directory(target) as tmp:
             tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp / PREFIX))
             files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
             full_state = {
-                "format": FORMAT_VERSION,
+                "format": CHECKPOINT_FORMAT_VERSION,
                 "fingerprint": self.fingerprint,
                 "files": files,
                 "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -180,9 +152,9 @@ class CheckpointStore:
 
     def _prune(self) -> None:
         complete = []
-        for path in self._candidates():
+        for path in checkpoint_directories(self.directory):
             try:
-                self._verify(path)
+                verify_checkpoint(path)
                 complete.append(path)
             except CheckpointError:
                 continue
