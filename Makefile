@@ -1,9 +1,9 @@
-# hpcseq entry points. Each target sets up the environments first (quick when they exist).
+# hpcseq entry points (`make help` lists them). Each target first sets up the environments it
+# needs (envs/setup.sh: only verifies when they are up to date).
 #
-#   make run                  set up, then run every experiment of config/config.yaml (preset quick) + report
+#   make run                  every experiment of config/config.yaml (preset quick) + report
 #   make run PRESET=lecture   the lecture's full hyperparameters
-#   make test                 set up, then run the whole test suite (starts a local Slurm cluster; needs root)
-#   make dry-run | lint | benchmark | jobs | logs | setup | clean
+#   make test                 lint, then the whole test suite (starts a local Slurm cluster; needs root)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,49 +14,65 @@ PRESET ?=
 CONFIG_ARGS := $(if $(PRESET),--config preset=$(PRESET))
 PYTEST_ARGS ?=
 
-.PHONY: setup run report dry-run lint test test-unit test-training test-workflow test-slurm benchmark clean help
+.PHONY: help setup setup-workflow setup-training run report dry-run lint format test test-unit test-training \
+	test-workflow test-slurm benchmark clean
 
-help:
-	@sed -n '1,8p' Makefile
+help: ## this list
+	@sed -n '1,6p' Makefile
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
 
-setup:
+setup: ## both environments (.venv/workflow, .venv/train); GPU=1 for the CUDA build
 	envs/setup.sh $(if $(GPU),--gpu)
 
-run: setup
+setup-workflow: ## the Snakemake environment only (dry runs, sbatch scripts, hpcseq logs, lint)
+	envs/setup.sh --workflow-only
+
+setup-training: ## the TensorFlow + Horovod environment only
+	envs/setup.sh --training-only $(if $(GPU),--gpu)
+
+run: setup ## run every experiment (PRESET=quick|lecture), then the HTML report
 	$(WORKFLOW)/snakemake --cores $(CORES) $(CONFIG_ARGS)
 	$(WORKFLOW)/snakemake --cores 1 $(CONFIG_ARGS) --report results/report.html
 	@echo "results: results/summary.md, results/report.html"
 
-report:
+report: setup-workflow ## results/report.html of the last run
 	$(WORKFLOW)/snakemake --cores 1 $(CONFIG_ARGS) --report results/report.html
 
-dry-run:
+dry-run: setup-workflow ## what `make run` would do, without doing it
 	$(WORKFLOW)/snakemake -n $(CONFIG_ARGS)
 
-lint:
+lint: setup-workflow ## ruff (lint, format check), snakefmt --check, snakemake --lint
+	$(WORKFLOW)/ruff check scripts tests
+	$(WORKFLOW)/ruff format --check scripts tests
+	$(WORKFLOW)/snakefmt --check Snakefile workflow/
 	$(WORKFLOW)/snakemake --lint
+
+format: setup-workflow ## rewrite Python and Snakemake files in the house style
+	$(WORKFLOW)/ruff check --fix scripts tests
+	$(WORKFLOW)/ruff format scripts tests
+	$(WORKFLOW)/snakefmt Snakefile workflow/
 
 # The suite runs in two interpreters: TensorFlow code in the training environment, everything
 # else (Snakemake, Slurm, log inspection) in the workflow environment.
-test: setup
+test: setup lint ## lint, then unit, training, workflow and Slurm tests
 	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
 	$(TRAIN)/python -m pytest tests/training $(PYTEST_ARGS)
 	$(WORKFLOW)/python -m pytest tests/workflow tests/slurm $(PYTEST_ARGS)
 
-test-unit:
+test-unit: setup-workflow ## pure-Python tests (seconds)
 	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-test-training:
+test-training: setup ## real TensorFlow and Horovod ranks (minutes)
 	$(TRAIN)/python -m pytest tests/training $(PYTEST_ARGS)
 
-test-workflow:
+test-workflow: setup ## whole pipelines through Snakemake
 	$(WORKFLOW)/python -m pytest tests/workflow $(PYTEST_ARGS)
 
-test-slurm:
+test-slurm: setup ## the profile and job scripts on a local Slurm cluster (needs root)
 	$(WORKFLOW)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
-benchmark: setup
-	$(TRAIN)/python -m hpcseq benchmark
+benchmark: setup-training ## speed and memory next to the lecture's approach (a development tool)
+	$(TRAIN)/python -m hpcseq.devtools.benchmark
 
-clean:
+clean: ## remove results, logs, benchmarks and Snakemake's state
 	rm -rf results logs benchmarks .snakemake

@@ -151,17 +151,14 @@ def cmd_launch(args) -> int:
 def cmd_sbatch(args) -> int:
     from hpcseq import config as config_module
     from hpcseq.cluster.jobscript import render_job_script, script_request
+    from hpcseq.cluster.options import SLURM_SETTING_KEYS
     from hpcseq.io import write_text
 
     config_path = args.config or config_module.DEFAULT_CONFIG_PATH
     overrides: dict = {}
     if args.preset:
         overrides["preset"] = args.preset
-    slurm = {
-        key: getattr(args, key)
-        for key in ("account", "reservation", "qos", "mail_user", "mail_type")
-        if getattr(args, key) is not None
-    }
+    slurm = {key: getattr(args, key) for key in SLURM_SETTING_KEYS if getattr(args, key) is not None}
     if slurm:
         overrides["slurm"] = slurm
     config = config_module.load_yaml(config_path)
@@ -206,12 +203,6 @@ def cmd_sbatch(args) -> int:
     return 0
 
 
-def cmd_benchmark(args) -> int:
-    from hpcseq.devtools.benchmark import main as benchmark_main
-
-    return benchmark_main(args.benchmark_args)
-
-
 def cmd_config(args) -> int:
     from hpcseq import config as config_module
 
@@ -224,10 +215,27 @@ def cmd_config(args) -> int:
     return 0
 
 
+def cmd_logs(args) -> int:
+    from hpcseq.logs import main as logs_main
+
+    return logs_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hpcseq", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_stage_commands(sub)
+    _add_plot_command(sub)
+    _add_summary_command(sub)
+    _add_launch_command(sub)
+    _add_sbatch_command(sub)
+    _add_config_command(sub)
+    _add_logs_command(sub)
+    return parser
 
+
+def _add_stage_commands(sub) -> None:
+    """preprocess, vocab, train, evaluate: the workflow's stages, one experiment each."""
     for name, function, text in (
         ("preprocess", cmd_preprocess, "clean and split a dataset"),
         ("vocab", cmd_vocab, "build the vocabulary from the training split and encode all splits"),
@@ -238,20 +246,26 @@ def build_parser() -> argparse.ArgumentParser:
         _add_settings_arguments(command)
         command.set_defaults(function=function)
         if name == "train":
-            command.add_argument(
-                "--restart", action="store_true", help="delete this experiment's checkpoints and start from scratch"
-            )
-            command.add_argument(
-                "--foreign-checkpoints",
-                choices=["refuse", "set-aside"],
-                default="refuse",
-                help="checkpoints written with other settings: refuse them (stop with the "
-                "differences; the default) or set them aside in "
-                "checkpoints.settings-<hash>/ and start afresh (what the workflow does: "
-                "it reruns training because the settings changed); switching back to "
-                "settings set aside earlier resumes their checkpoints",
-            )
+            _add_train_arguments(command)
 
+
+def _add_train_arguments(command) -> None:
+    command.add_argument(
+        "--restart", action="store_true", help="delete this experiment's checkpoints and start from scratch"
+    )
+    command.add_argument(
+        "--foreign-checkpoints",
+        choices=["refuse", "set-aside"],
+        default="refuse",
+        help="checkpoints written with other settings: refuse them (stop with the "
+        "differences; the default) or set them aside in "
+        "checkpoints.settings-<hash>/ and start afresh (what the workflow does: "
+        "it reruns training because the settings changed); switching back to "
+        "settings set aside earlier resumes their checkpoints",
+    )
+
+
+def _add_plot_command(sub) -> None:
     plot = sub.add_parser("plot", help="training curves (from metrics.jsonl) or a confusion matrix as PNG")
     plot.add_argument("kind", choices=["curves", "confusion"])
     plot.add_argument("--metrics", type=Path, help="model/metrics.jsonl (curves)")
@@ -260,12 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--output", type=Path, required=True)
     plot.set_defaults(function=cmd_plot)
 
+
+def _add_summary_command(sub) -> None:
     summary = sub.add_parser("summary", help="summarise evaluated experiments (Markdown)")
     summary.add_argument("--results-dir", type=Path)
     summary.add_argument("--output", type=Path, required=True)
     summary.add_argument("experiments", nargs="+")
     summary.set_defaults(function=cmd_summary)
 
+
+def _add_launch_command(sub) -> None:
     launch = sub.add_parser("launch", help="start a command on N ranks: srun inside Slurm, else horovodrun/mpirun")
     launch.add_argument("--ranks", type=int, required=True)
     launch.add_argument("--nodes", type=int, default=1)
@@ -282,15 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("command_line", nargs=argparse.REMAINDER)
     launch.set_defaults(function=cmd_launch)
 
+
+def _add_sbatch_command(sub) -> None:
+    from hpcseq.cluster.options import OPTION_BY_NAME, SLURM_SETTING_KEYS
+
     sbatch = sub.add_parser("sbatch", help="write Juelich-style sbatch scripts (jobs/<cluster>/<experiment>.sbatch)")
     sbatch.add_argument("--config", type=Path)
     sbatch.add_argument("--cluster", help="a cluster of the config, or `all` (default: the config's `cluster`)")
     sbatch.add_argument("--experiment", help="an experiment, or `all` (the default)")
     sbatch.add_argument("--preset")
-    for option in ("account", "reservation", "qos", "mail-user", "mail-type"):
-        sbatch.add_argument(
-            f"--{option}", help=f"sbatch --{option} (default: the config's slurm.{option.replace('-', '_')})"
-        )
+    for key in SLURM_SETTING_KEYS:
+        option = OPTION_BY_NAME[key]
+        sbatch.add_argument(option.flag, help=f"{option.help} (default: the config's slurm.{key})")
     sbatch.add_argument("--time", help="training time limit (default: slurm.time.train)")
     sbatch.add_argument("--partition", choices=["gpu", "gpu_devel"], help="which GPU partition of the cluster")
     sbatch.add_argument(
@@ -304,18 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     sbatch.add_argument("--stdout", action="store_true", help="print instead of writing files")
     sbatch.set_defaults(function=cmd_sbatch)
 
-    bench = sub.add_parser(
-        "benchmark", help="speed and memory next to the lecture's approach (see --help)", add_help=False
-    )
-    bench.add_argument("benchmark_args", nargs=argparse.REMAINDER)
-    bench.set_defaults(function=cmd_benchmark)
 
+def _add_config_command(sub) -> None:
     show = sub.add_parser("config", help="validate the config and print it resolved (defaults and preset applied)")
     show.add_argument("--config", type=Path)
     show.add_argument("--experiment")
     show.add_argument("--preset")
     show.set_defaults(function=cmd_config)
 
+
+def _add_logs_command(sub) -> None:
     logs = sub.add_parser(
         "logs",
         help="what happened to Slurm jobs: state, progress, metrics, cause of failures",
@@ -334,14 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--json", action="store_true", help="machine-readable output")
     logs.add_argument("--follow", action="store_true", help="refresh until no job is pending or running")
     logs.add_argument("--interval", type=float, default=30.0, help="seconds between refreshes (default 30)")
-
-    def cmd_logs(args) -> int:
-        from hpcseq.logs import main as logs_main
-
-        return logs_main(args)
-
     logs.set_defaults(function=cmd_logs)
-    return parser
 
 
 def _prepare_signals(command: str) -> None:

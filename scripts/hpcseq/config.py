@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,12 +21,12 @@ from typing import Any
 import yaml
 
 from hpcseq.errors import ConfigError, ConfigErrors
+from hpcseq.paths import MODEL_DATA_FORMAT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
 
-MODEL_DATASET_FORMAT = {"char_rnn": "text", "sentiment_lstm": "labelled_sentences"}
 STAGES = ("preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm")
 
 _schema_cache: dict | None = None
@@ -82,7 +80,7 @@ def _resolve_ref(schema: dict, root: dict) -> dict:
 
 def _experiment_schema(experiment: dict, root: dict) -> dict | None:
     model = experiment.get("model") if isinstance(experiment, dict) else None
-    if model not in MODEL_DATASET_FORMAT:
+    if model not in MODEL_DATA_FORMAT:
         return None
     return _resolve_ref({"$ref": f"#/$defs/{model}_experiment"}, root)
 
@@ -111,11 +109,6 @@ def _fill_defaults(instance: Any, schema: dict, root: dict) -> Any:
             if key not in properties:
                 result[key] = _fill_defaults(result[key], extra, root)
     return result
-
-
-def _valid_keys(schema: dict, root: dict) -> list[str]:
-    schema = _resolve_ref(schema, root)
-    return sorted(schema.get("properties", {}))
 
 
 def _dotted(path) -> str:
@@ -209,11 +202,11 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
                     f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; defined: {valid}"
                 )
             )
-        elif model in MODEL_DATASET_FORMAT and datasets[dataset].get("format") != MODEL_DATASET_FORMAT[model]:
+        elif model in MODEL_DATA_FORMAT and datasets[dataset].get("format") != MODEL_DATA_FORMAT[model]:
             errors.append(
                 ConfigError(
                     f"experiments.{name}.dataset",
-                    f"model {model} needs a dataset of format {MODEL_DATASET_FORMAT[model]!r}, "
+                    f"model {model} needs a dataset of format {MODEL_DATA_FORMAT[model]!r}, "
                     f"but {dataset} has format {datasets[dataset].get('format')!r}",
                 )
             )
@@ -395,9 +388,3 @@ def stage_settings(settings: dict, stage: str) -> dict:
             "preprocess": settings["preprocess"],
         }
     raise ValueError(f"unknown stage {stage}")
-
-
-def settings_hash(settings: dict) -> str:
-    """A short stable hash of settings (sorted JSON), recorded in outputs and checkpoints."""
-    blob = json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]

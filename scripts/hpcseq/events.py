@@ -13,6 +13,7 @@ with shell variables as field values.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -69,10 +70,8 @@ def setup_logging(
     logger.addHandler(handler)
     logger.setLevel(level or os.environ.get("HPCSEQ_LOG_LEVEL", "INFO"))
     logger.propagate = False
-    try:
+    with contextlib.suppress(AttributeError, ValueError):  # not a text stream (e.g. under a test's capture)
         sys.stdout.reconfigure(line_buffering=True)
-    except (AttributeError, ValueError):
-        pass
     return logger
 
 
@@ -119,7 +118,7 @@ def parse_metrics_text(text: str) -> dict:
     """metrics_text() read back: {name: value}."""
     words = text.split()
     values = {}
-    for name, value in zip(words[0::2], words[1::2]):
+    for name, value in zip(words[0::2], words[1::2], strict=False):
         try:
             values[name] = float(value)
         except ValueError:

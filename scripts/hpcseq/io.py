@@ -9,6 +9,7 @@ stage reads, never a truncated output that Snakemake or a resuming run would tru
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -38,27 +39,41 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(
-    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None
-) -> Iterator[IO]:
-    """Open a temporary file next to `path`; on success rename it to `path`, on error delete it."""
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file name next to `path`, with its suffix (Keras' model.save wants `.keras`), for
+    writers that take a file name; renamed to `path` when the block succeeds, deleted when it fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    binary = "b" in mode
-    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{path.name}.", suffix=path.suffix, dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should be readable like any file
+    os.close(fd)
     try:
-        text_args = {} if binary else {"encoding": encoding, "newline": newline}
-        with os.fdopen(fd, mode, **text_args) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp_name)
+        _fsync_file(tmp_name)
         os.replace(tmp_name, path)
         _fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(
+    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None
+) -> Iterator[IO]:
+    """Open a temporary file next to `path`; on success rename it to `path`, on error delete it."""
+    text_args = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+    with atomic_path(path) as tmp, open(tmp, mode, **text_args) as handle:
+        yield handle
+
+
+def _fsync_file(name: str) -> None:
+    fd = os.open(name, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:
@@ -106,3 +121,18 @@ def append_line(path: str | os.PathLike, line: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def stable_hash(data, length: int = 16) -> str:
+    """A short hash of JSON-able data that does not depend on key order (settings, fingerprints)."""
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """sha256 of a file, read in chunks (datasets can be larger than memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_bytes), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPLITS = ("train", "validation", "test")
-# What each model's data stages write per split: text for characters, labelled sentences as TSV;
-# encoded character ids as a flat array, encoded sentences as arrays in an .npz.
-PREPARED_SUFFIX = {"char_rnn": "txt", "sentiment_lstm": "tsv"}
-ENCODED_SUFFIX = {"char_rnn": "ids", "sentiment_lstm": "npz"}
+# The data format each model reads (a dataset's `format` in the config must match it).
+MODEL_DATA_FORMAT = {"char_rnn": "text", "sentiment_lstm": "labelled_sentences"}
+# What the data stages write per split: cleaned text / labelled sentences as TSV (preprocess);
+# character ids as a flat array / token ids of sentences in an .npz (vocabulary).
+PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv"}
+ENCODED_SUFFIX = {"text": "ids", "labelled_sentences": "npz"}
+SPLIT_REPORT = "split_report.json"
+ENCODED_INDEX = "index.json"
 # The entries of an experiment's folder, by which a path is recognised as lying under one.
 EXPERIMENT_ENTRIES = ("prepared", "vocab.json", "encoded", "model", "eval")
 
@@ -44,11 +48,11 @@ class ExperimentPaths:
         return self.root / "prepared"
 
     def prepared_split(self, split: str, model: str) -> Path:
-        return self.prepared / f"{split}.{PREPARED_SUFFIX[model]}"
+        return prepared_split_file(self.prepared, split, MODEL_DATA_FORMAT[model])
 
     @property
     def split_report(self) -> Path:
-        return self.prepared / "split_report.json"
+        return self.prepared / SPLIT_REPORT
 
     # vocabulary
     @property
@@ -60,11 +64,11 @@ class ExperimentPaths:
         return self.root / "encoded"
 
     def encoded_split(self, split: str, model: str) -> Path:
-        return self.encoded / f"{split}.{ENCODED_SUFFIX[model]}"
+        return encoded_split_file(self.encoded, split, MODEL_DATA_FORMAT[model])
 
     @property
     def encoded_index(self) -> Path:
-        return self.encoded / "index.json"
+        return self.encoded / ENCODED_INDEX
 
     # train
     @property
@@ -123,6 +127,16 @@ class ExperimentPaths:
     def encoded_files(self, model: str) -> dict[str, Path]:
         files = {"vocab": self.vocab, "index": self.encoded_index}
         return {**files, **{split: self.encoded_split(split, model) for split in SPLITS}}
+
+
+def prepared_split_file(prepared_dir: str | Path, split: str, data_format: str) -> Path:
+    """A split as preprocessing writes it, in a `prepared/` folder."""
+    return Path(prepared_dir) / f"{split}.{PREPARED_SUFFIX[data_format]}"
+
+
+def encoded_split_file(encoded_dir: str | Path, split: str, data_format: str) -> Path:
+    """A split as the vocabulary stage encodes it, in an `encoded/` folder."""
+    return Path(encoded_dir) / f"{split}.{ENCODED_SUFFIX[data_format]}"
 
 
 def summary_file(results_dir: str | Path) -> Path:

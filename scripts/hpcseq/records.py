@@ -84,7 +84,9 @@ def verify_checkpoint(path: Path) -> dict:
     except (OSError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{state_path}: unreadable ({error})") from None
     if state.get("format") != CHECKPOINT_FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {state.get('format')!r}, expected {CHECKPOINT_FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path}: checkpoint format {state.get('format')!r}, expected {CHECKPOINT_FORMAT_VERSION}"
+        )
     for name, size in state.get("files", {}).items():
         file = path / name
         if not file.is_file():

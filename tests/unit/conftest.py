@@ -111,7 +111,7 @@ def sentence_file(write_file):
     """A small labelled-sentence file in which every sentence occurs several times."""
     counts = [5, 4, 3, 3, 2, 1]
     lines = []
-    for (label, sentence), count in zip(SENTENCES, counts):
+    for (label, sentence), count in zip(SENTENCES, counts, strict=True):
         lines += [f"{label}\t{sentence}"] * count
     # interleave the copies deterministically so duplicates are spread through the file
     lines = lines[::2] + lines[1::2]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-import hashlib
+import re
 
 import pytest
 import yaml
 
 from hpcseq import config as C
 from hpcseq.errors import ConfigError, ConfigErrors
+from hpcseq.io import stable_hash
 from tests.conftest import REPO_ROOT
 
 SHIPPED = REPO_ROOT / "config" / "config.yaml"
@@ -491,7 +492,7 @@ def test_preprocess_and_vocabulary_settings_do_not_depend_on_training():
         a, b = C.experiment_settings(short, name), C.experiment_settings(long, name)
         for stage in ("preprocess", "vocabulary", "evaluate"):
             assert C.stage_settings(a, stage) == C.stage_settings(b, stage), stage
-            assert C.settings_hash(C.stage_settings(a, stage)) == C.settings_hash(C.stage_settings(b, stage))
+            assert stable_hash(C.stage_settings(a, stage)) == stable_hash(C.stage_settings(b, stage))
         assert C.stage_settings(a, "train") != C.stage_settings(b, "train")
         assert C.stage_settings(b, "train")["training"]["epochs"] == 30
 
@@ -525,7 +526,7 @@ def test_preprocess_settings_change_when_cleaning_changes():
     a = C.experiment_settings(C.validate_config(raw), "chars")
     raw["experiments"]["chars"]["preprocess"] = {"lowercase": False}
     b = C.experiment_settings(C.validate_config(raw), "chars")
-    assert C.settings_hash(C.stage_settings(a, "preprocess")) != C.settings_hash(C.stage_settings(b, "preprocess"))
+    assert stable_hash(C.stage_settings(a, "preprocess")) != stable_hash(C.stage_settings(b, "preprocess"))
 
 
 def test_preprocess_settings_do_not_change_with_a_preset_that_only_changes_epochs():
@@ -537,15 +538,6 @@ def test_preprocess_settings_do_not_change_with_a_preset_that_only_changes_epoch
     assert quick["dataset"] == lecture["dataset"]
     assert C.stage_settings(quick, "vocabulary") == C.stage_settings(lecture, "vocabulary")
     assert C.stage_settings(quick, "preprocess") == C.stage_settings(lecture, "preprocess")
-
-
-def test_settings_hash_is_stable_and_order_independent():
-    a = {"b": [1, 2], "a": {"y": 1.5, "x": None}}
-    b = {"a": {"x": None, "y": 1.5}, "b": [1, 2]}
-    canonical = b'{"a":{"x":null,"y":1.5},"b":[1,2]}'
-    assert C.settings_hash(a) == C.settings_hash(b) == hashlib.sha256(canonical).hexdigest()[:16]
-    assert C.settings_hash({"a": 1}) != C.settings_hash({"a": 2})
-    assert C.settings_hash({"b": [1, 2]}) != C.settings_hash({"b": [2, 1]})  # list order matters
 
 
 def test_deep_merge_merges_mappings_and_replaces_the_rest():
@@ -575,12 +567,12 @@ def test_command_line_strings_are_typed_where_the_schema_wants_numbers():
 def test_the_same_strings_in_a_config_file_stay_errors():
     raw = base_raw()
     raw["experiments"]["chars"]["ranks"] = "2"
-    with pytest.raises(ConfigErrors, match="experiments.chars.ranks: '2' is not of type 'integer'"):
+    with pytest.raises(ConfigErrors, match=re.escape("experiments.chars.ranks: '2' is not of type 'integer'")):
         C.validate_config(raw)
 
 
 def test_a_command_line_string_that_is_no_number_is_still_an_error_by_key():
     command_line = {"experiments": {"chars": {"ranks": "two"}}}
     raw = C.deep_merge(base_raw(), command_line)
-    with pytest.raises(ConfigErrors, match="experiments.chars.ranks: 'two' is not of type 'integer'"):
+    with pytest.raises(ConfigErrors, match=re.escape("experiments.chars.ranks: 'two' is not of type 'integer'")):
         C.validate_config(raw, command_line=command_line)

@@ -22,8 +22,9 @@ import numpy as np
 from hpcseq.data.source_files import HashingLineReader
 from hpcseq.errors import InputDataError
 from hpcseq.io import atomic_open, write_json
+from hpcseq.paths import SPLIT_REPORT, SPLITS, prepared_split_file
 
-SPLITS = ("train", "validation", "test")
+FORMAT = "labelled_sentences"  # the data format this module prepares (paths.MODEL_DATA_FORMAT)
 LABELS = {"0": 0, "1": 1}
 TOKEN_PATTERNS = {
     "words_and_punctuation": re.compile(r"\w+(?:'\w+)*|[^\w\s]"),
@@ -125,7 +126,7 @@ def read_examples(
 
 
 def _target_sizes(n: int, validation_fraction: float, test_fraction: float) -> tuple[int, int]:
-    return int(round(n * test_fraction)), int(round(n * validation_fraction))
+    return round(n * test_fraction), round(n * validation_fraction)
 
 
 def random_split(
@@ -206,7 +207,7 @@ def prepare_sentences(settings: dict, output_dir: str | Path) -> dict:
                 dataset["path"], f"the {split} split would be empty with {len(examples)} usable sentences"
             )
     for split in SPLITS:
-        with atomic_open(output_dir / f"{split}.tsv") as handle:
+        with atomic_open(prepared_split_file(output_dir, split, FORMAT)) as handle:
             for example in chosen[split]:
                 handle.write(f"{example.label}\t{example.key}\n")
     report = {
@@ -218,7 +219,7 @@ def prepare_sentences(settings: dict, output_dir: str | Path) -> dict:
         "sizes": _split_summary(chosen),
         "overlap": {method: overlap(parts["train"], parts["test"]) for method, parts in all_splits.items()},
     }
-    write_json(output_dir / "split_report.json", report)
+    write_json(output_dir / SPLIT_REPORT, report)
     return report
 
 

@@ -77,11 +77,3 @@ class HashingLineReader:
                 f"sha256 is {self.sha256()}, expected {expected} (from the dataset's `sha256` in the config): "
                 "the file is not the one shipped or registered; restore it or update the checksum",
             )
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(require_file(path), "rb") as handle:
-        for block in iter(lambda: handle.read(READ_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()

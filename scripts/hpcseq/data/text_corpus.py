@@ -24,8 +24,9 @@ from pathlib import Path
 from hpcseq.data.source_files import HashingLineReader
 from hpcseq.errors import InputDataError
 from hpcseq.io import atomic_open, write_json
+from hpcseq.paths import SPLIT_REPORT, SPLITS, prepared_split_file
 
-SPLITS = ("train", "validation", "test")
+FORMAT = "text"  # the data format this module prepares (paths.MODEL_DATA_FORMAT)
 CHUNK_CHARS = 1 << 22
 
 
@@ -113,8 +114,8 @@ def clean_lines(
 
 
 def split_sizes(total: int, validation_fraction: float, test_fraction: float) -> dict[str, int]:
-    validation = int(round(total * validation_fraction))
-    test = int(round(total * test_fraction))
+    validation = round(total * validation_fraction)
+    test = round(total * test_fraction)
     return {"train": total - validation - test, "validation": validation, "test": test}
 
 
@@ -177,7 +178,7 @@ def prepare_text_corpus(settings: dict, output_dir: str | Path) -> dict:
                 )
         with open(tmp_name, encoding="utf-8", newline="") as source:
             for split in SPLITS:
-                with atomic_open(output_dir / f"{split}.txt", newline="") as destination:
+                with atomic_open(prepared_split_file(output_dir, split, FORMAT), newline="") as destination:
                     _copy_chars(source, destination, sizes[split])
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -206,10 +207,5 @@ def prepare_text_corpus(settings: dict, output_dir: str | Path) -> dict:
             else None
         ),
     }
-    write_json(output_dir / "split_report.json", report)
+    write_json(output_dir / SPLIT_REPORT, report)
     return report
-
-
-def read_split(prepared_dir: str | Path, split: str) -> str:
-    with open(Path(prepared_dir) / f"{split}.txt", encoding="utf-8", newline="") as handle:
-        return handle.read()

@@ -21,10 +21,11 @@ import numpy as np
 
 from hpcseq.errors import InputDataError
 from hpcseq.io import atomic_open, write_json
+from hpcseq.paths import ENCODED_INDEX, SPLITS, encoded_split_file, prepared_split_file
 
 PAD, UNK = 0, 1
 CHUNK_CHARS = 1 << 22
-SPLITS = ("train", "validation", "test")
+TEXT, SENTENCES = "text", "labelled_sentences"  # the data formats (paths.MODEL_DATA_FORMAT)
 
 
 def id_dtype(size: int) -> np.dtype:
@@ -41,8 +42,7 @@ def _codepoints(text: str) -> np.ndarray:
 
 def _read_chunks(path: Path):
     with open(path, encoding="utf-8", newline="") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_CHARS), ""):
-            yield chunk
+        yield from iter(lambda: handle.read(CHUNK_CHARS), "")
 
 
 @dataclass
@@ -84,7 +84,7 @@ class CharVocabulary:
             "size": self.size,
             "entries": [
                 {"id": i, "token": c, "codepoint": ord(c), "count": n}
-                for i, (c, n) in enumerate(zip(self.chars, self.counts))
+                for i, (c, n) in enumerate(zip(self.chars, self.counts, strict=True))
             ],
         }
 
@@ -113,7 +113,9 @@ class WordVocabulary:
             "distinct_words_in_training": self.total_distinct,
             "pad_id": PAD,
             "unk_id": UNK,
-            "entries": [{"id": i, "token": w, "count": n} for i, (w, n) in enumerate(zip(self.words, self.counts))],
+            "entries": [
+                {"id": i, "token": w, "count": n} for i, (w, n) in enumerate(zip(self.words, self.counts, strict=True))
+            ],
         }
 
 
@@ -184,18 +186,23 @@ def build_char_vocabulary_and_encode(
     settings: dict, prepared_dir: str | Path, vocab_path: str | Path, encoded_dir: str | Path
 ) -> dict:
     prepared_dir, encoded_dir = Path(prepared_dir), Path(encoded_dir)
-    vocabulary = build_char_vocabulary(prepared_dir / "train.txt")
+    vocabulary = build_char_vocabulary(prepared_split_file(prepared_dir, "train", TEXT))
     policy = settings["vocabulary"].get("unknown_characters", "error")
     splits = {
-        split: encode_char_split(vocabulary, prepared_dir / f"{split}.txt", encoded_dir / f"{split}.ids", policy)
+        split: encode_char_split(
+            vocabulary,
+            prepared_split_file(prepared_dir, split, TEXT),
+            encoded_split_file(encoded_dir, split, TEXT),
+            policy,
+        )
         for split in SPLITS
     }
     index = {"kind": "characters", "dtype": id_dtype(vocabulary.size).str, "splits": splits}
-    write_json(encoded_dir / "index.json", index)
+    write_json(encoded_dir / ENCODED_INDEX, index)
     document = {
         "experiment": settings["name"],
         "settings": settings["vocabulary"],
-        "built_from": str(prepared_dir / "train.txt"),
+        "built_from": str(prepared_split_file(prepared_dir, "train", TEXT)),
         **vocabulary.to_json(),
         "encoded": index,
     }
@@ -210,29 +217,31 @@ def build_word_vocabulary_and_encode(
 
     prepared_dir, encoded_dir = Path(prepared_dir), Path(encoded_dir)
     options = settings["vocabulary"]
-    train_labels, train_tokens = read_prepared(prepared_dir / "train.tsv")
+    train_labels, train_tokens = read_prepared(prepared_split_file(prepared_dir, "train", SENTENCES))
     vocabulary = build_word_vocabulary(train_tokens, options["max_words"], options["min_count"])
     index_map = vocabulary.index()
     splits = {}
     dtype = id_dtype(vocabulary.size)
     for split in SPLITS:
         labels, token_lists = (
-            (train_labels, train_tokens) if split == "train" else read_prepared(prepared_dir / f"{split}.tsv")
+            (train_labels, train_tokens)
+            if split == "train"
+            else read_prepared(prepared_split_file(prepared_dir, split, SENTENCES))
         )
         ids = [vocabulary.encode(tokens, index_map) for tokens in token_lists]
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(row) for row in ids])
         flat = np.fromiter((i for row in ids for i in row), dtype=dtype, count=int(offsets[-1]))
-        with atomic_open(encoded_dir / f"{split}.npz", "wb") as handle:
+        with atomic_open(encoded_split_file(encoded_dir, split, SENTENCES), "wb") as handle:
             np.savez(handle, ids=flat, offsets=offsets, labels=np.asarray(labels, dtype=np.int8))
         unknown = int((flat == UNK).sum())
         splits[split] = {"sentences": len(ids), "tokens": int(offsets[-1]), "unknown_tokens": unknown}
     index = {"kind": "words", "dtype": dtype.str, "splits": splits}
-    write_json(encoded_dir / "index.json", index)
+    write_json(encoded_dir / ENCODED_INDEX, index)
     document = {
         "experiment": settings["name"],
         "settings": options,
-        "built_from": str(prepared_dir / "train.tsv"),
+        "built_from": str(prepared_split_file(prepared_dir, "train", SENTENCES)),
         **vocabulary.to_json(),
         "encoded": index,
     }
@@ -260,21 +269,23 @@ def load_vocabulary(path: str | Path) -> CharVocabulary | WordVocabulary:
 def load_char_ids(encoded_dir: str | Path, split: str, start: int = 0, stop: int | None = None) -> np.ndarray:
     """Memory-map one split's ids and return the slice [start, stop) (only that part is read)."""
     encoded_dir = Path(encoded_dir)
-    with open(encoded_dir / "index.json", encoding="utf-8") as handle:
+    with open(Path(encoded_dir) / ENCODED_INDEX, encoding="utf-8") as handle:
         index = json.load(handle)
     length = index["splits"][split]["length"]
     if length == 0:
         return np.zeros(0, dtype=np.dtype(index["dtype"]))
-    ids = np.memmap(encoded_dir / f"{split}.ids", dtype=np.dtype(index["dtype"]), mode="r", shape=(length,))
+    ids = np.memmap(
+        encoded_split_file(encoded_dir, split, TEXT), dtype=np.dtype(index["dtype"]), mode="r", shape=(length,)
+    )
     return np.array(ids[start:stop])
 
 
 def char_split_length(encoded_dir: str | Path, split: str) -> int:
-    with open(Path(encoded_dir) / "index.json", encoding="utf-8") as handle:
+    with open(Path(encoded_dir) / ENCODED_INDEX, encoding="utf-8") as handle:
         return json.load(handle)["splits"][split]["length"]
 
 
 def load_sentences(encoded_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (flat ids, offsets, labels) of one split."""
-    with np.load(Path(encoded_dir) / f"{split}.npz") as data:
+    with np.load(encoded_split_file(encoded_dir, split, SENTENCES)) as data:
         return data["ids"], data["offsets"], data["labels"]

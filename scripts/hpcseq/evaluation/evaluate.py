@@ -80,7 +80,7 @@ def sample_texts(model, vocabulary: CharVocabulary, settings: dict) -> list[dict
                 next_ids[row] = rng.choice(len(p), p=p / p.sum())
             generated[row].append(int(next_ids[row]))
         state = np.concatenate([state[:, 1:], next_ids[:, None]], axis=1)
-    for job, ids in zip(jobs, generated):
+    for job, ids in zip(jobs, generated, strict=True):
         job["text"] = vocabulary.decode(ids)
     return jobs
 
@@ -93,7 +93,7 @@ def evaluate_char_rnn(settings: dict, paths: ExperimentPaths, model, vocabulary:
     windows = inputs.window_count(len(ids), hp["sequence_length"], hp["step"])
     if windows < 1:
         raise InputDataError(
-            paths.encoded / f"{split}.ids",
+            paths.encoded_split(split, settings["model"]),
             f"the {split} split has {len(ids)} characters, too few for one window of {hp['sequence_length']}+1",
         )
     dataset = inputs.char_eval_dataset(ids, hp["sequence_length"], hp["step"], settings["evaluation"]["batch_size"])
@@ -165,12 +165,12 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
     dataset = inputs.sentence_eval_dataset(matrix, labels, evaluation["batch_size"])
     probabilities = model.predict(dataset, verbose=0).reshape(-1)
     predicted = (probabilities >= evaluation["threshold"]).astype(np.int64)
-    train_labels, train_tokens = read_prepared(paths.prepared / "train.tsv")
-    test_labels, test_tokens = read_prepared(paths.prepared / f"{split}.tsv")
+    train_labels, train_tokens = read_prepared(paths.prepared_split("train", settings["model"]))
+    test_labels, test_tokens = read_prepared(paths.prepared_split(split, settings["model"]))
     if list(test_labels) != labels.tolist():
         raise InputDataError(
-            paths.encoded / f"{split}.npz",
-            f"does not match {paths.prepared / (split + '.tsv')}: rerun the vocabulary stage",
+            paths.encoded_split(split, settings["model"]),
+            f"does not match {paths.prepared_split(split, settings['model'])}: rerun the vocabulary stage",
         )
     seen_keys = {" ".join(tokens) for tokens in train_tokens}
     seen = np.array([" ".join(tokens) in seen_keys for tokens in test_tokens], dtype=bool)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from hpcseq.io import atomic_open
 from hpcseq.records import read_epoch_records
 
 
@@ -19,10 +19,8 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{os.getpid()}-{path.name}"
-    figure.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, dpi=110, format="png", bbox_inches="tight")
 
 
 def plot_training_curves(records: list[dict], title: str, path: Path) -> None:
@@ -33,7 +31,7 @@ def plot_training_curves(records: list[dict], title: str, path: Path) -> None:
     accuracy_key = next((k for k in ("accuracy", "sparse_categorical_accuracy") if records and k in records[0]), None)
     panels = [("loss", "loss")] + ([(accuracy_key, "accuracy")] if accuracy_key else [])
     figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for axis, (key, label) in zip(axes[0], panels):
+    for axis, (key, label) in zip(axes[0], panels, strict=True):
         axis.plot(epochs, [r.get(key) for r in records], marker="o", label="training")
         axis.plot(epochs, [r.get(f"val_{key}") for r in records], marker="o", label="validation")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers

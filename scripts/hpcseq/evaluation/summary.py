@@ -8,10 +8,12 @@ from pathlib import Path
 from hpcseq.io import write_text
 from hpcseq.paths import ExperimentPaths
 
+NO_VALUE = "\u2013"  # an en dash in the table where a value is missing
+
 
 def _fmt(value, digits: int = 4) -> str:
     if value is None:
-        return "–"
+        return NO_VALUE
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
@@ -21,14 +23,16 @@ def _char_rows(result: dict) -> list[str]:
     model, base = result["model_metrics"], result["unigram_baseline"]
     training = result.get("training") or {}
     final = training.get("final") or {}
+    split = result["evaluated_split"]
     return [
         f"| training loss (last epoch) | {_fmt(final.get('loss'))} |",
-        f"| validation loss (last epoch / best) | {_fmt(final.get('val_loss'))} / {_fmt(training.get('best_val_loss'))} |",
-        f"| {result['evaluated_split']} loss (nats/char) | {_fmt(model['loss'])} (unigram baseline {_fmt(base['loss'])}) |",
-        f"| {result['evaluated_split']} perplexity | {_fmt(model['perplexity'], 2)} (baseline {_fmt(base['perplexity'], 2)}) |",
-        f"| {result['evaluated_split']} bits per character | {_fmt(model['bits_per_character'], 3)} "
+        f"| validation loss (last epoch / best) | {_fmt(final.get('val_loss'))} / "
+        f"{_fmt(training.get('best_val_loss'))} |",
+        f"| {split} loss (nats/char) | {_fmt(model['loss'])} (unigram baseline {_fmt(base['loss'])}) |",
+        f"| {split} perplexity | {_fmt(model['perplexity'], 2)} (baseline {_fmt(base['perplexity'], 2)}) |",
+        f"| {split} bits per character | {_fmt(model['bits_per_character'], 3)} "
         f"(baseline {_fmt(base['bits_per_character'], 3)}) |",
-        f"| {result['evaluated_split']} next-character accuracy | {_fmt(model['accuracy'])} |",
+        f"| {split} next-character accuracy | {_fmt(model['accuracy'])} |",
     ]
 
 
@@ -38,11 +42,12 @@ def _sentiment_rows(result: dict) -> list[str]:
     overlap = result["overlap"]
     return [
         f"| split method | {result['split_method']} |",
-        f"| {result['evaluated_split']} accuracy | {_fmt(model['accuracy'])} (majority class {_fmt(base['accuracy'])}) |",
+        f"| {result['evaluated_split']} accuracy | {_fmt(model['accuracy'])} "
+        f"(majority class {_fmt(base['accuracy'])}) |",
         f"| precision / recall / F1 | {_fmt(model['precision'])} / {_fmt(model['recall'])} / {_fmt(model['f1'])} |",
         f"| confusion matrix [[tn, fp], [fn, tp]] | {model['confusion_matrix']} |",
         f"| test sentences also in training | {overlap['also_in_training']} of {overlap['test_sentences']} |",
-        f"| accuracy on test sentences not in training | {_fmt(unseen['accuracy']) if unseen else '–'} "
+        f"| accuracy on test sentences not in training | {_fmt(unseen['accuracy'] if unseen else None)} "
         f"({overlap['not_in_training']} sentences) |",
     ]
 

@@ -14,9 +14,35 @@ from hpcseq.training.signals import TrainingInterrupted
 
 
 def make_callbacks(run: RunState) -> list:
-    tf = run.tf
-    log = get_logger()
+    """The epoch recorder and the step guard of one run (Keras callback classes need TensorFlow)."""
+    return [_epoch_recorder(run), _step_guard(run)]
+
+
+def epoch_record(run: RunState, epoch: int, logs: dict, learning_rate: float, timing: dict) -> dict:
+    """One line of metrics.jsonl: the epoch's metrics (averaged over ranks), speed and times."""
     samples_per_step = run.data.batch_size * run.ranks.size
+    steps_run = run.data.steps_per_epoch - run.step_offset
+    train_seconds = timing["train_seconds"]
+    return {
+        "epoch": epoch + 1,
+        "epochs": run.epochs,
+        **{key: float(value) for key, value in logs.items()},
+        "learning_rate": learning_rate,
+        "steps": run.data.steps_per_epoch,
+        "samples": run.data.steps_per_epoch * samples_per_step,
+        "ranks": run.ranks.size,
+        "samples_per_second": steps_run * samples_per_step / train_seconds if train_seconds > 0 else None,
+        "train_seconds": round(train_seconds, 3),
+        "validation_seconds": round(timing["validation_seconds"], 3),
+        "epoch_seconds": round(timing["epoch_seconds"], 3),
+        "elapsed_seconds": round(time.time() - run.started, 3),
+        "resumed_at_step": run.step_offset or None,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _epoch_recorder(run: RunState):
+    tf = run.tf
 
     class EpochRecorder(tf.keras.callbacks.Callback):
         """Metrics line, console line and epoch-end checkpoint (rank 0 writes)."""
@@ -34,30 +60,19 @@ def make_callbacks(run: RunState) -> list:
 
         def on_epoch_end(self, epoch, logs=None):
             now = time.perf_counter()
-            train_seconds = (self.validation_started or now) - self.epoch_started
-            steps_run = run.data.steps_per_epoch - run.step_offset
-            record = {"epoch": epoch + 1, "epochs": run.epochs}
-            record.update({key: float(value) for key, value in (logs or {}).items()})
-            record.update(
-                {
-                    "learning_rate": float(tf.keras.backend.get_value(self.model.optimizer.learning_rate)),
-                    "steps": run.data.steps_per_epoch,
-                    "samples": run.data.steps_per_epoch * samples_per_step,
-                    "ranks": run.ranks.size,
-                    "samples_per_second": steps_run * samples_per_step / train_seconds if train_seconds > 0 else None,
-                    "train_seconds": round(train_seconds, 3),
-                    "validation_seconds": round(now - (self.validation_started or now), 3),
-                    "epoch_seconds": round(now - self.epoch_started, 3),
-                    "elapsed_seconds": round(time.time() - run.started, 3),
-                    "resumed_at_step": run.step_offset or None,
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                }
-            )
+            validation_started = self.validation_started or now
+            timing = {
+                "train_seconds": validation_started - self.epoch_started,
+                "validation_seconds": now - validation_started,
+                "epoch_seconds": now - self.epoch_started,
+            }
+            rate = float(tf.keras.backend.get_value(self.model.optimizer.learning_rate))
+            record = epoch_record(run, epoch, logs or {}, rate, timing)
             run.history.append(record)
             run.step_offset = 0
             if run.ranks.is_root:
                 append_line(run.paths.metrics, json.dumps(record))
-                log.info(
+                get_logger().info(
                     EPOCH_DONE.text(
                         epoch=epoch + 1,
                         epochs=run.epochs,
@@ -72,20 +87,32 @@ def make_callbacks(run: RunState) -> list:
             if run.stop_after_epoch:
                 raise TrainingInterrupted(run.stop_after_epoch, run.last_checkpoint_path)
 
+    return EpochRecorder()
+
+
+def _agreed_flags(run: RunState) -> tuple[int, int]:
+    """(signal number, time-based checkpoint due) as any rank knows them, agreed by all ranks."""
+    tf = run.tf
+    minutes = run.training.get("checkpoint_every_minutes")
+    time_due = int(bool(minutes) and run.ranks.is_root and time.time() - run.last_checkpoint >= minutes * 60)
+    flags = [run.interruptions.signal_number, time_due]
+    if run.ranks.size > 1:
+        # one tiny allreduce: whatever one rank knows (a signal, rank 0's clock), all ranks act on
+        agreed = run.ranks.collectives.allreduce(
+            tf.constant(flags, tf.int32), op=run.ranks.collectives.Max, name="hpcseq_step_guard"
+        )
+        flags = [int(v) for v in agreed.numpy()]
+    return flags[0], flags[1]
+
+
+def _step_guard(run: RunState):
+    tf = run.tf
+
     class StepGuard(tf.keras.callbacks.Callback):
         """After each execution of steps: agree on stopping (signal) or a time-based checkpoint."""
 
         def on_train_batch_end(self, batch, logs=None):
-            minutes = run.training.get("checkpoint_every_minutes")
-            time_due = int(bool(minutes) and run.ranks.is_root and time.time() - run.last_checkpoint >= minutes * 60)
-            flags = [run.interruptions.signal_number, time_due]
-            if run.ranks.size > 1:
-                # one tiny allreduce: whatever one rank knows (a signal, rank 0's clock), all ranks act on
-                agreed = run.ranks.collectives.allreduce(
-                    tf.constant(flags, tf.int32), op=run.ranks.collectives.Max, name="hpcseq_step_guard"
-                )
-                flags = [int(v) for v in agreed.numpy()]
-            signal_number, time_due = flags
+            signal_number, time_due = _agreed_flags(run)
             if not (signal_number or time_due):
                 return
             within = run.step_offset + batch + 1
@@ -95,7 +122,7 @@ def make_callbacks(run: RunState) -> list:
                 return
             run.write_checkpoint(self.model, run.epoch, within)
             if run.ranks.is_root:
-                log.info(
+                get_logger().info(
                     "checkpoint inside epoch %d at step %d of %d (%s)",
                     run.epoch + 1,
                     within,
@@ -108,4 +135,4 @@ def make_callbacks(run: RunState) -> list:
                     run.last_checkpoint_path or f"{run.paths.checkpoints} (epoch {run.epoch + 1}, step {within})",
                 )
 
-    return [EpochRecorder(), StepGuard()]
+    return StepGuard()

@@ -16,7 +16,6 @@ checkpoint is loaded under other settings, none is deleted, and switching back r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from hpcseq.errors import CheckpointError
 from hpcseq.events import CHECKPOINT_WRITTEN, get_logger
-from hpcseq.io import atomic_directory
+from hpcseq.io import atomic_directory, stable_hash
 from hpcseq.records import (
     CHECKPOINT_FORMAT_VERSION,
     checkpoint_directories,
@@ -40,7 +39,6 @@ PREFIX = "ckpt"
 class CheckpointInfo:
     path: Path
     state: dict
-
 
 
 def fingerprint_differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
@@ -63,8 +61,7 @@ class ForeignCheckpointError(CheckpointError):
 
 
 def fingerprint_hash(fingerprint: dict) -> str:
-    blob = json.dumps(fingerprint, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
+    return stable_hash(fingerprint, 12)
 
 
 class CheckpointStore:

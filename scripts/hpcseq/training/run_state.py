@@ -77,8 +77,8 @@ def metric_states(model) -> list:
 
 
 def restore_metric_states(model, states: list) -> None:
-    for metric, values in zip(model.metrics, states):
-        for variable, value in zip(metric.variables, values):
+    for metric, values in zip(model.metrics, states, strict=True):
+        for variable, value in zip(metric.variables, values, strict=True):
             variable.assign(value)
 
 

@@ -13,11 +13,16 @@ from hpcseq.data.text_corpus import (
     CleaningStats,
     clean_lines,
     prepare_text_corpus,
-    read_split,
     split_sizes,
 )
 from hpcseq.errors import InputDataError
 from tests.unit.conftest import PLAIN_TEXT, PLAIN_TEXT_CLEANED, lecture_clean, leftovers
+
+
+def read_split(prepared_dir, split: str) -> str:
+    with open(Path(prepared_dir) / f"{split}.txt", encoding="utf-8", newline="") as handle:
+        return handle.read()
+
 
 SPLITS = ("train", "validation", "test")
 
@@ -280,7 +285,7 @@ def test_splits_concatenate_to_the_cleaned_text(tmp_path, text_settings, write_f
 
 def test_no_test_split(tmp_path, text_settings, write_file):
     text = "x" * 50 + "y" * 50
-    report, parts, _ = run(tmp_path, text_settings, write_file, text, validation_fraction=0.1, test_fraction=0.0)
+    _, parts, _ = run(tmp_path, text_settings, write_file, text, validation_fraction=0.1, test_fraction=0.0)
     assert parts == {"train": text[:90], "validation": text[90:], "test": ""}
 
 

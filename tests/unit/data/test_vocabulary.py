@@ -59,7 +59,7 @@ def test_char_vocabulary_counts_across_chunks(tmp_path, monkeypatch):
     prepared = write_prepared(tmp_path / "p", train=text)
     vocabulary = build_char_vocabulary(prepared / "train.txt")
     expected = sorted(Counter(text).items(), key=lambda item: ord(item[0]))
-    assert list(zip(vocabulary.chars, vocabulary.counts)) == expected
+    assert list(zip(vocabulary.chars, vocabulary.counts, strict=True)) == expected
 
 
 def test_empty_training_split_is_an_error(tmp_path):

@@ -1,4 +1,5 @@
-"""hpcseq.data.labelled_sentences: parsing with file/line errors, tokenising, random and grouped splits, prepared files."""
+"""hpcseq.data.labelled_sentences: parsing with file/line errors, tokenising, random and grouped splits,
+prepared files."""
 
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ def test_tokenize_keeps_contractions_and_punctuation():
 
 
 def test_tokenize_sentences_by_hand():
-    for (_, sentence), expected in zip(SENTENCES, HAND_TOKENS):
+    for (_, sentence), expected in zip(SENTENCES, HAND_TOKENS, strict=True):
         assert " ".join(tokenize(sentence)) == expected
 
 
@@ -298,7 +299,9 @@ def test_prepare_sentences_writes_splits_and_report(tmp_path, sentence_file, sen
         assert report["kind"] == "labelled_sentences"
         # read_prepared gives the same labels and tokens
         labels, token_lists = read_prepared(output / "train.tsv")
-        assert [(str(l), " ".join(t)) for l, t in zip(labels, token_lists)] == rows["train"]
+        assert [(str(label), " ".join(tokens)) for label, tokens in zip(labels, token_lists, strict=True)] == rows[
+            "train"
+        ]
 
     # both reports carry the overlap of both methods, and they agree with each other
     assert set(reports["grouped"]["overlap"]) == {"grouped", "random"}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 
 import pytest
 
-from hpcseq.io import append_line, atomic_directory, atomic_open, write_json, write_text
+from hpcseq.io import append_line, atomic_directory, atomic_open, stable_hash, write_json, write_text
 from tests.unit.conftest import leftovers
 
 
@@ -132,3 +133,12 @@ def test_append_line_keeps_existing_content(tmp_path):
     log.write_text("first\n")
     append_line(log, "second")
     assert log.read_text() == "first\nsecond\n"
+
+
+def test_stable_hash_is_stable_and_order_independent():
+    a = {"b": [1, 2], "a": {"y": 1.5, "x": None}}
+    b = {"a": {"x": None, "y": 1.5}, "b": [1, 2]}
+    canonical = b'{"a":{"x":null,"y":1.5},"b":[1,2]}'
+    assert stable_hash(a) == stable_hash(b) == hashlib.sha256(canonical).hexdigest()[:16]
+    assert stable_hash({"a": 1}) != stable_hash({"a": 2})
+    assert stable_hash({"b": [1, 2]}) != stable_hash({"b": [2, 1]})  # list order matters

@@ -1,0 +1,148 @@
+"""What one rank trains on: its shard of the encoded training and validation splits, as tf.data
+pipelines (see inputs.py), and the batch and step counts that follow from the number of ranks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hpcseq.data.vocabulary import char_split_length, load_char_ids, load_sentences
+from hpcseq.errors import ConfigError, InputDataError
+from hpcseq.paths import encoded_split_file
+from hpcseq.training import inputs
+
+
+@dataclass
+class TrainingData:
+    steps_per_epoch: int
+    batch_size: int
+    items_total: int
+    items_this_rank: int
+    shard: dict
+    make_training: Callable[[int, int], object]
+    validation: object
+    validation_items_this_rank: int
+    notes: list = field(default_factory=list)
+
+
+def batch_per_rank(training: dict, size: int, experiment: str = "") -> int:
+    """training.batch_size per rank, or global_batch_size split over the ranks."""
+    total = training.get("global_batch_size")
+    if total is None:
+        return training["batch_size"]
+    if total % size:
+        raise ConfigError(
+            f"experiments.{experiment}.training.global_batch_size", f"{total} cannot be split evenly over {size} ranks"
+        )
+    return total // size
+
+
+def _validation_batch_size(batch_size: int) -> int:
+    return max(batch_size, 1024)
+
+
+def char_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
+    hp, training = settings["hyperparameters"], settings["training"]
+    length, step = hp["sequence_length"], hp["step"]
+    batch = batch_per_rank(training, size, settings["name"])
+    total_chars = char_split_length(encoded_dir, "train")
+    total_windows = inputs.window_count(total_chars, length, step)
+    shard = inputs.WindowShard.for_rank(total_chars, length, step, rank, size)
+    steps = inputs.steps_per_epoch(total_windows // size, batch, training["max_steps_per_epoch"])
+    if steps < 1:
+        raise InputDataError(
+            encoded_split_file(encoded_dir, "train", "text"),
+            f"the training split has {total_chars} characters = {total_windows} windows of "
+            f"{length}+1; {size} ranks x batch {batch} need at least {size * batch} windows",
+        )
+    ids = load_char_ids(encoded_dir, "train", shard.char_start, shard.char_stop)
+    validation_chars = char_split_length(encoded_dir, "validation")
+    vshard = inputs.WindowShard.for_rank(validation_chars, length, step, rank, size)
+    if vshard.windows < 1:
+        raise InputDataError(
+            encoded_split_file(encoded_dir, "validation", "text"),
+            f"the validation split has {validation_chars} characters: too few for one window of "
+            f"{length}+1 per rank ({size} ranks)",
+        )
+    validation_ids = load_char_ids(encoded_dir, "validation", vshard.char_start, vshard.char_stop)
+    seed = training["seed"]
+    notes = []
+    if training["max_steps_per_epoch"] is not None and steps * batch * size < total_windows:
+        notes.append(
+            f"each epoch uses {steps * batch * size} of {total_windows} training windows "
+            f"(max_steps_per_epoch = {training['max_steps_per_epoch']}), a fresh random subset every epoch"
+        )
+    return TrainingData(
+        steps_per_epoch=steps,
+        batch_size=batch,
+        items_total=total_windows,
+        items_this_rank=shard.windows,
+        shard={
+            "kind": "windows",
+            "first": shard.first_window,
+            "count": shard.windows,
+            "char_start": shard.char_start,
+            "char_stop": shard.char_stop,
+            "bytes_loaded": int(ids.nbytes),
+        },
+        make_training=lambda first, last: inputs.char_training_dataset(
+            ids, length, step, batch, steps, seed, rank, first, last
+        ),
+        validation=inputs.char_eval_dataset(validation_ids, length, step, _validation_batch_size(batch)),
+        validation_items_this_rank=vshard.windows,
+        notes=notes,
+    )
+
+
+def sentence_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
+    hp, training = settings["hyperparameters"], settings["training"]
+    batch = batch_per_rank(training, size, settings["name"])
+    flat, offsets, labels = load_sentences(encoded_dir, "train")
+    total = len(labels)
+    steps = inputs.steps_per_epoch(total // size, batch, training["max_steps_per_epoch"])
+    if steps < 1:
+        raise InputDataError(
+            encoded_split_file(encoded_dir, "train", "labelled_sentences"),
+            f"the training split has {total} sentences; {size} ranks x batch {batch} need at least {size * batch}",
+        )
+    mine = inputs.strided_shard(total, rank, size)
+    matrix = inputs.pad_sentences(flat, offsets, hp["sentence_length"], hp["padding"])[mine]
+    my_labels = labels[mine]
+    vflat, voffsets, vlabels = load_sentences(encoded_dir, "validation")
+    vmine = inputs.strided_shard(len(vlabels), rank, size)
+    if len(vmine) < 1:
+        raise InputDataError(
+            encoded_split_file(encoded_dir, "validation", "labelled_sentences"),
+            f"the validation split has {len(vlabels)} sentences, fewer than the {size} ranks",
+        )
+    vmatrix = inputs.pad_sentences(vflat, voffsets, hp["sentence_length"], hp["padding"])[vmine]
+    seed = training["seed"]
+    notes = []
+    if training["max_steps_per_epoch"] is not None and steps * batch * size < total:
+        notes.append(f"each epoch uses {steps * batch * size} of {total} training sentences")
+    return TrainingData(
+        steps_per_epoch=steps,
+        batch_size=batch,
+        items_total=total,
+        items_this_rank=len(mine),
+        shard={
+            "kind": "sentences",
+            "stride": size,
+            "offset": rank,
+            "count": len(mine),
+            "first_indices": mine[:5].tolist(),
+        },
+        make_training=lambda first, last: inputs.sentence_training_dataset(
+            matrix, my_labels, batch, steps, seed, rank, first, last
+        ),
+        validation=inputs.sentence_eval_dataset(vmatrix, vlabels[vmine], _validation_batch_size(batch)),
+        validation_items_this_rank=len(vmine),
+        notes=notes,
+    )
+
+
+def load_rank_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
+    """This rank's data for the experiment's model."""
+    loader = char_data if settings["model"] == "char_rnn" else sentence_data
+    return loader(settings, encoded_dir, rank, size)
