@@ -311,7 +311,7 @@ def _add_sbatch_command(sub) -> None:
     sbatch.add_argument("--preset")
     for key in SLURM_SETTING_KEYS:
         option = OPTION_BY_NAME[key]
-        sbatch.add_argument(option.flag, help=f"{option.help} (default: the config's slurm.{key})")
+        sbatch.add_argument(option.flag, help=f"{option.argparse_help} (default: the config's slurm.{key})")
     sbatch.add_argument("--time", help="training time limit (default: slurm.time.train)")
     sbatch.add_argument("--partition", choices=["gpu", "gpu_devel"], help="which GPU partition of the cluster")
     sbatch.add_argument(

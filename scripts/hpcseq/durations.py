@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hpcseq.errors import shown
+
 TIME_FORMATS = (
     re.compile(r"^(?P<m>\d+)$"),
     re.compile(r"^(?P<m>\d+):(?P<s>\d{1,2})$"),
@@ -42,9 +44,9 @@ def time_seconds(value: Any) -> int:
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
     seconds = seconds_of(text) if text and "." not in text else None
     if not seconds:
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "...'"
         raise ValueError(
-            f"{shown} is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, above zero)"
+            f"{shown(value)} is not a Slurm time limit "
+            "(minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, above zero)"
         )
     return seconds
 

@@ -8,6 +8,12 @@ REQUEUE_EXIT_CODE = 75  # EX_TEMPFAIL: checkpointed before the time limit, conti
 TERMINATED_EXIT_CODE = 143  # 128 + SIGTERM
 
 
+def shown(value) -> str:
+    """A bad value as an error message quotes it: its repr, cut to 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
 class HpcseqError(Exception):
     """Base class: an error the command line reports as one message, without a traceback."""
 

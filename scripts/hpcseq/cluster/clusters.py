@@ -7,9 +7,10 @@ import shlex
 from dataclasses import dataclass
 
 from hpcseq.cluster.validators import (
+    ConfigChecks,
     env_name,
     env_value,
-    gres,
+    gres_name,
     module_name,
     path_value,
     quote_path,
@@ -17,7 +18,7 @@ from hpcseq.cluster.validators import (
     srun_flag,
 )
 from hpcseq.durations import time_seconds
-from hpcseq.errors import ConfigError, ConfigErrors
+from hpcseq.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -50,27 +51,22 @@ class Cluster:
 
 
 def parse_cluster(name: str, raw: dict) -> Cluster:
+    """A cluster of the config (`clusters.<name>`), every value validated; raises ConfigErrors naming each bad key."""
     key = f"clusters.{name}"
-    errors: list[ConfigError] = []
-
-    def checked(check, value, subkey):
-        try:
-            return check(value)
-        except ValueError as problem:
-            errors.append(ConfigError(f"{key}.{subkey}", str(problem)))
-            return None
-
-    partitions = {}
-    for role, partition in (raw.get("partitions") or {}).items():
-        partitions[role] = None if partition is None else checked(slurm_name, partition, f"partitions.{role}")
-    setup = raw.get("setup") or {}
+    checks = ConfigChecks()
+    partitions = {
+        role: checks.optional(slurm_name, partition, f"{key}.partitions.{role}")
+        for role, partition in (raw.get("partitions") or {}).items()
+    }
     environment = tuple(
-        (checked(env_name, k, f"environment.{k}"), checked(env_value, v, f"environment.{k}"))
+        (checks.value(env_name, k, f"{key}.environment.{k}"), checks.value(env_value, v, f"{key}.environment.{k}"))
         for k, v in (raw.get("environment") or {}).items()
     )
     max_time = {
-        role: checked(time_seconds, value, f"max_time.{role}") for role, value in (raw.get("max_time") or {}).items()
+        role: checks.value(time_seconds, value, f"{key}.max_time.{role}")
+        for role, value in (raw.get("max_time") or {}).items()
     }
+    setup = raw.get("setup") or {}
     gpus = raw["gpus_per_node"]
     cpus = raw["cpus_per_node"]
     cluster = Cluster(
@@ -80,31 +76,28 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         gpus_per_node=gpus,
         cpus_per_node=cpus,
         cpus_per_task=raw.get("cpus_per_task") or max(1, cpus // max(1, gpus)),
-        gres_name=checked(lambda v: gres(f"{v}:1") and v, raw.get("gres_name", "gpu"), "gres_name") or "gpu",
+        gres_name=checks.value(gres_name, raw.get("gres_name", "gpu"), f"{key}.gres_name") or "gpu",
         srun_flags=tuple(
-            checked(srun_flag, flag, f"srun_flags[{i}]") for i, flag in enumerate(raw.get("srun_flags", []))
+            checks.value(srun_flag, flag, f"{key}.srun_flags[{i}]") for i, flag in enumerate(raw.get("srun_flags", []))
         ),
         purge_modules=bool(setup.get("purge_modules", False)),
-        module_restore=None
-        if setup.get("module_restore") is None
-        else checked(module_name, setup["module_restore"], "setup.module_restore"),
-        modules=tuple(checked(module_name, m, f"setup.modules[{i}]") for i, m in enumerate(setup.get("modules", []))),
-        venv=None if setup.get("venv") is None else checked(path_value, setup["venv"], "setup.venv"),
+        module_restore=checks.optional(module_name, setup.get("module_restore"), f"{key}.setup.module_restore"),
+        modules=tuple(
+            checks.value(module_name, m, f"{key}.setup.modules[{i}]") for i, m in enumerate(setup.get("modules", []))
+        ),
+        venv=checks.optional(path_value, setup.get("venv"), f"{key}.setup.venv"),
         environment=environment,
         max_time=max_time,
-        training_python=None
-        if raw.get("training_python") is None
-        else checked(path_value, raw["training_python"], "training_python"),
+        training_python=checks.optional(path_value, raw.get("training_python"), f"{key}.training_python"),
     )
     if cluster.cpus_per_task * min(gpus, cpus) > cpus:
-        errors.append(
+        checks.errors.append(
             ConfigError(
                 f"{key}.cpus_per_task",
                 f"{cluster.cpus_per_task} CPUs for each of {gpus} ranks exceed the node's {cpus} CPUs",
             )
         )
-    if errors:
-        raise ConfigErrors(errors)
+    checks.raise_errors()
     return cluster
 
 

@@ -41,6 +41,11 @@ def _horovodrun_for(python: str) -> str:
     return found
 
 
+def srun_counts(nodes: int, ranks: int, tasks_per_node: int) -> list[str]:
+    """srun's explicit node and task counts of a training step (job scripts and `hpcseq launch`)."""
+    return [f"--nodes={nodes}", f"--ntasks={ranks}", f"--ntasks-per-node={tasks_per_node}"]
+
+
 def build_launch_command(
     command: list[str],
     ranks: int,
@@ -62,18 +67,16 @@ def build_launch_command(
             return list(command)
         if nodes * tasks_per_node != ranks:
             raise ConfigError("ranks", f"{ranks} ranks do not fill {nodes} node(s) x {tasks_per_node} tasks")
-        counts = [f"--nodes={nodes}", f"--ntasks={ranks}", f"--ntasks-per-node={tasks_per_node}"]
-        if cpus_per_task:
-            counts.append(f"--cpus-per-task={cpus_per_task}")
-        return shlex.split(srun) + counts + command
+        cpus = [f"--cpus-per-task={cpus_per_task}"] if cpus_per_task else []
+        return [*shlex.split(srun), *srun_counts(nodes, ranks, tasks_per_node), *cpus, *command]
     if ranks == 1:
         return list(command)
     if local_launcher == "horovodrun":
-        return [_horovodrun_for(command[0]), "-np", str(ranks), "-H", f"localhost:{ranks}", "--gloo"] + command
+        return [_horovodrun_for(command[0]), "-np", str(ranks), "-H", f"localhost:{ranks}", "--gloo", *command]
     if local_launcher == "mpirun":
         root = os.geteuid() == 0 if is_root is None else is_root
         extra = ["--allow-run-as-root"] if root else []
-        return ["mpirun", *extra, "--oversubscribe", "--bind-to", "none", "-np", str(ranks)] + command
+        return ["mpirun", *extra, "--oversubscribe", "--bind-to", "none", "-np", str(ranks), *command]
     raise ConfigError("local_launcher", f"{local_launcher!r} is not horovodrun or mpirun")
 
 

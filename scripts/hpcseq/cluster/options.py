@@ -1,5 +1,5 @@
-"""sbatch options, each defined once (name, flag, validator): validation of config values by key,
-`#SBATCH` directives and command-line arguments, both in one fixed order."""
+"""sbatch options, each defined once (name, flag, validator, help): validation of config values by
+key, `#SBATCH` directives and command-line arguments, both in one fixed order."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpcseq.cluster.validators import (
+    ConfigChecks,
     boolean,
     dependency,
     email,
@@ -21,90 +22,88 @@ from hpcseq.cluster.validators import (
     slurm_name,
     slurm_time,
 )
-from hpcseq.errors import ConfigError, ConfigErrors
+from hpcseq.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Option:
-    name: str
-    flag: str
-    check: Callable[[Any], Any]
-    help: str
+    name: str  # the keyword, and the config key where the option is a setting (slurm.<name>)
+    flag: str  # sbatch's spelling
+    check: Callable[[Any], Any]  # a validator: the value normalised, or ValueError
+    help: str  # one line for users (`hpcseq sbatch --help`): what it does, an example where the format is not plain
+
+    @property
+    def argparse_help(self) -> str:
+        """help for argparse, which treats '%' as a format character."""
+        return self.help.replace("%", "%%")
 
 
 SBATCH_OPTIONS: tuple[Option, ...] = (
-    Option("job_name", "--job-name", slurm_name, "name shown by squeue and used in log file names"),
-    Option("output", "--output", log_pattern, "stdout file; %j is the job id"),
-    Option("error", "--error", log_pattern, "stderr file; %j is the job id"),
-    Option("time", "--time", slurm_time, "time limit"),
-    Option("partition", "--partition", slurm_name, "partition"),
+    Option("job_name", "--job-name", slurm_name, "job name, shown by squeue and used in the log file names"),
+    Option("output", "--output", log_pattern, "file for the job's standard output; %j in the name becomes the job id"),
+    Option("error", "--error", log_pattern, "file for the job's standard error; %j in the name becomes the job id"),
+    Option("time", "--time", slurm_time, "time limit, e.g. 90 (minutes), 02:00:00 or 1-12:00:00 (days-hours:min:sec)"),
+    Option("partition", "--partition", slurm_name, "partition (queue) to run in"),
     Option("nodes", "--nodes", positive_int, "number of nodes"),
-    Option("ntasks_per_node", "--ntasks-per-node", positive_int, "tasks (ranks) per node"),
-    Option("cpus_per_task", "--cpus-per-task", positive_int, "CPUs per task"),
+    Option("ntasks_per_node", "--ntasks-per-node", positive_int, "tasks per node: one Horovod rank per GPU"),
+    Option("cpus_per_task", "--cpus-per-task", positive_int, "CPU cores for each task"),
     Option("gres", "--gres", gres, "generic resources per node, e.g. gpu:4"),
-    Option("account", "--account", slurm_name, "account (budget) to charge"),
-    Option("reservation", "--reservation", slurm_name, "reservation to run in"),
-    Option("qos", "--qos", slurm_name, "quality of service"),
-    Option("mail_user", "--mail-user", email, "address for job mails"),
-    Option("mail_type", "--mail-type", mail_type, "events that send a mail, e.g. END,FAIL"),
-    Option("signal", "--signal", signal_spec, "signal sent before the time limit"),
-    Option("requeue", "--requeue", boolean, "allow Slurm to requeue the job"),
-    Option("open_mode", "--open-mode", open_mode, "append keeps the output of every run of a requeued job"),
+    Option("account", "--account", slurm_name, "account (compute budget) the job is charged to"),
+    Option("reservation", "--reservation", slurm_name, "reservation to run in, e.g. one made for a course"),
+    Option("qos", "--qos", slurm_name, "quality of service (QoS) of the job"),
+    Option("mail_user", "--mail-user", email, "e-mail address for job notifications"),
+    Option("mail_type", "--mail-type", mail_type, "events that send an e-mail, comma-separated, e.g. END,FAIL"),
+    Option("signal", "--signal", signal_spec, "warning before the time limit, e.g. B:USR1@120 (SIGUSR1, 120 s before)"),
+    Option("requeue", "--requeue", boolean, "let the job be requeued: it runs again and continues from its checkpoint"),
+    Option(
+        "open_mode",
+        "--open-mode",
+        open_mode,
+        "append or truncate the output files; append keeps what every run of a requeued job wrote",
+    ),
     Option("dependency", "--dependency", dependency, "start only after other jobs, e.g. afterok:12345"),
 )
 OPTION_BY_NAME = {option.name: option for option in SBATCH_OPTIONS}
 
+# The sbatch options that are site settings (config key `slurm.<name>`, `hpcseq sbatch --<flag>`):
+# the one list of them, for the config, the command line and the workflow.
+SLURM_SETTING_KEYS = ("account", "reservation", "qos", "mail_user", "mail_type")
+
 
 def sbatch_options(values: dict, key_prefix: str = "sbatch") -> dict:
     """Validate and normalise sbatch options; None means 'not set'. Raises ConfigErrors."""
-    errors, result = [], {}
+    checks, result = ConfigChecks(), {}
     for name, value in values.items():
         option = OPTION_BY_NAME.get(name)
         if option is None:
-            valid = ", ".join(o.name for o in SBATCH_OPTIONS)
-            errors.append(ConfigError(f"{key_prefix}.{name}", f"unknown sbatch option; valid options are: {valid}"))
-            continue
-        if value is None:
-            continue
-        try:
-            result[name] = option.check(value)
-        except ValueError as problem:
-            errors.append(ConfigError(f"{key_prefix}.{name}", str(problem)))
-    if errors:
-        raise ConfigErrors(errors)
+            valid = ", ".join(OPTION_BY_NAME)
+            checks.errors.append(
+                ConfigError(f"{key_prefix}.{name}", f"unknown sbatch option; valid options are: {valid}")
+            )
+        elif value is not None:
+            checked = checks.value(option.check, value, f"{key_prefix}.{name}")
+            if checked is not None:
+                result[name] = checked
+    checks.raise_errors()
     return result
 
 
-def render_directives(options: dict) -> list[str]:
-    """`#SBATCH` lines in the fixed order of SBATCH_OPTIONS (deterministic output)."""
-    lines = []
-    for option in SBATCH_OPTIONS:
-        if option.name not in options:
-            continue
-        value = options[option.name]
-        if isinstance(value, bool):
-            if value:
-                lines.append(f"#SBATCH {option.flag}")
-            continue
-        lines.append(f"#SBATCH {option.flag}={shlex.quote(str(value))}")
-    return lines
+def _set_options(options: dict) -> list[tuple[Option, Any]]:
+    """The options given, in the fixed order of SBATCH_OPTIONS (deterministic output); a false flag is not set."""
+    return [(o, options[o.name]) for o in SBATCH_OPTIONS if o.name in options and options[o.name] is not False]
 
 
 def sbatch_arguments(options: dict) -> list[str]:
-    """The same options as command-line arguments (for sbatch, or the Snakemake plugin's slurm_extra)."""
-    arguments = []
-    for option in SBATCH_OPTIONS:
-        if option.name in options:
-            value = options[option.name]
-            if isinstance(value, bool):
-                if value:
-                    arguments.append(option.flag)
-            else:
-                arguments.append(f"{option.flag}={value}")
-    return arguments
+    """The options as command-line arguments (for sbatch, or the Snakemake plugin's slurm_extra)."""
+    return [option.flag if value is True else f"{option.flag}={value}" for option, value in _set_options(options)]
 
 
-SLURM_SETTING_KEYS = ("account", "reservation", "qos", "mail_user", "mail_type")
+def render_directives(options: dict) -> list[str]:
+    """The same options as `#SBATCH` lines of a job script, each value shell-quoted."""
+    return [
+        f"#SBATCH {option.flag}" if value is True else f"#SBATCH {option.flag}={shlex.quote(str(value))}"
+        for option, value in _set_options(options)
+    ]
 
 
 def site_options(slurm: dict, key: str = "slurm") -> dict:

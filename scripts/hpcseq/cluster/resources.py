@@ -9,8 +9,30 @@ from dataclasses import dataclass, field
 
 from hpcseq.cluster.clusters import Cluster, Geometry, parse_cluster, training_geometry
 from hpcseq.cluster.options import sbatch_arguments, sbatch_options, site_options
+from hpcseq.cluster.validators import ConfigChecks
 from hpcseq.durations import format_time, time_seconds
-from hpcseq.errors import ConfigError, ConfigErrors
+from hpcseq.errors import ConfigError
+
+# The stages that run as Slurm jobs, each with its own time limit (slurm.time.<stage>).
+JOB_STAGES = ("preprocess", "vocabulary", "train", "evaluate")
+
+# The resources of a stage for the Snakemake Slurm plugin, each always present: snakemake_resources
+# and resources_without_cluster build exactly these, in this order (a unit test holds them to it).
+_EVERY_STAGE = ("slurm_partition", "runtime", "slurm_account", "slurm_extra")
+CPU_RESOURCE_KEYS = (*_EVERY_STAGE, "cpus_per_task")
+TRAIN_RESOURCE_KEYS = (*_EVERY_STAGE, "nodes", "tasks_per_node", "cpus_per_task", "gres", "mpi")
+
+
+def resource_keys(stage: str) -> tuple[str, ...]:
+    """The resources a stage's rule declares (the workflow asks stage_resources for each)."""
+    return TRAIN_RESOURCE_KEYS if stage == "train" else CPU_RESOURCE_KEYS
+
+
+def undefined_cluster(name: str, clusters) -> ConfigError:
+    """The config's `cluster` names none of its `clusters`."""
+    return ConfigError(
+        "cluster", f"{name!r} is not defined under `clusters`; defined: {', '.join(sorted(clusters)) or '(none)'}"
+    )
 
 
 def stage_time(config: dict, experiment: str, stage: str) -> int:
@@ -33,6 +55,13 @@ class JobPlan:
     site: dict
     extra: dict = field(default_factory=dict)
 
+    @property
+    def gres(self) -> str | None:
+        """The GPUs of each node as a GRES request (gpu:4); None for a job without GPUs."""
+        if self.geometry is None or not self.geometry.gpus_per_node:
+            return None
+        return f"{self.cluster.gres_name}:{self.geometry.gpus_per_node}"
+
     def options(self, job_name: str | None = None, output: str | None = None, error: str | None = None) -> dict:
         values: dict = {
             "job_name": job_name,
@@ -48,37 +77,33 @@ class JobPlan:
                 nodes=self.geometry.nodes,
                 ntasks_per_node=self.geometry.tasks_per_node,
                 cpus_per_task=self.geometry.cpus_per_task,
+                gres=self.gres,
             )
-            if self.geometry.gpus_per_node:
-                values["gres"] = f"{self.cluster.gres_name}:{self.geometry.gpus_per_node}"
         return sbatch_options(values)
 
 
 def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> JobPlan:
     clusters = config["clusters"]
     if cluster_name not in clusters:
-        raise ConfigError(
-            "cluster", f"{cluster_name!r} is not defined under `clusters`; defined: {', '.join(sorted(clusters))}"
-        )
+        raise undefined_cluster(cluster_name, clusters)
     cluster = parse_cluster(cluster_name, clusters[cluster_name])
     own = config["experiments"][experiment].get("slurm", {})
     site = site_options(config["slurm"])
     if stage == "train":
         role = own.get("partition", "gpu")
+        partition_key, time_key = f"experiments.{experiment}.slurm.partition", f"experiments.{experiment}.slurm.time"
         geometry = training_geometry(
             cluster, config["experiments"][experiment]["ranks"], f"experiments.{experiment}.ranks"
         )
     else:
         role, geometry = "cpu", None
-    partition = cluster.partition(
-        role,
-        f"experiments.{experiment}.slurm.partition" if stage == "train" else f"clusters.{cluster_name}.partitions.cpu",
-    )
+        partition_key, time_key = f"clusters.{cluster_name}.partitions.cpu", f"slurm.time.{stage}"
+    partition = cluster.partition(role, partition_key)
     seconds = stage_time(config, experiment, stage)
     limit = cluster.max_time.get(role)
     if limit is not None and seconds > limit:
         raise ConfigError(
-            f"experiments.{experiment}.slurm.time" if stage == "train" else f"slurm.time.{stage}",
+            time_key,
             f"{format_time(seconds)} is above the {format_time(limit)} limit of partition {partition} "
             f"on {cluster_name}",
         )
@@ -90,63 +115,54 @@ def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> Jo
     return JobPlan(cluster, stage, partition, seconds, geometry, site, extra)
 
 
-TRAIN_RESOURCE_KEYS = (
-    "slurm_partition",
-    "runtime",
-    "slurm_account",
-    "slurm_extra",
-    "nodes",
-    "tasks_per_node",
-    "cpus_per_task",
-    "gres",
-    "mpi",
-)
-CPU_RESOURCE_KEYS = ("slurm_partition", "runtime", "slurm_account", "slurm_extra", "cpus_per_task")
+def _runtime_minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
 
 
 def snakemake_resources(plan: JobPlan) -> dict:
-    """Resources for the Snakemake Slurm plugin (2.8.0); every key of the stage is present ("" = unset).
+    """Resources for the Snakemake Slurm plugin (2.8.0): resource_keys(stage), in order ("" = unset).
 
     Training asks for nodes, tasks_per_node and gres and sets `mpi`, never `tasks`: with a GPU
-    gres the plugin turns `tasks` into --ntasks-per-gpu (STACK.md: `gres=gpu:2, tasks=2` asked for
-    4 tasks on 2 nodes and stayed pending forever). With `mpi` the plugin leaves starting the
-    ranks to the rule (hpcseq launch -> srun); a single rank has no `mpi`, the plugin then runs
-    the rule inside its own `srun -n1`.
+    gres the plugin turns `tasks` into --ntasks-per-gpu (`gres=gpu:2, tasks=2` asked for 4 tasks
+    on 2 nodes and stayed pending forever). With `mpi` the plugin leaves starting the ranks to the
+    rule (hpcseq launch -> srun); a single rank has no `mpi`, the plugin then runs the rule inside
+    its own `srun -n1`.
     """
     extras = sbatch_arguments({k: v for k, v in plan.site.items() if k != "account"})
     extras += sbatch_arguments(plan.extra)
     resources: dict = {
         "slurm_partition": plan.partition,
-        "runtime": max(1, math.ceil(plan.time_seconds / 60)),
+        "runtime": _runtime_minutes(plan.time_seconds),
         "slurm_account": plan.site.get("account", ""),
         "slurm_extra": shlex.join(extras) if extras else "",
     }
-    if plan.geometry is not None:
-        geometry = plan.geometry
+    geometry = plan.geometry
+    if geometry is None:
+        resources["cpus_per_task"] = 1
+    else:
         resources.update(
             nodes=geometry.nodes,
             tasks_per_node=geometry.tasks_per_node,
             cpus_per_task=geometry.cpus_per_task,
-            gres=f"{plan.cluster.gres_name}:{geometry.gpus_per_node}",
+            gres=plan.gres or "",
             mpi=plan.cluster.srun_line() if geometry.ranks > 1 else "",
         )
-    else:
-        resources["cpus_per_task"] = 1
     return resources
 
 
 def resources_without_cluster(config: dict, experiment: str, stage: str) -> dict:
     """Resources when the config names no cluster (local runs only): one node, one task per rank."""
-    ranks = config["experiments"][experiment]["ranks"] if stage == "train" else 1
-    resources = {
+    resources: dict = {
         "slurm_partition": "",
-        "runtime": max(1, math.ceil(stage_time(config, experiment, stage) / 60)),
+        "runtime": _runtime_minutes(stage_time(config, experiment, stage)),
         "slurm_account": "",
         "slurm_extra": "",
-        "cpus_per_task": 1,
     }
     if stage == "train":
-        resources.update(nodes=1, tasks_per_node=ranks, gres="", mpi="srun" if ranks > 1 else "")
+        ranks = config["experiments"][experiment]["ranks"]
+        resources.update(nodes=1, tasks_per_node=ranks, cpus_per_task=1, gres="", mpi="srun" if ranks > 1 else "")
+    else:
+        resources["cpus_per_task"] = 1
     return resources
 
 
@@ -156,53 +172,50 @@ def stage_resources(config: dict, experiment: str, stage: str) -> dict:
     return snakemake_resources(plan_job(config, config["cluster"], experiment, stage))
 
 
+# --------------------------------------------------------------------------- config validation
+
+
 def slurm_config_errors(config: dict) -> list[ConfigError]:
     """Every Slurm-related value of a resolved config checked at once (clusters, site settings,
     per-experiment partitions, times and geometries), so that a bad value is reported by key at
     validation time rather than when a script is rendered or a job submitted."""
-    errors: list[ConfigError] = []
+    checks = ConfigChecks()
+    _check_clusters(config, checks)
+    checks.call(site_options, config.get("slurm", {}))
+    _check_time_limits(config, checks)
+    if not checks.errors:  # every value is valid on its own: now the plans that combine them
+        _check_job_plans(config, checks)
+    return checks.errors
 
-    def collect(function, *args):
-        try:
-            return function(*args)
-        except ConfigErrors as many:
-            errors.extend(many.errors)
-        except ConfigError as one:
-            errors.append(one)
-        return None
 
-    clusters = {name: collect(parse_cluster, name, raw) for name, raw in config.get("clusters", {}).items()}
-    if config.get("cluster") is not None and config.get("cluster") not in clusters:
-        errors.append(
-            ConfigError(
-                "cluster",
-                f"{config.get('cluster')!r} is not defined under `clusters`; defined: "
-                f"{', '.join(sorted(clusters)) or '(none)'}",
-            )
-        )
-    collect(site_options, config.get("slurm", {}))
+def _check_clusters(config: dict, checks: ConfigChecks) -> None:
+    """Each cluster definition, and that the cluster the config names is one of them."""
+    clusters = config.get("clusters", {})
+    for name, raw in clusters.items():
+        checks.call(parse_cluster, name, raw)
+    chosen = config.get("cluster")
+    if chosen is not None and chosen not in clusters:
+        checks.errors.append(undefined_cluster(chosen, clusters))
+
+
+def _check_time_limits(config: dict, checks: ConfigChecks) -> None:
+    """The site's time limit of each stage, and each experiment's own training time limit."""
     for stage, value in config.get("slurm", {}).get("time", {}).items():
-        try:
-            time_seconds(value)
-        except ValueError as problem:
-            errors.append(ConfigError(f"slurm.time.{stage}", str(problem)))
+        checks.value(time_seconds, value, f"slurm.time.{stage}")
     for name, experiment in config.get("experiments", {}).items():
-        own = experiment.get("slurm", {})
-        if own.get("time") is not None:
-            try:
-                time_seconds(own["time"])
-            except ValueError as problem:
-                errors.append(ConfigError(f"experiments.{name}.slurm.time", str(problem)))
-    if errors:
-        return errors
-    for cluster_name in clusters:
-        for name in config.get("experiments", {}):
-            for stage in ("preprocess", "vocabulary", "train", "evaluate"):
-                collect(plan_job, config, cluster_name, name, stage)
-    return errors
+        checks.optional(time_seconds, experiment.get("slurm", {}).get("time"), f"experiments.{name}.slurm.time")
+
+
+def _check_job_plans(config: dict, checks: ConfigChecks) -> None:
+    """Every stage of every experiment on every cluster: partitions, time limits, geometries."""
+    for cluster_name in config.get("clusters", {}):
+        for experiment in config.get("experiments", {}):
+            for stage in JOB_STAGES:
+                checks.call(plan_job, config, cluster_name, experiment, stage)
 
 
 def training_interpreter(config: dict, cluster_name: str | None) -> str:
     """The training interpreter of jobs on a cluster: the cluster's own, else the config's."""
-    own = (config.get("clusters", {}).get(cluster_name) or {}).get("training_python") if cluster_name else None
+    raw = config.get("clusters", {}).get(cluster_name) if cluster_name else None
+    own = parse_cluster(cluster_name, raw).training_python if raw else None
     return own or config["training_python"]

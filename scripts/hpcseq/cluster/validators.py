@@ -1,23 +1,27 @@
 """Validators of every value that reaches a job script or an sbatch/srun command line.
 
 Each takes a config value and returns it normalised, or raises ValueError saying what Slurm (or
-the shell) accepts; callers turn that into a ConfigError with the value's dotted key.
+the shell) accepts; ConfigChecks turns that into a ConfigError with the value's dotted key.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from hpcseq.durations import format_time, time_seconds
+from hpcseq.errors import ConfigError, ConfigErrors, shown
 
 SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
 MODULE_NAME = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./+:-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-GRES = re.compile(r"^[a-z][a-z0-9_]*(:[A-Za-z0-9_.]+)?:[1-9][0-9]{0,2}$")
-LOG_PATTERN = re.compile(r"^[A-Za-z0-9_./%+-]{1,255}$")
+_GRES_TYPE = r"[a-z][a-z0-9_]*(:[A-Za-z0-9_.]+)?"  # gpu, or gpu:a100 where a site types its GPUs
+GRES_NAME = re.compile(rf"^{_GRES_TYPE}$")
+GRES = re.compile(rf"^{_GRES_TYPE}:[1-9][0-9]{{0,2}}$")
+LOG_PATTERN = re.compile(r"^(?!(.*/)?\.\.(/|$))[A-Za-z0-9_./%+-]{1,255}$")  # no '..' folder
 SRUN_FLAG = re.compile(r"^--?[a-z][a-z0-9-]*(=[A-Za-z0-9_.,:/+@-]+)?$")
 SIGNAL = re.compile(r"^(B:)?(USR1|USR2|TERM|INT|HUP|URG|CONT|QUIT)@([0-9]{1,5})$")
 DEPENDENCY = re.compile(r"^(singleton|(after|afterok|afterany|afternotok|aftercorr)(:[0-9]+(\+[0-9]+)?)+)$")
@@ -38,24 +42,30 @@ MAIL_TYPES = {
 }
 
 
-def _printable(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "...'"
+def _matching(value: Any, pattern: re.Pattern, description: str) -> str:
+    """value, if it is a string that matches pattern; else ValueError: '<value> is not <description>'."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not {description}")
+    return value
+
+
+def _one_line(text: str) -> bool:
+    return not any(character in text for character in "\n\r\0")
 
 
 def slurm_name(value: Any) -> str:
     """Partition, account, reservation, QoS and job names: letters, digits, _ . + - ."""
-    if not isinstance(value, str) or not SLURM_NAME.fullmatch(value):
-        raise ValueError(
-            f"{_printable(value)} is not a valid Slurm name (letters, digits, '_', '.', '+', '-'; "
-            "it must start with a letter or digit; at most 128 characters)"
-        )
-    return value
+    return _matching(
+        value,
+        SLURM_NAME,
+        "a valid Slurm name (letters, digits, '_', '.', '+', '-'; it must start with a letter or digit; "
+        "at most 128 characters)",
+    )
 
 
 def positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{_printable(value)} is not a whole number >= 1")
+        raise ValueError(f"{shown(value)} is not a whole number >= 1")
     return value
 
 
@@ -64,14 +74,12 @@ def slurm_time(value: Any) -> str:
 
 
 def email(value: Any) -> str:
-    if not isinstance(value, str) or not EMAIL.fullmatch(value):
-        raise ValueError(f"{_printable(value)} is not an e-mail address")
-    return value
+    return _matching(value, EMAIL, "an e-mail address")
 
 
 def mail_type(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{_printable(value)} is not a mail type list")
+        raise ValueError(f"{shown(value)} is not a mail type list")
     kinds = [kind.strip().upper() for kind in value.split(",")]
     unknown = [kind for kind in kinds if kind not in MAIL_TYPES]
     if unknown:
@@ -80,75 +88,67 @@ def mail_type(value: Any) -> str:
 
 
 def gres(value: Any) -> str:
-    if not isinstance(value, str) or not GRES.fullmatch(value):
-        raise ValueError(f"{_printable(value)} is not a GRES request like gpu:4 or gpu:a100:4")
-    return value
+    return _matching(value, GRES, "a GRES request like gpu:4 or gpu:a100:4")
+
+
+def gres_name(value: Any) -> str:
+    """The GRES type of a cluster's GPUs, without a count: gpu, or gpu:a100."""
+    return _matching(value, GRES_NAME, "a GRES name like gpu or gpu:a100")
 
 
 def log_pattern(value: Any) -> str:
-    if not isinstance(value, str) or not LOG_PATTERN.fullmatch(value) or ".." in value.split("/"):
-        raise ValueError(
-            f"{_printable(value)} is not a log file pattern (letters, digits, '_', '.', '/', '%', "
-            "'+', '-'; Slurm replaces %j by the job id)"
-        )
-    return value
+    return _matching(
+        value,
+        LOG_PATTERN,
+        "a log file pattern (letters, digits, '_', '.', '/', '%', '+', '-'; Slurm replaces %j by the job id)",
+    )
 
 
 def signal_spec(value: Any) -> str:
-    if not isinstance(value, str) or not SIGNAL.fullmatch(value):
-        raise ValueError(f"{_printable(value)} is not a --signal value like B:USR1@120 or USR1@120")
-    return value
+    return _matching(value, SIGNAL, "a --signal value like B:USR1@120 or USR1@120")
 
 
 def open_mode(value: Any) -> str:
     if value not in ("append", "truncate"):
-        raise ValueError(f"{_printable(value)} is not append or truncate")
+        raise ValueError(f"{shown(value)} is not append or truncate")
     return value
 
 
 def dependency(value: Any) -> str:
-    if not isinstance(value, str) or not DEPENDENCY.fullmatch(value):
-        raise ValueError(f"{_printable(value)} is not a --dependency value like afterok:12345")
-    return value
+    return _matching(value, DEPENDENCY, "a --dependency value like afterok:12345")
 
 
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{_printable(value)} is not true or false")
+        raise ValueError(f"{shown(value)} is not true or false")
     return value
 
 
 def srun_flag(value: Any) -> str:
-    if not isinstance(value, str) or not SRUN_FLAG.fullmatch(value):
-        raise ValueError(f"{_printable(value)} is not an srun flag like --cpu-bind=none or --mpi=pmix")
-    return value
+    return _matching(value, SRUN_FLAG, "an srun flag like --cpu-bind=none or --mpi=pmix")
 
 
 def module_name(value: Any) -> str:
-    if not isinstance(value, str) or not MODULE_NAME.fullmatch(value):
-        raise ValueError(f"{_printable(value)} is not a module name (letters, digits, '_', '.', '/', '+', ':', '-')")
-    return value
+    return _matching(value, MODULE_NAME, "a module name (letters, digits, '_', '.', '/', '+', ':', '-')")
 
 
 def env_name(value: Any) -> str:
-    if not isinstance(value, str) or not ENV_NAME.fullmatch(value):
-        raise ValueError(f"{_printable(value)} is not an environment variable name")
-    return value
+    return _matching(value, ENV_NAME, "an environment variable name")
 
 
 def env_value(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"{_printable(value)} is not a string or number")
+        raise ValueError(f"{shown(value)} is not a string or number")
     text = str(value)
-    if "\n" in text or "\r" in text or "\0" in text:
+    if not _one_line(text):
         raise ValueError("environment values must be one line")
     return text
 
 
 def path_value(value: Any) -> str:
     """A path: any single line. Rendered quoted; a leading ~/ or $HOME/ stays expandable."""
-    if not isinstance(value, str) or not value or "\n" in value or "\r" in value or "\0" in value:
-        raise ValueError(f"{_printable(value)} is not a path on one line")
+    if not isinstance(value, str) or not value or not _one_line(value):
+        raise ValueError(f"{shown(value)} is not a path on one line")
     return value
 
 
@@ -159,3 +159,39 @@ def quote_path(path: str) -> str:
             rest = path[len(prefix) :]
             return '"$HOME"/' + shlex.quote(rest) if rest else '"$HOME"'
     return shlex.quote(path)
+
+
+class ConfigChecks:
+    """Collects every problem of a config by key, so that all of them are reported at once.
+
+    The one place where a validator's ValueError becomes a ConfigError with the value's dotted key.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def value(self, check: Callable[[Any], Any], value: Any, key: str) -> Any:
+        """check(value), or None once its ValueError is recorded as a problem of `key`."""
+        try:
+            return check(value)
+        except ValueError as problem:
+            self.errors.append(ConfigError(key, str(problem)))
+            return None
+
+    def optional(self, check: Callable[[Any], Any], value: Any, key: str) -> Any:
+        """Like value(), but None (not set) is accepted as it is."""
+        return None if value is None else self.value(check, value, key)
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """function(*args), or None once the ConfigError(s) it raised are recorded."""
+        try:
+            return function(*args)
+        except ConfigErrors as many:
+            self.errors.extend(many.errors)
+        except ConfigError as one:
+            self.errors.append(one)
+        return None
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise ConfigErrors(self.errors)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from hpcseq.cluster.launch import build_launch_command, check_interpreter, in_slurm_allocation
+from hpcseq.cluster.launch import build_launch_command, check_interpreter, in_slurm_allocation, srun_counts
 from hpcseq.errors import ConfigError, EnvironmentSetupError
 
 SLURM = {"SLURM_JOB_ID": "12345", "PATH": "/usr/bin"}
@@ -137,3 +137,9 @@ def test_check_interpreter(tmp_path, fake_env):
     with pytest.raises(EnvironmentSetupError) as caught:
         check_interpreter(str(tmp_path / "no" / "python"))
     assert str(tmp_path / "no" / "python") in str(caught.value)
+
+
+def test_job_scripts_and_launch_give_srun_the_same_counts():
+    assert srun_counts(nodes=2, ranks=8, tasks_per_node=4) == ["--nodes=2", "--ntasks=8", "--ntasks-per-node=4"]
+    argv = build_launch_command(["x"], 8, 2, 4, "srun", "mpirun", cpus_per_task=6, environ=SLURM)
+    assert argv == ["srun", *srun_counts(2, 8, 4), "--cpus-per-task=6", "x"]

@@ -1,0 +1,125 @@
+"""hpcseq.cluster.clusters: cluster definitions, their setup lines, and the node geometry of training."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from hpcseq.cluster import clusters, jobscript
+from hpcseq.errors import ConfigError, ConfigErrors
+from tests.unit.cluster.conftest import HOSTILE, shipped_config
+
+MINIMAL = {"partitions": {"cpu": "c", "gpu": "g"}, "gpus_per_node": 4, "cpus_per_node": 8}
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_cluster_values_are_rejected_by_key(value):
+    for path, override in (
+        ("partitions.gpu", {"partitions": {"gpu": value}}),
+        ("setup.modules[0]", {"setup": {"modules": [value]}}),
+        ("srun_flags[0]", {"srun_flags": [value if value != "-x" else "-x;id"]}),
+        ("setup.module_restore", {"setup": {"module_restore": value}}),
+    ):
+        with pytest.raises(ConfigErrors) as caught:
+            shipped_config(clusters={"jureca-dc": override})
+        assert any(error.key == f"clusters.jureca-dc.{path}" for error in caught.value.errors), (path, value)
+
+
+def test_quoted_values_execute_nothing(tmp_path):
+    """Paths and environment values may hold anything; quoted, none of it runs."""
+    marker = tmp_path / "pwned"
+    hostile_venv = f"/opt/my env/$(touch {marker})/`touch {marker}`; touch {marker}"
+    config = shipped_config(
+        clusters={
+            "generic": {
+                "setup": {"venv": hostile_venv},
+                "environment": {"HOSTILE": f"$(touch {marker}); `touch {marker}`"},
+            }
+        }
+    )
+    cluster = clusters.parse_cluster("generic", config["clusters"]["generic"])
+    lines = clusters.setup_lines(cluster)
+    # run the export lines and print what the shell sees: the literal strings
+    exports = [line for line in lines if line.startswith("export")]
+    result = subprocess.run(
+        ["bash", "-c", "\n".join(exports) + '\nprintf %s "$HOSTILE"'], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == f"$(touch {marker}); `touch {marker}`"
+    source = next(line for line in lines if line.startswith("source"))
+    subprocess.run(["bash", "-c", source.replace("source ", "printf '%s\\n' ", 1)], check=True, capture_output=True)
+    script = jobscript.render_job_script(
+        jobscript.script_request(
+            config, "generic", "shakespeare_char_rnn", f"/tmp/$(touch {marker})", "config/config.yaml"
+        )
+    )
+    subprocess.run(["bash", "-n", "-c", script], check=True)
+    assert not marker.exists()
+    assert "cd '/tmp/$(touch" in script
+
+
+def test_unknown_cluster_key_is_named():
+    with pytest.raises(ConfigErrors) as caught:
+        shipped_config(clusters={"local": {"gpus_per_nod": 2}})
+    assert "clusters.local.gpus_per_nod: unknown key (did you mean 'gpus_per_node'?)" in str(caught.value)
+
+
+def test_config_error_type_is_config_error():
+    with pytest.raises(ConfigError):
+        clusters.training_geometry(
+            clusters.parse_cluster(
+                "c", {"partitions": {"cpu": "a", "gpu": "b"}, "gpus_per_node": 4, "cpus_per_node": 8}
+            ),
+            5,
+            "experiments.x.ranks",
+        )
+
+
+def test_a_hostile_cluster_interpreter_is_refused_by_key():
+    with pytest.raises(ConfigErrors) as raised:
+        clusters.parse_cluster(
+            "x",
+            {
+                "partitions": {"cpu": "c", "gpu": "g"},
+                "gpus_per_node": 4,
+                "cpus_per_node": 8,
+                "training_python": "python\nrm -rf ~",
+            },
+        )
+    assert "clusters.x.training_python" in str(raised.value)
+
+
+def test_every_bad_value_of_a_cluster_is_reported_at_once():
+    raw = {
+        **MINIMAL,
+        "gres_name": "GPU",
+        "srun_flags": ["--ok", "x;y"],
+        "setup": {"venv": "a\nb", "modules": ["ok", "../up"]},
+        "max_time": {"gpu": "soon"},
+        "cpus_per_task": 3,
+    }
+    with pytest.raises(ConfigErrors) as caught:
+        clusters.parse_cluster("x", raw)
+    assert [error.key for error in caught.value.errors] == [
+        "clusters.x.max_time.gpu",
+        "clusters.x.gres_name",
+        "clusters.x.srun_flags[1]",
+        "clusters.x.setup.modules[1]",
+        "clusters.x.setup.venv",
+        "clusters.x.cpus_per_task",
+    ]
+
+
+def test_defaults_of_a_minimal_cluster():
+    cluster = clusters.parse_cluster("x", MINIMAL)
+    assert (cluster.gres_name, cluster.cpus_per_task, cluster.srun_line()) == ("gpu", 2, "srun")
+    assert clusters.setup_lines(cluster) == []
+    with pytest.raises(ConfigError, match="cluster x has no 'gpu_devel' partition; it has: cpu, gpu"):
+        cluster.partition("gpu_devel", "key")
+
+
+@pytest.mark.parametrize("ranks,nodes,per_node", [(1, 1, 1), (3, 1, 3), (4, 1, 4), (8, 2, 4)])
+def test_geometry_fills_nodes_with_one_rank_per_gpu(ranks, nodes, per_node):
+    geometry = clusters.training_geometry(clusters.parse_cluster("x", MINIMAL), ranks, "k")
+    assert (geometry.nodes, geometry.tasks_per_node, geometry.gpus_per_node) == (nodes, per_node, per_node)
+    assert geometry.ranks == ranks

@@ -1,0 +1,156 @@
+"""hpcseq.cluster.jobscript: generated job scripts (golden files), their sections, and hostile names.
+
+The golden files in tests/unit/cluster/golden/ show exactly what a user gets for each cluster; to
+accept an intended change, run `HPCSEQ_UPDATE_GOLDEN=1 pytest tests/unit/cluster/test_jobscript.py`
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hpcseq import config as config_module
+from hpcseq.cluster import jobscript
+from hpcseq.cluster import resources as job_resources
+from hpcseq.errors import ConfigErrors
+from tests.unit.cluster.conftest import CLUSTERS, SITE, WORKDIR, shipped_config
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def render(config: dict, cluster: str = "jureca-dc", experiment: str = "shakespeare_char_rnn", **request) -> str:
+    script_request = jobscript.script_request(config, cluster, experiment, WORKDIR, "config/config.yaml")
+    return jobscript.render_job_script(dataclasses.replace(script_request, **request))
+
+
+@pytest.mark.parametrize("cluster", CLUSTERS)
+@pytest.mark.parametrize("experiment", ["shakespeare_char_rnn", "umich_sentiment_lstm"])
+def test_generated_scripts_match_the_golden_files(cluster, experiment):
+    config = shipped_config(slurm=SITE)
+    text = jobscript.render_job_script(
+        jobscript.script_request(config, cluster, experiment, WORKDIR, "config/config.yaml")
+    )
+    golden = GOLDEN / f"{cluster}.{experiment}.sbatch"
+    if os.environ.get("HPCSEQ_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+    # deterministic: rendering twice gives the same bytes
+    assert text == jobscript.render_job_script(
+        jobscript.script_request(config, cluster, experiment, WORKDIR, "config/config.yaml")
+    )
+
+
+@pytest.mark.parametrize("cluster", CLUSTERS)
+def test_generated_scripts_are_valid_bash(cluster, tmp_path):
+    config = shipped_config(slurm=SITE)
+    for experiment in config["experiments"]:
+        script = tmp_path / f"{experiment}.sbatch"
+        script.write_text(
+            jobscript.render_job_script(
+                jobscript.script_request(config, cluster, experiment, "/a b/c", "config/config.yaml")
+            )
+        )
+        subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+def test_juelich_style_header_and_steps():
+    config = shipped_config(slurm=SITE)
+    text = jobscript.render_job_script(
+        jobscript.script_request(config, "jureca-dc", "shakespeare_char_rnn", WORKDIR, "config/config.yaml")
+    )
+    for line in (
+        "#SBATCH --job-name=shakespeare_char_rnn",
+        "#SBATCH --output=shakespeare_char_rnn_out.%j",
+        "#SBATCH --error=shakespeare_char_rnn_err.%j",
+        "#SBATCH --partition=dc-gpu",
+        "#SBATCH --gres=gpu:2",
+        "#SBATCH --account=training2543",
+        "#SBATCH --reservation=dl-course",
+        "#SBATCH --mail-type=END,FAIL",
+        "module --force purge",
+        'source "$HOME"/venvs/hpcseq/bin/activate',
+    ):
+        assert line in text.splitlines()
+    train_line = next(line for line in text.splitlines() if " -m hpcseq train " in line)
+    assert train_line.startswith("srun --cpu-bind=none --mpi=pspmix --nodes=1 --ntasks=2 --ntasks-per-node=2 ")
+
+
+def test_hostile_experiment_and_job_names_are_rejected():
+    raw = config_module.load_yaml(config_module.DEFAULT_CONFIG_PATH)
+    raw["experiments"]["x; rm -rf ~"] = raw["experiments"]["shakespeare_char_rnn"]
+    with pytest.raises(ConfigErrors) as caught:
+        config_module.validate_config(raw)
+    assert "experiments.x; rm -rf ~" in str(caught.value)
+
+
+def test_training_interpreter_comes_from_the_cluster_then_the_config_and_the_command_line_wins():
+    config = shipped_config(slurm=SITE)
+    # the JSC clusters activate a venv in their setup, and run its python
+    assert job_resources.training_interpreter(config, "jureca-dc") == "python"
+    # the local cluster has none of its own: the top-level training_python
+    assert job_resources.training_interpreter(config, "local") == ".venv/train/bin/python"
+    assert job_resources.training_interpreter(config, None) == ".venv/train/bin/python"
+    explicit = jobscript.render_job_script(
+        jobscript.script_request(
+            config, "jureca-dc", "shakespeare_char_rnn", WORKDIR, "config/config.yaml", python="/opt/my env/bin/python"
+        )
+    )
+    assert "srun --nodes=1 --ntasks=1 '/opt/my env/bin/python' -m hpcseq preprocess" in explicit
+
+
+def test_without_a_time_limit_warning_training_runs_in_the_foreground_and_is_not_requeued(tmp_path):
+    text = render(shipped_config(slurm={"signal_seconds_before_limit": None}))
+    lines = text.splitlines()
+    for absent in ("--signal", "--requeue", "--open-mode", "trap ", "scontrol requeue", "train_pid"):
+        assert absent not in text
+    train = next(i for i, line in enumerate(lines) if " -m hpcseq train " in line)
+    assert not lines[train].endswith("&") and lines[train + 1] == "status=$?"
+    assert lines[train + 2].startswith("if [ $status -ne 0 ]; then")
+    subprocess.run(["bash", "-n", "-c", text], check=True)
+
+
+def test_with_a_time_limit_warning_the_batch_shell_gets_it_and_requeues_the_job():
+    lines = render(shipped_config()).splitlines()
+    assert {"#SBATCH --signal=B:USR1@120", "#SBATCH --requeue", "#SBATCH --open-mode=append"} <= set(lines)
+    assert 'scontrol requeue "${SLURM_JOB_ID}"' in [line.strip() for line in lines]
+
+
+def test_sections_can_be_left_out_and_a_dependency_added():
+    full = render(shipped_config()).splitlines()
+    text = render(shipped_config(), data_steps=False, evaluate=False, dependency="afterok:12345")
+    bare = text.splitlines()
+    left_out = [line for line in full if line not in bare]
+    assert [line.split(" -m hpcseq ")[1].split()[0] for line in left_out if " -m hpcseq " in line] == [
+        "preprocess",
+        "vocab",
+        "evaluate",
+    ]
+    assert [line for line in bare if line not in full] == ["#SBATCH --dependency=afterok:12345"]
+    assert text.startswith("#!/bin/bash\n") and text.endswith(' done"\n')
+
+
+def test_every_script_line_comes_in_the_order_the_job_runs():
+    lines = render(shipped_config()).splitlines()
+    order = [
+        "#!/bin/bash",
+        "#SBATCH --job-name=shakespeare_char_rnn",
+        "set -uo pipefail",
+        "# software environment",
+        'export SRUN_CPUS_PER_TASK="${SLURM_CPUS_PER_TASK:-1}"',
+    ]
+    positions = [lines.index(line) for line in order]
+    steps = [line.split(" -m hpcseq ")[1].split()[0] for line in lines if " -m hpcseq " in line]
+    assert positions == sorted(positions)
+    assert steps == ["preprocess", "vocab", "train", "evaluate"]
+
+
+def test_only_training_is_rendered():
+    request = jobscript.script_request(shipped_config(), "jureca-dc", "shakespeare_char_rnn", WORKDIR, "c.yaml")
+    cpu_plan = job_resources.plan_job(shipped_config(), "jureca-dc", "shakespeare_char_rnn", "evaluate")
+    with pytest.raises(ValueError, match="training stage"):
+        jobscript.render_job_script(dataclasses.replace(request, plan=cpu_plan))

@@ -1,0 +1,96 @@
+"""hpcseq.cluster.resources: job plans, Snakemake Slurm plugin resources, and Slurm checks of a config."""
+
+from __future__ import annotations
+
+import pytest
+
+from hpcseq import config as config_module
+from hpcseq.cluster import resources as job_resources
+from hpcseq.errors import ConfigErrors
+from tests.unit.cluster.conftest import CLUSTERS, SITE, shipped_config
+
+
+@pytest.mark.parametrize("ranks,nodes,per_node", [(1, 1, 1), (4, 1, 4), (8, 2, 4), (16, 4, 4)])
+def test_training_geometry_fills_whole_nodes(ranks, nodes, per_node):
+    config = shipped_config(experiments={"shakespeare_char_rnn": {"ranks": ranks}})
+    plan = job_resources.plan_job(config, "jureca-dc", "shakespeare_char_rnn", "train")
+    assert (plan.geometry.nodes, plan.geometry.tasks_per_node) == (nodes, per_node)
+    assert plan.geometry.ranks == ranks
+    resources = job_resources.snakemake_resources(plan)
+    assert resources["gres"] == f"gpu:{per_node}" and resources["nodes"] == nodes
+    assert "tasks" not in resources  # the plugin would turn it into --ntasks-per-gpu
+    assert (resources["mpi"] != "") == (ranks > 1)
+
+
+def test_ranks_that_do_not_fill_nodes_are_refused_by_key():
+    with pytest.raises(ConfigErrors) as caught:
+        shipped_config(experiments={"shakespeare_char_rnn": {"ranks": 6}})
+    assert any(
+        error.key == "experiments.shakespeare_char_rnn.ranks" and "multiple of 4" in str(error)
+        for error in caught.value.errors
+    )
+
+
+def test_time_limit_above_the_partition_limit_is_refused():
+    with pytest.raises(ConfigErrors) as caught:
+        shipped_config(experiments={"shakespeare_char_rnn": {"slurm": {"partition": "gpu_devel", "time": "03:00:00"}}})
+    assert any("above the 02:00:00 limit of partition dc-gpu-devel" in str(e) for e in caught.value.errors)
+
+
+def test_site_settings_reach_the_snakemake_resources_quoted():
+    config = shipped_config(slurm=SITE)
+    resources = job_resources.snakemake_resources(
+        job_resources.plan_job(config, "local", "shakespeare_char_rnn", "train")
+    )
+    assert resources["slurm_account"] == "training2543"
+    assert resources["slurm_extra"] == (
+        "--reservation=dl-course --mail-user=jane.doe@fz-juelich.de --mail-type=END,FAIL --signal=USR1@120"
+    )
+    assert resources["slurm_partition"] == "gpus" and resources["mpi"] == "srun --mpi=pmix"
+
+
+def test_no_cluster_is_a_valid_local_only_config():
+    raw = config_module.load_yaml(config_module.DEFAULT_CONFIG_PATH)
+    raw.pop("clusters")
+    raw["cluster"] = None
+    config = config_module.validate_config(raw)
+    assert job_resources.stage_resources(config, "shakespeare_char_rnn", "train")["tasks_per_node"] == 2
+    raw["cluster"] = "jureca-dc"
+    with pytest.raises(ConfigErrors, match="'jureca-dc' is not defined under `clusters`"):
+        config_module.validate_config(raw)
+
+
+@pytest.mark.parametrize("cluster", [None, *CLUSTERS])
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_every_stage_has_exactly_its_resource_keys(cluster, ranks):
+    """The workflow declares resource_keys(stage) for each rule; stage_resources builds those, in order."""
+    config = shipped_config(cluster=cluster, slurm=SITE, experiments={"shakespeare_char_rnn": {"ranks": ranks}})
+    for stage in job_resources.JOB_STAGES:
+        resources = job_resources.stage_resources(config, "shakespeare_char_rnn", stage)
+        assert tuple(resources) == job_resources.resource_keys(stage), (cluster, stage)
+        assert all(value is not None for value in resources.values())
+        assert isinstance(resources["runtime"], int) and resources["runtime"] >= 1
+
+
+def test_job_stages_are_the_stages_with_a_time_limit():
+    schema = config_module.load_schema()["$defs"]["slurm_settings"]["properties"]["time"]["properties"]
+    assert set(job_resources.JOB_STAGES) == set(schema)
+
+
+def test_runtime_is_in_whole_minutes_rounded_up():
+    config = shipped_config(slurm={"time": {"preprocess": "0:61"}})
+    for cluster in (None, "jureca-dc"):
+        config["cluster"] = cluster
+        assert job_resources.stage_resources(config, "shakespeare_char_rnn", "preprocess")["runtime"] == 2
+
+
+def test_slurm_config_errors_lists_every_bad_value_before_planning():
+    config = shipped_config()
+    config["slurm"]["time"]["train"] = "soon"
+    config["slurm"]["account"] = "a b"
+    config["experiments"]["shakespeare_char_rnn"]["slurm"]["time"] = "later"
+    config["experiments"]["shakespeare_char_rnn"]["ranks"] = 6  # not planned: the values above are wrong
+    config["cluster"] = "nowhere"
+    keys = [error.key for error in job_resources.slurm_config_errors(config)]
+    assert keys == ["cluster", "slurm.account", "slurm.time.train", "experiments.shakespeare_char_rnn.slurm.time"]
+    assert job_resources.slurm_config_errors(shipped_config()) == []
