@@ -318,7 +318,7 @@ def nccl_cuda(facts: Facts) -> Diagnosis | None:
     if not found:
         return None
     line = next((line for line, _ in found if re.search(r"error|Error|ERROR", line.text)), found[0][0])
-    nccl = any("nccl" in l.text.lower() for l, _ in found)
+    nccl = any("nccl" in found_line.text.lower() for found_line, _ in found)
     what = "NCCL (the GPU communication library)" if nccl else "CUDA"
     return Diagnosis(
         "nccl_cuda",
@@ -332,7 +332,7 @@ def nccl_cuda(facts: Facts) -> Diagnosis | None:
             checkpoint_text(facts),
             how_to_continue(facts),
         ),
-        also=[Evidence.of(l) for l, _ in found if l is not line][:3],
+        also=[Evidence.of(other) for other, _ in found if other is not line][:3],
     )
 
 
@@ -401,7 +401,9 @@ def environment(facts: Facts) -> Diagnosis | None:
             what = (match.groupdict().get("what") or "").strip()
             if not what:  # Lmod puts the module names on the next line
                 index = facts.lines.index(line)
-                what = next((l.text.strip() for l in facts.lines[index + 1 : index + 3] if l.text.strip()), "")
+                what = next(
+                    (after.text.strip() for after in facts.lines[index + 1 : index + 3] if after.text.strip()), ""
+                )
             return Diagnosis("environment", summary.format(what=what or line.text.strip()), Evidence.of(line), advice)
     return None
 
@@ -683,8 +685,8 @@ def rank_died(facts: Facts) -> Diagnosis | None:
         if not (HOROVODRUN_EXIT.search(line.text) or MPIRUN_EXIT.search(line.text)):
             continue
         following = lines[index : index + 10]
-        name = next((m.group("name") for l in following if (m := PROCESS_NAME.search(l.text))), None)
-        code = next((int(m.group("code")) for l in following if (m := EXIT_CODE.search(l.text))), None)
+        name = next((m.group("name") for after in following if (m := PROCESS_NAME.search(after.text))), None)
+        code = next((int(m.group("code")) for after in following if (m := EXIT_CODE.search(after.text))), None)
         who = f"process {name}" if name else "a process"
         how = f"exit code {code}" if code is not None else "a non-zero exit code"
         if code is not None and code > 128:

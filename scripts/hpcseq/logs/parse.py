@@ -9,14 +9,16 @@ scraped (training runs with verbose=0).
 
 from __future__ import annotations
 
+import calendar
 import re
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from hpcseq import events
 from hpcseq.events import CONSOLE, parse_metrics_text
+from hpcseq.paths import results_dir_of
 from hpcseq.records import checkpoint_position
 
 # horovodrun (`[1]<stderr>:`) and mpirun --tag-output (`[1,1]<stderr>:`) put the rank in front
@@ -34,10 +36,6 @@ class LogLine:
     number: int
     text: str
     rank: int | None = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.path}:{self.number}"
 
 
 def lines_from_text(text: str, path: str = "<text>") -> list[LogLine]:
@@ -75,10 +73,11 @@ def read_lines(path: str | Path, limit_bytes: int = 64 << 20) -> list[LogLine]:
 
 @dataclass
 class Checkpoint:
+    """A checkpoint a job wrote (its console says so) or, for the latest job, the newest complete one on disk."""
+
     path: str
     epochs_completed: int
     step_in_epoch: int
-    complete: bool | None = None  # state.json present (None: not checked)
 
     def describe(self) -> str:
         steps = f" + {self.step_in_epoch} steps of epoch {self.epochs_completed + 1}" if self.step_in_epoch else ""
@@ -86,8 +85,8 @@ class Checkpoint:
 
 
 @dataclass
-class Progress:
-    """How far one job's training got, from its console lines and/or metrics.jsonl records."""
+class TrainingProgress:
+    """How far one job's training got and how it went: the numbers `hpcseq logs` shows of it."""
 
     epochs_done: int | None = None
     epochs_planned: int | None = None
@@ -98,6 +97,17 @@ class Progress:
     samples_per_second: float | None = None  # median over this job's epochs (the first one compiles)
     epoch_seconds: float | None = None  # median
     epochs_this_job: int = 0
+    source: str | None = None  # "metrics.jsonl" or "console"
+
+    @property
+    def has_epochs(self) -> bool:
+        return self.epochs_done is not None
+
+
+@dataclass
+class Progress(TrainingProgress):
+    """TrainingProgress and what else one job's console lines tell: ranks, resume, checkpoints, end."""
+
     ranks: int | None = None
     launcher: str | None = None
     host: str | None = None
@@ -107,11 +117,10 @@ class Progress:
     finished: bool = False  # "done: final model ..."
     stopped_on: str | None = None  # SIGUSR1/SIGTERM: checkpointed and stopped
     training_started: bool = False
-    source: str | None = None  # "metrics.jsonl" or "console"
 
-    @property
-    def has_epochs(self) -> bool:
-        return self.epochs_done is not None
+    def training(self) -> TrainingProgress:
+        """The TrainingProgress part alone (what a job's record keeps)."""
+        return TrainingProgress(**{item.name: getattr(self, item.name) for item in fields(TrainingProgress)})
 
 
 def _accuracy(values: dict, prefix: str = "") -> float | None:
@@ -209,8 +218,6 @@ def timestamp(text: str | None) -> float | None:
         except ValueError:
             continue
         if pattern.endswith("%z"):
-            import calendar
-
             return calendar.timegm(parsed) - parsed.tm_gmtoff
         return time.mktime(parsed)
     return None
@@ -264,6 +271,24 @@ def _split_paths(value: str) -> list[str]:
     return [part.strip() for part in value.split(", ") if part.strip()]
 
 
+def _read_rule_field(parsed: SnakemakeLog, key: str, value: str) -> None:
+    """One `    key: value` line of a rule's header. Snakemake repeats some of them in its `Error in
+    rule` block: the first input and output lines count, each log file is kept once."""
+    if key == "log":
+        value = value.replace(" (check log file(s) for error details)", "")
+        for path in _split_paths(value):
+            if path not in parsed.log_files:
+                parsed.log_files.append(path)
+    elif key == "output" and not parsed.outputs:
+        parsed.outputs = _split_paths(value)
+    elif key == "input" and not parsed.inputs:
+        parsed.inputs = _split_paths(value)
+    elif key == "wildcards":
+        for item in _split_paths(value):
+            name, _, wildcard = item.partition("=")
+            parsed.wildcards[name] = wildcard
+
+
 def parse_snakemake_log(lines: list[LogLine]) -> SnakemakeLog:
     parsed = SnakemakeLog()
     for line in lines:
@@ -271,20 +296,7 @@ def parse_snakemake_log(lines: list[LogLine]) -> SnakemakeLog:
         if match := RULE_HEADER.match(text):
             parsed.rule = match.group("rule")
         elif match := RULE_FIELD.match(text):
-            key, value = match.group("key"), match.group("value")
-            if key == "log":
-                value = value.replace(" (check log file(s) for error details)", "")
-                for path in _split_paths(value):
-                    if path not in parsed.log_files:
-                        parsed.log_files.append(path)
-            elif key == "output" and not parsed.outputs:
-                parsed.outputs = _split_paths(value)
-            elif key == "input" and not parsed.inputs:
-                parsed.inputs = _split_paths(value)
-            elif key == "wildcards":
-                for item in _split_paths(value):
-                    name, _, wildcard = item.partition("=")
-                    parsed.wildcards[name] = wildcard
+            _read_rule_field(parsed, match.group("key"), match.group("value"))
         elif FINISHED.match(text):
             parsed.finished = True
         elif ERROR_IN_RULE.match(text):
@@ -329,22 +341,20 @@ def parse_script_output(lines: list[LogLine]) -> ScriptOutput:
     return output
 
 
-def results_dir_from(paths: list[str], experiment: str) -> str | None:
-    """The results folder from a file path under it: `<results>/<experiment>/{model,prepared,...}`."""
-    marker = re.compile(
-        r"^(?P<root>.*?)/" + re.escape(experiment) + r"/(?:model|prepared|encoded|eval|vocab\.json)(?:/|$|,)"
-    )
+def results_dir_from(paths: list[str], experiment: str) -> Path | None:
+    """The results folder of the first path that lies under one (`<results>/<experiment>/model/...`;
+    the layout is paths.py's)."""
     for path in paths:
-        match = marker.match(path.strip())
-        if match and match.group("root"):
-            return match.group("root")
+        found = results_dir_of(path.strip(), experiment)
+        if found is not None:
+            return found
     return None
 
 
 PATH_IN_TEXT = re.compile(r"(/[^\s,;:'\"]+)")
 
 
-def results_dir_from_lines(lines: list[LogLine], experiment: str) -> str | None:
+def results_dir_from_lines(lines: list[LogLine], experiment: str) -> Path | None:
     """The results folder named in a program's own lines (`wrote ...`, `checkpoint ...`, `done: ...`)."""
     for line in lines:
         if f"/{experiment}/" not in line.text:

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from hpcseq.logs.diagnose import Diagnosis
+from hpcseq.logs.parse import TrainingProgress
 
 ACTIVE = ("pending", "running")
+# JSON keys of the progress fields that differ from their names (the JSON output is flat)
+PROGRESS_JSON_KEYS = {"source": "progress_from"}
 
 
 @dataclass
@@ -34,16 +37,7 @@ class JobRecord:
     node_list: str | None = None
     ranks: int | None = None
     gpus: int | None = None
-    epochs_done: int | None = None
-    epochs_planned: int | None = None
-    loss: float | None = None
-    val_loss: float | None = None
-    accuracy: float | None = None
-    val_accuracy: float | None = None
-    samples_per_second: float | None = None
-    epoch_seconds: float | None = None
-    epochs_this_job: int = 0
-    progress_from: str | None = None  # metrics.jsonl or console
+    progress: TrainingProgress = field(default_factory=TrainingProgress)  # empty unless the job trains
     checkpoint: str | None = None  # "epoch 39 + 5 steps of epoch 40"
     checkpoint_path: str | None = None
     previous_job: str | None = None  # the job this one continued (same rule and experiment)
@@ -74,7 +68,13 @@ class JobRecord:
         return self.state
 
     def to_json(self) -> dict:
-        data = dataclasses.asdict(self)
+        """Flat: the progress fields stand among the others (`source` as `progress_from`)."""
+        data = {}
+        for name, value in dataclasses.asdict(self).items():
+            if name == "progress":
+                data.update({PROGRESS_JSON_KEYS.get(key, key): item for key, item in value.items()})
+            else:
+                data[name] = value
         data["active"] = self.active
         return data
 
@@ -102,10 +102,10 @@ def pair(first: float | None, second: float | None, digits: int = 3) -> str:
     return f"{number(first, digits)}/{number(second, digits)}"
 
 
-def epochs_text(record: JobRecord) -> str:
-    if record.epochs_done is None:
-        return "-" if record.epochs_planned is None else f"0/{record.epochs_planned}"
-    return f"{record.epochs_done}/{record.epochs_planned if record.epochs_planned is not None else '?'}"
+def epochs_text(progress: TrainingProgress) -> str:
+    if progress.epochs_done is None:
+        return "-" if progress.epochs_planned is None else f"0/{progress.epochs_planned}"
+    return f"{progress.epochs_done}/{progress.epochs_planned if progress.epochs_planned is not None else '?'}"
 
 
 def ranks_text(record: JobRecord) -> str:
@@ -121,6 +121,8 @@ def nodes_text(record: JobRecord) -> str:
         return record.node_list
     return f"{record.nodes} {record.node_list}" if record.node_list else str(record.nodes)
 
+
+# ------------------------------------------------------------------------------------- table
 
 COLUMNS = (
     "JOB",
@@ -138,6 +140,7 @@ COLUMNS = (
 
 
 def table_row(record: JobRecord) -> list[str]:
+    progress = record.progress
     return [
         record.job_id,
         record.rule or "-",
@@ -146,10 +149,10 @@ def table_row(record: JobRecord) -> list[str]:
         f"{clock(record.elapsed_seconds)}/{clock(record.limit_seconds)}",
         nodes_text(record),
         ranks_text(record),
-        epochs_text(record),
-        pair(record.loss, record.val_loss),
-        pair(record.accuracy, record.val_accuracy),
-        "-" if record.samples_per_second is None else f"{record.samples_per_second:.0f}",
+        epochs_text(progress),
+        pair(progress.loss, progress.val_loss),
+        pair(progress.accuracy, progress.val_accuracy),
+        "-" if progress.samples_per_second is None else f"{progress.samples_per_second:.0f}",
     ]
 
 
@@ -158,14 +161,8 @@ def render_table(records: list[JobRecord], notes: list[str] | None = None) -> st
         return "no Slurm jobs found\n" + "".join(f"note: {note}\n" for note in notes or [])
     rows = [list(COLUMNS)] + [table_row(record) for record in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    explained = []
-    for record in records:
-        if record.diagnosis is not None:
-            explained.append(f"{record.job_id}: {record.diagnosis.kind}: {record.diagnosis.summary.splitlines()[0]}")
-        elif record.state == "pending" and (record.reason_text or record.expected_start):
-            start = f", expected start {record.expected_start}" if record.expected_start else ""
-            explained.append(f"{record.job_id}: pending: {record.reason_text or record.reason}{start}")
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    explained = [text for record in records if (text := _explanation(record))]
     if explained:
         lines.append("")
         lines += [textwrap.shorten(text, 160, placeholder=" ...") for text in explained]
@@ -173,6 +170,19 @@ def render_table(records: list[JobRecord], notes: list[str] | None = None) -> st
             lines.append("Details, evidence and what to do: hpcseq logs <JOB>")
     lines += [f"note: {note}" for note in notes or []]
     return "\n".join(lines) + "\n"
+
+
+def _explanation(record: JobRecord) -> str | None:
+    """The line under the table for a job: its diagnosis, or why it waits."""
+    if record.diagnosis is not None:
+        return f"{record.job_id}: {record.diagnosis.kind}: {record.diagnosis.summary.splitlines()[0]}"
+    if record.state == "pending" and (record.reason_text or record.expected_start):
+        start = f", expected start {record.expected_start}" if record.expected_start else ""
+        return f"{record.job_id}: pending: {record.reason_text or record.reason}{start}"
+    return None
+
+
+# ------------------------------------------------------------------------------ detailed view
 
 
 def _wrapped(label: str, text: str, width: int = 100) -> list[str]:
@@ -185,92 +195,147 @@ def _wrapped(label: str, text: str, width: int = 100) -> list[str]:
     return out
 
 
-def render_detail(record: JobRecord, notes: list[str] | None = None) -> str:
+def _heading(record: JobRecord) -> list[str]:
     if record.rule not in (None, "sbatch"):
         what = f"rule {record.rule}, experiment {record.experiment or '-'} (Snakemake)"
     elif record.rule == "sbatch":
         what = f"experiment {record.experiment or '-'} (job script)"
     else:
         what = f"{record.experiment or 'Slurm job'} (no log files)"
-    lines = [f"job {record.job_id}: {what}"]
+    return [f"job {record.job_id}: {what}"]
+
+
+def _state(record: JobRecord) -> list[str]:
     state = record.state_text
     if record.slurm_state:
-        state += (
-            f" (Slurm: {record.slurm_state}"
-            + (f", exit code {record.exit_code}" if record.exit_code is not None else "")
-            + ")"
-        )
+        exit_code = f", exit code {record.exit_code}" if record.exit_code is not None else ""
+        state += f" (Slurm: {record.slurm_state}{exit_code})"
     if record.reason_text:
         state += f": {record.reason_text}"
     if record.expected_start:
         state += f"; expected start {record.expected_start}"
-    lines += _wrapped("state", state)
+    return _wrapped("state", state)
+
+
+def _time(record: JobRecord) -> list[str]:
     times = f"{clock(record.elapsed_seconds)} of {clock(record.limit_seconds)}"
     if record.started:
         times += f", started {record.started}"
     if record.ended:
         times += f", ended {record.ended}"
-    lines += _wrapped("time", times)
+    lines = _wrapped("time", times)
     if record.runs > 1:
         lines += _wrapped("runs", f"{record.runs} (requeued under the same job id)")
-    lines += _wrapped(
-        "resources",
-        f"nodes {nodes_text(record)}; ranks {record.ranks or '-'}; GPUs "
-        f"{record.gpus if record.gpus is not None else '-'}",
-    )
-    if record.epochs_done is not None or record.epochs_planned is not None:
-        training = f"epoch {epochs_text(record)}"
-        if record.epochs_this_job and record.epochs_done is not None:
-            first = record.epochs_done - record.epochs_this_job + 1
-            training += (
-                f" (this job: epochs {first}-{record.epochs_done}"
-                if first != record.epochs_done
-                else f" (this job: epoch {first}"
-            )
-            training += f", from {record.progress_from})"
-        lines += _wrapped("training", training)
-    if record.checkpoint:
-        lines += _wrapped("checkpoint", f"{record.checkpoint} ({record.checkpoint_path})")
-    if record.loss is not None or record.val_loss is not None:
-        metrics = f"loss {number(record.loss)}, val_loss {number(record.val_loss)}"
-        if record.accuracy is not None or record.val_accuracy is not None:
-            metrics += f", accuracy {number(record.accuracy)}, val_accuracy {number(record.val_accuracy)}"
-        lines += _wrapped("metrics", metrics)
-    if record.samples_per_second is not None:
-        speed = f"{record.samples_per_second:.0f} samples/s"
-        if record.epoch_seconds is not None:
-            speed += f", {record.epoch_seconds:.1f} s per epoch"
-        lines += _wrapped("speed", speed + " (median over this job's epochs)")
+    return lines
+
+
+def _resources(record: JobRecord) -> list[str]:
+    gpus = record.gpus if record.gpus is not None else "-"
+    return _wrapped("resources", f"nodes {nodes_text(record)}; ranks {record.ranks or '-'}; GPUs {gpus}")
+
+
+def _training(record: JobRecord) -> list[str]:
+    progress = record.progress
+    if progress.epochs_done is None and progress.epochs_planned is None:
+        return []
+    training = f"epoch {epochs_text(progress)}"
+    if progress.epochs_this_job and progress.epochs_done is not None:
+        first = progress.epochs_done - progress.epochs_this_job + 1
+        epochs = f"epochs {first}-{progress.epochs_done}" if first != progress.epochs_done else f"epoch {first}"
+        training += f" (this job: {epochs}, from {progress.source})"
+    return _wrapped("training", training)
+
+
+def _checkpoint(record: JobRecord) -> list[str]:
+    return _wrapped("checkpoint", f"{record.checkpoint} ({record.checkpoint_path})") if record.checkpoint else []
+
+
+def _metrics(record: JobRecord) -> list[str]:
+    progress = record.progress
+    if progress.loss is None and progress.val_loss is None:
+        return []
+    metrics = f"loss {number(progress.loss)}, val_loss {number(progress.val_loss)}"
+    if progress.accuracy is not None or progress.val_accuracy is not None:
+        metrics += f", accuracy {number(progress.accuracy)}, val_accuracy {number(progress.val_accuracy)}"
+    return _wrapped("metrics", metrics)
+
+
+def _speed(record: JobRecord) -> list[str]:
+    progress = record.progress
+    if progress.samples_per_second is None:
+        return []
+    speed = f"{progress.samples_per_second:.0f} samples/s"
+    if progress.epoch_seconds is not None:
+        speed += f", {progress.epoch_seconds:.1f} s per epoch"
+    return _wrapped("speed", speed + " (median over this job's epochs)")
+
+
+def _chain(record: JobRecord) -> list[str]:
     chain = []
     if record.previous_job:
         chain.append(f"continues job {record.previous_job}")
     if record.next_job:
         chain.append(f"continued by job {record.next_job}")
-    if chain:
-        lines += _wrapped("chain", "; ".join(chain))
+    return _wrapped("chain", "; ".join(chain)) if chain else []
+
+
+def _files(record: JobRecord) -> list[str]:
+    lines = []
     for index, path in enumerate(record.files or ["(no log files found)"]):
         lines += _wrapped("files" if index == 0 else "", path)
     if record.results_dir:
         lines += _wrapped("results", record.results_dir)
+    return lines
+
+
+def _diagnosis(record: JobRecord) -> list[str]:
     diagnosis = record.diagnosis
-    if diagnosis is not None:
-        lines.append("")
-        lines += _wrapped("diagnosis", f"{diagnosis.kind}: {diagnosis.summary}")
-        if diagnosis.location:
-            lines += _wrapped("code", diagnosis.location)
-        if diagnosis.evidence is not None:
-            lines += _wrapped("evidence", str(diagnosis.evidence))
-        for item in diagnosis.also:
-            lines += _wrapped("", str(item))
-        lines += _wrapped("next step", diagnosis.next_step)
+    if diagnosis is None:
+        return []
+    lines = ["", *_wrapped("diagnosis", f"{diagnosis.kind}: {diagnosis.summary}")]
+    if diagnosis.location:
+        lines += _wrapped("code", diagnosis.location)
+    if diagnosis.evidence is not None:
+        lines += _wrapped("evidence", str(diagnosis.evidence))
+    for item in diagnosis.also:
+        lines += _wrapped("", str(item))
+    return lines + _wrapped("next step", diagnosis.next_step)
+
+
+def _last_lines(record: JobRecord) -> list[str]:
+    lines = []
     for path, tail in record.last_lines.items():
-        if not tail:
-            continue
-        lines.append("")
-        lines.append(f"last lines of {path}:")
-        lines += [f"  {text}" for text in tail]
+        if tail:
+            lines += ["", f"last lines of {path}:", *(f"  {text}" for text in tail)]
+    return lines
+
+
+# The detailed view of one job, section after section (each is empty when it has nothing to say).
+DETAIL_SECTIONS: tuple[Callable[[JobRecord], list[str]], ...] = (
+    _heading,
+    _state,
+    _time,
+    _resources,
+    _training,
+    _checkpoint,
+    _metrics,
+    _speed,
+    _chain,
+    _files,
+    _diagnosis,
+    _last_lines,
+)
+
+
+def render_detail(record: JobRecord, notes: list[str] | None = None) -> str:
+    lines = [line for section in DETAIL_SECTIONS for line in section(record)]
     lines += [f"note: {note}" for note in record.notes + (notes or [])]
     return "\n".join(lines) + "\n"
+
+
+def render_details(records: list[JobRecord], notes: list[str] | None = None) -> str:
+    """The detailed view of each job, one after the other."""
+    return "".join(render_detail(record, notes) for record in records)
 
 
 def render_json(records: list[JobRecord], notes: list[str] | None = None) -> str:

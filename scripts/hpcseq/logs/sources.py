@@ -327,8 +327,8 @@ def parse_sacct(text: str, fields: tuple[str, ...] = SACCT_FIELDS) -> dict[str, 
         values = line.split("|")
         if len(values) < len(fields):
             continue
-        values = values[: len(fields) - 1] + ["|".join(values[len(fields) - 1 :])]
-        row = dict(zip(fields, values))
+        values = [*values[: len(fields) - 1], "|".join(values[len(fields) - 1 :])]  # SubmitLine may hold a '|'
+        row = dict(zip(fields, values, strict=True))
         job_id = row.get("JobID", "")
         if "." not in job_id:
             state, by = split_state(row.get("State", ""))
@@ -359,7 +359,7 @@ def parse_sacct(text: str, fields: tuple[str, ...] = SACCT_FIELDS) -> dict[str, 
             )
             if job_id in jobs:
                 previous = jobs[job_id]
-                job.earlier_runs = previous.earlier_runs + [previous]
+                job.earlier_runs = [*previous.earlier_runs, previous]
                 previous.earlier_runs = []
             jobs[job_id] = job
             current = job
@@ -389,7 +389,7 @@ def parse_squeue(text: str) -> dict[str, SlurmJob]:
         values = line.split("|")
         if len(values) < 10:
             continue
-        values = values[:9] + ["|".join(values[9:])]
+        values = [*values[:9], "|".join(values[9:])]  # the job name may hold a '|'
         job_id, state, reason, used, limit, nodes, where, gres, start, name = values
         state = state.strip()
         running = state not in ("PENDING", "REQUEUE_HOLD", "CONFIGURING")
