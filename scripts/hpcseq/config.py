@@ -176,6 +176,7 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def _semantic_errors(config: dict) -> list[ConfigError]:
+    """What the schema cannot say: references between sections and values that must agree."""
     errors: list[ConfigError] = []
     preset = config.get("preset")
     presets = config.get("presets", {})
@@ -184,64 +185,74 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
         errors.append(ConfigError("preset", f"{preset!r} is not defined under `presets`; defined: {valid}"))
     datasets = config.get("datasets", {})
     for name, experiment in config.get("experiments", {}).items():
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", str(name)):
-            errors.append(
-                ConfigError(
-                    f"experiments.{name}",
-                    "experiment names must start with a letter and "
-                    "hold only letters, digits, '_', '.', '-' (at most 64): they become "
-                    "file names and Slurm job names",
-                )
-            )
-        dataset = experiment.get("dataset")
-        model = experiment.get("model")
-        if dataset not in datasets:
-            valid = ", ".join(sorted(datasets))
-            errors.append(
-                ConfigError(
-                    f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; defined: {valid}"
-                )
-            )
-        elif model in MODEL_DATA_FORMAT and datasets[dataset].get("format") != MODEL_DATA_FORMAT[model]:
-            errors.append(
-                ConfigError(
-                    f"experiments.{name}.dataset",
-                    f"model {model} needs a dataset of format {MODEL_DATA_FORMAT[model]!r}, "
-                    f"but {dataset} has format {datasets[dataset].get('format')!r}",
-                )
-            )
-        prep = experiment.get("preprocess", {})
-        held_out = prep.get("validation_fraction", 0) + prep.get("test_fraction", 0)
-        if held_out >= 1:
-            errors.append(
-                ConfigError(
-                    f"experiments.{name}.preprocess",
-                    f"validation_fraction + test_fraction = {held_out:g} leaves no training data",
-                )
-            )
-        if model == "char_rnn" and prep.get("validation_fraction", 0) <= 0:
-            errors.append(
-                ConfigError(
-                    f"experiments.{name}.preprocess.validation_fraction", "must be above 0: training always validates"
-                )
-            )
-        if model == "sentiment_lstm" and prep.get("validation_fraction", 0) <= 0:
-            errors.append(
-                ConfigError(
-                    f"experiments.{name}.preprocess.validation_fraction", "must be above 0: training always validates"
-                )
-            )
-        pattern = prep.get("start_after")
-        if pattern:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                errors.append(
-                    ConfigError(
-                        f"experiments.{name}.preprocess.start_after", f"not a valid regular expression: {error}"
-                    )
-                )
+        errors += _name_errors(name)
+        errors += _dataset_errors(name, experiment, datasets)
+        errors += _preprocess_errors(name, experiment.get("preprocess", {}))
+        errors += _batch_errors(name, experiment)
     return errors
+
+
+def _name_errors(name: str) -> list[ConfigError]:
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", str(name)):
+        return []
+    return [
+        ConfigError(
+            f"experiments.{name}",
+            "experiment names must start with a letter and hold only letters, digits, '_', '.', '-' "
+            "(at most 64): they become file names and Slurm job names",
+        )
+    ]
+
+
+def _dataset_errors(name: str, experiment: dict, datasets: dict) -> list[ConfigError]:
+    dataset, model = experiment.get("dataset"), experiment.get("model")
+    if dataset not in datasets:
+        valid = ", ".join(sorted(datasets))
+        return [
+            ConfigError(f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; defined: {valid}")
+        ]
+    wanted = MODEL_DATA_FORMAT.get(model)
+    if wanted is not None and datasets[dataset].get("format") != wanted:
+        return [
+            ConfigError(
+                f"experiments.{name}.dataset",
+                f"model {model} needs a dataset of format {wanted!r}, "
+                f"but {dataset} has format {datasets[dataset].get('format')!r}",
+            )
+        ]
+    return []
+
+
+def _preprocess_errors(name: str, prep: dict) -> list[ConfigError]:
+    errors = []
+    key = f"experiments.{name}.preprocess"
+    held_out = prep.get("validation_fraction", 0) + prep.get("test_fraction", 0)
+    if held_out >= 1:
+        errors.append(ConfigError(key, f"validation_fraction + test_fraction = {held_out:g} leaves no training data"))
+    if prep.get("validation_fraction", 0) <= 0:
+        errors.append(ConfigError(f"{key}.validation_fraction", "must be above 0: training always validates"))
+    pattern = prep.get("start_after")
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            errors.append(ConfigError(f"{key}.start_after", f"not a valid regular expression: {error}"))
+    return errors
+
+
+def global_batch_problem(global_batch_size: int | None, ranks: int) -> str | None:
+    """Why a global batch cannot be shared by `ranks` ranks, or None (also checked when training starts,
+    where the number of ranks is the launcher's)."""
+    if global_batch_size is None or global_batch_size % ranks == 0:
+        return None
+    return f"{global_batch_size} cannot be split evenly over {ranks} ranks"
+
+
+def _batch_errors(name: str, experiment: dict) -> list[ConfigError]:
+    problem = global_batch_problem(experiment.get("training", {}).get("global_batch_size"), experiment.get("ranks", 1))
+    if problem is None:
+        return []
+    return [ConfigError(f"experiments.{name}.training.global_batch_size", f"{problem} (experiments.{name}.ranks)")]
 
 
 _TYPED_SCALARS = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None)}

@@ -47,7 +47,7 @@ def sacct(
         ["sacct", "-j", str(job_id), "-P", "-n", f"--format={fields}"], capture_output=True, text=True, check=True
     )
     names = [name.split("%")[0] for name in fields.split(",")]
-    return [dict(zip(names, line.split("|"))) for line in result.stdout.splitlines() if line.strip()]
+    return [dict(zip(names, line.split("|"), strict=False)) for line in result.stdout.splitlines() if line.strip()]
 
 
 def wait_for_job(job_id: str, timeout: float = 600) -> dict:
@@ -57,7 +57,7 @@ def wait_for_job(job_id: str, timeout: float = 600) -> dict:
         rows = [row for row in sacct(job_id) if row["JobID"] == str(job_id)]
         if rows and rows[0]["State"].split()[0].rstrip("+") in TERMINAL:
             time.sleep(2)  # let accounting settle (sacct briefly shows partial records)
-            return [row for row in sacct(job_id) if row["JobID"] == str(job_id)][0]
+            return next(row for row in sacct(job_id) if row["JobID"] == str(job_id))
         time.sleep(2)
     raise TimeoutError(f"job {job_id} not finished after {timeout} s: {sacct(job_id)}")
 

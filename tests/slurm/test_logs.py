@@ -289,7 +289,7 @@ def test_a_cancelled_job_says_by_whom_and_where_training_stands(jobs):
 
 def test_a_rank_killed_during_training_is_named(jobs):
     assert jobs.rows["killed"]["State"] == "FAILED"
-    data, text = detail(jobs, "killed")
+    data, _ = detail(jobs, "killed")
     diagnosis = data["diagnosis"]
     assert data["state"] == "failed" and data["epochs_done"] >= 1
     assert diagnosis["kind"] == "rank_died"

@@ -134,7 +134,7 @@ def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(local_slurm, tmp_path):
         assert remote_eval["model_metrics"] == local_eval["model_metrics"]
     # the CPU stages ran on the default partition with one CPU
     preprocess_job = next(job for job, rule in submitted.items() if rule == "preprocess_text")
-    row = [r for r in sacct(preprocess_job) if r["JobID"] == preprocess_job][0]
+    row = next(r for r in sacct(preprocess_job) if r["JobID"] == preprocess_job)
     assert row["Partition"] == "batch" and row["State"] == "COMPLETED" and "gres/gpu" not in row["AllocTRES"]
     # Slurm logs of successful jobs are kept for `hpcseq logs`
     assert list((REPO_ROOT / ".snakemake" / "slurm_logs" / "rule_train" / "tiny_char").glob("*.log"))

@@ -48,7 +48,7 @@ def test_every_local_script_passes_bash_n_and_sbatch_test_only(local_slurm, tmp_
 
 def test_a_submitted_script_completes_and_leaves_juelich_style_logs(local_slurm, tmp_path):
     config = slurm_config(tmp_path, local_slurm)
-    script = [s for s in render(config, tmp_path / "jobs") if s.name == "tiny_char.sbatch"][0]
+    script = next(s for s in render(config, tmp_path / "jobs") if s.name == "tiny_char.sbatch")
     submit_dir = tmp_path / "submit"
     submit_dir.mkdir()
     result = subprocess.run(

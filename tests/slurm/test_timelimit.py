@@ -99,8 +99,8 @@ def test_snakemake_profile_resubmits_a_warned_training_job_until_done(local_slur
     log = run.stdout + run.stderr
     train_jobs = re.findall(r"SLURM jobid (\d+) \(log: \S+/rule_train/tiny_char/", log)
     assert len(train_jobs) >= 2, log[-3000:]
-    first = [row for row in sacct(train_jobs[0]) if row["JobID"] == train_jobs[0]][0]
-    last = [row for row in sacct(train_jobs[-1]) if row["JobID"] == train_jobs[-1]][0]
+    first = next(row for row in sacct(train_jobs[0]) if row["JobID"] == train_jobs[0])
+    last = next(row for row in sacct(train_jobs[-1]) if row["JobID"] == train_jobs[-1])
     assert first["State"] == "FAILED" and last["State"] == "COMPLETED"
     first_log = REPO_ROOT / ".snakemake" / "slurm_logs" / "rule_train" / "tiny_char" / f"{train_jobs[0]}.log"
     assert "non-zero exit status 75" in first_log.read_text()  # training stopped on the warning

@@ -72,7 +72,7 @@ def test_training_batch_positions_follow_the_permutation_exactly():
     seqlen, step, batch, steps = 4, 1, 10, 5
     full = [x.numpy() for x, _ in inputs.char_training_dataset(ids, seqlen, step, batch, steps, 9, 1, 0, 3 * steps)]
     resumed = [x.numpy() for x, _ in inputs.char_training_dataset(ids, seqlen, step, batch, steps, 9, 1, 7, 3 * steps)]
-    for a, b in zip(full[7:], resumed):
+    for a, b in zip(full[7:], resumed, strict=True):
         np.testing.assert_array_equal(a, b)
     count = inputs.window_count(len(ids), seqlen, step)
     for global_step, x in enumerate(full):

@@ -40,7 +40,8 @@ def command(settings, results_dir, launcher="horovodrun"):
         if launcher == "horovodrun"
         else ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
     )
-    return prefix + [
+    return [
+        *prefix,
         PYTHON,
         "-m",
         "hpcseq",

@@ -181,8 +181,7 @@ def test_evaluation_of_both_models(char_experiment, sentiment_experiment):
             assert 0.0 <= result["majority_baseline"]["accuracy"] <= 1.0
 
 
-def test_missing_horovod_environment_is_a_clear_error(char_experiment, tmp_path):
-    settings, paths = char_experiment
+def test_missing_horovod_environment_is_a_clear_error(tmp_path):
     result = subprocess.run(
         [
             PYTHON,

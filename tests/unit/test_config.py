@@ -576,3 +576,22 @@ def test_a_command_line_string_that_is_no_number_is_still_an_error_by_key():
     raw = C.deep_merge(base_raw(), command_line)
     with pytest.raises(ConfigErrors, match=re.escape("experiments.chars.ranks: 'two' is not of type 'integer'")):
         C.validate_config(raw, command_line=command_line)
+
+
+def test_a_global_batch_that_the_ranks_cannot_share_is_refused_at_validation(tmp_path, capsys):
+    """Issue 11.5: before, `global_batch_size: 33` on 2 ranks passed validation and failed inside the
+    (GPU) training job, which the Slurm profile then retried."""
+    from hpcseq import cli
+
+    raw = C.load_yaml(C.DEFAULT_CONFIG_PATH)
+    raw["experiments"]["shakespeare_char_rnn"]["training"] = {"global_batch_size": 33}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert cli.main(["config", "--config", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert (
+        "experiments.shakespeare_char_rnn.training.global_batch_size: 33 cannot be split evenly over 2 ranks" in error
+    )
+    raw["experiments"]["shakespeare_char_rnn"]["training"] = {"global_batch_size": 32}
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert cli.main(["config", "--config", str(path)]) == 0

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hpcseq.config import global_batch_problem
 from hpcseq.data.vocabulary import char_split_length, load_char_ids, load_sentences
 from hpcseq.errors import ConfigError, InputDataError
 from hpcseq.paths import encoded_split_file
@@ -31,10 +32,9 @@ def batch_per_rank(training: dict, size: int, experiment: str = "") -> int:
     total = training.get("global_batch_size")
     if total is None:
         return training["batch_size"]
-    if total % size:
-        raise ConfigError(
-            f"experiments.{experiment}.training.global_batch_size", f"{total} cannot be split evenly over {size} ranks"
-        )
+    problem = global_batch_problem(total, size)
+    if problem:
+        raise ConfigError(f"experiments.{experiment}.training.global_batch_size", problem)
     return total // size
 
 
