@@ -67,6 +67,7 @@ def render_job_script(request: ScriptRequest) -> str:
     sections = (
         _header(request),
         _environment(request),
+        _warning_trap(request),
         _start(),
         _data_steps(request),
         _training(request),
@@ -137,6 +138,18 @@ def _start() -> list[str]:
     ]
 
 
+def _warning_trap(request: ScriptRequest) -> list[str]:
+    """From the job's start on, Slurm's warning (SIGUSR1 to this shell) is caught: remembered while
+    the data steps run (bash's default for USR1 would end the job), passed on once training runs."""
+    if not _requeues(request.plan):
+        return []
+    return [
+        "# Slurm signals this shell (SIGUSR1) before the time limit: remember it, pass it on to training",
+        "warned=0",
+        'trap \'warned=1; [ -n "${train_pid:-}" ] && kill -USR1 "$train_pid"\' USR1',
+    ]
+
+
 def _data_steps(request: ScriptRequest) -> list[str]:
     if not request.data_steps:
         return []
@@ -172,8 +185,6 @@ def _training_until_requeued(command: str) -> list[str]:
         "# training: one rank per GPU; a rerun continues from the last checkpoint. Slurm signals this",
         "# shell (SIGUSR1) before the time limit; it is passed on to the ranks, which checkpoint and",
         f"# exit {REQUEUE_EXIT_CODE}; then the job is requeued and continues where it stopped.",
-        "warned=0",
-        'trap \'warned=1; [ -n "${train_pid:-}" ] && kill -USR1 "$train_pid"\' USR1',
         '[ "$warned" -eq 1 ] && export HPCSEQ_TIME_LIMIT_WARNING=1  # it came during the steps above',
         command + " &",
         "train_pid=$!",

@@ -154,3 +154,32 @@ def test_only_training_is_rendered():
     cpu_plan = job_resources.plan_job(shipped_config(), "jureca-dc", "shakespeare_char_rnn", "evaluate")
     with pytest.raises(ValueError, match="training stage"):
         jobscript.render_job_script(dataclasses.replace(request, plan=cpu_plan))
+
+
+# srun stand-ins (no Slurm in the unit tests): the preprocessing step sends Slurm's warning to the
+# batch shell, as `--signal=B:USR1@N` would; the training step records the warning it was given.
+WARNED_DURING_PREPROCESSING = """#!/bin/bash
+case "$*" in
+  *" hpcseq preprocess "*) kill -USR1 "$PPID"; sleep 0.2 ;;
+  *" hpcseq train "*) echo "training saw HPCSEQ_TIME_LIMIT_WARNING=${HPCSEQ_TIME_LIMIT_WARNING:-}" ;;
+esac
+exit 0
+"""
+
+
+def test_a_time_limit_warning_during_the_data_steps_reaches_training(tmp_path):
+    """Issue 11.6: the trap was set after the data steps, so a warning that came during
+    preprocessing ended the batch shell (bash's default for USR1)."""
+    config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
+    request = jobscript.script_request(config, "local", "shakespeare_char_rnn", str(tmp_path), "config/config.yaml")
+    script = tmp_path / "job.sbatch"
+    script.write_text(jobscript.render_job_script(request))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(WARNED_DURING_PREPROCESSING)
+    (bin_dir / "srun").chmod(0o755)
+    environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "1", "SLURM_JOB_NODELIST": "n1"}
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "training saw HPCSEQ_TIME_LIMIT_WARNING=1" in result.stdout
+    assert result.stdout.rstrip().endswith(" done")
