@@ -5,6 +5,7 @@
 #   snakemake --cores 2                      # local run (Horovod ranks on this machine)
 #   snakemake --profile slurm                # every rule a Slurm job, training on GPU nodes
 #   snakemake --cores 2 --config preset=lecture
+#   snakemake --cores 2 --sdm conda          # every rule in its conda environment (envs/README.md)
 #   snakemake --report results/report.html   # after a run
 
 from snakemake.utils import min_version
@@ -17,7 +18,6 @@ min_version("9.0")
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
-
 
 
 include: "workflow/rules/common.smk"
@@ -42,6 +42,6 @@ report: "workflow/report/workflow.rst"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -4,6 +4,7 @@ pipeline run small with 2 real Horovod ranks (horovodrun on this machine)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +12,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, tiny_workflow_config, write_config
+from tests.conftest import REPO_ROOT, VENV_TRAIN, tiny_workflow_config, write_config
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
+# Answers the checks Snakemake makes of conda before it plans with `--sdm conda` (conda channels
+# are unreachable here, so no real environment is built).
+STAND_IN_CONDA = """#!/bin/sh
+case "$1" in
+  info) echo '{"conda_prefix": "%(prefix)s", "platform": "linux-64"}' ;;
+  --version) echo "conda 24.7.1" ;;
+  config) echo '{"get": {"channel_priority": "strict"}}' ;;
+  *) echo "stand-in conda cannot: $*" >&2; exit 1 ;;
+esac
+"""
 
-def snakemake(*args, cwd=REPO_ROOT, check=True, timeout=1800) -> subprocess.CompletedProcess:
-    result = subprocess.run(SNAKEMAKE + list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+def snakemake(*args, cwd=REPO_ROOT, check=True, timeout=1800, env=None) -> subprocess.CompletedProcess:
+    result = subprocess.run(SNAKEMAKE + list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
@@ -72,6 +84,42 @@ def test_command_line_config_overrides_nested_keys_of_the_shipped_config(tmp_pat
 def test_lint_is_clean():
     result = snakemake("--lint")
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def shell_commands(result: subprocess.CompletedProcess) -> list[str]:
+    """The shell commands of a `snakemake -n -p` (first lines only), rule `all` left out."""
+    lines = (result.stdout + result.stderr).splitlines()
+    commands = [line.removeprefix("Shell command: ") for line in lines if line.startswith("Shell command: ")]
+    return [command for command in commands if command != "None"]
+
+
+def test_rules_read_the_validated_config_with_its_defaults(tmp_path):
+    # the tiny config names no local_launcher: the rules see the schema default
+    config = yaml.safe_load(tiny_config(tmp_path).read_text())
+    assert "local_launcher" not in config
+    commands = shell_commands(snakemake("-n", "-p", "--configfile", str(tiny_config(tmp_path))))
+    train = [c for c in commands if " -m hpcseq train " in c]
+    assert len(train) == 2 and all("--local-launcher horovodrun " in c for c in train)
+    assert all(f"-- {VENV_TRAIN / 'bin' / 'python'} -m hpcseq train " in c for c in train)
+
+
+def test_under_sdm_conda_every_rule_runs_the_python_of_its_conda_environment(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    conda = bin_dir / "conda"
+    conda.write_text(STAND_IN_CONDA % {"prefix": tmp_path})
+    conda.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    args = ["--sdm", "conda", "--conda-prefix", str(tmp_path / "envs"), "--configfile", str(tiny_config(tmp_path))]
+    result = snakemake("-n", "-p", *args, env=env)
+    output = result.stdout + result.stderr
+    assert "Conda environment envs/workflow.yaml will be created." in output
+    assert "Conda environment envs/training.yaml will be created." in output
+    commands = shell_commands(result)
+    assert len(commands) == 12  # 2 x (preprocess, vocabulary, train, evaluate, curves) + confusion + summary
+    assert all(command.startswith("python -m hpcseq ") for command in commands)
+    assert sum(" -- python -m hpcseq train " in command for command in commands) == 2
+    assert sum(" -- python -m hpcseq evaluate " in command for command in commands) == 2
 
 
 def test_config_errors_name_the_key(tmp_path):

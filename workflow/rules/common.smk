@@ -1,4 +1,5 @@
-# Shared helpers: config validation, paths, per-stage settings, interpreters.
+# Shared by the rules: the validated config, the constants read from it, result paths
+# (hpcseq.paths.ExperimentPaths), per-stage settings and resources, interpreters.
 import json
 import os
 import re
@@ -6,50 +7,89 @@ import shlex
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(workflow.basedir)
-sys.path.insert(0, str(REPO_ROOT / "scripts"))  # the rules' code, also when hpcseq is not installed
+from snakemake.settings.types import DeploymentMethod
 
-from hpcseq import config as hpcseq_config  # noqa: E402
-from hpcseq.cluster import clusters as hpcseq_clusters  # noqa: E402
-from hpcseq.cluster import resources as hpcseq_resources  # noqa: E402
-from hpcseq.errors import HpcseqError  # noqa: E402
-from hpcseq.paths import ExperimentPaths, encoded_files, prepared_files  # noqa: E402
+from hpcseq import config as hpcseq_config
+from hpcseq.cluster import clusters as hpcseq_clusters
+from hpcseq.cluster import resources as hpcseq_resources
+from hpcseq.cluster.options import SLURM_SETTING_KEYS
+from hpcseq.errors import HpcseqError
+from hpcseq.paths import ExperimentPaths, results_dir_of, summary_file
 
 
-def validate_config(raw, schema=hpcseq_config.SCHEMA_PATH):
-    """Validate against workflow/schemas/config.schema.yaml and resolve defaults and the preset.
+def replace_with_validated(config):
+    """Validate Snakemake's `config` against workflow/schemas/config.schema.yaml and replace its
+    contents by the resolved config (schema defaults, the preset, --config values typed), so that
+    no rule or function can read a raw value.
 
     hpcseq's validator uses the same schema as snakemake.utils.validate, but reports every
     problem at once with its dotted key and, for a mistyped key, the valid ones.
     """
     try:
-        return hpcseq_config.validate_config(dict(raw), command_line=workflow.config_settings.config)
+        validated = hpcseq_config.validate_config(dict(config), command_line=workflow.config_settings.config)
     except HpcseqError as error:
         raise WorkflowError(str(error))
+    config.clear()
+    config.update(validated)
 
 
-CONFIG = validate_config(config)
-RESULTS = CONFIG["results_dir"]
-LOGS = CONFIG["logs_dir"]
-BENCHMARKS = CONFIG["benchmarks_dir"]
-EXPERIMENTS = sorted(CONFIG["experiments"])
-WORKFLOW_PYTHON = sys.executable  # preprocessing, vocabulary and plots need no TensorFlow
-
-
-def resolve_repo_path(path):
-    """A path relative to the repository; a bare command name (python) stays a name for PATH."""
-    if "/" not in path:
-        return path
-    path = Path(os.path.expandvars(os.path.expanduser(path)))
+def interpreter(configured):
+    """The python of a rule. Under `--sdm conda` it is the rule's conda environment's (Snakemake
+    activates it, so `python` on PATH); else `configured`: a path relative to the repository, or a
+    bare command name (python) that stays a name for PATH."""
+    if USES_CONDA:
+        return "python"
+    if "/" not in configured:
+        return configured
+    path = Path(os.path.expandvars(os.path.expanduser(configured)))
     return str(path if path.is_absolute() else REPO_ROOT / path)
 
 
+def experiment_paths(experiment):
+    """The files of an experiment (hpcseq.paths.ExperimentPaths): of a concrete one in input
+    functions; with the `{experiment}` wildcard as its name, the rules' patterns (EXPERIMENT)."""
+    return ExperimentPaths.of(RESULTS, experiment)
+
+
+replace_with_validated(config)
+
+# ---------------------------------------------------------------------------------------------
+# Constants. `config` is the validated one from here on.
+REPO_ROOT = Path(workflow.basedir)
+RESULTS = config["results_dir"]
+LOGS = config["logs_dir"]
+BENCHMARKS = config["benchmarks_dir"]
+JOBS = config["jobs_dir"]
+EXPERIMENTS = sorted(config["experiments"])
+CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["model"] == "char_rnn"]
+SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["model"] == "sentiment_lstm"]
+CLUSTERS = sorted(config["clusters"])
+CONFIG_FILE = str(Path(workflow.configfiles[-1]) if workflow.configfiles else REPO_ROOT / "config" / "config.yaml")
+
+# Each rule's conda environment (envs/README.md). Under `--sdm conda` the rules run in them;
+# otherwise in the two venvs: the workflow interpreter (this one) and `training_python`.
+WORKFLOW_ENV = "../../envs/workflow.yaml"
+TRAINING_ENV = "../../envs/training.yaml"
+USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 # --config training_python=... on the command line wins over a cluster's own interpreter
 # (config_settings.config holds the --config values only; overwrite_config also the --configfile ones).
 PYTHON_FROM_COMMAND_LINE = (workflow.config_settings.config or {}).get("training_python")
-TRAINING_PYTHON = resolve_repo_path(
-    PYTHON_FROM_COMMAND_LINE or hpcseq_resources.training_interpreter(CONFIG, CONFIG["cluster"])
+WORKFLOW_PYTHON = interpreter(sys.executable)  # preprocessing, vocabulary and plots need no TensorFlow
+TRAINING_PYTHON = interpreter(
+    PYTHON_FROM_COMMAND_LINE or hpcseq_resources.training_interpreter(config, config["cluster"])
 )
+
+# The end of the commands of the rules that run as Slurm jobs (see logged()).
+LOG_WITH_TAIL_ON_FAILURE = "> {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"
+# Every result file's pattern: its path with the `{experiment}` wildcard as the experiment's name.
+EXPERIMENT = experiment_paths("{experiment}")
+# ---------------------------------------------------------------------------------------------
+
+if USES_CONDA:
+    # The conda environments hold hpcseq's dependencies, not hpcseq itself: the rules run this
+    # checkout's package (Snakemake keeps PYTHONPATH out of conda environments, hence the prefix,
+    # which runs after the activation; `set -euo pipefail` is Snakemake's own default prefix).
+    shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(REPO_ROOT / 'scripts'))}; ")
 
 
 def name_pattern(names):
@@ -57,65 +97,81 @@ def name_pattern(names):
     return "|".join(re.escape(name) for name in names) or "(?!x)x"
 
 
-CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if CONFIG["experiments"][n]["model"] == "char_rnn"]
-SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if CONFIG["experiments"][n]["model"] == "sentiment_lstm"]
-
-
 wildcard_constraints:
     experiment=name_pattern(EXPERIMENTS),
 
 
-def settings(experiment):
-    return hpcseq_config.experiment_settings(CONFIG, experiment)
+def logged(command):
+    """`command` with its output in the rule's log; on failure the log's last 40 lines also go to
+    stderr, and so into the job's own Slurm log (.snakemake/slurm_logs/...). A retry overwrites the
+    rule's log, not that one: `hpcseq logs` can then diagnose every attempt."""
+    return f"{command} {LOG_WITH_TAIL_ON_FAILURE}"
+
+
+# Result paths -------------------------------------------------------------------------------
+
+
+def model_of(wildcards):
+    return config["experiments"][wildcards.experiment]["model"]
+
+
+def prepared_inputs(wildcards):
+    """The preprocessing outputs of an experiment (their names depend on its model)."""
+    return list(experiment_paths(wildcards.experiment).prepared_files(model_of(wildcards)).values())
+
+
+def encoded_inputs(wildcards):
+    """The vocabulary outputs of an experiment (their names depend on its model)."""
+    return list(experiment_paths(wildcards.experiment).encoded_files(model_of(wildcards)).values())
+
+
+def results_dir_of_output(output_name):
+    """Params function: the results folder, found from the named output (hpcseq.paths.results_dir_of)
+    rather than from the config, so that it follows the file wherever Snakemake puts it."""
+
+    def results_dir(wildcards, output):
+        return str(results_dir_of(getattr(output, output_name), wildcards.experiment))
+
+    return results_dir
+
+
+def sbatch_file(cluster="{cluster}", experiment="{experiment}"):
+    """jobs/<cluster>/<experiment>.sbatch (the wildcards by default: the rule's pattern)."""
+    return f"{JOBS}/{cluster}/{experiment}.sbatch"
+
+
+def all_targets():
+    targets = []
+    for name in EXPERIMENTS:
+        paths = experiment_paths(name)
+        targets += [str(paths.eval_metrics), str(paths.training_curves)]
+        if name in SENTENCE_EXPERIMENTS:
+            targets.append(str(paths.confusion_matrix))
+    targets.append(str(summary_file(RESULTS)))
+    targets += [sbatch_file(cluster, name) for cluster in CLUSTERS for name in EXPERIMENTS]
+    return targets
+
+
+# Settings, resources, cluster set-up ---------------------------------------------------------
+
+
+def dataset_path(wildcards):
+    dataset = config["datasets"][config["experiments"][wildcards.experiment]["dataset"]]
+    return dataset["path"]
+
+
+def ranks_of(wildcards):
+    return config["experiments"][wildcards.experiment]["ranks"]
 
 
 def stage_json(stage):
     """Params function: the JSON of what `stage` depends on, so Snakemake reruns it on change."""
 
     def params(wildcards):
-        return json.dumps(hpcseq_config.stage_settings(settings(wildcards.experiment), stage), sort_keys=True)
+        settings = hpcseq_config.experiment_settings(config, wildcards.experiment)
+        return json.dumps(hpcseq_config.stage_settings(settings, stage), sort_keys=True)
 
     return params
-
-
-def paths(experiment):
-    return ExperimentPaths.of(RESULTS, experiment)
-
-
-def model_of(wildcards):
-    return CONFIG["experiments"][wildcards.experiment]["model"]
-
-
-def dataset_path(wildcards):
-    dataset = CONFIG["datasets"][CONFIG["experiments"][wildcards.experiment]["dataset"]]
-    return dataset["path"]
-
-
-def prepared_inputs(wildcards):
-    """The preprocessing outputs of an experiment (their names depend on its model)."""
-    return [str(paths(wildcards.experiment).prepared / name) for name in prepared_files(model_of(wildcards))]
-
-
-def encoded_inputs(wildcards):
-    p = paths(wildcards.experiment)
-    return [str(p.vocab)] + [str(p.encoded / name) for name in encoded_files(model_of(wildcards))]
-
-
-def ranks_of(wildcards):
-    return CONFIG["experiments"][wildcards.experiment]["ranks"]
-
-
-def all_targets():
-    targets = []
-    for name in EXPERIMENTS:
-        p = paths(name)
-        targets += [str(p.eval_metrics), str(p.plots / "training_curves.png")]
-        if name in SENTENCE_EXPERIMENTS:
-            targets.append(str(p.plots / "confusion_matrix.png"))
-    targets.append(f"{RESULTS}/summary.md")
-    jobs = CONFIG["jobs_dir"]
-    targets += [f"{jobs}/{cluster}/{name}.sbatch" for cluster in sorted(CONFIG["clusters"]) for name in EXPERIMENTS]
-    return targets
 
 
 def stage_resources(stage):
@@ -124,56 +180,27 @@ def stage_resources(stage):
     keys = hpcseq_resources.TRAIN_RESOURCE_KEYS if stage == "train" else hpcseq_resources.CPU_RESOURCE_KEYS
 
     def resource(key):
-        return lambda wildcards: hpcseq_resources.stage_resources(CONFIG, wildcards.experiment, stage)[key]
+        return lambda wildcards: hpcseq_resources.stage_resources(config, wildcards.experiment, stage)[key]
 
     return {key: resource(key) for key in keys}
 
 
 def cluster_setup(wildcards):
     """The cluster's environment setup (module loads, venv), run first by `hpcseq launch` in Slurm."""
-    if CONFIG["cluster"] is None:
+    if config["cluster"] is None:
         return ""
-    cluster = hpcseq_clusters.parse_cluster(CONFIG["cluster"], CONFIG["clusters"][CONFIG["cluster"]])
+    cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
     return "\n".join(hpcseq_clusters.setup_lines(cluster))
-
-
-def results_dir_from(name):
-    """Params function: the results folder, derived from an output or input file (results/<experiment>/...)
-    rather than hard-coded, so that it follows the file wherever Snakemake puts it."""
-
-    def results_dir(wildcards, input, output):
-        files = output if name in output.keys() else input
-        path = Path(getattr(files, name))
-        while path.name != wildcards.experiment:
-            path = path.parent
-        return str(path.parent)
-
-    return results_dir
-
-
-# The rules that run as Slurm jobs end their shell command with
-#   > {log} 2>&1 || { status=$?; tail -n 40 {log} >&2; exit $status; }
-# so that on failure the end of the rule's log is also in the job's own Slurm log
-# (.snakemake/slurm_logs/...). A retry overwrites the rule's log, not that one: `hpcseq logs`
-# can then diagnose every attempt.
-
-WORKFLOW_ENV = "../../envs/workflow.yaml"
-TRAINING_ENV = "../../envs/training.yaml"
-
-
-CLUSTERS = sorted(CONFIG["clusters"])
-JOBS = CONFIG["jobs_dir"]
-CONFIG_FILE = str(Path(workflow.configfiles[-1]) if workflow.configfiles else REPO_ROOT / "config" / "config.yaml")
 
 
 def sbatch_overrides(wildcards):
     """The resolved settings that may come from `--config` rather than the file, as CLI options."""
     options = []
-    for key in ("account", "reservation", "qos", "mail_user", "mail_type"):
-        if CONFIG["slurm"].get(key):
-            options += [f"--{key.replace('_', '-')}", str(CONFIG["slurm"][key])]
-    if CONFIG.get("preset"):
-        options += ["--preset", CONFIG["preset"]]
+    for key in SLURM_SETTING_KEYS:
+        if config["slurm"].get(key):
+            options += [f"--{key.replace('_', '-')}", str(config["slurm"][key])]
+    if config.get("preset"):
+        options += ["--preset", config["preset"]]
     if PYTHON_FROM_COMMAND_LINE:  # else each cluster's own, or the file's
         options += ["--training-python", PYTHON_FROM_COMMAND_LINE]
     return " ".join(shlex.quote(option) for option in options)

@@ -6,51 +6,27 @@ rule preprocess_text:
     input:
         dataset_path,
     output:
-        train=f"{RESULTS}/{{experiment}}/prepared/train.txt",
-        validation=f"{RESULTS}/{{experiment}}/prepared/validation.txt",
-        test=f"{RESULTS}/{{experiment}}/prepared/test.txt",
-        report=f"{RESULTS}/{{experiment}}/prepared/split_report.json",
+        **EXPERIMENT.prepared_files("char_rnn"),
+    log:
+        f"{LOGS}/preprocess/{{experiment}}.log",
+    benchmark:
+        f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
     wildcard_constraints:
         experiment=name_pattern(CHAR_EXPERIMENTS),
+    conda:
+        WORKFLOW_ENV
+    resources:
+        **stage_resources("preprocess"),
     params:
         python=WORKFLOW_PYTHON,
         settings=stage_json("preprocess"),
-        results=results_dir_from("report"),
-    resources:
-        **stage_resources("preprocess"),
-    conda:
-        WORKFLOW_ENV
-    log:
-        f"{LOGS}/preprocess/{{experiment}}.log",
-    benchmark:
-        f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
+        results=results_dir_of_output("report"),
     shell:
-        "{params.python:q} -m hpcseq preprocess --settings {params.settings:q} "
-        "--results-dir {params.results:q} > {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"
+        logged("{params.python:q} -m hpcseq preprocess --settings {params.settings:q} --results-dir {params.results:q}")
 
 
-rule preprocess_sentences:
-    input:
-        dataset_path,
+use rule preprocess_text as preprocess_sentences with:
     output:
-        train=f"{RESULTS}/{{experiment}}/prepared/train.tsv",
-        validation=f"{RESULTS}/{{experiment}}/prepared/validation.tsv",
-        test=f"{RESULTS}/{{experiment}}/prepared/test.tsv",
-        report=f"{RESULTS}/{{experiment}}/prepared/split_report.json",
+        **EXPERIMENT.prepared_files("sentiment_lstm"),
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
-    params:
-        python=WORKFLOW_PYTHON,
-        settings=stage_json("preprocess"),
-        results=results_dir_from("report"),
-    resources:
-        **stage_resources("preprocess"),
-    conda:
-        WORKFLOW_ENV
-    log:
-        f"{LOGS}/preprocess/{{experiment}}.log",
-    benchmark:
-        f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
-    shell:
-        "{params.python:q} -m hpcseq preprocess --settings {params.settings:q} "
-        "--results-dir {params.results:q} > {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"

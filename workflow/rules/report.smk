@@ -3,22 +3,22 @@
 
 rule summary:
     input:
-        expand(f"{RESULTS}/{{experiment}}/eval/metrics.json", experiment=EXPERIMENTS),
+        [experiment_paths(name).eval_metrics for name in EXPERIMENTS],
     output:
         report(
-            f"{RESULTS}/summary.md",
+            summary_file(RESULTS),
             caption="../report/summary.rst",
             category="Summary",
             labels={"file": "summary of all experiments"},
         ),
+    log:
+        f"{LOGS}/summary.log",
+    conda:
+        WORKFLOW_ENV
     params:
         python=WORKFLOW_PYTHON,
         results=lambda wildcards, output: str(Path(output[0]).parent),
         experiments=EXPERIMENTS,
-    conda:
-        WORKFLOW_ENV
-    log:
-        f"{LOGS}/summary.log",
     shell:
         "{params.python:q} -m hpcseq summary --results-dir {params.results:q} --output {output:q} "
         "{params.experiments:q} > {log:q} 2>&1"

@@ -10,30 +10,31 @@ rule train:
     input:
         encoded_inputs,
     output:
-        model=f"{RESULTS}/{{experiment}}/model/final.keras",
-        metrics=f"{RESULTS}/{{experiment}}/model/metrics.jsonl",
-        summary=f"{RESULTS}/{{experiment}}/model/training_summary.json",
-    params:
-        settings=stage_json("train"),
-        results=results_dir_from("summary"),
-        ranks=ranks_of,
-        python=TRAINING_PYTHON,
-        workflow_python=WORKFLOW_PYTHON,
-        launcher=CONFIG["local_launcher"],
-        setup=cluster_setup,
-    threads: lambda wildcards: ranks_of(wildcards)
-    resources:
-        **stage_resources("train"),
-    conda:
-        TRAINING_ENV
+        model=EXPERIMENT.final_model,
+        metrics=EXPERIMENT.metrics,
+        summary=EXPERIMENT.training_summary,
     log:
         f"{LOGS}/train/{{experiment}}.log",
     benchmark:
         f"{BENCHMARKS}/train/{{experiment}}.tsv"
+    conda:
+        TRAINING_ENV
+    threads: lambda wildcards: ranks_of(wildcards)
+    resources:
+        **stage_resources("train"),
+    params:
+        settings=stage_json("train"),
+        results=results_dir_of_output("summary"),
+        ranks=ranks_of,
+        python=TRAINING_PYTHON,
+        workflow_python=WORKFLOW_PYTHON,
+        launcher=config["local_launcher"],
+        setup=cluster_setup,
     shell:
-        "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
-        "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
-        "--srun={resources.mpi:q} --slurm-setup={params.setup:q} --local-launcher {params.launcher} "
-        "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
-        "--foreign-checkpoints set-aside "
-        "> {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"
+        logged(
+            "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
+            "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
+            "--srun={resources.mpi:q} --slurm-setup={params.setup:q} --local-launcher {params.launcher} "
+            "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
+            "--foreign-checkpoints set-aside"
+        )
