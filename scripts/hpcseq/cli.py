@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from hpcseq.errors import ConfigError, HpcseqError
+from hpcseq.errors import ConfigError, ConfigErrors, HpcseqError
 from hpcseq.events import STAGE_ERROR
 
 
@@ -151,44 +151,38 @@ def cmd_launch(args) -> int:
 def cmd_sbatch(args) -> int:
     from hpcseq import config as config_module
     from hpcseq.cluster.jobscript import render_job_script, script_request
-    from hpcseq.cluster.options import SLURM_SETTING_KEYS
+    from hpcseq.cluster.resources import job_script_problems
     from hpcseq.io import write_text
 
     config_path = args.config or config_module.DEFAULT_CONFIG_PATH
-    overrides: dict = {}
-    if args.preset:
-        overrides["preset"] = args.preset
-    slurm = {key: getattr(args, key) for key in SLURM_SETTING_KEYS if getattr(args, key) is not None}
-    if slurm:
-        overrides["slurm"] = slurm
-    config = config_module.load_yaml(config_path)
-    experiments = list(config.get("experiments", {})) if args.experiment in (None, "all") else [args.experiment]
-    per_experiment = {}
-    if args.time:
-        per_experiment["time"] = args.time
-    if args.partition:
-        per_experiment["partition"] = args.partition
-    if per_experiment:
-        overrides["experiments"] = {name: {"slurm": per_experiment} for name in experiments}
-    config = config_module.validate_config(config_module.deep_merge(config, overrides))
+    raw = config_module.load_yaml(config_path)
+    experiments = list(raw.get("experiments", {})) if args.experiment in (None, "all") else [args.experiment]
+    every_cluster = args.cluster == "all"
+    overrides = _sbatch_overrides(args, experiments)
+    if args.cluster:  # the settings are checked against the cluster the scripts are for
+        overrides["cluster"] = None if every_cluster else args.cluster
+    config = _as_options(args, lambda: config_module.validate_config(config_module.deep_merge(raw, overrides)))
     for name in experiments:
         config_module.experiment_settings(config, name)  # a clear error for an unknown experiment
-    clusters = sorted(config["clusters"]) if args.cluster == "all" else [args.cluster or config["cluster"]]
+    clusters = sorted(config["clusters"]) if every_cluster else [config["cluster"]]
     if clusters == [None]:
         raise ConfigError("cluster", "name a cluster with --cluster (or set `cluster` in the config)")
-    workdir = str(args.workdir or config_module.REPO_ROOT)
-    try:
-        shown_config = str(Path(config_path).resolve().relative_to(Path(workdir).resolve()))
-    except ValueError:
-        shown_config = str(Path(config_path).resolve())
+    workdir, config_in_job = _job_location(args.workdir, Path(config_path))
     for cluster in clusters:
         for name in experiments:
+            problems = job_script_problems(config, cluster, name)
+            if problems and every_cluster:  # the clusters it fits still get their scripts
+                why = "; ".join(str(problem) for problem in _renamed_for_options(args, problems))
+                print(f"hpcseq sbatch: no script for {name} on {cluster}: {why}", file=sys.stderr)
+                continue
+            if problems:
+                raise ConfigErrors(_renamed_for_options(args, problems))
             request = script_request(
                 config,
                 cluster,
                 name,
                 workdir,
-                shown_config,
+                config_in_job,
                 data_steps=not args.no_data_steps,
                 dependency=args.dependency,
                 python=args.training_python,
@@ -201,6 +195,69 @@ def cmd_sbatch(args) -> int:
             write_text(target, text)
             print(target)
     return 0
+
+
+def _sbatch_overrides(args, experiments: list[str]) -> dict:
+    """What `hpcseq sbatch`'s options change in the config."""
+    from hpcseq.cluster.options import SLURM_SETTING_KEYS
+
+    overrides: dict = {}
+    if args.preset:
+        overrides["preset"] = args.preset
+    slurm = {key: getattr(args, key) for key in SLURM_SETTING_KEYS if getattr(args, key) is not None}
+    if slurm:
+        overrides["slurm"] = slurm
+    per_experiment = {key: getattr(args, key) for key in ("time", "partition") if getattr(args, key)}
+    if per_experiment:
+        overrides["experiments"] = {name: {"slurm": per_experiment} for name in experiments}
+    return overrides
+
+
+def _renamed_for_options(args, errors: list[ConfigError]) -> list[ConfigError]:
+    """Errors about a value the user gave as --time or --partition name that option, not a config key."""
+    renamed = []
+    for error in errors:
+        option = next(
+            (
+                f"--{key}"
+                for key in ("time", "partition")
+                if getattr(args, key) and error.key.startswith("experiments.") and error.key.endswith(f".slurm.{key}")
+            ),
+            None,
+        )
+        error = ConfigError(option, error.detail) if option else error
+        if str(error) not in map(str, renamed):  # one option, given once, for every experiment
+            renamed.append(error)
+    return renamed
+
+
+def _as_options(args, validate):
+    """validate(), with errors about --time and --partition named after the options."""
+    try:
+        return validate()
+    except ConfigErrors as errors:
+        raise ConfigErrors(_renamed_for_options(args, errors.errors)) from None
+
+
+def _job_location(workdir: Path | None, config_path: Path) -> tuple[str, str]:
+    """(the directory a job script cds into, the config file as the job names it).
+
+    A job runs in the repository (this one, or its clone at --workdir on the cluster) and names
+    the config by its path inside the repository, which is the same in every clone."""
+    from hpcseq.config import REPO_ROOT
+
+    resolved = config_path.resolve()
+    try:
+        in_repository = str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        if workdir is not None:
+            raise ConfigError(
+                "--config",
+                f"{config_path} lies outside the repository ({REPO_ROOT}), so a job in --workdir {workdir} "
+                "cannot read it: put the config into the repository (and its clone on the cluster)",
+            ) from None
+        in_repository = str(resolved)
+    return str(workdir or REPO_ROOT), in_repository
 
 
 def cmd_config(args) -> int:

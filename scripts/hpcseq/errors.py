@@ -21,12 +21,16 @@ class HpcseqError(Exception):
 
 
 class ConfigError(HpcseqError):
-    """A config value is missing, unknown or invalid. `key` is the dotted path to it."""
+    """A config value is missing, unknown or invalid. `key` is the dotted path to it, or the
+    command-line option (`--time`) that gave it."""
 
     def __init__(self, key: str, message: str):
         self.key = key
         self.detail = message
-        super().__init__(f"config key {key}: {message}" if key else f"config: {message}")
+        if key.startswith("--"):
+            super().__init__(f"option {key}: {message}")
+        else:
+            super().__init__(f"config key {key}: {message}" if key else f"config: {message}")
 
 
 class ConfigErrors(HpcseqError):

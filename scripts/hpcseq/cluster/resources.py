@@ -177,8 +177,8 @@ def stage_resources(config: dict, experiment: str, stage: str) -> dict:
 
 def slurm_config_errors(config: dict) -> list[ConfigError]:
     """Every Slurm-related value of a resolved config checked at once (clusters, site settings,
-    per-experiment partitions, times and geometries), so that a bad value is reported by key at
-    validation time rather than when a script is rendered or a job submitted."""
+    time limits; and each experiment's partition, time and geometry on the cluster in use), so that
+    a bad value is reported by key at validation time rather than when a job is submitted."""
     checks = ConfigChecks()
     _check_clusters(config, checks)
     checks.call(site_options, config.get("slurm", {}))
@@ -207,11 +207,24 @@ def _check_time_limits(config: dict, checks: ConfigChecks) -> None:
 
 
 def _check_job_plans(config: dict, checks: ConfigChecks) -> None:
-    """Every stage of every experiment on every cluster: partitions, time limits, geometries."""
-    for cluster_name in config.get("clusters", {}):
-        for experiment in config.get("experiments", {}):
-            for stage in JOB_STAGES:
-                checks.call(plan_job, config, cluster_name, experiment, stage)
+    """Every stage of every experiment on the cluster that will run them (the config's `cluster`):
+    partitions, time limits, geometries. Other clusters' limits do not constrain this run, and a
+    run without a cluster (stages on this machine) has none."""
+    cluster_name = config.get("cluster")
+    if cluster_name is None:
+        return
+    for experiment in config.get("experiments", {}):
+        for stage in JOB_STAGES:
+            checks.call(plan_job, config, cluster_name, experiment, stage)
+
+
+def job_script_problems(config: dict, cluster_name: str, experiment: str) -> list[ConfigError]:
+    """Why an experiment's job script cannot be written for a cluster (its partition, time limit
+    or rank count does not fit there); [] when it can."""
+    checks = ConfigChecks()
+    for stage in JOB_STAGES:
+        checks.call(plan_job, config, cluster_name, experiment, stage)
+    return checks.errors
 
 
 def training_interpreter(config: dict, cluster_name: str | None) -> str:

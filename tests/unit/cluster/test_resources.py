@@ -24,7 +24,7 @@ def test_training_geometry_fills_whole_nodes(ranks, nodes, per_node):
 
 def test_ranks_that_do_not_fill_nodes_are_refused_by_key():
     with pytest.raises(ConfigErrors) as caught:
-        shipped_config(experiments={"shakespeare_char_rnn": {"ranks": 6}})
+        shipped_config(cluster="jureca-dc", experiments={"shakespeare_char_rnn": {"ranks": 6}})
     assert any(
         error.key == "experiments.shakespeare_char_rnn.ranks" and "multiple of 4" in str(error)
         for error in caught.value.errors
@@ -33,7 +33,10 @@ def test_ranks_that_do_not_fill_nodes_are_refused_by_key():
 
 def test_time_limit_above_the_partition_limit_is_refused():
     with pytest.raises(ConfigErrors) as caught:
-        shipped_config(experiments={"shakespeare_char_rnn": {"slurm": {"partition": "gpu_devel", "time": "03:00:00"}}})
+        shipped_config(
+            cluster="jureca-dc",
+            experiments={"shakespeare_char_rnn": {"slurm": {"partition": "gpu_devel", "time": "03:00:00"}}},
+        )
     assert any("above the 02:00:00 limit of partition dc-gpu-devel" in str(e) for e in caught.value.errors)
 
 
@@ -94,3 +97,27 @@ def test_slurm_config_errors_lists_every_bad_value_before_planning():
     keys = [error.key for error in job_resources.slurm_config_errors(config)]
     assert keys == ["cluster", "slurm.account", "slurm.time.train", "experiments.shakespeare_char_rnn.slurm.time"]
     assert job_resources.slurm_config_errors(shipped_config()) == []
+
+
+def test_settings_are_checked_against_the_cluster_in_use_only():
+    """Issue 11.1: a partition that only JSC's clusters have, a time limit above JSC's, and a rank
+    count that fills no node of the local cluster are each fine where they are used."""
+    devel = {"shakespeare_char_rnn": {"slurm": {"partition": "gpu_devel"}}}
+    assert shipped_config(cluster="jureca-dc", experiments=devel)["cluster"] == "jureca-dc"
+    with pytest.raises(ConfigErrors, match="cluster local has no 'gpu_devel' partition"):
+        shipped_config(cluster="local", experiments=devel)
+    long = {"shakespeare_char_rnn": {"slurm": {"time": "30:00:00"}}}
+    shipped_config(cluster="local", experiments=long)
+    with pytest.raises(ConfigErrors, match="above the 1-00:00:00 limit"):
+        shipped_config(cluster="jureca-dc", experiments=long)
+    three = {"shakespeare_char_rnn": {"ranks": 3}}
+    shipped_config(cluster=None, experiments=three)
+    with pytest.raises(ConfigErrors, match="3 ranks do not fill whole nodes of 2 GPUs on local"):
+        shipped_config(cluster="local", experiments=three)
+
+
+def test_a_job_script_problem_names_the_cluster_it_does_not_fit():
+    config = shipped_config(cluster=None, experiments={"shakespeare_char_rnn": {"slurm": {"partition": "gpu_devel"}}})
+    assert job_resources.job_script_problems(config, "jureca-dc", "shakespeare_char_rnn") == []
+    [problem] = job_resources.job_script_problems(config, "generic", "shakespeare_char_rnn")
+    assert "cluster generic has no 'gpu_devel' partition" in str(problem)
