@@ -182,3 +182,23 @@ def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path):
     report = tmp_path / "report.html"
     snakemake("--configfile", str(config), "--report", str(report))
     assert report.stat().st_size > 10000
+
+
+def test_a_local_run_is_held_to_no_clusters_geometry_and_job_scripts_are_written_where_they_fit(tmp_path):
+    """Issue 11.1: 3 ranks on this machine were refused for not filling the nodes of the `local`
+    test cluster, and a partition that only JSC's clusters have failed for every other cluster."""
+    experiment = "experiments={shakespeare_char_rnn: {ranks: 3, slurm: {partition: gpu_devel}}}"
+    result = snakemake("-n", "--config", f"results_dir={tmp_path}/r", f"jobs_dir={tmp_path}/j", experiment)
+    planned = result.stdout + result.stderr
+    for cluster in ("generic", "local"):
+        assert f"no job script {tmp_path}/j/{cluster}/shakespeare_char_rnn.sbatch" in planned
+    assert "cluster generic has no 'gpu_devel' partition" in planned
+    assert "3 ranks do not fill whole nodes of 2 GPUs on local" in planned
+    assert f"{tmp_path}/j/jureca-dc/shakespeare_char_rnn.sbatch" in result.stdout
+    # on JURECA-DC, the README's advice for the development partition
+    snakemake("-n", "--config", "cluster=jureca-dc", f"results_dir={tmp_path}/r", f"jobs_dir={tmp_path}/j", experiment)
+    refused = snakemake("-n", "--config", "cluster=local", f"results_dir={tmp_path}/r", experiment, check=False)
+    assert refused.returncode != 0
+    assert "experiments.shakespeare_char_rnn.ranks: 3 ranks do not fill whole nodes of 2 GPUs on local" in (
+        refused.stdout + refused.stderr
+    )

@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 
 from hpcseq import config as hpcseq_config
@@ -148,8 +149,23 @@ def all_targets():
         if name in SENTENCE_EXPERIMENTS:
             targets.append(str(paths.confusion_matrix))
     targets.append(str(summary_file(RESULTS)))
-    targets += [sbatch_file(cluster, name) for cluster in CLUSTERS for name in EXPERIMENTS]
+    targets += fitting_job_scripts()
     return targets
+
+
+def fitting_job_scripts():
+    """jobs/<cluster>/<experiment>.sbatch wherever the experiment's Slurm settings fit the cluster
+    (a partition that only JSC has, say); the others are named once, when the run starts."""
+    scripts = []
+    for cluster in CLUSTERS:
+        for name in EXPERIMENTS:
+            problems = hpcseq_resources.job_script_problems(config, cluster, name)
+            if not problems:
+                scripts.append(sbatch_file(cluster, name))
+            elif workflow.is_main_process:
+                why = "; ".join(str(problem) for problem in problems)
+                logger.warning(f"no job script {sbatch_file(cluster, name)}: {why}")
+    return scripts
 
 
 # Settings, resources, cluster set-up ---------------------------------------------------------
