@@ -1,8 +1,10 @@
 """The `hpcseq` command: one subcommand per stage, plus sbatch script rendering and log inspection.
 
-Every stage takes its settings either from the config (`--config FILE --experiment NAME`, the
-form used in hand-written and generated sbatch scripts) or as resolved JSON (`--settings`, the
-form the Snakemake rules use, so that Snakemake reruns a stage exactly when its settings change).
+Every stage takes its settings either from the config (`--experiment NAME`, with `--configfile
+FILE` and `--config KEY=VALUE ...` as in Snakemake: the form of hand-written and generated sbatch
+scripts) or as resolved JSON (`--settings`, the form the Snakemake rules use, so that Snakemake
+reruns a stage exactly when its settings change). `hpcseq sbatch` and `hpcseq config` read the
+config the same way.
 """
 
 from __future__ import annotations
@@ -17,11 +19,31 @@ from hpcseq.errors import ConfigError, ConfigErrors, HpcseqError
 from hpcseq.events import STAGE_ERROR
 
 
+def _add_config_arguments(parser) -> None:
+    """--configfile and --config, as Snakemake has them: the same for every subcommand."""
+    parser.add_argument("--configfile", type=Path, help="the config file (default: config/config.yaml)")
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="override config keys as `snakemake --config` does, e.g. preset=lecture "
+        "'experiments={shakespeare_char_rnn: {ranks: 4}}'",
+    )
+
+
+def _load_config(args, overrides: dict | None = None) -> dict:
+    """The config of --configfile with --config values and then `overrides` merged in, validated."""
+    from hpcseq import config as config_module
+
+    command_line = config_module.parse_command_line_values(args.config)
+    return config_module.load_config(args.configfile or config_module.DEFAULT_CONFIG_PATH, overrides, command_line)
+
+
 def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("settings (one of)")
     source.add_argument("--settings", help="resolved experiment settings as JSON (what the Snakemake rules pass)")
-    source.add_argument("--config", type=Path, help="config file (default config/config.yaml) ...")
-    source.add_argument("--experiment", help="... and the experiment in it")
+    source.add_argument("--experiment", help="an experiment of the config (--configfile, --config)")
+    _add_config_arguments(source)
     source.add_argument("--preset", help="override the config's preset (e.g. quick, lecture)")
     parser.add_argument("--results-dir", type=Path, help="default: the config's results_dir, or results/")
 
@@ -38,9 +60,8 @@ def _settings_and_paths(args):
         results_dir = args.results_dir or Path("results")
     else:
         if not args.experiment:
-            raise ConfigError("--experiment", "give --experiment NAME (with --config FILE), or --settings JSON")
-        overrides = {"preset": args.preset} if args.preset else None
-        config = config_module.load_config(args.config or config_module.DEFAULT_CONFIG_PATH, overrides)
+            raise ConfigError("--experiment", "give --experiment NAME (with --configfile FILE), or --settings JSON")
+        config = _load_config(args, {"preset": args.preset} if args.preset else None)
         settings = config_module.experiment_settings(config, args.experiment)
         results_dir = args.results_dir or Path(config["results_dir"])
     return settings, ExperimentPaths.of(results_dir, settings["name"])
@@ -154,14 +175,17 @@ def cmd_sbatch(args) -> int:
     from hpcseq.cluster.resources import job_script_problems
     from hpcseq.io import write_text
 
-    config_path = args.config or config_module.DEFAULT_CONFIG_PATH
-    raw = config_module.load_yaml(config_path)
+    config_path = args.configfile or config_module.DEFAULT_CONFIG_PATH
+    command_line = config_module.parse_command_line_values(args.config)
+    raw = config_module.deep_merge(config_module.load_yaml(config_path), command_line)
     experiments = list(raw.get("experiments", {})) if args.experiment in (None, "all") else [args.experiment]
     every_cluster = args.cluster == "all"
     overrides = _sbatch_overrides(args, experiments)
     if args.cluster:  # the settings are checked against the cluster the scripts are for
         overrides["cluster"] = None if every_cluster else args.cluster
-    config = _as_options(args, lambda: config_module.validate_config(config_module.deep_merge(raw, overrides)))
+    config = _as_options(
+        args, lambda: config_module.validate_config(config_module.deep_merge(raw, overrides), command_line)
+    )
     for name in experiments:
         config_module.experiment_settings(config, name)  # a clear error for an unknown experiment
     clusters = sorted(config["clusters"]) if every_cluster else [config["cluster"]]
@@ -186,6 +210,7 @@ def cmd_sbatch(args) -> int:
                 data_steps=not args.no_data_steps,
                 dependency=args.dependency,
                 python=args.training_python,
+                config_values=tuple(args.config or ()),
             )
             text = render_job_script(request)
             if args.stdout:
@@ -252,7 +277,7 @@ def _job_location(workdir: Path | None, config_path: Path) -> tuple[str, str]:
     except ValueError:
         if workdir is not None:
             raise ConfigError(
-                "--config",
+                "--configfile",
                 f"{config_path} lies outside the repository ({REPO_ROOT}), so a job in --workdir {workdir} "
                 "cannot read it: put the config into the repository (and its clone on the cluster)",
             ) from None
@@ -263,8 +288,7 @@ def _job_location(workdir: Path | None, config_path: Path) -> tuple[str, str]:
 def cmd_config(args) -> int:
     from hpcseq import config as config_module
 
-    overrides = {"preset": args.preset} if args.preset else None
-    config = config_module.load_config(args.config or config_module.DEFAULT_CONFIG_PATH, overrides)
+    config = _load_config(args, {"preset": args.preset} if args.preset else None)
     if args.experiment:
         print(json.dumps(config_module.experiment_settings(config, args.experiment), indent=2))
     else:
@@ -362,7 +386,7 @@ def _add_sbatch_command(sub) -> None:
     from hpcseq.cluster.options import OPTION_BY_NAME, SLURM_SETTING_KEYS
 
     sbatch = sub.add_parser("sbatch", help="write Juelich-style sbatch scripts (jobs/<cluster>/<experiment>.sbatch)")
-    sbatch.add_argument("--config", type=Path)
+    _add_config_arguments(sbatch)  # the job's steps get the same --configfile and --config
     sbatch.add_argument("--cluster", help="a cluster of the config, or `all` (default: the config's `cluster`)")
     sbatch.add_argument("--experiment", help="an experiment, or `all` (the default)")
     sbatch.add_argument("--preset")
@@ -384,8 +408,10 @@ def _add_sbatch_command(sub) -> None:
 
 
 def _add_config_command(sub) -> None:
-    show = sub.add_parser("config", help="validate the config and print it resolved (defaults and preset applied)")
-    show.add_argument("--config", type=Path)
+    show = sub.add_parser(
+        "config", help="validate the config and print it resolved (defaults, preset and --config values applied)"
+    )
+    _add_config_arguments(show)
     show.add_argument("--experiment")
     show.add_argument("--preset")
     show.set_defaults(function=cmd_config)

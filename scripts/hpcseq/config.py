@@ -343,11 +343,36 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
     return config
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG_PATH, overrides: dict | None = None) -> dict:
+def load_config(
+    path: str | Path = DEFAULT_CONFIG_PATH, overrides: dict | None = None, command_line: dict | None = None
+) -> dict:
+    """A config file with `command_line` values (strings, from `--config KEY=VALUE`, typed by the
+    schema) and then `overrides` (typed values) merged in, validated and resolved."""
     raw = load_yaml(path)
-    if overrides:
-        raw = deep_merge(raw, overrides)
-    return validate_config(raw)
+    for values in (command_line, overrides):
+        if values:
+            raw = deep_merge(raw, values)
+    return validate_config(raw, command_line=command_line)
+
+
+def parse_command_line_values(items: list[str] | None) -> dict:
+    """`--config KEY=VALUE ...` read as Snakemake reads its `--config`: each VALUE as YAML, so
+    `experiments={shakespeare_char_rnn: {ranks: 4}}` is a nested mapping; scalars stay strings
+    until validate_config types them by the schema (`command_line`)."""
+    values: dict = {}
+    for item in items or []:
+        key, separator, text = item.partition("=")
+        if not separator or not key.strip():
+            raise ConfigError(
+                "--config",
+                f"{item!r} is not KEY=VALUE (a config file is given with --configfile FILE, as in Snakemake)",
+            )
+        try:
+            value = yaml.load(text, Loader=yaml.BaseLoader)  # strings, lists and dicts only
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--config {key.strip()}", f"not valid YAML: {error}") from None
+        values = deep_merge(values, {key.strip(): value})
+    return values
 
 
 def experiment_settings(config: dict, name: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
@@ -587,11 +588,25 @@ def test_a_global_batch_that_the_ranks_cannot_share_is_refused_at_validation(tmp
     raw["experiments"]["shakespeare_char_rnn"]["training"] = {"global_batch_size": 33}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    assert cli.main(["config", "--config", str(path)]) == 2
+    assert cli.main(["config", "--configfile", str(path)]) == 2
     error = capsys.readouterr().err
     assert (
         "experiments.shakespeare_char_rnn.training.global_batch_size: 33 cannot be split evenly over 2 ranks" in error
     )
     raw["experiments"]["shakespeare_char_rnn"]["training"] = {"global_batch_size": 32}
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    assert cli.main(["config", "--config", str(path)]) == 0
+    assert cli.main(["config", "--configfile", str(path)]) == 0
+
+
+def test_hpcseq_config_shows_the_effect_of_command_line_overrides(capsys):
+    """Issue 11.9: `hpcseq config` could not show what `--config 'experiments={...}'` resolves to,
+    and its --config meant a file, unlike Snakemake's. Now --configfile FILE and --config KEY=VALUE."""
+    from hpcseq import cli
+
+    override = "experiments={shakespeare_char_rnn: {ranks: 4, training: {epochs: 7}}}"
+    assert cli.main(["config", "--config", override, "preset=lecture", "--experiment", "shakespeare_char_rnn"]) == 0
+    settings = json.loads(capsys.readouterr().out)
+    assert (settings["ranks"], settings["training"]["epochs"], settings["preset"]) == (4, 7, "lecture")
+    assert cli.main(["config", "--config", str(C.DEFAULT_CONFIG_PATH)]) == 2
+    assert "is not KEY=VALUE (a config file is given with --configfile FILE" in capsys.readouterr().err
+    assert cli.main(["config", "--configfile", str(C.DEFAULT_CONFIG_PATH), "--config", "preset=quick"]) == 0

@@ -173,7 +173,7 @@ def test_a_config_error_of_a_stage_is_diagnosed_with_its_message(tmp_path, capsy
         "preset: null\ndatasets:\n  d: {format: text, path: /nonexistent.txt}\n"
         "experiments:\n  x: {model: char_rnn, dataset: d, ranks: 0}\n"
     )
-    assert cli.main(["preprocess", "--config", str(config), "--experiment", "x"]) == 2
+    assert cli.main(["preprocess", "--configfile", str(config), "--experiment", "x"]) == 2
     lines = lines_from_text(capsys.readouterr().err, "x.err")
     error = STAGE_ERROR.match(lines[0].text)
     assert (error.group("stage"), error.group("message")) == ("preprocess", "invalid configuration:")

@@ -13,7 +13,6 @@ from snakemake.settings.types import DeploymentMethod
 from hpcseq import config as hpcseq_config
 from hpcseq.cluster import clusters as hpcseq_clusters
 from hpcseq.cluster import resources as hpcseq_resources
-from hpcseq.cluster.options import SLURM_SETTING_KEYS
 from hpcseq.errors import HpcseqError
 from hpcseq.paths import ExperimentPaths, results_dir_of, summary_file
 
@@ -74,7 +73,10 @@ TRAINING_ENV = "../../envs/training.yaml"
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 # --config training_python=... on the command line wins over a cluster's own interpreter
 # (config_settings.config holds the --config values only; overwrite_config also the --configfile ones).
-PYTHON_FROM_COMMAND_LINE = (workflow.config_settings.config or {}).get("training_python")
+COMMAND_LINE_CONFIG = dict(workflow.config_settings.config or {})  # the --config values alone
+PYTHON_FROM_COMMAND_LINE = COMMAND_LINE_CONFIG.get("training_python")
+# Keys that only the workflow reads (a job script gets its cluster and interpreter explicitly).
+WORKFLOW_ONLY_KEYS = ("cluster", "training_python", "local_launcher", "jobs_dir", "logs_dir", "benchmarks_dir")
 WORKFLOW_PYTHON = interpreter(sys.executable)  # preprocessing, vocabulary and plots need no TensorFlow
 TRAINING_PYTHON = interpreter(
     PYTHON_FROM_COMMAND_LINE or hpcseq_resources.training_interpreter(config, config["cluster"])
@@ -210,13 +212,12 @@ def cluster_setup(wildcards):
 
 
 def sbatch_overrides(wildcards):
-    """The resolved settings that may come from `--config` rather than the file, as CLI options."""
+    """The `--config` values of this run, passed on to `hpcseq sbatch` (and by it to every step of
+    the job script), so that a script runs what the workflow would run with the same command line."""
     options = []
-    for key in SLURM_SETTING_KEYS:
-        if config["slurm"].get(key):
-            options += [f"--{key.replace('_', '-')}", str(config["slurm"][key])]
-    if config.get("preset"):
-        options += ["--preset", config["preset"]]
-    if PYTHON_FROM_COMMAND_LINE:  # else each cluster's own, or the file's
+    values = {key: value for key, value in COMMAND_LINE_CONFIG.items() if key not in WORKFLOW_ONLY_KEYS}
+    if values:
+        options += ["--config", *(f"{key}={json.dumps(value)}" for key, value in values.items())]
+    if PYTHON_FROM_COMMAND_LINE:  # wins over each cluster's own, as in the workflow's rules
         options += ["--training-python", PYTHON_FROM_COMMAND_LINE]
     return " ".join(shlex.quote(option) for option in options)

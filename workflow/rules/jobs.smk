@@ -18,5 +18,5 @@ rule sbatch_script:
         overrides=sbatch_overrides,
         jobs=lambda wildcards, output: str(Path(output[0]).parent.parent),
     shell:
-        "{params.python:q} -m hpcseq sbatch --config {input:q} --cluster {wildcards.cluster:q} "
+        "{params.python:q} -m hpcseq sbatch --configfile {input:q} --cluster {wildcards.cluster:q} "
         "--experiment {wildcards.experiment:q} {params.overrides} --output-dir {params.jobs:q} > {log:q} 2>&1"

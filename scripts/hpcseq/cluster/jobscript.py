@@ -33,6 +33,7 @@ class ScriptRequest:
     data_steps: bool = True  # preprocessing and vocabulary first, in the same job
     evaluate: bool = True
     dependency: str | None = None
+    config_values: tuple[str, ...] = ()  # `--config KEY=VALUE` overrides, passed on to every step
 
 
 def script_request(
@@ -44,8 +45,11 @@ def script_request(
     data_steps: bool = True,
     dependency: str | None = None,
     python: str | None = None,
+    config_values: tuple[str, ...] = (),
 ) -> ScriptRequest:
-    """python: an explicit interpreter (command line) instead of the cluster's or the config's."""
+    """python: an explicit interpreter (command line) instead of the cluster's or the config's;
+    config_values: the `--config KEY=VALUE` overrides the config was read with (the steps read the
+    same config file with the same overrides, so the job runs what the workflow would)."""
     plan = plan_job(config, cluster_name, experiment, "train")
     return ScriptRequest(
         experiment=experiment,
@@ -57,6 +61,7 @@ def script_request(
         preset=config.get("preset"),
         data_steps=data_steps,
         dependency=dependency,
+        config_values=tuple(config_values),
     )
 
 
@@ -235,8 +240,9 @@ def _hpcseq_command(request: ScriptRequest, subcommand: str) -> list[str]:
         "-m",
         "hpcseq",
         subcommand,
-        "--config",
+        "--configfile",
         request.config_path,
+        *(["--config", *request.config_values] if request.config_values else []),
         "--experiment",
         request.experiment,
     ]

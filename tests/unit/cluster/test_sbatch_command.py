@@ -46,17 +46,17 @@ def test_a_workdir_on_the_cluster_gets_the_config_path_inside_the_repository(cap
     assert code == 0, err
     assert 'cd "$HOME"/hpcseq || exit 1' in out
     assert str(REPO_ROOT) not in out
-    assert " --config config/config.yaml " in out
+    assert " --configfile config/config.yaml " in out
 
 
 def test_a_config_outside_the_repository_cannot_be_read_in_a_workdir_elsewhere(capsys, tmp_path):
     elsewhere = tmp_path / "my.yaml"
     elsewhere.write_text(yaml.safe_dump(load_yaml(DEFAULT_CONFIG_PATH)), encoding="utf-8")
     code, _, err = sbatch(
-        capsys, "--config", str(elsewhere), "--cluster", "jureca-dc", "--workdir", "$HOME/hpcseq", "--stdout"
+        capsys, "--configfile", str(elsewhere), "--cluster", "jureca-dc", "--workdir", "$HOME/hpcseq", "--stdout"
     )
     assert code == 2
-    assert f"option --config: {elsewhere} lies outside the repository" in err
+    assert f"option --configfile: {elsewhere} lies outside the repository" in err
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +67,19 @@ def _keep_sigusr1(monkeypatch):
     previous = signal.getsignal(signal.SIGUSR1)
     yield
     signal.signal(signal.SIGUSR1, previous)
+
+
+def test_config_overrides_reach_the_header_and_every_step_of_the_script(capsys):
+    """Issue 11.3: a script generated with `--config` overrides of an experiment ran the file's
+    settings (2 ranks, 02:00:00) while the workflow trained on 4 ranks."""
+    override = 'experiments={shakespeare_char_rnn: {ranks: 4, slurm: {time: "00:45:00"}}}'
+    code, out, err = sbatch(capsys, "--cluster", "local", "--config", override, "--stdout")
+    assert code == 0, err
+    assert {"#SBATCH --time=00:45:00", "#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=2"} <= set(out.splitlines())
+    steps = [line for line in out.splitlines() if " -m hpcseq " in line]
+    assert len(steps) == 4
+    for step in steps:
+        assert f" --configfile config/config.yaml --config '{override}' --experiment shakespeare_char_rnn " in step
+    # a step of the script resolves the same settings as the workflow
+    assert cli.main(["config", "--config", override, "--experiment", "shakespeare_char_rnn"]) == 0
+    assert '"ranks": 4' in capsys.readouterr().out
