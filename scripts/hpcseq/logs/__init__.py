@@ -1,7 +1,9 @@
 """`hpcseq logs`: which jobs ran, which wait and why, how far training got, its metrics and speed,
-and for a failed job the cause with its evidence and the next step.
+and for a failed job the cause with its evidence and the next step; for Slurm jobs and for the
+jobs of local runs (`snakemake --cores N`), one per rule log.
 
-    sources   finds the files of each job and asks sacct/squeue (optional)
+    sources   finds the files of each Slurm job and asks sacct/squeue (optional)
+    local     finds the jobs of local runs: rule logs, Snakemake's own logs, locks, benchmarks
     parse     reads console lines, Snakemake's logs, the job script's lines, metrics.jsonl
     diagnose  turns log lines and Slurm's state into a Diagnosis
     assemble  puts them together: collect() gives one JobRecord per job
@@ -17,8 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hpcseq.logs.assemble import collect
+from hpcseq.logs.local import stage_log
 from hpcseq.logs.render import JobRecord, follow, render_details, render_json, render_table
-from hpcseq.logs.sources import JOB_ID, LogsError, Slurm
+from hpcseq.logs.sources import JOB_ID, LogsError, Slurm, files_of_path
 
 __all__ = ["JobRecord", "LogsError", "collect", "main"]
 
@@ -41,9 +44,15 @@ def main(args) -> int:
 
 
 def _renderer(as_json: bool, targets: list[str]) -> Callable[[list[JobRecord], list[str]], str]:
-    """JSON if asked for; the detailed view for a single job id; else the table."""
+    """JSON if asked for; the detailed view for a single job id or a local run's rule log; else the table."""
     if as_json:
         return render_json
     if len(targets) == 1 and JOB_ID.match(targets[0]) is not None and not Path(targets[0]).exists():
         return render_details
+    if len(targets) == 1 and _local_rule_log(Path(targets[0])):
+        return render_details
     return render_table
+
+
+def _local_rule_log(path: Path) -> bool:
+    return path.is_file() and files_of_path(path) is None and stage_log(path) is not None

@@ -3,13 +3,15 @@
 collect() finds the jobs the command line names, asks Slurm about them once, links the attempts
 of the same step (Snakemake retries, resubmissions) and builds each job's record, step by step:
 its files and lines, the results folder, its training progress and checkpoint, Slurm's view and
-its state, the diagnosis and the last lines of each file.
+its state, the diagnosis and the last lines of each file. The jobs of local runs (local.py) come
+after the Slurm jobs, stage by stage.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,17 @@ from hpcseq.logs.diagnose import (
     diagnose,
     is_noise,
     pending_reason,
+    stage_of,
+)
+from hpcseq.logs.local import (
+    LOCAL,
+    STAGES,
+    LocalJob,
+    LocalState,
+    discover_local,
+    local_job_of_path,
+    local_state,
+    run_directory,
 )
 from hpcseq.logs.render import JobRecord
 from hpcseq.logs.sources import (
@@ -80,31 +93,41 @@ class Targets:
     named_dirs: bool = False  # run directories were named: show all their jobs
     files: list[JobFiles] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
+    local_only: bool = False  # `local`: the jobs of local runs only
 
 
-def classify(targets: list[str], cwd: Path) -> Targets:
-    """Job ids, log files and run directories of the command line (none: the current directory)."""
+def classify(targets: list[str], cwd: Path, results_dir: Path | None = None) -> Targets:
+    """Job ids, `local`, log files and run directories of the command line (none: the current directory)."""
     found = Targets()
     for target in targets:
         path = Path(target)
         if JOB_ID.match(target) and not path.exists():
             found.job_ids.append(target)
+        elif target == LOCAL and not path.exists():
+            found.local_only = True
         elif path.is_dir():
             found.run_dirs.append(path)
         elif path.is_file():
-            files = files_of_path(path)
+            files = files_of_path(path) or _local_files(local_job_of_path(path, results_dir))
             if files is None:
                 raise LogsError(
-                    f"{target}: not a Slurm log hpcseq knows (<job>_out.<id>, <job>_err.<id>, "
-                    ".snakemake/slurm_logs/rule_<rule>/<experiment>/<id>.log)"
+                    f"{target}: not a log hpcseq knows (<job>_out.<id>, <job>_err.<id>, "
+                    ".snakemake/slurm_logs/rule_<rule>/<experiment>/<id>.log, or a rule's log "
+                    f"<logs_dir>/<stage>/<experiment>.log of a local run, stage one of {', '.join(STAGES)})"
                 )
             found.files.append(files)
         else:
-            raise LogsError(f"{target}: neither a job id nor an existing file or directory")
-    found.named_dirs = bool(found.run_dirs) or not targets
+            raise LogsError(f"{target}: neither a job id nor an existing file or directory (nor `{LOCAL}`)")
+    found.named_dirs = bool(found.run_dirs) or not targets or found.local_only
     if not found.run_dirs:
         found.run_dirs.append(cwd)
     return found
+
+
+def _local_files(job: LocalJob | None) -> JobFiles | None:
+    if job is None:
+        return None
+    return JobFiles(job.key, experiment=job.experiment, rule=job.rule, rule_log=job.rule_log, local=job)
 
 
 # ------------------------------------------------------------------------------------ the jobs
@@ -125,30 +148,56 @@ def collect(
     targets: list[str], results_dir: Path | None = None, slurm: Slurm | None = None, cwd: Path | None = None
 ) -> tuple[list[JobRecord], list[str]]:
     """One JobRecord per job named by `targets` (job ids, log files, run directories), and notes."""
-    wanted = classify(targets, cwd or Path.cwd())
-    shown = _files_shown(wanted)
-    answer = (slurm or Slurm()).query(sorted(set(shown) | set(wanted.job_ids), key=job_id_key))
+    wanted = classify(targets, cwd or Path.cwd(), results_dir)
+    found, shown = _files_shown(wanted, results_dir)
+    # the other attempts of the same steps: which one came before or after a job shown
+    related = {**_attempts_of(found, shown), **shown}
+    slurm_ids = {job_id for job_id, files in related.items() if files.local is None} | set(wanted.job_ids)
+    answer = (slurm or Slurm()).query(sorted(slurm_ids, key=job_id_key))
     notes = list(answer.notes)
     for job_id in wanted.job_ids:
         if job_id not in shown:
-            shown[job_id] = _files_slurm_knows(job_id, answer, wanted.run_dirs, notes)
-    contexts = {job_id: JobContext(files, answer.jobs.get(job_id)) for job_id, files in shown.items()}
+            shown[job_id] = related[job_id] = _files_slurm_knows(job_id, answer, wanted.run_dirs, notes)
+    contexts = {job_id: JobContext(files, answer.jobs.get(job_id)) for job_id, files in related.items()}
     _chains(contexts)
-    order = sorted(contexts, key=job_id_key)
+    order = sorted(shown, key=lambda job_id: _order(shown[job_id]))
+    notes += [note for files in shown.values() if files.local for note in files.local.place.notes if note not in notes]
     return [build_record(contexts[job_id], results_dir, wanted.run_dirs[0]) for job_id in order], notes
 
 
-def _files_shown(wanted: Targets) -> dict[str, JobFiles]:
-    """The files of the jobs to show: all in the named run directories, else those of the named ids."""
+def _order(files: JobFiles) -> tuple:
+    """Slurm jobs by job id, then the jobs of local runs stage by stage."""
+    if files.local is not None:
+        return (1, STAGES.index(files.local.stage), files.local.experiment)
+    return (0, job_id_key(files.job_id))
+
+
+def _files_shown(wanted: Targets, results_dir: Path | None = None) -> tuple[dict[str, JobFiles], dict[str, JobFiles]]:
+    """The files of every job found, and of the jobs to show: all in the named run directories
+    (with `local`: their local jobs), else those of the named ids."""
     found: dict[str, JobFiles] = {}
     for run_dir in wanted.run_dirs:
-        found.update(discover(run_dir))
+        slurm_jobs = discover(run_dir)
+        found.update(slurm_jobs)
+        if not wanted.named_dirs:
+            continue  # only jobs named by id: Slurm's
+        slurm_steps = {(stage_of(files.rule), files.experiment) for files in slurm_jobs.values() if files.rule}
+        for job in discover_local(run_directory(run_dir, results_dir), slurm_steps).values():
+            found[job.key] = _local_files(job)
     for files in wanted.files:
         found[files.job_id] = files
     shown = dict(found) if wanted.named_dirs else {}
+    if wanted.local_only:
+        shown = {job_id: files for job_id, files in shown.items() if files.local is not None}
     shown.update({job_id: found[job_id] for job_id in wanted.job_ids if job_id in found})
     shown.update({files.job_id: files for files in wanted.files})
-    return shown
+    return found, shown
+
+
+def _attempts_of(found: dict[str, JobFiles], shown: dict[str, JobFiles]) -> dict[str, JobFiles]:
+    """The jobs found that are attempts of the same step as a job shown."""
+    steps = {_step_of(files) for files in shown.values()}
+    return {job_id: files for job_id, files in found.items() if _step_of(files) in steps}
 
 
 def _files_slurm_knows(job_id: str, answer: SlurmAnswer, run_dirs: list[Path], notes: list[str]) -> JobFiles:
@@ -201,15 +250,16 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
     training got and its last checkpoint, its state, the cause of its end and its files' last lines."""
     logs = _read_logs(context, default_dir)
     record = _new_record(context, logs)
-    paths = _experiment_paths(record, logs, results_override)
+    paths = _experiment_paths(record, logs, results_override, context.files.local)
     progress = parse.console_progress(logs.lines)
     _add_slurm_view(record, context.slurm, logs)
+    local = _add_local_view(record, context.files.local, logs, progress)
     checkpoint = None
     if _is_training(record, progress):
-        progress = _exact_progress(progress, paths, context)
+        progress = _exact_progress(progress, paths, context, local)
         checkpoint = _last_checkpoint(progress, paths, context)
         _add_training(record, progress, checkpoint, context.slurm, paths)
-    state = _add_state(record, context.slurm, logs, progress)
+    state = _add_state(record, context.slurm, logs, progress, local)
     record.diagnosis = _diagnosis(record, context, logs, state, progress, checkpoint)
     record.last_lines = _tails(context.files, logs.lines)
     return record
@@ -237,6 +287,8 @@ class JobLogs:
 
 def _read_logs(context: JobContext, default_dir: Path) -> JobLogs:
     files = context.files
+    if files.local is not None:
+        return _read_local_logs(files.local)
     run_dir = _run_dir_of(files, default_dir)
     snakemake, snakemake_lines, program = None, [], []
     if files.slurm_log is not None:
@@ -251,6 +303,15 @@ def _read_logs(context: JobContext, default_dir: Path) -> JobLogs:
     # the generated script prints its start and requeue lines to stdout, a training failure to stderr
     script = parse.parse_script_output(program + errors) if files.out is not None else None
     return JobLogs(run_dir, program, snakemake_lines, errors, snakemake, script)
+
+
+def _read_local_logs(job: LocalJob) -> JobLogs:
+    """A local job's rule log, and its lines in Snakemake's log of the run (the rule, its outputs,
+    how it ended)."""
+    program = parse.read_lines(job.rule_log)
+    snakemake = job.snakemake
+    lines = snakemake.lines if snakemake is not None else []
+    return JobLogs(job.place.root, program, lines, [], snakemake.log if snakemake is not None else None, None)
 
 
 def _run_dir_of(files: JobFiles, default: Path) -> Path:
@@ -300,13 +361,13 @@ def _written_during(path: Path, slurm: SlurmJob | None) -> bool:
 
 def _new_record(context: JobContext, logs: JobLogs) -> JobRecord:
     files = context.files
-    rule = files.rule if files.slurm_log else ("sbatch" if files.out or files.err else None)
+    rule = files.rule if files.slurm_log or files.local else ("sbatch" if files.out or files.err else None)
     experiment = files.experiment
     if logs.snakemake is not None:
         rule = logs.snakemake.rule or rule
         experiment = logs.snakemake.wildcards.get("experiment", experiment)
     return JobRecord(
-        job_id=files.job_id,
+        job_id=LOCAL if files.local is not None else files.job_id,
         experiment=experiment,
         rule=rule,
         previous_job=context.previous_job,
@@ -318,12 +379,15 @@ def _new_record(context: JobContext, logs: JobLogs) -> JobRecord:
 # the results folder
 
 
-def _experiment_paths(record: JobRecord, logs: JobLogs, results_override: Path | None) -> ExperimentPaths | None:
+def _experiment_paths(
+    record: JobRecord, logs: JobLogs, results_override: Path | None, local: LocalJob | None = None
+) -> ExperimentPaths | None:
     """The experiment's files: in the results folder given, else the one its logs name, else
-    results/ of the run directory."""
+    the run directory's (a local run's: its config's results_dir; results/)."""
     if not record.experiment:
         return None
-    results_dir = results_override or _results_dir_named(logs, record.experiment) or logs.run_dir / DEFAULT_RESULTS
+    default = local.place.results_dir if local is not None else logs.run_dir / DEFAULT_RESULTS
+    results_dir = results_override or _results_dir_named(logs, record.experiment) or default
     paths = ExperimentPaths.of(results_dir, record.experiment)
     if paths.root.is_dir():
         record.results_dir = str(paths.root)
@@ -348,12 +412,18 @@ def _is_training(record: JobRecord, progress: parse.Progress) -> bool:
     return record.rule in TRAINING_RULES or record.rule == "sbatch" or progress.training_started
 
 
-def _exact_progress(progress: parse.Progress, paths: ExperimentPaths | None, context: JobContext) -> parse.Progress:
+def _exact_progress(
+    progress: parse.Progress, paths: ExperimentPaths | None, context: JobContext, local: LocalState | None = None
+) -> parse.Progress:
     """The console's progress, made exact by this job's records of metrics.jsonl."""
     if paths is None:
         return progress
     metrics = read_epoch_records(paths.metrics, missing_ok=True)
-    progress = parse.merge_progress(progress, _own_records(metrics, progress, context))
+    if local is not None and local.started is not None:  # a local job: those of its run
+        own = parse.records_between(metrics, local.started, None if local.state == "RUNNING" else local.ended)
+    else:
+        own = _own_records(metrics, progress, context)
+    progress = parse.merge_progress(progress, own)
     if progress.epochs_planned is None and metrics:
         progress.epochs_planned = metrics[-1].get("epochs")
     return progress
@@ -412,15 +482,18 @@ def _add_training(
     if reports:
         record.ranks = record.ranks or len(reports)
         gpus = {report.get("gpu") for report in reports if report.get("gpu") is not None}
-        if record.gpus is None and gpus:
+        if record.gpus is None and (gpus or record.job_id == LOCAL):  # no Slurm to ask: none is none
             record.gpus = len(gpus)
 
 
 def _rank_reports(paths: ExperimentPaths | None, job_id: str) -> list[dict]:
-    """The rank reports (ranks/rank-<r>.json) that this job's training wrote."""
+    """The rank reports (ranks/rank-<r>.json) that this job's training wrote (a local run's: those
+    written outside Slurm)."""
     if paths is None:
         return []
     reports = read_rank_reports(paths.rank_reports)
+    if job_id == LOCAL:
+        return [report for report in reports if not report.get("slurm", {}).get("SLURM_JOB_ID")]
     return [report for report in reports if str(report.get("slurm", {}).get("SLURM_JOB_ID")) == job_id]
 
 
@@ -447,10 +520,33 @@ def _add_slurm_view(record: JobRecord, slurm: SlurmJob | None, logs: JobLogs) ->
         record.notes.append(f"earlier runs under this id: {runs}")
 
 
-def _add_state(record: JobRecord, slurm: SlurmJob | None, logs: JobLogs, progress: parse.Progress) -> str | None:
+def _add_local_view(
+    record: JobRecord, job: LocalJob | None, logs: JobLogs, progress: parse.Progress
+) -> LocalState | None:
+    """A local job's state, times and host, from its files and Snakemake's (local.py)."""
+    if job is None:
+        return None
+    found = local_state(job, logs.program)
+    record.node_list = (job.run.host if job.run is not None else None) or progress.host
+    record.elapsed_seconds = round(found.elapsed) if found.elapsed is not None else None
+    record.started, record.ended = _local_time(found.started), _local_time(found.ended)
+    record.notes += found.notes
+    return found
+
+
+def _local_time(seconds: float | None) -> str | None:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds)) if seconds is not None else None
+
+
+def _add_state(
+    record: JobRecord, slurm: SlurmJob | None, logs: JobLogs, progress: parse.Progress, local: LocalState | None = None
+) -> str | None:
     """The job's state and exit code (Slurm's, else what its files say) and, for a waiting or
     cancelled job, why or by whom; returns Slurm's word for the state (None: unknown)."""
-    state, record.exit_code = (slurm.state, slurm.exit_code) if slurm is not None else _state_from_files(logs)
+    if local is not None:
+        state, record.exit_code = local.state, local.exit_code
+    else:
+        state, record.exit_code = (slurm.state, slurm.exit_code) if slurm is not None else _state_from_files(logs)
     if logs.snakemake is not None and logs.snakemake.exit_status is not None:
         record.exit_code = logs.snakemake.exit_status  # the rule's command; the job step itself exits 1
     record.state = _state_label(state, record.exit_code, progress, logs.script)
@@ -459,7 +555,7 @@ def _add_state(record: JobRecord, slurm: SlurmJob | None, logs: JobLogs, progres
         record.reason_text = pending_reason(record.reason)
     if state == "CANCELLED" and slurm is not None and slurm.cancelled_by:
         record.reason = slurm.cancelled_by
-    if state is None:
+    if state is None and local is None:
         record.notes.append(
             "no end of the job in its files and no answer from sacct/squeue: it is still "
             "running, or ended without a trace"
@@ -532,7 +628,7 @@ def _diagnosis(
         state=state,
         cancelled_by=slurm.cancelled_by if slurm else None,
         exit_code=record.exit_code,
-        job_id=record.job_id,
+        job_id=record.job_id if context.files.local is None else None,
         experiment=record.experiment,
         rule=record.rule if record.rule != "sbatch" else None,
         script=script_of(slurm) if slurm is not None else None,
@@ -544,6 +640,7 @@ def _diagnosis(
         next_job=context.next_job,
         limit_seconds=record.limit_seconds,
         nodes=record.node_list,
+        local=context.files.local is not None,
     )
     return diagnose(facts)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hpcseq.durations import format_time
 from hpcseq.errors import REQUEUE_EXIT_CODE  # checkpointed before the time limit
 from hpcseq.events import HOROVODRUN_MISSING, INTERPRETER_MISSING, SCRIPT_REQUEUE, STAGE_ERROR, STOPPED_ON_SIGNAL
-from hpcseq.logs.parse import Checkpoint, LogLine
+from hpcseq.logs.parse import USER_STOP, Checkpoint, LogLine
 
 FAILURE_STATES = {
     "FAILED",
@@ -31,6 +31,7 @@ FAILURE_STATES = {
     "REQUEUED",
     "SPECIAL_EXIT",
     "REVOKED",
+    "INTERRUPTED",  # a local run's (local.py)
 }
 ACTIVE_STATES = {"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESIZING"}
 
@@ -80,6 +81,7 @@ class Facts:
     next_job: str | None = None  # the job that continued it (Snakemake retry, resubmission)
     limit_seconds: int | None = None
     nodes: str | None = None
+    local: bool = False  # a job of a local run (`snakemake --cores N`), no Slurm
 
     @property
     def snakemake(self) -> bool:
@@ -135,6 +137,9 @@ def checkpoint_text(facts: Facts) -> str:
 def how_to_continue(facts: Facts) -> str:
     """How to run the job again so that training continues from its checkpoint."""
     resumes = " Training continues from that checkpoint." if facts.checkpoint else ""
+    if facts.local:
+        command = "`snakemake --cores N ...` command (`make run`)"
+        return f"Run the same {command} again: it reruns rule {facts.rule}.{resumes}"
     if facts.next_job:
         return f"It was continued as job {facts.next_job} (`hpcseq logs {facts.next_job}`).{resumes}"
     if facts.snakemake:
@@ -228,14 +233,23 @@ def host_out_of_memory(facts: Facts) -> Diagnosis | None:
     summary = "The job used more memory on the node than Slurm allowed it, and the kernel killed a process"
     summary += " (sacct: OUT_OF_MEMORY)." if facts.state == "OUT_OF_MEMORY" else "."
     ask = f"`sacct -j {facts.job_id} --format=JobID,MaxRSS,ReqMem`" if facts.job_id else "sacct's MaxRSS and ReqMem"
+    advice = (
+        f"{ask} shows what it used and asked for. Ask for more memory (`#SBATCH --mem=...` or --mem-per-cpu; "
+        "the Snakemake resource mem_mb) or use less per node: fewer ranks per node, smaller batches, a "
+        "smaller validation set."
+    )
+    if facts.local:
+        summary = "The machine ran out of memory, and the kernel killed a process."
+        advice = (
+            "The kernel's log (`dmesg`) names what it killed. Use less memory on this machine: fewer ranks, smaller "
+            "batches, a smaller validation set, fewer jobs at once (snakemake --cores)."
+        )
     return Diagnosis(
         "host_out_of_memory",
         summary,
         evidence,
         _join(
-            f"{ask} shows what it used and asked for. Ask for more memory (`#SBATCH --mem=...` or --mem-per-cpu; "
-            "the Snakemake resource mem_mb) or use less per node: fewer ranks per node, smaller batches, a "
-            "smaller validation set.",
+            advice,
             checkpoint_text(facts),
             how_to_continue(facts),
         ),
@@ -646,19 +660,40 @@ def _rank_death_advice(how: str, facts: Facts) -> str:
     return "Its own error is in its output above this line (for horovodrun/mpirun, lines prefixed with its rank)."
 
 
+def signal_stop_codes(lines: list[LogLine]) -> set[int]:
+    """The exit codes with which ranks said they stopped on a signal after writing a checkpoint
+    (`hpcseq train: error: stopped on SIGUSR1 ... (exit code 75)`): a rank that exits with one of
+    them ended as designed, it did not die."""
+    return {int(match.group("code")) for line in lines if (match := STOPPED_ON_SIGNAL.search(line.text))}
+
+
+SRUN_EXIT_CODE = re.compile(r"^Exited with exit code (?P<code>\d+)$")
+
+
+def _srun_task_death(how: str, cancelled: bool, stop_codes: set[int]) -> bool:
+    """Whether srun's `task N: <how>` is a rank that died: not one killed by Slurm's own cancel
+    (a consequence), not an out-of-memory kill (host_out_of_memory's), not a clean signal stop."""
+    if (how.startswith("Terminated") and cancelled) or "Out Of Memory" in how:
+        return False
+    exited = SRUN_EXIT_CODE.match(how)
+    return not (exited and int(exited.group("code")) in stop_codes)
+
+
 def rank_died(facts: Facts) -> Diagnosis | None:
     """The first rank that ended before the others: srun's `task N: Killed / Exited with exit code`,
     mpirun's `exited on signal`, horovodrun's and mpirun's `exited with non-zero status`. Deaths
-    after Slurm's own cancel line (time limit, scancel) are consequences and do not count."""
+    after Slurm's own cancel line (time limit, scancel) are consequences and do not count, nor are
+    ranks that exited with the code they announced when they stopped on a signal (time_limit's)."""
     markers = _markers_by_file(facts)
     lines = [line for line in facts.lines if not (line.path in markers and line.number > markers[line.path])]
+    stop_codes = signal_stop_codes(facts.lines)
     for line in lines:
         match = SRUN_TASK.match(line.text)
         if not match:
             continue
         how = match.group("how")
-        if (how.startswith("Terminated") and markers) or "Out Of Memory" in how:
-            continue  # a consequence of a cancel; host_out_of_memory's
+        if not _srun_task_death(how, bool(markers), stop_codes):
+            continue
         tasks = match.group("tasks")
         plural = "ranks" if re.search(r"[,\-]", tasks) else "rank"
         return Diagnosis(
@@ -687,6 +722,8 @@ def rank_died(facts: Facts) -> Diagnosis | None:
         following = lines[index : index + 10]
         name = next((m.group("name") for after in following if (m := PROCESS_NAME.search(after.text))), None)
         code = next((int(m.group("code")) for after in following if (m := EXIT_CODE.search(after.text))), None)
+        if code in stop_codes:
+            continue  # the ranks stopped on a signal after checkpointing: time_limit's
         who = f"process {name}" if name else "a process"
         how = f"exit code {code}" if code is not None else "a non-zero exit code"
         if code is not None and code > 128:
@@ -790,19 +827,27 @@ def time_limit(facts: Facts) -> Diagnosis | None:
             _join(checkpoint_text(facts), how_to_continue(facts), raise_limit, signal_hint),
         )
     line = (requeue or stopped)[0] if (requeue or stopped) else None
-    summary = (
-        f"Training stopped before the time limit{limit}{progress} after writing a checkpoint "
-        f"(SIGUSR1, exit code {REQUEUE_EXIT_CODE})"
-    )
-    summary += ", and the job script requeued the job." if requeue else "."
+    return _clean_stop(facts, line, bool(requeue), raise_limit)
+
+
+def _clean_stop(facts: Facts, line: LogLine | None, requeued: bool, raise_limit: str) -> Diagnosis:
+    """Slurm's warning before the time limit did what it is there for: training wrote a checkpoint
+    and exited with REQUEUE_EXIT_CODE, and the job is requeued or resubmitted to continue from it."""
+    checkpoint = f"checkpoint {facts.checkpoint.describe()}" if facts.checkpoint else "its last checkpoint"
+    if requeued:
+        then = f"the job script requeued the job to continue from {checkpoint}."
+    elif facts.next_job:
+        then = f"job {facts.next_job} continues from {checkpoint}."
+    else:
+        then = f"a rerun continues from {checkpoint}."
     return Diagnosis(
         "time_limit",
-        summary,
+        f"Stopped before the time limit (SIGUSR1, exit code {REQUEUE_EXIT_CODE}), as designed: {then}",
         Evidence.of(line) if line else None,
         _join(
             checkpoint_text(facts),
             how_to_continue(facts)
-            if not requeue
+            if not requeued
             else "Slurm runs it again under the same job id; training continues from that checkpoint.",
             raise_limit,
         ),
@@ -832,6 +877,26 @@ def cancelled(facts: Facts) -> Diagnosis | None:
     )
 
 
+def interrupted(facts: Facts) -> Diagnosis | None:
+    """A local run's Snakemake stopped before the job ended (Ctrl-C, a kill, a reboot): Snakemake
+    stopped the job, whatever the job's own last lines say."""
+    if facts.state != "INTERRUPTED":
+        return None
+    found = _find(facts.lines, USER_STOP)
+    how = "Ctrl-C" if found else "Ctrl-C, a kill, the machine's end"
+    resumes = " Training continues from that checkpoint." if facts.checkpoint else ""
+    return Diagnosis(
+        "interrupted",
+        f"Snakemake was stopped before this step ended ({how}).",
+        Evidence.of(found[0]) if found else None,
+        _join(
+            checkpoint_text(facts),
+            "Run the same `snakemake --cores N ...` command (`make run`) again: Snakemake marked its outputs "
+            "incomplete; it reruns the step (should it refuse because of them, add --rerun-incomplete)." + resumes,
+        ),
+    )
+
+
 ERRORLIKE = re.compile(
     r"\b(?:error|exception|traceback|fatal|abort(?:ed)?|killed|segmentation fault|core dumped|"
     r"failed|failure|cannot|denied)\b",
@@ -847,8 +912,8 @@ def unknown(facts: Facts) -> Diagnosis:
             "unknown",
             f"The job failed{code}, and its logs hold no error message.",
             None,
-            "Look at the complete output (the files listed above); if there is none, check where "
-            "Slurm wrote it (#SBATCH --output/--error).",
+            "Look at the complete output (the files listed above)"
+            + ("." if facts.local else "; if there is none, check where Slurm wrote it (#SBATCH --output/--error)."),
         )
     last = candidates[-6:]
     return Diagnosis(
@@ -862,6 +927,7 @@ def unknown(facts: Facts) -> Diagnosis:
 
 # Most specific first (see the module docstring).
 PATTERNS: tuple[tuple[str, Callable[[Facts], Diagnosis | None]], ...] = (
+    ("interrupted", interrupted),  # a local run's Snakemake stopped: its word is the last
     ("gpu_out_of_memory", gpu_out_of_memory),
     ("host_out_of_memory", host_out_of_memory),
     ("node_failure", node_failure),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import textwrap
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from hpcseq.logs.diagnose import Diagnosis
+from hpcseq.logs.local import LOCAL
 from hpcseq.logs.parse import TrainingProgress
 
 ACTIVE = ("pending", "running")
@@ -22,7 +24,7 @@ PROGRESS_JSON_KEYS = {"source": "progress_from"}
 
 @dataclass
 class JobRecord:
-    job_id: str
+    job_id: str  # Slurm's job id; `local` for a job of a local run (its rule log tells it apart)
     experiment: str | None = None
     rule: str | None = None  # Snakemake rule; "sbatch" for a generated job script
     state: str = "unknown"  # pending, running, completed, failed, timeout, out of memory,
@@ -56,6 +58,17 @@ class JobRecord:
     @property
     def active(self) -> bool:
         return self.state in ACTIVE
+
+    @property
+    def local(self) -> bool:
+        return self.job_id == LOCAL
+
+    @property
+    def label(self) -> str:
+        """What names the job to `hpcseq logs`: its Slurm job id, or a local job's rule log."""
+        if self.local and self.files:
+            return shorter_path(self.files[0])
+        return self.job_id
 
     @property
     def state_text(self) -> str:
@@ -156,9 +169,15 @@ def table_row(record: JobRecord) -> list[str]:
     ]
 
 
+NO_JOBS = (
+    "no jobs found: no Snakemake Slurm logs (.snakemake/slurm_logs/), job script output (<job>_out.<id>) "
+    "or rule logs of a local run (<logs_dir>/<stage>/<experiment>.log)"
+)
+
+
 def render_table(records: list[JobRecord], notes: list[str] | None = None) -> str:
     if not records:
-        return "no Slurm jobs found\n" + "".join(f"note: {note}\n" for note in notes or [])
+        return NO_JOBS + "\n" + "".join(f"note: {note}\n" for note in notes or [])
     rows = [list(COLUMNS)] + [table_row(record) for record in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -166,8 +185,13 @@ def render_table(records: list[JobRecord], notes: list[str] | None = None) -> st
     if explained:
         lines.append("")
         lines += [textwrap.shorten(text, 160, placeholder=" ...") for text in explained]
-        if any(record.diagnosis for record in records):
-            lines.append("Details, evidence and what to do: hpcseq logs <JOB>")
+        diagnosed = [record for record in records if record.diagnosis]
+        how = [
+            *(["hpcseq logs <JOB>"] if any(not record.local for record in diagnosed) else []),
+            *(["hpcseq logs <LOG FILE> (a local run's job)"] if any(record.local for record in diagnosed) else []),
+        ]
+        if how:
+            lines.append(f"Details, evidence and what to do: {' or '.join(how)}")
     lines += [f"note: {note}" for note in notes or []]
     return "\n".join(lines) + "\n"
 
@@ -175,11 +199,20 @@ def render_table(records: list[JobRecord], notes: list[str] | None = None) -> st
 def _explanation(record: JobRecord) -> str | None:
     """The line under the table for a job: its diagnosis, or why it waits."""
     if record.diagnosis is not None:
-        return f"{record.job_id}: {record.diagnosis.kind}: {record.diagnosis.summary.splitlines()[0]}"
+        return f"{record.label}: {record.diagnosis.kind}: {record.diagnosis.summary.splitlines()[0]}"
     if record.state == "pending" and (record.reason_text or record.expected_start):
         start = f", expected start {record.expected_start}" if record.expected_start else ""
-        return f"{record.job_id}: pending: {record.reason_text or record.reason}{start}"
+        return f"{record.label}: pending: {record.reason_text or record.reason}{start}"
     return None
+
+
+def shorter_path(path: str) -> str:
+    """A path relative to the current directory when it lies below it (what a user types)."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return relative if not relative.startswith("..") else path
 
 
 # ------------------------------------------------------------------------------ detailed view
@@ -196,6 +229,8 @@ def _wrapped(label: str, text: str, width: int = 100) -> list[str]:
 
 
 def _heading(record: JobRecord) -> list[str]:
+    if record.local:
+        return [f"local run: rule {record.rule or '-'}, experiment {record.experiment or '-'} (Snakemake, no Slurm)"]
     if record.rule not in (None, "sbatch"):
         what = f"rule {record.rule}, experiment {record.experiment or '-'} (Snakemake)"
     elif record.rule == "sbatch":
@@ -210,6 +245,8 @@ def _state(record: JobRecord) -> list[str]:
     if record.slurm_state:
         exit_code = f", exit code {record.exit_code}" if record.exit_code is not None else ""
         state += f" (Slurm: {record.slurm_state}{exit_code})"
+    elif record.local and record.exit_code:
+        state += f" (exit code {record.exit_code})"
     if record.reason_text:
         state += f": {record.reason_text}"
     if record.expected_start:
@@ -219,6 +256,8 @@ def _state(record: JobRecord) -> list[str]:
 
 def _time(record: JobRecord) -> list[str]:
     times = f"{clock(record.elapsed_seconds)} of {clock(record.limit_seconds)}"
+    if record.local:  # no time limit
+        times = clock(record.elapsed_seconds)
     if record.started:
         times += f", started {record.started}"
     if record.ended:

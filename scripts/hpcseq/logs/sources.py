@@ -1,6 +1,6 @@
 """Where a job's story is written: files in a run directory, and what Slurm remembers.
 
-Files:
+Files of Slurm jobs (local runs without Slurm: local.py):
   * Snakemake's Slurm logs `.snakemake/slurm_logs/rule_<rule>/<experiment>/<jobid>.log` (the
     job step's Snakemake output; its `log:` line names the rule's own log file, which holds the
     program's output and is overwritten by every attempt of the rule);
@@ -21,9 +21,13 @@ import shlex
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hpcseq.durations import seconds_of
 from hpcseq.errors import HpcseqError
+
+if TYPE_CHECKING:
+    from hpcseq.logs.local import LocalJob
 
 JOB_ID = re.compile(r"^\d+(?:_\d+)?$")
 SBATCH_FILE = re.compile(r"^(?P<name>.+)_(?P<kind>out|err)\.(?P<id>\d+(?:_\d+)?)$")
@@ -39,25 +43,30 @@ class LogsError(HpcseqError):
 
 @dataclass
 class JobFiles:
-    """The files that belong to one Slurm job."""
+    """The files that belong to one job: a Slurm job's, or a local run's rule log (`local`)."""
 
-    job_id: str
+    job_id: str  # Slurm's job id; for a local job, a key of its own (LocalJob.key)
     experiment: str | None = None
     rule: str | None = None  # Snakemake rule; None for a job of a generated sbatch script
     slurm_log: Path | None = None  # Snakemake's Slurm log of this job
     out: Path | None = None  # <job>_out.<id>
     err: Path | None = None  # <job>_err.<id>
     rule_log: Path | None = None  # the rule's log file (set once it is known to be this job's)
+    local: LocalJob | None = None  # a job of a local run (no Slurm)
 
     @property
     def kind(self) -> str:
+        if self.local is not None:
+            return "local"
         if self.slurm_log:
             return "snakemake"
         return "sbatch" if self.out or self.err else "slurm"
 
     def paths(self) -> list[Path]:
-        """Program output first (the rule's log, stdout), then Snakemake's/Slurm's (its Slurm log, stderr)."""
-        return [p for p in (self.rule_log, self.out, self.slurm_log, self.err) if p is not None]
+        """Program output first (the rule's log, stdout), then Snakemake's/Slurm's (its Slurm log,
+        stderr; for a local job, Snakemake's log of the run)."""
+        run_log = Path(self.local.run.path) if self.local is not None and self.local.run is not None else None
+        return [p for p in (self.rule_log, self.out, self.slurm_log, self.err, run_log) if p is not None]
 
 
 def job_id_key(job_id: str) -> tuple:

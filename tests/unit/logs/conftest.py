@@ -1,14 +1,37 @@
-"""A run directory as jobs leave it, and a Slurm without sacct and squeue (the files alone)."""
+"""Run directories as jobs leave them (Slurm jobs; a local run), a Slurm without sacct and squeue
+(the files alone), and a clock in UTC."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from hpcseq.logs.sources import Slurm
-from tests.unit.logs.excerpts import CONSOLE, TIME_LIMIT_ERR
+from tests.unit.logs.excerpts import (
+    CONSOLE,
+    LOCAL_PREPROCESS_LOG,
+    LOCAL_RUN_SNAKEMAKE_LOG,
+    LOCAL_TRAIN_BENCHMARK,
+    LOCAL_TRAIN_FAILED_LOG,
+    LOCAL_TRAIN_LOG,
+    LOCAL_TRAIN_METRICS,
+    TIME_LIMIT_ERR,
+)
+
+LOCAL_RUN_LOG_NAME = "2026-11-25T142305.135409.snakemake.log"
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    """Local time is UTC (the recorded logs' times are)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
@@ -68,3 +91,31 @@ def run_dir(tmp_path: Path) -> Path:
     (run / "tiny_char_out.57").write_text(CONSOLE)
     (run / "tiny_char_err.57").write_text(TIME_LIMIT_ERR)
     return run
+
+
+def write_local_run(run: Path, snakemake_log: str | None = LOCAL_RUN_SNAKEMAKE_LOG) -> Path:
+    """A run directory as `snakemake --cores 2` left it (the recorded run of excerpts.py): its
+    config names the folders rulelogs/, res/ and bench/; tiny_char's preprocessing and training
+    completed, tiny_sentiment's training failed."""
+    files = {
+        "config/config.yaml": "results_dir: res\nlogs_dir: rulelogs\nbenchmarks_dir: bench\n",
+        "rulelogs/preprocess/tiny_char.log": LOCAL_PREPROCESS_LOG,
+        "rulelogs/train/tiny_char.log": LOCAL_TRAIN_LOG,
+        "rulelogs/train/tiny_sentiment.log": LOCAL_TRAIN_FAILED_LOG,
+        "bench/train/tiny_char.tsv": LOCAL_TRAIN_BENCHMARK,
+        "res/tiny_char/prepared/split_report.json": "{}",
+        "res/tiny_char/model/metrics.jsonl": LOCAL_TRAIN_METRICS,
+        "res/tiny_char/model/final.keras": "",
+        "res/tiny_char/model/training_summary.json": "{}",
+    }
+    if snakemake_log is not None:
+        files[f".snakemake/log/{LOCAL_RUN_LOG_NAME}"] = snakemake_log
+    for name, text in files.items():
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text(text)
+    return run
+
+
+@pytest.fixture
+def local_run(tmp_path: Path) -> Path:
+    return write_local_run(tmp_path / "local-run")

@@ -193,3 +193,220 @@ Missing ranks:
 1: [DistributedAdam_Allreduce/cond/HorovodAllreduce_DistributedAdam_Allreduce_cond_truediv_0, DistributedAdam_Allreduce/cond_1/HorovodAllreduce_DistributedAdam_Allreduce_cond_1_truediv_1_0 ...]
 slurmstepd: error: *** JOB 9001 ON jwb0001 CANCELLED AT 2026-11-20T12:00:01 DUE TO TIME LIMIT ***
 """
+
+# ------------------------------------------------------------------- a clean time-limit stop
+
+# The Slurm log of a `snakemake --profile slurm` training job that Slurm warned before its limit
+# (--signal=USR1@120): training wrote a checkpoint and both ranks exited 75; srun reports the exit
+# of the step's tasks, the rule's command puts the last lines of the rule's log on stderr (so into
+# this file), and Snakemake resubmits the job (retries). Shapes as recorded here: the Snakemake
+# job step (SNAKEMAKE_LOG), hpcseq's console (CONSOLE), srun's task lines (CANCEL_ERR), the stop
+# message of tests/unit/test_events.py; paths shortened.
+SIGUSR1_STOP_SLURM_LOG = """\
+localrule train:
+    input: results/tiny_char/vocab.json, results/tiny_char/encoded/index.json, results/tiny_char/encoded/train.ids
+    output: results/tiny_char/model/final.keras, results/tiny_char/model/metrics.jsonl, results/tiny_char/model/training_summary.json
+    log: logs/train/tiny_char.log
+    jobid: 0
+    benchmark: benchmarks/train/tiny_char.tsv
+    reason: Forced execution
+    wildcards: experiment=tiny_char
+    threads: 2
+    resources: mem_mb=2000, mem_mib=1908, disk_mb=1000, disk_mib=954, tmpdir=/tmp, slurm_partition=gpus, runtime=3, nodes=1, tasks_per_node=2, cpus_per_task=1, gres=gpu:2, mpi=srun --mpi=pmix
+hpcseq launch: srun --mpi=pmix --nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 /work/main/.venv/train/bin/python -m hpcseq train --settings '{"name": "tiny_char"}' --results-dir results --foreign-checkpoints set-aside
+2026-11-22 11:04:08 hpcseq train rank 0/2 INFO experiment tiny_char: char_rnn on 2 rank(s), launcher srun, host vm, CPU, 1 threads per rank
+2026-11-22 11:04:09 hpcseq train rank 0/2 INFO data: 23990 training items (11995 on this rank), 30 steps per epoch of 32 per rank, global batch 64
+2026-11-22 11:04:38 hpcseq train rank 0/2 INFO epoch 1/500 loss 3.3705 sparse_categorical_accuracy 0.1073 val_loss 3.0801 val_sparse_categorical_accuracy 0.1886 | 122 samples/s | 17.7 s
+2026-11-22 11:04:38 hpcseq train rank 0/2 INFO epoch 2/500 loss 2.9669 sparse_categorical_accuracy 0.1948 val_loss 2.9499 val_sparse_categorical_accuracy 0.1870 | 8903 samples/s | 0.3 s
+2026-11-22 11:04:39 hpcseq train rank 0/2 INFO epoch 3/500 loss 2.9149 sparse_categorical_accuracy 0.1896 val_loss 2.8815 val_sparse_categorical_accuracy 0.1930 | 8715 samples/s | 0.4 s
+2026-11-22 11:04:40 hpcseq train rank 0/2 INFO checkpoint results/tiny_char/model/checkpoints/epoch-0003-step-0000000 written in 0.23 s
+2026-11-22 11:04:59 hpcseq train rank 0/2 WARNING received SIGUSR1: will checkpoint after the current step and stop
+2026-11-22 11:05:00 hpcseq train rank 0/2 INFO checkpoint results/tiny_char/model/checkpoints/epoch-0003-step-0000005 written in 0.01 s
+hpcseq train: error: stopped on SIGUSR1 after writing checkpoint results/tiny_char/model/checkpoints/epoch-0003-step-0000005; run again to continue (exit code 75)
+hpcseq train: error: stopped on SIGUSR1 after writing checkpoint results/tiny_char/model/checkpoints/epoch-0003-step-0000005; run again to continue (exit code 75)
+srun: error: vm: tasks 0-1: Exited with exit code 75
+RuleException:
+CalledProcessError in file "/work/main/workflow/rules/train.smk", line 38:
+Command 'set -euo pipefail;  /work/main/.venv/workflow/bin/python -m hpcseq launch --ranks 2 --nodes 1 --tasks-per-node 2 --cpus-per-task 1 ... > logs/train/tiny_char.log 2>&1 || { status=$?; tail -n 40 logs/train/tiny_char.log >&2; exit $status; }' returned non-zero exit status 75.
+[Sun Nov 22 11:05:01 2026]
+Error in rule train:
+    message: None
+    jobid: 0
+    output: results/tiny_char/model/final.keras, results/tiny_char/model/metrics.jsonl, results/tiny_char/model/training_summary.json
+    log: logs/train/tiny_char.log (check log file(s) for error details)
+"""
+
+# ------------------------------------------------------------------- a local run (no Slurm)
+
+# `snakemake --cores 2 --keep-going` of tests/conftest.py's tiny_workflow_config here, in a run
+# directory whose config/config.yaml names the folders rulelogs/, res/ and bench/, with
+# tiny_sentiment's training.batch_size 5000 (more than its training split holds: training stops
+# with an input error). Recorded here; Snakemake's log of the run cut to the jobs of tiny_char's
+# preprocessing and training and tiny_sentiment's training (the --settings JSON left out).
+
+LOCAL_RUN_SNAKEMAKE_LOG = """\
+Assuming unrestricted shared filesystem usage.
+
+SNAKEMAKE
+=========
+  Date: 2026-11-25 14:23:05
+  Workflow ID: 9c18b540-9169-4bdf-8c3e-f76bb944b135
+  Platform: Linux-6.18.44-fc-v782-x86_64-with-glibc2.36
+  Host: vm
+  User: root
+  Snakemake version: 9.27.1
+  Python version: 3.11.7 (main, May  9 2026, 07:35:25) [GCC 12.2.0]
+  Command: /work/main/.venv/workflow/bin/snakemake -s /work/main/Snakefile --cores 2 --keep-going
+  Snakefile: /work/main/Snakefile
+  Base directory: /work/main
+  Run directory: /tmp/tinyrun
+  Working directory: /tmp/tinyrun
+  Config file(s): ['config/config.yaml']
+  Config MD5: 8dabc8dc466eb778a7868b4d0fb2cc5f
+
+Building DAG of jobs...
+Using shell: /usr/bin/bash
+Provided cores: 2
+Rules claiming more threads will be scaled down.
+Conda environments: ignored
+Select jobs to execute...
+Execute 2 jobs...
+[Wed Nov 25 14:23:05 2026]
+localrule preprocess_text:
+    input: /work/main/data/tinyshakespeare.txt
+    output: res/tiny_char/prepared/train.txt, res/tiny_char/prepared/validation.txt, res/tiny_char/prepared/test.txt, res/tiny_char/prepared/split_report.json
+    log: rulelogs/preprocess/tiny_char.log
+    jobid: 4
+    benchmark: bench/preprocess/tiny_char.tsv
+    reason: Missing output files: res/tiny_char/prepared/train.txt, res/tiny_char/prepared/split_report.json, res/tiny_char/prepared/test.txt, res/tiny_char/prepared/validation.txt
+    wildcards: experiment=tiny_char
+    resources: tmpdir=/tmp, slurm_partition=, runtime=30, slurm_account=, slurm_extra=, cpus_per_task=1
+[Wed Nov 25 14:23:05 2026]
+Finished jobid: 4 (Rule: preprocess_text)
+1 of 13 steps (8%) done
+[Wed Nov 25 14:23:06 2026]
+localrule train:
+    input: res/tiny_char/vocab.json, res/tiny_char/encoded/index.json, res/tiny_char/encoded/train.ids, res/tiny_char/encoded/validation.ids, res/tiny_char/encoded/test.ids
+    output: res/tiny_char/model/final.keras, res/tiny_char/model/metrics.jsonl, res/tiny_char/model/training_summary.json
+    log: rulelogs/train/tiny_char.log
+    jobid: 2
+    benchmark: bench/train/tiny_char.tsv
+    reason: Missing output files: res/tiny_char/model/metrics.jsonl, res/tiny_char/model/training_summary.json, res/tiny_char/model/final.keras; Input files updated by another job: res/tiny_char/encoded/train.ids, res/tiny_char/encoded/test.ids, res/tiny_char/vocab.json, res/tiny_char/encoded/index.json, res/tiny_char/encoded/validation.ids
+    wildcards: experiment=tiny_char
+    threads: 2
+    resources: tmpdir=/tmp, slurm_partition=, runtime=120, slurm_account=, slurm_extra=, nodes=1, tasks_per_node=2, cpus_per_task=1, gres=, mpi=srun
+Select jobs to execute...
+[Wed Nov 25 14:23:35 2026]
+Finished jobid: 2 (Rule: train)
+5 of 13 steps (38%) done
+Execute 1 jobs...
+[Wed Nov 25 14:23:35 2026]
+localrule train:
+    input: res/tiny_sentiment/vocab.json, res/tiny_sentiment/encoded/index.json, res/tiny_sentiment/encoded/train.npz, res/tiny_sentiment/encoded/validation.npz, res/tiny_sentiment/encoded/test.npz
+    output: res/tiny_sentiment/model/final.keras, res/tiny_sentiment/model/metrics.jsonl, res/tiny_sentiment/model/training_summary.json
+    log: rulelogs/train/tiny_sentiment.log
+    jobid: 7
+    benchmark: bench/train/tiny_sentiment.tsv
+    reason: Missing output files: res/tiny_sentiment/model/training_summary.json, res/tiny_sentiment/model/final.keras, res/tiny_sentiment/model/metrics.jsonl; Input files updated by another job: res/tiny_sentiment/encoded/train.npz, res/tiny_sentiment/encoded/test.npz, res/tiny_sentiment/encoded/validation.npz, res/tiny_sentiment/encoded/index.json, res/tiny_sentiment/vocab.json
+    wildcards: experiment=tiny_sentiment
+    threads: 2
+    resources: tmpdir=/tmp, slurm_partition=, runtime=120, slurm_account=, slurm_extra=, nodes=1, tasks_per_node=2, cpus_per_task=1, gres=, mpi=srun
+Select jobs to execute...
+RuleException:
+CalledProcessError in file "/work/main/workflow/rules/train.smk", line 40:
+Command 'set -euo pipefail;  /work/main/.venv/workflow/bin/python -m hpcseq launch --ranks 2 ... > rulelogs/train/tiny_sentiment.log 2>&1 || { status=$?; tail -n 40 rulelogs/train/tiny_sentiment.log >&2; exit $status; }' returned non-zero exit status 1.
+[Wed Nov 25 14:23:45 2026]
+Error in rule train:
+    message: None
+    jobid: 7
+    input: res/tiny_sentiment/vocab.json, res/tiny_sentiment/encoded/index.json, res/tiny_sentiment/encoded/train.npz, res/tiny_sentiment/encoded/validation.npz, res/tiny_sentiment/encoded/test.npz
+    output: res/tiny_sentiment/model/final.keras, res/tiny_sentiment/model/metrics.jsonl, res/tiny_sentiment/model/training_summary.json
+    log: rulelogs/train/tiny_sentiment.log (check log file(s) for error details)
+    shell:
+        /work/main/.venv/workflow/bin/python -m hpcseq launch --ranks 2 --nodes 1 --tasks-per-node 2 --cpus-per-task 1 --srun=srun --slurm-setup= --local-launcher horovodrun -- /work/main/.venv/train/bin/python -m hpcseq train --settings '{...}' --results-dir res --foreign-checkpoints set-aside > rulelogs/train/tiny_sentiment.log 2>&1 || { status=$?; tail -n 40 rulelogs/train/tiny_sentiment.log >&2; exit $status; }
+        (command exited with non-zero exit code)
+[Wed Nov 25 14:23:45 2026]
+localrule evaluate:
+    input: res/tiny_char/model/final.keras, res/tiny_char/model/training_summary.json, res/tiny_char/vocab.json, res/tiny_char/encoded/index.json, res/tiny_char/encoded/train.ids, res/tiny_char/encoded/validation.ids, res/tiny_char/encoded/test.ids, res/tiny_char/prepared/train.txt, res/tiny_char/prepared/validation.txt, res/tiny_char/prepared/test.txt, res/tiny_char/prepared/split_report.json
+    output: res/tiny_char/eval/metrics.json, res/tiny_char/eval/samples.txt
+    log: rulelogs/evaluate/tiny_char.log
+    jobid: 1
+    benchmark: bench/evaluate/tiny_char.tsv
+    reason: Missing output files: res/tiny_char/eval/metrics.json; Input files updated by another job: res/tiny_char/encoded/test.ids, res/tiny_char/model/final.keras, res/tiny_char/prepared/split_report.json, res/tiny_char/model/training_summary.json, res/tiny_char/encoded/validation.ids, res/tiny_char/prepared/validation.txt, res/tiny_char/encoded/train.ids, res/tiny_char/prepared/test.txt, res/tiny_char/prepared/train.txt, res/tiny_char/vocab.json, res/tiny_char/encoded/index.json
+    wildcards: experiment=tiny_char
+    resources: tmpdir=/tmp, slurm_partition=, runtime=30, slurm_account=, slurm_extra=, cpus_per_task=1
+[Wed Nov 25 14:23:53 2026]
+Finished jobid: 1 (Rule: evaluate)
+7 of 13 steps (54%) done
+Exiting because a job execution failed. Look above for error messages
+Complete log(s): /tmp/tinyrun/.snakemake/log/2026-11-25T142305.135409.snakemake.log
+Elapsed time: 0:00:48.042708
+WorkflowError:
+At least one job did not complete successfully.
+"""  # recorded here: .snakemake/log/2026-11-25T142305.135409.snakemake.log, cut
+
+LOCAL_PREPROCESS_LOG = """\
+2026-11-25 14:23:05 hpcseq preprocess INFO tiny_char: {"train": 24000, "validation": 3000, "test": 3000}
+2026-11-25 14:23:05 hpcseq preprocess INFO wrote res/tiny_char/prepared
+"""  # recorded here
+
+LOCAL_TRAIN_LOG = """\
+hpcseq launch: /work/main/.venv/train/bin/horovodrun -np 2 -H localhost:2 --gloo /work/main/.venv/train/bin/python -m hpcseq train --settings '{...}' --results-dir res --foreign-checkpoints set-aside
+2026-11-25 14:23:07.918137: I tensorflow/core/platform/cpu_feature_guard.cc:182] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.
+To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
+[0]<stdout>:2026-11-25 14:23:21 hpcseq train rank 0/2 INFO experiment tiny_char: char_rnn on 2 rank(s), launcher horovodrun, host vm, CPU, 1 threads per rank
+[0]<stdout>:2026-11-25 14:23:21 hpcseq train rank 0/2 INFO subset: each epoch uses 1920 of 23990 training windows (max_steps_per_epoch = 30), a fresh random subset every epoch
+[0]<stdout>:2026-11-25 14:23:21 hpcseq train rank 0/2 INFO data: 23990 training items (11995 on this rank), 30 steps per epoch of 32 per rank, global batch 64
+[0]<stdout>:2026-11-25 14:23:33 hpcseq train rank 0/2 INFO epoch 1/2 loss 3.3705 sparse_categorical_accuracy 0.1073 val_loss 3.0801 val_sparse_categorical_accuracy 0.1886 | 315 samples/s | 7.1 s
+[0]<stdout>:2026-11-25 14:23:33 hpcseq train rank 0/2 INFO checkpoint res/tiny_char/model/checkpoints/epoch-0001-step-0000000 written in 0.05 s
+[0]<stdout>:2026-11-25 14:23:33 hpcseq train rank 0/2 INFO epoch 2/2 loss 2.9669 sparse_categorical_accuracy 0.1948 val_loss 2.9499 val_sparse_categorical_accuracy 0.1870 | 8280 samples/s | 0.3 s
+[0]<stdout>:2026-11-25 14:23:33 hpcseq train rank 0/2 INFO checkpoint res/tiny_char/model/checkpoints/epoch-0002-step-0000000 written in 0.02 s
+[0]<stdout>:2026-11-25 14:23:33 hpcseq train rank 0/2 INFO done: final model res/tiny_char/model/final.keras, metrics res/tiny_char/model/metrics.jsonl
+"""  # recorded here (--settings JSON left out)
+
+LOCAL_TRAIN_FAILED_LOG = """\
+hpcseq launch: /work/main/.venv/train/bin/horovodrun -np 2 -H localhost:2 --gloo /work/main/.venv/train/bin/python -m hpcseq train --settings '{...}' --results-dir res --foreign-checkpoints set-aside
+2026-11-25 14:23:36.184242: I tensorflow/core/platform/cpu_feature_guard.cc:182] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.
+To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
+[0]<stdout>:2026-11-25 14:23:44 hpcseq train rank 0/2 INFO experiment tiny_sentiment: sentiment_lstm on 2 rank(s), launcher horovodrun, host vm, CPU, 1 threads per rank
+[0]<stderr>:hpcseq train: error: res/tiny_sentiment/encoded/train.npz: the training split has 4859 sentences; 2 ranks x batch 5000 need at least 10000
+[1]<stderr>:hpcseq train: error: res/tiny_sentiment/encoded/train.npz: the training split has 4859 sentences; 2 ranks x batch 5000 need at least 10000
+Process 0 exit with status code 2.
+Terminating remaining workers after failure of Process 0.
+Process 1 exit with status code 2.
+Traceback (most recent call last):
+  File "/work/main/.venv/train/bin/horovodrun", line 6, in <module>
+    sys.exit(run_commandline())
+             ^^^^^^^^^^^^^^^^^
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/launch.py", line 837, in run_commandline
+    _run(args)
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/launch.py", line 827, in _run
+    return _run_static(args)
+           ^^^^^^^^^^^^^^^^^
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/launch.py", line 685, in _run_static
+    _launch_job(args, settings, nics, command)
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/launch.py", line 800, in _launch_job
+    run_controller(args.use_gloo, gloo_run_fn,
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/launch.py", line 754, in run_controller
+    gloo_run()
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/launch.py", line 792, in gloo_run_fn
+    gloo_run(settings, nics, env, driver_ip, command)
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/gloo_run.py", line 300, in gloo_run
+    launch_gloo(command, exec_command, settings, nics, env, server_ip)
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/gloo_run.py", line 284, in launch_gloo
+    raise RuntimeError('Horovod detected that one or more processes exited with non-zero '
+RuntimeError: Horovod detected that one or more processes exited with non-zero status, thus causing the job to be terminated. The first process to do so was:
+Process name: 0
+Exit code: 2
+
+"""  # recorded here (--settings JSON left out): each rank's error, then horovodrun's
+
+LOCAL_TRAIN_BENCHMARK = """\
+s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time
+28.37\t0:00:28\t943.40\t5071.73\t446.30\t666.17\t0.05\t0.09\t52.91\t16.09
+"""  # recorded here: Snakemake's benchmark of the training that completed
+
+LOCAL_TRAIN_METRICS = """\
+{"epoch": 1, "epochs": 2, "loss": 3.3705291748046875, "sparse_categorical_accuracy": 0.10729166865348816, "val_loss": 3.0801172256469727, "val_sparse_categorical_accuracy": 0.18862876296043396, "learning_rate": 0.0019666668958961964, "steps": 30, "samples": 1920, "ranks": 2, "samples_per_second": 314.84359316816455, "train_seconds": 6.098, "validation_seconds": 1.035, "epoch_seconds": 7.133, "elapsed_seconds": 12.195, "resumed_at_step": null, "time": "2026-11-25T14:23:33+0000"}
+{"epoch": 2, "epochs": 2, "loss": 2.9669132232666016, "sparse_categorical_accuracy": 0.19479167461395264, "val_loss": 2.9499478340148926, "val_sparse_categorical_accuracy": 0.186956524848938, "learning_rate": 0.0020000000949949026, "steps": 30, "samples": 1920, "ranks": 2, "samples_per_second": 8279.681393190947, "train_seconds": 0.232, "validation_seconds": 0.082, "epoch_seconds": 0.314, "elapsed_seconds": 12.609, "resumed_at_step": null, "time": "2026-11-25T14:23:33+0000"}
+"""  # recorded here: tiny_char's metrics.jsonl

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -90,15 +89,6 @@ def test_metrics_file_skips_a_cut_off_line_and_records_are_chosen_by_time(tmp_pa
     assert read_epoch_records(tmp_path / "missing.jsonl", missing_ok=True) == []
     with pytest.raises(FileNotFoundError):
         read_epoch_records(tmp_path / "missing.jsonl")
-
-
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_timestamps_of_sacct_metrics_and_console_agree(utc):
