@@ -45,7 +45,8 @@ lint: setup-workflow ## ruff (lint, format check), snakefmt --check, snakemake -
 	$(WORKFLOW)/ruff check scripts tests
 	$(WORKFLOW)/ruff format --check scripts tests
 	$(WORKFLOW)/snakefmt --check Snakefile workflow/
-	$(WORKFLOW)/snakemake --lint
+	d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	  $(WORKFLOW)/snakemake --lint --directory "$$d" --configfile $(CURDIR)/config/config.yaml
 
 format: setup-workflow ## rewrite Python and Snakemake files in the house style
 	$(WORKFLOW)/ruff check --fix scripts tests

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, tiny_workflow_config, write_config
+from tests.conftest import REPO_ROOT, SLURM_PROFILE, run_snakemake, tiny_workflow_config, write_config
 
 LOCAL_SLURM = REPO_ROOT / "tests" / "cluster" / "local_slurm.sh"
 TERMINAL = (
@@ -34,7 +33,9 @@ TERMINAL = (
 def local_slurm():
     if os.geteuid() != 0:
         raise RuntimeError("the Slurm tests start a local Slurm cluster and need root (CI runs them as root)")
-    result = subprocess.run([str(LOCAL_SLURM), "start"], capture_output=True, text=True, timeout=900)
+    # started from /: the daemons it starts keep their files under its own directory
+    # (HPCSEQ_SLURM_DIR), and none of them has the checkout as its working directory
+    result = subprocess.run([str(LOCAL_SLURM), "start"], capture_output=True, text=True, timeout=900, cwd="/")
     if result.returncode != 0:
         raise RuntimeError(f"local Slurm did not start:\n{result.stdout}\n{result.stderr}")
     return "hpcseq"  # the account the script creates
@@ -78,10 +79,16 @@ def slurm_config(tmp_path: Path, account: str, **changes) -> Path:
     return write_config(tmp_path, config)
 
 
-def snakemake(*args, timeout=1800, check=True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
-    return result
+def snakemake(*args, cwd: Path, timeout=1800, check=True) -> subprocess.CompletedProcess:
+    """`snakemake <args>` run in `cwd`, a directory under tmp_path (see run_snakemake): its
+    .snakemake/, the Slurm logs of `--profile slurm` included, stays there, and its Slurm jobs
+    run there."""
+    return run_snakemake(*args, cwd=cwd, timeout=timeout, check=check)
+
+
+def slurm_logs(run_dir: Path, rule: str, experiment: str) -> Path:
+    """Where `snakemake --profile slurm` run in run_dir keeps the Slurm logs of a rule's jobs."""
+    return run_dir / ".snakemake" / "slurm_logs" / f"rule_{rule}" / experiment
+
+
+PROFILE = ("--profile", str(SLURM_PROFILE))  # `--profile slurm` from outside the checkout

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.slurm.conftest import slurm_config, snakemake, wait_for_job
+from tests.slurm.conftest import PROFILE, slurm_config, snakemake, wait_for_job
 
 TRAIN_PYTHON_MARK = "hpcseq train"
 
@@ -64,7 +64,7 @@ def experiment_dir(base: Path, name: str, account: str, **training) -> SimpleNam
 def render(place: SimpleNamespace, *options: str) -> Path:
     result = hpcseq(
         "sbatch",
-        "--config",
+        "--configfile",
         str(place.config),
         "--cluster",
         "local",
@@ -73,7 +73,7 @@ def render(place: SimpleNamespace, *options: str) -> Path:
         "--output-dir",
         str(place.root / "jobs"),
         *options,
-        cwd=REPO_ROOT,
+        cwd=place.root,
     )
     assert result.returncode == 0, result.stderr
     return place.root / "jobs" / "local" / "tiny_char.sbatch"
@@ -154,7 +154,7 @@ def jobs(local_slurm, tmp_path_factory):
     # the data stages here, then train.ids cut short: np.memmap in hpcseq/vocab.py fails in the job
     exception = places["exception"]
     for stage in ("preprocess", "vocab"):
-        result = hpcseq(stage, "--config", str(exception.config), "--experiment", "tiny_char", cwd=REPO_ROOT)
+        result = hpcseq(stage, "--configfile", str(exception.config), "--experiment", "tiny_char", cwd=exception.root)
         assert result.returncode == 0, result.stderr
     ids_file = exception.results / "tiny_char" / "encoded" / "train.ids"
     with open(ids_file, "r+b") as handle:
@@ -320,6 +320,7 @@ def test_a_waiting_job_shows_why(local_slurm, tmp_path):
         capture_output=True,
         text=True,
         check=True,
+        cwd=tmp_path,
     ).stdout.strip()
     try:
         data = logs_json(job_id, cwd=tmp_path)[job_id]
@@ -381,9 +382,8 @@ def test_unknown_job_id_is_a_usage_error(local_slurm, tmp_path):
 
 def test_a_snakemake_profile_run_directory(local_slurm, tmp_path):
     config = slurm_config(tmp_path / "config", local_slurm)
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    run = snakemake("--profile", "slurm", "--configfile", str(config), "--directory", str(run_dir))
+    run_dir = tmp_path / "run"  # the user's run directory: Snakemake started there, its jobs ran there
+    run = snakemake(*PROFILE, "--configfile", str(config), cwd=run_dir)
     submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/", run.stdout + run.stderr))
     experiments = dict(
         re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_\w+/(\w+)/", run.stdout + run.stderr)
@@ -441,18 +441,7 @@ def test_every_failed_attempt_of_a_profile_run_keeps_its_own_diagnosis(local_slu
     del config["experiments"]["tiny_sentiment"]
     config_path.write_text(yaml.safe_dump(config))
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    run = snakemake(
-        "--profile",
-        "slurm",
-        "--configfile",
-        str(config_path),
-        "--directory",
-        str(run_dir),
-        "--retries",
-        "1",
-        check=False,
-    )
+    run = snakemake(*PROFILE, "--configfile", str(config_path), "--retries", "1", cwd=run_dir, check=False)
     assert run.returncode != 0
     trains = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/", run.stdout + run.stderr)
     assert len(trains) == 2  # the first attempt and one retry

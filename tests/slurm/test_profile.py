@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.slurm.conftest import sacct, slurm_config, snakemake
+from tests.slurm.conftest import PROFILE, sacct, slurm_config, slurm_logs, snakemake
 
 CLUSTERS = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["clusters"]
 
@@ -66,7 +66,7 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
     config["slurm"]["account"] = "training2543"
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = snakemake("-n", "--profile", "slurm", "--configfile", str(path))
+    result = snakemake("-n", *PROFILE, "--configfile", str(path), cwd=tmp_path / "run")
     plans = planned_train_resources(result.stdout)
     assert len(plans) == 3
     for experiment, resources in plans.items():
@@ -92,7 +92,8 @@ def _rank_reports(results, experiment):
 
 def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(local_slurm, tmp_path):
     config = slurm_config(tmp_path / "slurm", local_slurm)
-    run = snakemake("--profile", "slurm", "--configfile", str(config))
+    run_dir = tmp_path / "slurm" / "run"
+    run = snakemake(*PROFILE, "--configfile", str(config), cwd=run_dir)
     results = tmp_path / "slurm" / "results"
     submitted = dict(
         re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/", run.stdout + run.stderr)
@@ -108,7 +109,7 @@ def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(local_slurm, tmp_path):
     } <= rules
 
     local_config = slurm_config(tmp_path / "local", local_slurm, cluster=None)
-    snakemake("--cores", "2", "--configfile", str(local_config))
+    snakemake("--cores", "2", "--configfile", str(local_config), cwd=tmp_path / "local" / "run")
     local_results = tmp_path / "local" / "results"
 
     for experiment in ("tiny_char", "tiny_sentiment"):
@@ -136,6 +137,6 @@ def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(local_slurm, tmp_path):
     preprocess_job = next(job for job, rule in submitted.items() if rule == "preprocess_text")
     row = next(r for r in sacct(preprocess_job) if r["JobID"] == preprocess_job)
     assert row["Partition"] == "batch" and row["State"] == "COMPLETED" and "gres/gpu" not in row["AllocTRES"]
-    # Slurm logs of successful jobs are kept for `hpcseq logs`
-    assert list((REPO_ROOT / ".snakemake" / "slurm_logs" / "rule_train" / "tiny_char").glob("*.log"))
+    # Slurm logs of successful jobs are kept for `hpcseq logs`, in the directory Snakemake ran in
+    assert list(slurm_logs(run_dir, "train", "tiny_char").glob("*.log"))
     (tmp_path / "sacct.txt").write_text("\n".join(str(sacct(job)) for job in submitted))

@@ -14,13 +14,14 @@ from tests.slurm.conftest import slurm_config, wait_for_job
 
 
 def render(config_path, output_dir, *extra):
+    output_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
             sys.executable,
             "-m",
             "hpcseq",
             "sbatch",
-            "--config",
+            "--configfile",
             str(config_path),
             "--cluster",
             "local",
@@ -31,6 +32,7 @@ def render(config_path, output_dir, *extra):
         check=True,
         capture_output=True,
         text=True,
+        cwd=output_dir,
     )
     return sorted((output_dir / "local").glob("*.sbatch"))
 
@@ -83,6 +85,7 @@ def test_hostile_account_is_refused_by_the_command(value, tmp_path):
         ],
         capture_output=True,
         text=True,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "config key slurm.account" in result.stderr

@@ -10,8 +10,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import REPO_ROOT
-from tests.slurm.conftest import sacct, slurm_config, snakemake, wait_for_job
+from tests.slurm.conftest import PROFILE, sacct, slurm_config, slurm_logs, snakemake, wait_for_job
 
 # Each training job may run 3 minutes and asks for SIGUSR1 90 s before its end. slurmctld checks
 # limits every 30 s, so the warning comes 60-90 s into the job; after about 12 s of start-up that
@@ -47,7 +46,7 @@ def test_generated_script_is_warned_checkpoints_requeues_and_completes(local_slu
             "-m",
             "hpcseq",
             "sbatch",
-            "--config",
+            "--configfile",
             str(config),
             "--cluster",
             "local",
@@ -56,6 +55,7 @@ def test_generated_script_is_warned_checkpoints_requeues_and_completes(local_slu
         ],
         check=True,
         capture_output=True,
+        cwd=tmp_path,
     )
     script = tmp_path / "jobs" / "local" / "tiny_char.sbatch"
     assert "#SBATCH --signal=B:USR1@90" in script.read_text() and "#SBATCH --requeue" in script.read_text()
@@ -85,7 +85,8 @@ def test_generated_script_is_warned_checkpoints_requeues_and_completes(local_slu
     # the same weights as one uninterrupted run of the same settings, outside Slurm
     reference = long_config(tmp_path / "reference", local_slurm, cluster=None)
     target = tmp_path / "reference" / "results" / "tiny_char" / "model" / "training_summary.json"
-    snakemake(str(target), "--cores", "2", "--configfile", str(reference))  # --configfile takes several values
+    # the target first: --configfile takes several values
+    snakemake(str(target), "--cores", "2", "--configfile", str(reference), cwd=tmp_path / "reference" / "run")
     expected = json.loads(
         (tmp_path / "reference" / "results" / "tiny_char" / "model" / "training_summary.json").read_text()
     )
@@ -95,14 +96,15 @@ def test_generated_script_is_warned_checkpoints_requeues_and_completes(local_slu
 
 def test_snakemake_profile_resubmits_a_warned_training_job_until_done(local_slurm, tmp_path):
     config = long_config(tmp_path, local_slurm)
-    run = snakemake("--profile", "slurm", "--configfile", str(config), "--retries", "10", timeout=2400)
+    run_dir = tmp_path / "run"
+    run = snakemake(*PROFILE, "--configfile", str(config), "--retries", "10", cwd=run_dir, timeout=2400)
     log = run.stdout + run.stderr
     train_jobs = re.findall(r"SLURM jobid (\d+) \(log: \S+/rule_train/tiny_char/", log)
     assert len(train_jobs) >= 2, log[-3000:]
     first = next(row for row in sacct(train_jobs[0]) if row["JobID"] == train_jobs[0])
     last = next(row for row in sacct(train_jobs[-1]) if row["JobID"] == train_jobs[-1])
     assert first["State"] == "FAILED" and last["State"] == "COMPLETED"
-    first_log = REPO_ROOT / ".snakemake" / "slurm_logs" / "rule_train" / "tiny_char" / f"{train_jobs[0]}.log"
+    first_log = slurm_logs(run_dir, "train", "tiny_char") / f"{train_jobs[0]}.log"
     assert "non-zero exit status 75" in first_log.read_text()  # training stopped on the warning
     train_log = (tmp_path / "logs" / "train" / "tiny_char.log").read_text()
     assert "resuming from" in train_log

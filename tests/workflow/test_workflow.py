@@ -1,20 +1,19 @@
 """The Snakemake workflow: dry run and lint of the shipped config, config errors, and the whole
-pipeline run small with 2 real Horovod ranks (horovodrun on this machine)."""
+pipeline run small with 2 real Horovod ranks (horovodrun on this machine). Snakemake runs in a
+directory under tmp_path (run_snakemake of tests/conftest.py), never in the checkout."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, VENV_TRAIN, tiny_workflow_config, write_config
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+from tests.conftest import REPO_ROOT, VENV_TRAIN, run_snakemake, tiny_workflow_config, write_config
 
 # Answers the checks Snakemake makes of conda before it plans with `--sdm conda` (conda channels
 # are unreachable here, so no real environment is built).
@@ -28,11 +27,14 @@ esac
 """
 
 
-def snakemake(*args, cwd=REPO_ROOT, check=True, timeout=1800, env=None) -> subprocess.CompletedProcess:
-    result = subprocess.run(SNAKEMAKE + list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
+@pytest.fixture
+def snakemake(tmp_path):
+    """`snakemake <args>` run in tmp_path/run: its .snakemake/ stays there."""
+
+    def run(*args, **options) -> subprocess.CompletedProcess:
+        return run_snakemake(*args, cwd=tmp_path / "run", **options)
+
+    return run
 
 
 def tiny_config(tmp_path: Path, **experiment_overrides) -> Path:
@@ -43,7 +45,7 @@ def tiny_config(tmp_path: Path, **experiment_overrides) -> Path:
     return write_config(tmp_path, config)
 
 
-def test_dry_run_of_the_shipped_config_plans_every_stage(tmp_path):
+def test_dry_run_of_the_shipped_config_plans_every_stage(tmp_path, snakemake):
     result = snakemake("-n", "--config", f"results_dir={tmp_path}/r", f"logs_dir={tmp_path}/l")
     for rule in (
         "preprocess_text",
@@ -61,11 +63,11 @@ def test_dry_run_of_the_shipped_config_plans_every_stage(tmp_path):
 
 
 @pytest.mark.parametrize("preset", ["quick", "lecture"])
-def test_dry_run_of_each_preset(preset, tmp_path):
+def test_dry_run_of_each_preset(preset, tmp_path, snakemake):
     snakemake("-n", "--config", f"preset={preset}", f"results_dir={tmp_path}/r")
 
 
-def test_command_line_config_overrides_nested_keys_of_the_shipped_config(tmp_path):
+def test_command_line_config_overrides_nested_keys_of_the_shipped_config(tmp_path, snakemake):
     # `--config experiments=...` extends config/config.yaml (it does not replace it), and the
     # nested values, strings to Snakemake, are typed by the schema
     result = snakemake(
@@ -81,7 +83,7 @@ def test_command_line_config_overrides_nested_keys_of_the_shipped_config(tmp_pat
     assert "experiments.shakespeare_char_rnn.ranks: 'many' is not of type 'integer'" in result.stdout + result.stderr
 
 
-def test_lint_is_clean():
+def test_lint_is_clean(snakemake):
     result = snakemake("--lint")
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
@@ -93,7 +95,7 @@ def shell_commands(result: subprocess.CompletedProcess) -> list[str]:
     return [command for command in commands if command != "None"]
 
 
-def test_rules_read_the_validated_config_with_its_defaults(tmp_path):
+def test_rules_read_the_validated_config_with_its_defaults(tmp_path, snakemake):
     # the tiny config names no local_launcher: the rules see the schema default
     config = yaml.safe_load(tiny_config(tmp_path).read_text())
     assert "local_launcher" not in config
@@ -103,7 +105,7 @@ def test_rules_read_the_validated_config_with_its_defaults(tmp_path):
     assert all(f"-- {VENV_TRAIN / 'bin' / 'python'} -m hpcseq train " in c for c in train)
 
 
-def test_under_sdm_conda_every_rule_runs_the_python_of_its_conda_environment(tmp_path):
+def test_under_sdm_conda_every_rule_runs_the_python_of_its_conda_environment(tmp_path, snakemake):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     conda = bin_dir / "conda"
@@ -113,8 +115,9 @@ def test_under_sdm_conda_every_rule_runs_the_python_of_its_conda_environment(tmp
     args = ["--sdm", "conda", "--conda-prefix", str(tmp_path / "envs"), "--configfile", str(tiny_config(tmp_path))]
     result = snakemake("-n", "-p", *args, env=env)
     output = result.stdout + result.stderr
-    assert "Conda environment envs/workflow.yaml will be created." in output
-    assert "Conda environment envs/training.yaml will be created." in output
+    # named by their path from the rule files, the run directory being outside the checkout
+    created = {Path(path).resolve() for path in re.findall(r"Conda environment (\S+) will be created\.", output)}
+    assert created == {REPO_ROOT / "envs" / "workflow.yaml", REPO_ROOT / "envs" / "training.yaml"}
     commands = shell_commands(result)
     assert len(commands) == 12  # 2 x (preprocess, vocabulary, train, evaluate, curves) + confusion + summary
     assert all(command.startswith("python -m hpcseq ") for command in commands)
@@ -122,7 +125,7 @@ def test_under_sdm_conda_every_rule_runs_the_python_of_its_conda_environment(tmp
     assert sum(" -- python -m hpcseq evaluate " in command for command in commands) == 2
 
 
-def test_config_errors_name_the_key(tmp_path):
+def test_config_errors_name_the_key(tmp_path, snakemake):
     result = snakemake("-n", "--config", "preset=nonexistent", check=False)
     assert result.returncode != 0
     assert "config key preset: 'nonexistent' is not defined under `presets`" in result.stdout + result.stderr
@@ -137,7 +140,7 @@ def test_config_errors_name_the_key(tmp_path):
     assert "experiments.tiny_char.training.lerning_rate: unknown key (did you mean 'learning_rate'?)" in output
 
 
-def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path):
+def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path, snakemake):
     config = tiny_config(tmp_path)
     snakemake("--cores", "2", "--configfile", str(config))
     results = tmp_path / "results"
@@ -184,7 +187,7 @@ def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path):
     assert report.stat().st_size > 10000
 
 
-def test_a_local_run_is_held_to_no_clusters_geometry_and_job_scripts_are_written_where_they_fit(tmp_path):
+def test_a_local_run_is_held_to_no_clusters_geometry_and_job_scripts_are_written_where_they_fit(tmp_path, snakemake):
     """Issue 11.1: 3 ranks on this machine were refused for not filling the nodes of the `local`
     test cluster, and a partition that only JSC's clusters have failed for every other cluster."""
     experiment = "experiments={shakespeare_char_rnn: {ranks: 3, slurm: {partition: gpu_devel}}}"
