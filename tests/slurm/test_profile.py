@@ -78,7 +78,7 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
         assert resources["slurm_account"] == "training2543"
         call = plugin_sbatch_call(resources)
         assert f"--nodes={nodes}" in call and f"--gres=gpu:{per_node}" in call
-        assert "--ntasks-per-gpu" not in call  # the GPU/tasks trap of STACK.md
+        assert "--ntasks-per-gpu" not in call  # the plugin turns tasks + a GPU gres into --ntasks-per-gpu
         if ranks > 1:
             assert resources["mpi"].startswith("srun ")
             assert f"--ntasks-per-node={per_node}" in call
