@@ -262,15 +262,15 @@ def test_time_limit_names_epochs_checkpoint_and_how_to_resume(jobs):
 def test_a_python_exception_is_located_in_the_projects_code(jobs):
     assert jobs.rows["exception"]["State"] == "FAILED"
     data, text = detail(jobs, "exception")
-    source = (REPO_ROOT / "scripts" / "hpcseq" / "vocab.py").read_text().splitlines()
-    memmap_line = next(i for i, line in enumerate(source, 1) if "np.memmap(" in line and "split}.ids" in line)
+    source = (REPO_ROOT / "scripts" / "hpcseq" / "data" / "vocabulary.py").read_text().splitlines()
+    memmap_line = next(i for i, line in enumerate(source, 1) if "np.memmap(" in line)
     diagnosis = data["diagnosis"]
     assert data["state"] == "failed" and diagnosis["kind"] == "python_exception"
-    assert diagnosis["location"] == f"scripts/hpcseq/vocab.py:{memmap_line}"
+    assert diagnosis["location"] == f"scripts/hpcseq/data/vocabulary.py:{memmap_line}"
     assert diagnosis["summary"].startswith("ValueError: mmap length is greater than file size")
     assert diagnosis["evidence"]["text"] == "ValueError: mmap length is greater than file size"
     assert "numpy" not in diagnosis["location"]
-    assert f"code       scripts/hpcseq/vocab.py:{memmap_line}" in text
+    assert f"code       scripts/hpcseq/data/vocabulary.py:{memmap_line}" in text
 
 
 def test_a_cancelled_job_says_by_whom_and_where_training_stands(jobs):
@@ -433,11 +433,12 @@ def test_a_snakemake_profile_run_directory(local_slurm, tmp_path):
 
 
 def test_every_failed_attempt_of_a_profile_run_keeps_its_own_diagnosis(local_slurm, tmp_path):
-    # a global batch that 2 ranks cannot split: training stops with a config error in every attempt;
-    # Snakemake retries it, each retry overwriting logs/train/tiny_char.log
+    # a batch larger than the training data: training stops with an input error in every attempt (only
+    # training knows it: the config alone cannot); Snakemake retries it, each retry overwriting
+    # logs/train/tiny_char.log
     config_path = slurm_config(tmp_path / "config", local_slurm)
     config = yaml.safe_load(config_path.read_text())
-    config["experiments"]["tiny_char"]["training"]["global_batch_size"] = 33
+    config["experiments"]["tiny_char"]["training"]["batch_size"] = 1_000_000
     del config["experiments"]["tiny_sentiment"]
     config_path.write_text(yaml.safe_dump(config))
     run_dir = tmp_path / "run"
@@ -452,6 +453,6 @@ def test_every_failed_attempt_of_a_profile_run_keeps_its_own_diagnosis(local_slu
         job = found[job_id]
         assert job["state"] == "failed", job
         assert job["diagnosis"]["kind"] == "hpcseq_error", job["diagnosis"]
-        assert "global_batch_size" in job["diagnosis"]["summary"], job["diagnosis"]
+        assert "need at least" in job["diagnosis"]["summary"], job["diagnosis"]
     # the first attempt's evidence is in its own Slurm log: the rule's log now holds the retry's output
     assert found[trains[0]]["diagnosis"]["evidence"]["path"].endswith(f"rule_train/tiny_char/{trains[0]}.log")
