@@ -7,6 +7,7 @@
 #   snakemake --cores 2 --config preset=lecture
 #   snakemake --cores 2 --sdm conda          # every rule in its conda environment (envs/README.md)
 #   snakemake --report results/report.html   # after a run
+#   snakemake scaling --cores 2              # the scaling study (config `scaling`; not part of a run)
 
 from snakemake.utils import min_version
 
@@ -27,6 +28,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/jobs.smk"
+include: "workflow/rules/scaling.smk"
 
 
 # Cheap bookkeeping runs on the submit host under `--profile slurm`.
@@ -36,6 +38,8 @@ localrules:
     plot_confusion_matrix,
     summary,
     sbatch_script,
+    scaling,
+    scaling_table,
 
 
 report: "workflow/report/workflow.rst"

@@ -10,6 +10,7 @@ config the same way.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -120,6 +121,13 @@ def cmd_train(args) -> int:
     from hpcseq.training.train import train
 
     settings, paths = _settings_and_paths(args)
+    if args.model_dir:
+        paths = dataclasses.replace(paths, model_root=args.model_dir)
+    if args.horovod_timeline:
+        # Horovod reads HOROVOD_TIMELINE in hvd.init() on every rank (rank 0 writes the file): set
+        # here, it reaches each rank whatever environment srun or mpirun pass on
+        args.horovod_timeline.parent.mkdir(parents=True, exist_ok=True)  # else Horovod writes none, silently
+        os.environ["HOROVOD_TIMELINE"] = str(args.horovod_timeline.resolve())
     train(settings, paths, restart=args.restart, foreign_checkpoints=args.foreign_checkpoints)
     return 0
 
@@ -147,6 +155,16 @@ def cmd_summary(args) -> int:
     from hpcseq.evaluation.summary import write_summary
 
     write_summary(args.results_dir or Path("results"), args.experiments, args.output)
+    return 0
+
+
+def cmd_scaling(args) -> int:
+    from hpcseq.evaluation.scaling import write_study
+    from hpcseq.paths import ScalingPaths
+
+    write_study(args.results_dir or Path("results"), args.experiment, args.ranks)
+    paths = ScalingPaths.of(args.results_dir or Path("results"), args.experiment)
+    print(f"wrote {paths.table_json}, {paths.table_md}, {paths.plot}")
     return 0
 
 
@@ -308,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stage_commands(sub)
     _add_plot_command(sub)
     _add_summary_command(sub)
+    _add_scaling_command(sub)
     _add_launch_command(sub)
     _add_sbatch_command(sub)
     _add_config_command(sub)
@@ -344,6 +363,18 @@ def _add_train_arguments(command) -> None:
         "it reruns training because the settings changed); switching back to "
         "settings set aside earlier resumes their checkpoints",
     )
+    command.add_argument(
+        "--model-dir",
+        type=Path,
+        help="where the model, metrics, checkpoints and rank reports go (default: <results>/<experiment>/model; "
+        "the scaling study's runs have their own)",
+    )
+    command.add_argument(
+        "--horovod-timeline",
+        type=lambda text: Path(text) if text else None,
+        metavar="FILE",
+        help="record Horovod's timeline (HOROVOD_TIMELINE) into FILE; empty: none",
+    )
 
 
 def _add_plot_command(sub) -> None:
@@ -362,6 +393,20 @@ def _add_summary_command(sub) -> None:
     summary.add_argument("--output", type=Path, required=True)
     summary.add_argument("experiments", nargs="+")
     summary.set_defaults(function=cmd_summary)
+
+
+def _add_scaling_command(sub) -> None:
+    scaling = sub.add_parser(
+        "scaling",
+        help="the scaling study's table, JSON and plot (results/scaling/<experiment>.*) from its runs",
+        description="Samples per second, speedup, efficiency and Horovod's communication share of an "
+        "experiment's runs at each rank count (results/scaling/<experiment>/ranks-<n>/, trained by "
+        "`snakemake scaling`), with Horovod's timelines (results/scaling/<experiment>.timeline/).",
+    )
+    scaling.add_argument("--results-dir", type=Path, help="default: results/")
+    scaling.add_argument("--ranks", type=int, nargs="+", required=True, help="the rank counts of the runs")
+    scaling.add_argument("--experiment", required=True)
+    scaling.set_defaults(function=cmd_scaling)
 
 
 def _add_launch_command(sub) -> None:

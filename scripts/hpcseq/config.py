@@ -189,6 +189,7 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
         errors += _dataset_errors(name, experiment, datasets)
         errors += _preprocess_errors(name, experiment.get("preprocess", {}))
         errors += _batch_errors(name, experiment)
+    errors += _scaling_errors(config)
     return errors
 
 
@@ -255,6 +256,57 @@ def _batch_errors(name: str, experiment: dict) -> list[ConfigError]:
     return [ConfigError(f"experiments.{name}.training.global_batch_size", f"{problem} (experiments.{name}.ranks)")]
 
 
+def scaling_run_config(config: dict, experiment: str, ranks: int) -> dict:
+    """The config of one run of the scaling study: the experiment as configured, on `ranks` ranks,
+    for the study's epochs of its fixed steps, with the experiment's batch per rank (weak scaling:
+    no global_batch_size), a checkpoint only at the end, and the study's Slurm partition and time."""
+    study = config["scaling"]
+    own = copy.deepcopy(config["experiments"][experiment])
+    own["ranks"] = int(ranks)
+    own["training"].update(
+        epochs=study["epochs"],
+        max_steps_per_epoch=study["steps_per_epoch"],
+        global_batch_size=None,
+        checkpoint_every_epochs=study["epochs"],
+        checkpoint_every_minutes=None,
+    )
+    own["slurm"] = {**own.get("slurm", {}), **study["slurm"]}
+    return {**config, "experiments": {**config["experiments"], experiment: own}}
+
+
+def _scaling_errors(config: dict) -> list[ConfigError]:
+    """The experiments of the scaling study exist."""
+    experiments = config.get("experiments", {})
+    return [
+        ConfigError(
+            "scaling.experiments",
+            f"{name!r} is not defined under `experiments`; defined: {', '.join(sorted(experiments))}",
+        )
+        for name in config.get("scaling", {}).get("experiments", [])
+        if name not in experiments
+    ]
+
+
+def _scaling_plan_errors(config: dict) -> list[ConfigError]:
+    """On the config's cluster, every run of the scaling study gets nodes as training would (one
+    rank per GPU, whole nodes beyond one) and fits its partition's time limit."""
+    cluster = config.get("cluster")
+    if cluster is None:
+        return []
+    from hpcseq.cluster.resources import plan_job
+
+    errors: dict[str, ConfigError] = {}  # once each, not once per rank count
+    for name in config["scaling"]["experiments"]:
+        for ranks in config["scaling"]["ranks"]:
+            try:
+                plan_job(scaling_run_config(config, name, ranks), cluster, name, "train")
+            except ConfigError as error:
+                key = "scaling.ranks" if error.key.endswith(".ranks") else error.key
+                error = ConfigError(key.replace(f"experiments.{name}.slurm.", "scaling.slurm."), error.detail)
+                errors.setdefault(str(error), error)
+    return list(errors.values())
+
+
 _TYPED_SCALARS = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None)}
 
 
@@ -266,7 +318,8 @@ def _set_at(mapping: dict, path: list, value: Any) -> None:
 
 def _has_path(mapping: Any, path: list) -> bool:
     for part in path:
-        if not isinstance(mapping, dict) or part not in mapping:
+        in_list = isinstance(mapping, list) and isinstance(part, int) and 0 <= part < len(mapping)
+        if not in_list and (not isinstance(mapping, dict) or part not in mapping):
             return False
         mapping = mapping[part]
     return True
@@ -338,6 +391,8 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
     from hpcseq.cluster.resources import slurm_config_errors  # Slurm values reach shell scripts: check them all now
 
     errors += slurm_config_errors(config)
+    if not errors:  # every value is valid: now the scaling study's runs on the cluster
+        errors += _scaling_plan_errors(config)
     if errors:
         raise ConfigErrors(errors)
     return config

@@ -88,6 +88,10 @@ EXPERIMENT_STARTED = Message(
         r"(?P<launcher>\S+), host (?P<host>\S+), (?P<device>.*)$"
     ),
 )
+RANKS_ON_HOSTS = Message(
+    "ranks on hosts: {ranks}",
+    re.compile(r"^ranks on hosts: (?P<ranks>\d+:\S+(?: \d+:\S+)*)$"),
+)
 RESUMING = Message(
     "resuming from {path}: {done} of {epochs} epochs done{within}",
     re.compile(r"^resuming from (?P<path>.+): (?P<done>\d+) of (?P<epochs>\d+) epochs done"),
@@ -107,11 +111,67 @@ TRAINING_DONE = Message(
     "done: final model {model}, metrics {metrics}",
     re.compile(r"^done: final model (?P<model>\S+), metrics (?P<metrics>\S+)$"),
 )
+# The watchdog (training/watchdog.py) of another rank: a rank silent for training.hang_timeout_seconds
+# (stopped, frozen, cut off); the watching rank ends itself so that the launcher ends the job. Host,
+# pid and step are `unknown` for a rank that never sent a heartbeat.
+RANK_HUNG = Message(
+    "rank {rank} on host {host} (pid {pid}, step {step}) sent no heartbeat for {seconds:.0f} s, longer than "
+    "training.hang_timeout_seconds ({timeout:g} s): it hangs; ending this rank with exit code {code} so that "
+    "the launcher ends the job",
+    re.compile(
+        r"rank (?P<rank>\d+) on host (?P<host>\S+) \(pid (?P<pid>\w+), step (?P<step>\w+)\) sent no heartbeat for "
+        r"(?P<seconds>\d+) s, longer than training\.hang_timeout_seconds \((?P<timeout>[\d.]+) s\): it hangs; "
+        r"ending this rank with exit code (?P<code>\d+)"
+    ),
+)
+# A rank that failed (Gloo's own timeout under horovodrun, say) while another rank was silent.
+RANK_SILENT = Message(
+    "rank {rank} on host {host} (pid {pid}, step {step}) had sent no heartbeat for {seconds:.0f} s when this rank "
+    "failed: it hangs, and this rank's error follows from it",
+    re.compile(
+        r"rank (?P<rank>\d+) on host (?P<host>\S+) \(pid (?P<pid>\w+), step (?P<step>\w+)\) had sent no heartbeat "
+        r"for (?P<seconds>\d+) s when this rank failed"
+    ),
+)
 
 
 def metrics_text(values: dict) -> str:
     """`loss 2.1197 sparse_categorical_accuracy 0.3823 ...`: the metrics part of EPOCH_DONE."""
     return " ".join(f"{name} {value:.4f}" for name, value in values.items())
+
+
+def rank_hosts_text(hosts: list[str]) -> str:
+    """`0:n1 1:n1 2:n2`: the ranks part of RANKS_ON_HOSTS, from each rank's host in rank order."""
+    return " ".join(f"{rank}:{host}" for rank, host in enumerate(hosts))
+
+
+def parse_rank_hosts(text: str) -> list[str]:
+    """rank_hosts_text() read back: each rank's host, in rank order."""
+    pairs = (item.split(":", 1) for item in text.split())
+    return [host for _, host in sorted((int(rank), host) for rank, host in pairs)]
+
+
+def ranks_by_host_text(hosts: list[str], most_hosts: int | None = None) -> str:
+    """`n1: ranks 0-1; n2: ranks 2-3` from each rank's host in rank order (what the summary and
+    `hpcseq logs` show); beyond `most_hosts` hosts, how many more."""
+    by_host: dict[str, list[int]] = {}
+    for rank, host in enumerate(hosts):
+        by_host.setdefault(host, []).append(rank)
+    shown = [f"{host}: {'ranks' if len(ranks) > 1 else 'rank'} {_ranges(ranks)}" for host, ranks in by_host.items()]
+    if most_hosts is not None and len(shown) > most_hosts:
+        shown = [*shown[:most_hosts], f"{len(shown) - most_hosts} more hosts"]
+    return "; ".join(shown)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """`0-3,8` of ascending numbers."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ",".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
 
 
 def parse_metrics_text(text: str) -> dict:

@@ -4,8 +4,11 @@ results/<experiment>/
     prepared/{train,validation,test}.{txt|tsv}, split_report.json     (preprocess)
     vocab.json, encoded/{index.json, <split>.ids | <split>.npz}       (vocabulary)
     model/final.keras, metrics.jsonl, training_summary.json,          (train)
-          checkpoints/, ranks/rank-<r>.json
+          checkpoints/, ranks/rank-<r>.json, heartbeats/rank-<r>.json (while it runs)
     eval/metrics.json, samples.txt, plots/*.png                       (evaluate)
+results/scaling/                                                      (the scaling study)
+    <experiment>.{json,md,png}, <experiment>.timeline/ranks-<n>.json  (table, plot, Horovod timelines)
+    <experiment>/ranks-<n>/model/                                     (its training run at n ranks)
 
 The rules build their file patterns from `ExperimentPaths.of(RESULTS, "{experiment}")`: the
 same properties with a wildcard as the experiment name.
@@ -33,6 +36,8 @@ EXPERIMENT_ENTRIES = ("prepared", "vocab.json", "encoded", "model", "eval")
 class ExperimentPaths:
     results_dir: Path
     name: str
+    # where training writes (model/): elsewhere for a scaling run, which reads the experiment's data
+    model_root: Path | None = None
 
     @classmethod
     def of(cls, results_dir: str | Path, name: str) -> ExperimentPaths:
@@ -73,7 +78,7 @@ class ExperimentPaths:
     # train
     @property
     def model_dir(self) -> Path:
-        return self.root / "model"
+        return self.model_root if self.model_root is not None else self.root / "model"
 
     @property
     def final_model(self) -> Path:
@@ -94,6 +99,12 @@ class ExperimentPaths:
     @property
     def rank_reports(self) -> Path:
         return self.model_dir / "ranks"
+
+    @property
+    def heartbeats(self) -> Path:
+        """Each rank's heartbeat while training runs (training/watchdog.py): under the results, on
+        the file system every node of the job shares, because the ranks watch each other there."""
+        return self.model_dir / "heartbeats"
 
     # evaluate
     @property
@@ -137,6 +148,46 @@ def prepared_split_file(prepared_dir: str | Path, split: str, data_format: str) 
 def encoded_split_file(encoded_dir: str | Path, split: str, data_format: str) -> Path:
     """A split as the vocabulary stage encodes it, in an `encoded/` folder."""
     return Path(encoded_dir) / f"{split}.{ENCODED_SUFFIX[data_format]}"
+
+
+@dataclass(frozen=True)
+class ScalingPaths:
+    """The files of an experiment's scaling study (`snakemake scaling`), under <results>/scaling/."""
+
+    results_dir: Path
+    name: str
+
+    @classmethod
+    def of(cls, results_dir: str | Path, name: str) -> ScalingPaths:
+        return cls(Path(results_dir), name)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.results_dir) / "scaling"
+
+    @property
+    def table_json(self) -> Path:
+        return self.root / f"{self.name}.json"
+
+    @property
+    def table_md(self) -> Path:
+        return self.root / f"{self.name}.md"
+
+    @property
+    def plot(self) -> Path:
+        return self.root / f"{self.name}.png"
+
+    @property
+    def timelines(self) -> Path:
+        return self.root / f"{self.name}.timeline"
+
+    def timeline(self, ranks: int | str) -> Path:
+        """Horovod's timeline of the run at `ranks` ranks, kept beside the table."""
+        return self.timelines / f"ranks-{ranks}.json"
+
+    def run(self, ranks: int | str) -> ExperimentPaths:
+        """The training run at `ranks` ranks: the experiment's data, its own model folder."""
+        return ExperimentPaths(self.results_dir, self.name, self.root / self.name / f"ranks-{ranks}" / "model")
 
 
 def summary_file(results_dir: str | Path) -> Path:

@@ -1,36 +1,50 @@
 #!/usr/bin/env bash
-# local_slurm.sh -- a real single-node Slurm cluster (with accounting) on this machine,
-# for the hpcseq tests. Made for a Debian 12 container or CI VM, run as root, where
-# there is no systemd and no cgroups to rely on.
+# local_slurm.sh -- a real Slurm cluster of several nodes (with accounting) on this one
+# machine, for the hpcseq tests. Made for a Debian 12 container or CI VM, run as root,
+# where there is no systemd and no cgroups to rely on.
 #
-# Usage: tests/cluster/local_slurm.sh {install|start|stop|status|restart}
+# Usage: tests/cluster/local_slurm.sh {install|start|stop|status|restart|kill-node NODE}
 #
 #   install  apt-get installs slurm-wlm slurmdbd munge mariadb-server openmpi-bin
 #            libopenmpi-dev cmake g++ when any of them is missing.
 #   start    (install if needed,) write the configs and start, in this order:
-#            munged, MariaDB (private datadir), slurmdbd, slurmctld, slurmd; register
-#            the cluster, the account "hpcseq" and the users root and $SUDO_USER/$USER
-#            with sacctmgr. Idempotent: what already runs is left running.
-#   stop     stop what this script started (found by its pid files), in reverse order.
-#   status   which daemons run, then sinfo. Exits 0 only if all five run.
-#
-# start takes about 5 s here once the packages are installed (about 7 s the first
-# time, when it creates the MariaDB datadir); stop about 10 s.
+#            munged, MariaDB (private datadir), slurmdbd, slurmctld, one slurmd per node;
+#            register the cluster, the account "hpcseq" and the users root and
+#            $SUDO_USER/$USER with sacctmgr. Idempotent: what already runs is left
+#            running, and a node that died (kill-node) is started again.
+#   stop     stop what this script started, in reverse order: every process of every
+#            node (slurmd, the jobs' slurmstepd and ranks), then the daemons.
+#   status   which daemons and nodes run, then sinfo. Exits 0 only if all run.
 #   restart  stop, then start.
+#   kill-node NODE   a node dies: SIGKILL to every process on it (its slurmd, the
+#            slurmstepd and the ranks of the jobs there). `start` brings it back.
+#
+# The nodes (node1, node2, ... : HPCSEQ_SLURM_NODES of them, 4 by default) are hosts of
+# their own to everything that runs on them: each slurmd runs in its own UTS namespace
+# with the node's name as hostname (so `hostname`, Slurm's node list, MPI and Horovod
+# see separate hosts), with its own port, spool, log, pid file and PMIx scratch
+# directory (a per-node mpi.conf: two nodes sharing /tmp collide on PMIx's client
+# directories). All traffic stays on 127.0.0.1: every node is NodeAddr=127.0.0.1 with a
+# port of its own; MPI and Gloo are told to use `lo` by the `local` cluster definition
+# in config/config.yaml. A node's processes are found by its UTS namespace, which is
+# how stop and kill-node reach the jobs' processes too.
+#
+# start takes about 10 s here once the packages are installed; stop about 10 s.
 #
 # Environment:
 #   HPCSEQ_SLURM_DIR      all state: pid files, logs, spool, state save, the MariaDB
 #                         datadir (default /var/lib/hpcseq-slurm)
-#   HPCSEQ_SLURM_CPUS     CPUs declared for the node (default 4, above the hardware,
+#   HPCSEQ_SLURM_NODES    number of nodes (default 4: a 2-node job that lost a node reruns
+#                         on the other two, which the Snakemake plugin requires)
+#   HPCSEQ_SLURM_CPUS     CPUs declared per node (default 4, above the hardware,
 #                         accepted through SlurmdParameters=config_overrides)
-#   HPCSEQ_SLURM_MEM_MB   RealMemory of the node (default 60% of physical memory)
+#   HPCSEQ_SLURM_MEM_MB   RealMemory of each node (default 60% of physical memory)
 #   HPCSEQ_SLURM_DB_PORT  TCP port of the private MariaDB on 127.0.0.1 (default 3307)
 #
 # Configs go to /etc/slurm (slurm.conf, gres.conf, slurmdbd.conf) so that plain sbatch,
 # srun and sacct find them; a slurm.conf not written by this script is backed up first.
-# The node has two fake GPUs (gres/gpu:2, backed by /dev/tty0 and /dev/tty1, or where
-# those are missing by links to /dev/null and /dev/zero); jobs that ask for them get
-# CUDA_VISIBLE_DEVICES set.
+# Each node has two fake GPUs (gres/gpu:2, backed by two /dev/ttyN, or where those are
+# missing by links to /dev/null); jobs that ask for them get CUDA_VISIBLE_DEVICES set.
 # MpiDefault=none: MPI jobs pass --mpi=pmix explicitly.
 set -euo pipefail
 
@@ -48,7 +62,13 @@ readonly ACCOUNT=hpcseq
 readonly DB_NAME=slurm_acct_db
 readonly DB_USER=slurm
 DB_PORT=${HPCSEQ_SLURM_DB_PORT:-3307}
-NODE=$(hostname -s)
+CONTROLLER=$(hostname -s)
+NODE_COUNT=${HPCSEQ_SLURM_NODES:-4}
+[[ $NODE_COUNT =~ ^[1-9][0-9]?$ ]] || { echo "local_slurm: HPCSEQ_SLURM_NODES=$NODE_COUNT is not 1-99" >&2; exit 2; }
+NODES=()
+for ((i = 1; i <= NODE_COUNT; i++)); do NODES+=("node$i"); done
+readonly NODE_LIST="node[1-$NODE_COUNT]"
+readonly NODE_PORT_BASE=17000        # node<i> listens on 127.0.0.1:17000+i
 NODE_CPUS=${HPCSEQ_SLURM_CPUS:-4}
 NODE_GPUS=2
 
@@ -60,20 +80,24 @@ MYSQL_DIR=$STATE_DIR/mysql          # owned by mysql: datadir, socket, pid file
 MYSQL_CNF=$STATE_DIR/my.cnf
 DB_PASS_FILE=$STATE_DIR/db.pass
 CTLD_STATE=$STATE_DIR/slurmctld
-SLURMD_SPOOL=$STATE_DIR/slurmd
+NODES_DIR=$STATE_DIR/nodes          # nodes/<node>/{etc,spool,pmix}: each node's own files
 
 MUNGED_PID=$MUNGE_DIR/munged.pid
 MYSQLD_PID=$MYSQL_DIR/mysqld.pid
 MYSQLD_SAFE_PID=$RUN_DIR/mysqld_safe.pid
 SLURMDBD_PID=$RUN_DIR/slurmdbd.pid
 SLURMCTLD_PID=$RUN_DIR/slurmctld.pid
-SLURMD_PID=$RUN_DIR/slurmd.pid
 
 MUNGED_LOG=$MUNGE_DIR/munged.log
 MYSQLD_LOG=$LOG_DIR/mysqld.err
 SLURMDBD_LOG=$LOG_DIR/slurmdbd.log
 SLURMCTLD_LOG=$LOG_DIR/slurmctld.log
-SLURMD_LOG=$LOG_DIR/slurmd.log
+
+# Per node (slurm.conf writes them with %n, which slurmd replaces by its node name).
+slurmd_pid_file() { echo "$RUN_DIR/slurmd.$1.pid"; }
+slurmd_log_file() { echo "$LOG_DIR/slurmd.$1.log"; }
+node_etc() { echo "$NODES_DIR/$1/etc"; }
+node_uts_file() { echo "$RUN_DIR/$1.uts"; }   # the inode of the node's UTS namespace
 
 # What this run did, for the final report.
 declare -A DAEMON_STATE=()
@@ -229,7 +253,14 @@ do_install() {
 
 make_dirs() {
     install -d -m 0755 -o root -g root "$STATE_DIR" "$RUN_DIR" "$LOG_DIR" "$CONF_DIR"
-    install -d -m 0700 -o root -g root "$CTLD_STATE" "$SLURMD_SPOOL"
+    install -d -m 0700 -o root -g root "$CTLD_STATE" "$NODES_DIR"
+    local node
+    for node in "${NODES[@]}"; do
+        install -d -m 0755 -o root -g root "$NODES_DIR/$node" "$(node_etc "$node")"
+        install -d -m 0700 -o root -g root "$NODES_DIR/$node/spool"
+        # PMIx's per-job client directories (world-writable like /tmp: ranks run as the user)
+        install -d -m 1777 -o root -g root "$NODES_DIR/$node/pmix"
+    done
     install -d -m 0700 -o munge -g munge "$MUNGE_DIR"
     install -d -m 0750 -o mysql -g mysql "$MYSQL_DIR"
     # the munge client socket directory; /run is a fresh tmpfs on many machines
@@ -238,17 +269,19 @@ make_dirs() {
         die "$STATE_DIR is not reachable by the mysql user; choose another HPCSEQ_SLURM_DIR"
 }
 
-# The files that stand for the two fake GPUs. slurmd needs File= to count them.
+# gpu_files INDEX: the files that stand for node<INDEX>'s two fake GPUs (slurmd needs
+# File= to count them; nothing opens them): /dev/tty<2i-2> and /dev/tty<2i-1>
 gpu_files() {
-    if [[ -c /dev/tty0 && -c /dev/tty1 ]]; then
-        echo "/dev/tty[0-1]"
+    local first=$((2 * $1 - 2)) second=$((2 * $1 - 1))
+    if [[ -c /dev/tty$first && -c /dev/tty$second ]]; then
+        echo "/dev/tty[$first-$second]"
     else
         # slurmd wants character devices (a plain file gives an empty
-        # CUDA_VISIBLE_DEVICES): point two links at harmless ones
+        # CUDA_VISIBLE_DEVICES): point links at a harmless one
         install -d -m 0755 "$STATE_DIR/fake-gpu"
-        ln -sfn /dev/null "$STATE_DIR/fake-gpu/gpu0"
-        ln -sfn /dev/zero "$STATE_DIR/fake-gpu/gpu1"
-        echo "$STATE_DIR/fake-gpu/gpu[0-1]"
+        ln -sfn /dev/null "$STATE_DIR/fake-gpu/gpu$first"
+        ln -sfn /dev/null "$STATE_DIR/fake-gpu/gpu$second"
+        echo "$STATE_DIR/fake-gpu/gpu[$first-$second]"
     fi
 }
 
@@ -270,15 +303,18 @@ db_password() {
 }
 
 write_configs() {
-    local mem gpus
+    local mem node_lines gres_lines i node
     mem=$(node_memory_mb)
-    gpus=$(gpu_files)
+    for ((i = 1; i <= NODE_COUNT; i++)); do
+        node_lines+="NodeName=node$i NodeHostname=node$i NodeAddr=127.0.0.1 Port=$((NODE_PORT_BASE + i)) CPUs=$NODE_CPUS Sockets=1 CoresPerSocket=$NODE_CPUS ThreadsPerCore=1 RealMemory=$mem Gres=gpu:$NODE_GPUS State=UNKNOWN"$'\n'
+        gres_lines+="NodeName=node$i Name=gpu File=$(gpu_files "$i")"$'\n'
+    done
 
     if install_file "$SLURM_CONF" 0644 root:root <<EOF; then SLURM_CONF_CHANGED=1; fi
 $MARKER -- rerun the script instead of editing.
-# Single-node test cluster for a container without systemd/cgroups (Slurm 22.05).
+# Test cluster of $NODE_COUNT nodes on one machine, without systemd/cgroups (Slurm 22.05).
 ClusterName=$CLUSTER
-SlurmctldHost=$NODE(127.0.0.1)
+SlurmctldHost=$CONTROLLER(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -286,14 +322,14 @@ CredType=cred/munge
 # a requeued job waits cred_expire seconds before it may start again (default 120)
 AuthInfo=cred_expire=30
 SlurmctldPort=6817
-SlurmdPort=6818
 
 StateSaveLocation=$CTLD_STATE
-SlurmdSpoolDir=$SLURMD_SPOOL
+# %n: each slurmd's own node name (they all run on this machine)
+SlurmdSpoolDir=$NODES_DIR/%n/spool
 SlurmctldPidFile=$SLURMCTLD_PID
-SlurmdPidFile=$SLURMD_PID
+SlurmdPidFile=$RUN_DIR/slurmd.%n.pid
 SlurmctldLogFile=$SLURMCTLD_LOG
-SlurmdLogFile=$SLURMD_LOG
+SlurmdLogFile=$LOG_DIR/slurmd.%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
 
@@ -322,7 +358,9 @@ JobRequeue=1
 InactiveLimit=0
 MessageTimeout=10
 SlurmctldTimeout=60
-SlurmdTimeout=60
+# a node whose slurmd stops answering is DOWN after 20 s (pinged every SlurmdTimeout/3), and
+# its jobs end as NODE_FAIL: the node-failure tests wait for this
+SlurmdTimeout=20
 
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
@@ -332,17 +370,30 @@ JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30
 JobCompType=jobcomp/none
 
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$NODE_CPUS Sockets=1 CoresPerSocket=$NODE_CPUS ThreadsPerCore=1 RealMemory=$mem Gres=gpu:$NODE_GPUS State=UNKNOWN
-PartitionName=batch Nodes=$NODE Default=YES DefaultTime=1-00:00:00 MaxTime=UNLIMITED State=UP
-PartitionName=gpus Nodes=$NODE Default=NO DefaultTime=1-00:00:00 MaxTime=UNLIMITED State=UP
+${node_lines}PartitionName=batch Nodes=$NODE_LIST Default=YES DefaultTime=1-00:00:00 MaxTime=UNLIMITED State=UP
+PartitionName=gpus Nodes=$NODE_LIST Default=NO DefaultTime=1-00:00:00 MaxTime=UNLIMITED State=UP
 EOF
 
     if install_file "$GRES_CONF" 0644 root:root <<EOF; then SLURM_CONF_CHANGED=1; fi
 $MARKER -- rerun the script instead of editing.
-# Two fake GPUs: File= must name character devices; nothing opens them.
+# Two fake GPUs per node: File= must name character devices; nothing opens them.
 AutoDetect=off
-NodeName=$NODE Name=gpu File=$gpus
+${gres_lines%$'\n'}
 EOF
+
+    # each slurmd reads the configs of its own directory: the shared slurm.conf and
+    # gres.conf, and an mpi.conf of its own that gives PMIx a scratch directory per node
+    for node in "${NODES[@]}"; do
+        local etc
+        etc=$(node_etc "$node")
+        ln -sfn "$SLURM_CONF" "$etc/slurm.conf"
+        ln -sfn "$GRES_CONF" "$etc/gres.conf"
+        if [[ -e $CONF_DIR/plugstack.conf ]]; then ln -sfn "$CONF_DIR/plugstack.conf" "$etc/plugstack.conf"; fi
+        install_file "$etc/mpi.conf" 0644 root:root <<EOF || true
+$MARKER -- rerun the script instead of editing.
+PMIxCliTmpDirBase=$NODES_DIR/$node/pmix
+EOF
+    done
 
     # slurmdbd refuses a config readable by others; owned by SlurmUser (root)
     install_file "$DBD_CONF" 0600 root:root <<EOF || true
@@ -574,47 +625,77 @@ start_slurmctld() {
 }
 
 # ---------------------------------------------------------------------------
-# slurmd
+# slurmd, one per node, each in a UTS namespace of its own
 
-node_state() { sinfo -h -N -n "$NODE" -o %T 2>/dev/null | head -n 1; }
-node_usable() { [[ $(node_state) =~ ^(idle|mixed|allocated|completing)$ ]]; }
+node_state() { sinfo -h -N -n "$1" -o %T 2>/dev/null | head -n 1; }
+node_usable() { [[ $(node_state "$1") =~ ^(idle|mixed|allocated|completing)$ ]]; }
+uts_of() { readlink "/proc/$1/ns/uts" 2>/dev/null; }
 
-start_slurmd() {
-    local pid others
-    if pid=$(our_pid "$SLURMD_PID" slurmd); then
-        DAEMON_STATE[slurmd]="pid $pid, already running"
-    elif others=$(pids_named slurmd) && [[ -n $others ]]; then
-        DAEMON_STATE[slurmd]="pid ${others//$'\n'/ } running, not started by this script"
+# node_pids NODE: every process on NODE, i.e. in its UTS namespace (recorded at start)
+node_pids() {
+    local ns f pid
+    ns=$(cat "$(node_uts_file "$1")" 2>/dev/null) || return 0
+    [[ -n $ns && $ns != "$(uts_of $$)" ]] || return 0
+    for f in /proc/[0-9]*/ns/uts; do
+        pid=${f#/proc/}
+        pid=${pid%%/*}
+        [[ $(readlink "$f" 2>/dev/null) == "$ns" ]] && echo "$pid"
+    done
+    return 0
+}
+
+start_node() {
+    local node=$1 pid pidfile logfile
+    pidfile=$(slurmd_pid_file "$node")
+    logfile=$(slurmd_log_file "$node")
+    if pid=$(our_pid "$pidfile" slurmd); then
+        DAEMON_STATE[$node]="slurmd pid $pid, already running"
     else
-        rm -f "$SLURMD_PID"
-        log "starting slurmd"
-        slurmd </dev/null >>"$SLURMD_LOG" 2>&1 9>&- || die_with_log "slurmd refused to start" "$SLURMD_LOG"
-        await_pid_file slurmd "$SLURMD_PID" "$SLURMD_LOG"
-        DAEMON_STATE[slurmd]="started"
+        rm -f "$pidfile"
+        # processes left from a node that died (kill-node) go with it
+        node_pids "$node" | xargs -r kill -KILL 2>/dev/null || true
+        log "starting slurmd of $node"
+        # its own UTS namespace with the node's name as hostname; slurmd finds its node
+        # (NodeHostname) by that name, and so does everything the jobs start there
+        unshare --uts -- bash -c 'hostname "$1" && exec slurmd -f "$2"' _ "$node" "$(node_etc "$node")/slurm.conf" \
+            </dev/null >>"$logfile" 2>&1 9>&- || die_with_log "slurmd of $node refused to start" "$logfile"
+        await_pid_file slurmd "$pidfile" "$logfile"
+        pid=$(our_pid "$pidfile" slurmd)
+        uts_of "$pid" >"$(node_uts_file "$node")"
+        DAEMON_STATE[$node]="slurmd pid $pid, started"
     fi
-    # the local slurmd answers, then the controller sees the node usable
-    wait_until 30 scontrol show slurmd || die_with_log "slurmd does not answer after 30 s" "$SLURMD_LOG"
-    if ! wait_until 30 node_usable; then
-        local state
-        state=$(node_state)
-        if [[ $state =~ drain|down ]]; then
-            log "node $NODE is '$state' ($(sinfo -h -N -n "$NODE" -o %E)); resuming it"
-            scontrol update NodeName="$NODE" State=RESUME || true
+}
+
+await_node() {
+    local node=$1 state
+    if ! wait_until 30 node_usable "$node"; then
+        state=$(node_state "$node")
+        if [[ $state =~ drain|down|fail ]]; then
+            log "node $node is '$state' ($(sinfo -h -N -n "$node" -o %E)); resuming it"
+            scontrol update NodeName="$node" State=RESUME || true
         fi
-        wait_until 30 node_usable ||
-            die_with_log "node $NODE is '$(node_state)', not idle: $(sinfo -h -N -n "$NODE" -o %E)" "$SLURMD_LOG"
+        wait_until 30 node_usable "$node" ||
+            die_with_log "node $node is '$(node_state "$node")', not idle: $(sinfo -h -N -n "$node" -o %E)" \
+                "$(slurmd_log_file "$node")"
     fi
-    if [[ ${DAEMON_STATE[slurmd]} == started ]]; then
-        pid=$(our_pid "$SLURMD_PID" slurmd) || die_with_log "slurmd wrote no pid file" "$SLURMD_LOG"
-        DAEMON_STATE[slurmd]="pid $pid, started"
-    fi
+}
+
+# a node dies: everything on it is killed at once, slurmd first among equals
+kill_node() {
+    local node=$1 pids
+    [[ " ${NODES[*]} " == *" $node "* ]] || die "no node '$node' (nodes: ${NODES[*]})"
+    mapfile -t pids < <(node_pids "$node")
+    ((${#pids[@]})) || die "node $node runs nothing (not started, or already dead)"
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    rm -f "$(slurmd_pid_file "$node")"
+    log "killed node $node: ${#pids[@]} process(es) (${pids[*]})"
 }
 
 # ---------------------------------------------------------------------------
 # commands
 
 do_start() {
-    local t0=$SECONDS missing
+    local t0=$SECONDS missing node
     mapfile -t missing < <(packages_missing)
     if ((${#missing[@]})); then do_install; fi
 
@@ -629,76 +710,89 @@ do_start() {
     start_slurmdbd
     setup_accounting
     start_slurmctld
-    start_slurmd
+    for node in "${NODES[@]}"; do start_node "$node"; done
+    for node in "${NODES[@]}"; do await_node "$node"; done
     wait_until 30 sacct -n -X -S now-1hours -o JobID ||
         die_with_log "sacct does not answer" "$SLURMDBD_LOG"
 
     echo "local_slurm: cluster $CLUSTER is up ($((SECONDS - t0)) s)"
     local d
-    for d in munged mariadb slurmdbd slurmctld slurmd; do
+    for d in munged mariadb slurmdbd slurmctld "${NODES[@]}"; do
         printf '  %-10s %s\n' "$d" "${DAEMON_STATE[$d]}"
     done
-    echo "  configs    $SLURM_CONF $GRES_CONF $DBD_CONF $MYSQL_CNF"
+    echo "  configs    $SLURM_CONF $GRES_CONF $DBD_CONF $MYSQL_CNF; per node $NODES_DIR/<node>/etc"
     echo "  state      $STATE_DIR (logs in $LOG_DIR, munged log $MUNGED_LOG)"
     echo "  database   MariaDB 127.0.0.1:$DB_PORT, datadir $MYSQL_DIR/data, db $DB_NAME"
     echo "  account    $ACCOUNT (users: $(sacctmgr -n -P show assoc where account="$ACCOUNT" format=user | sort -u | grep -v '^$' | paste -sd ' '))"
     sinfo -o '  %10P %.5a %.10l %.5D %.5c %.8m %10G %T %N'
 }
 
+# stop_daemon NAME PIDFILE COMMAND...: stop it if this script started it
+stop_daemon() {
+    local name=$1 pidfile=$2 pid others
+    shift 2
+    if pid=$(our_pid "$pidfile" "$@"); then
+        stop_pid "$name" "$pid"
+        rm -f "$pidfile"
+        log "stopped $name (pid $pid)"
+        STOPPED=$((STOPPED + 1))
+    else
+        rm -f "$pidfile"
+        others=$(pids_named "$@" | paste -sd ' ')
+        if [[ -n $others ]]; then
+            log "$name runs (pid $others) but was not started by this script: left alone"
+        else
+            log "$name was not running"
+        fi
+    fi
+}
+
 do_stop() {
     require_root stop
-    local name pidfile names pid stopped=0
-    # reverse order of start: name, pid file, accepted command names
-    for name in slurmd slurmctld slurmdbd mariadb munged; do
-        case $name in
-            slurmd) pidfile=$SLURMD_PID names=(slurmd) ;;
-            slurmctld) pidfile=$SLURMCTLD_PID names=(slurmctld) ;;
-            slurmdbd) pidfile=$SLURMDBD_PID names=(slurmdbd) ;;
-            mariadb) pidfile=$MYSQLD_PID names=(mariadbd mysqld) ;;
-            munged) pidfile=$MUNGED_PID names=(munged) ;;
-        esac
-        if pid=$(our_pid "$pidfile" "${names[@]}"); then
-            stop_pid "$name" "$pid"
-            rm -f "$pidfile"
-            log "stopped $name (pid $pid)"
-            stopped=$((stopped + 1))
-        else
-            rm -f "$pidfile"
-            local others
-            others=$(pids_named "${names[@]}" | paste -sd ' ')
-            if [[ -n $others ]]; then
-                log "$name runs (pid $others) but was not started by this script: left alone"
-            else
-                log "$name was not running"
-            fi
+    local node pids
+    STOPPED=0
+    # the nodes: slurmd, then whatever still runs there (slurmstepd, the jobs' ranks)
+    for node in "${NODES[@]}"; do
+        stop_daemon "slurmd of $node" "$(slurmd_pid_file "$node")" slurmd
+        mapfile -t pids < <(node_pids "$node")
+        if ((${#pids[@]})); then
+            kill -KILL "${pids[@]}" 2>/dev/null || true
+            log "killed ${#pids[@]} process(es) left on $node"
         fi
-        if [[ $name == mariadb ]]; then
-            # mysqld_safe normally ends by itself once mariadbd has shut down
-            if pid=$(our_pid "$MYSQLD_SAFE_PID" mysqld_safe); then
-                stop_pid mysqld_safe "$pid"
-            fi
-            rm -f "$MYSQLD_SAFE_PID"
-        fi
+        rm -f "$(node_uts_file "$node")"
     done
-    log "stopped $stopped daemon(s)"
+    stop_daemon slurmctld "$SLURMCTLD_PID" slurmctld
+    stop_daemon slurmdbd "$SLURMDBD_PID" slurmdbd
+    stop_daemon mariadb "$MYSQLD_PID" mariadbd mysqld
+    # mysqld_safe normally ends by itself once mariadbd has shut down
+    local pid
+    if pid=$(our_pid "$MYSQLD_SAFE_PID" mysqld_safe); then
+        stop_pid mysqld_safe "$pid"
+    fi
+    rm -f "$MYSQLD_SAFE_PID"
+    stop_daemon munged "$MUNGED_PID" munged
+    log "stopped $STOPPED daemon(s)"
 }
 
 do_status() {
-    local name pidfile names pid others up=0
+    local name pidfile names pid others up=0 expected=0
     if [[ $(id -u) -ne 0 ]]; then
         echo "(not root: the pid files of munged and mariadb are not readable, so they may show as not started by this script)"
     fi
-    for name in munged mariadb slurmdbd slurmctld slurmd; do
+    for name in munged mariadb slurmdbd slurmctld "${NODES[@]}"; do
+        expected=$((expected + 1))
         case $name in
             munged) pidfile=$MUNGED_PID names=(munged) ;;
             mariadb) pidfile=$MYSQLD_PID names=(mariadbd mysqld) ;;
             slurmdbd) pidfile=$SLURMDBD_PID names=(slurmdbd) ;;
             slurmctld) pidfile=$SLURMCTLD_PID names=(slurmctld) ;;
-            slurmd) pidfile=$SLURMD_PID names=(slurmd) ;;
+            *) pidfile=$(slurmd_pid_file "$name") names=(slurmd) ;;
         esac
         if pid=$(our_pid "$pidfile" "${names[@]}"); then
             printf '%-10s running (pid %s, started by this script)\n' "$name" "$pid"
             up=$((up + 1))
+        elif [[ $name == node* ]]; then
+            printf '%-10s slurmd not running\n' "$name"
         else
             others=$(pids_named "${names[@]}" | paste -sd ' ')
             if [[ -n $others ]]; then
@@ -714,7 +808,7 @@ do_status() {
     else
         echo "slurmctld does not answer: no sinfo"
     fi
-    ((up == 5))
+    ((up == expected))
 }
 
 main() {
@@ -725,8 +819,13 @@ main() {
         stop) do_stop ;;
         status) do_status ;;
         restart) require_root restart; do_stop; do_start ;;
+        kill-node)
+            require_root kill-node
+            [[ -n ${2:-} ]] || die "usage: $0 kill-node NODE"
+            kill_node "$2"
+            ;;
         *)
-            echo "usage: $0 {install|start|stop|status|restart}" >&2
+            echo "usage: $0 {install|start|stop|status|restart|kill-node NODE}" >&2
             exit 2
             ;;
     esac

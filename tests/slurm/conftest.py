@@ -6,9 +6,11 @@ machine has no GPU), and there is one node (no second physical machine)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -92,3 +94,21 @@ def slurm_logs(run_dir: Path, rule: str, experiment: str) -> Path:
 
 
 PROFILE = ("--profile", str(SLURM_PROFILE))  # `--profile slurm` from outside the checkout
+
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/(\w+)/")
+
+
+@pytest.fixture(scope="session")
+def profile_pipeline(local_slurm, tmp_path_factory) -> SimpleNamespace:
+    """The whole tiny pipeline run once with `snakemake --profile slurm` (every rule a Slurm job),
+    for the tests that look at its results, its jobs and its logs: root (config, results, logs),
+    run_dir (where Snakemake ran), output, and submitted {job id: (rule, experiment)}."""
+    root = tmp_path_factory.mktemp("profile_pipeline")
+    config = slurm_config(root, local_slurm)
+    run_dir = root / "run"
+    run = snakemake(*PROFILE, "--configfile", str(config), cwd=run_dir)
+    output = run.stdout + run.stderr
+    submitted = {job: (rule, experiment) for job, rule, experiment in SUBMITTED.findall(output)}
+    for job_id in submitted:
+        wait_for_job(job_id, timeout=120)
+    return SimpleNamespace(root=root, run_dir=run_dir, output=output, submitted=submitted)

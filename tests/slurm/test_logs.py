@@ -380,14 +380,10 @@ def test_unknown_job_id_is_a_usage_error(local_slurm, tmp_path):
     assert "Slurm does not know it" in result.stderr
 
 
-def test_a_snakemake_profile_run_directory(local_slurm, tmp_path):
-    config = slurm_config(tmp_path / "config", local_slurm)
-    run_dir = tmp_path / "run"  # the user's run directory: Snakemake started there, its jobs ran there
-    run = snakemake(*PROFILE, "--configfile", str(config), cwd=run_dir)
-    submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/", run.stdout + run.stderr))
-    experiments = dict(
-        re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_\w+/(\w+)/", run.stdout + run.stderr)
-    )
+def test_a_snakemake_profile_run_directory(profile_pipeline):
+    run_dir = profile_pipeline.run_dir  # the user's run directory: Snakemake started there, its jobs ran there
+    submitted = {job: rule for job, (rule, _) in profile_pipeline.submitted.items()}
+    experiments = {job: experiment for job, (_, experiment) in profile_pipeline.submitted.items()}
     assert {
         "preprocess_text",
         "preprocess_sentences",
@@ -396,11 +392,9 @@ def test_a_snakemake_profile_run_directory(local_slurm, tmp_path):
         "train",
         "evaluate",
     } <= set(submitted.values())
-    for job_id in submitted:
-        wait_for_job(job_id, timeout=120)
     found = logs_json(cwd=run_dir)
     assert set(found) == set(submitted)
-    results = tmp_path / "config" / "results"
+    results = profile_pipeline.root / "results"
     for job_id, rule in submitted.items():
         job = found[job_id]
         assert (job["rule"], job["experiment"], job["state"]) == (rule, experiments[job_id], "completed"), job

@@ -90,14 +90,10 @@ def _rank_reports(results, experiment):
     return [json.loads((results / experiment / "model" / "ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
 
 
-def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(local_slurm, tmp_path):
-    config = slurm_config(tmp_path / "slurm", local_slurm)
-    run_dir = tmp_path / "slurm" / "run"
-    run = snakemake(*PROFILE, "--configfile", str(config), cwd=run_dir)
-    results = tmp_path / "slurm" / "results"
-    submitted = dict(
-        re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/", run.stdout + run.stderr)
-    )
+def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(profile_pipeline, local_slurm, tmp_path):
+    results = profile_pipeline.root / "results"
+    run_dir = profile_pipeline.run_dir
+    submitted = {job: rule for job, (rule, _) in profile_pipeline.submitted.items()}
     rules = set(submitted.values())
     assert {
         "preprocess_text",

@@ -12,15 +12,16 @@ import sys
 
 from tests.slurm.conftest import PROFILE, sacct, slurm_config, slurm_logs, snakemake, wait_for_job
 
-# Each training job may run 3 minutes and asks for SIGUSR1 90 s before its end. slurmctld checks
-# limits every 30 s, so the warning comes 60-90 s into the job; after about 12 s of start-up that
-# leaves every job at least 48 s of training. The work: 20 epochs of about 10.5 s each on 2 ranks
-# on the 2-core CI machine (measured: 8 epochs took 77 s), about 210 s, so no single job can finish
-# it even on a machine twice as fast, and 3-5 jobs do.
-LONG_TRAINING = {"epochs": 20, "batch_size": 64, "max_steps_per_epoch": 2500, "steps_per_execution": 16}
+# Each training job may run 2 minutes and asks for SIGUSR1 30 s before its end. slurmctld checks
+# limits every 30 s and sends the warning within the 30 s before the asked time, so it comes 60-90 s
+# into the job; after about 12 s of start-up that leaves every job 48-78 s of training, and 30 s to
+# checkpoint and exit. The work: 10 epochs of about 9.6 s each on 2 ranks on the 2-core CI machine
+# (8 epochs took 77 s), about 96 s, more than one job can do, so the chain warning -> checkpoint ->
+# requeue or resubmission -> resume happens at least once; two or three jobs finish it.
+LONG_TRAINING = {"epochs": 10, "batch_size": 64, "max_steps_per_epoch": 2500, "steps_per_execution": 16}
 SLURM = {
-    "time": {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:03:00", "evaluate": "00:05:00"},
-    "signal_seconds_before_limit": 90,
+    "time": {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:02:00", "evaluate": "00:05:00"},
+    "signal_seconds_before_limit": 30,
 }
 
 
@@ -58,7 +59,7 @@ def test_generated_script_is_warned_checkpoints_requeues_and_completes(local_slu
         cwd=tmp_path,
     )
     script = tmp_path / "jobs" / "local" / "tiny_char.sbatch"
-    assert "#SBATCH --signal=B:USR1@90" in script.read_text() and "#SBATCH --requeue" in script.read_text()
+    assert "#SBATCH --signal=B:USR1@30" in script.read_text() and "#SBATCH --requeue" in script.read_text()
     submit = tmp_path / "submit"
     submit.mkdir()
     job_id = subprocess.run(
@@ -109,4 +110,4 @@ def test_snakemake_profile_resubmits_a_warned_training_job_until_done(local_slur
     train_log = (tmp_path / "logs" / "train" / "tiny_char.log").read_text()
     assert "resuming from" in train_log
     summary = json.loads((tmp_path / "results" / "tiny_char" / "model" / "training_summary.json").read_text())
-    assert summary["epochs"] == 20 and summary["final"]["epoch"] == 20
+    assert summary["epochs"] == 10 and summary["final"]["epoch"] == 10

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import horovod
+import numpy
 import pytest
+import tensorflow
 
+from hpcseq.logs.parse import console_progress, lines_from_text
+from tests.conftest import REPO_ROOT
 from tests.training.conftest import prepare, tiny_settings
 
 PYTHON = sys.executable  # the training environment's interpreter
@@ -139,11 +146,58 @@ def _check_two_ranks(paths, launcher_name):
     return reports
 
 
+def git_state() -> tuple[str, bool]:
+    """The checkout's commit and whether `git status --porcelain` lists changes."""
+
+    def git(*arguments):
+        command = ["git", "--no-optional-locks", "-C", str(REPO_ROOT), *arguments]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+    return git("rev-parse", "HEAD"), bool(git("status", "--porcelain"))
+
+
+def _check_provenance(paths, result, launcher_name, controller, git_before):
+    """Where and with what the two ranks ran, in the summary and on the console: each rank's own
+    host through Horovod's allgather, the checkout's commit, the versions of this interpreter."""
+    provenance = summary_of(paths)["provenance"]
+    reports = rank_reports(paths)
+    host = socket.gethostname()
+    assert [(e["rank"], e["hostname"]) for e in provenance["ranks"]] == [(0, host), (1, host)]
+    assert [e["pid"] for e in provenance["ranks"]] == [r["pid"] for r in reports]  # each rank its own entry
+    assert [(e["local_rank"], e["local_size"], e["cross_rank"], e["cross_size"]) for e in provenance["ranks"]] == [
+        (0, 2, 0, 1),
+        (1, 2, 0, 1),
+    ]
+    assert (provenance["hosts"], provenance["host_count"]) == ([host], 1)
+    assert provenance["launcher"] == launcher_name and provenance["slurm"] is None
+    versions = provenance["versions"]
+    assert (versions["python"], versions["tensorflow"], versions["horovod"], versions["numpy"]) == (
+        platform.python_version(),
+        tensorflow.__version__,
+        horovod.__version__,
+        numpy.__version__,
+    )
+    assert versions["horovod_built"]["controller"] == controller
+    if versions["horovod_built"]["mpi"]:  # the MPI library Horovod loaded, as mpirun reports its version
+        mpirun = subprocess.run(["mpirun", "--version"], capture_output=True, text=True, check=True).stdout
+        release = mpirun.split("\n")[0].split()[-1]  # "mpirun (Open MPI) 4.1.4"
+        assert f"v{release}" in versions["mpi"]["library"] and versions["mpi"]["standard"]
+    code = provenance["code"]
+    # others may edit the checkout meanwhile: the state before or after the run
+    assert (code["commit"], code["dirty"]) in {git_before, git_state()}
+    assert code["repository"] == str(REPO_ROOT) and code["reason"] is None
+    progress = console_progress(lines_from_text(result.stdout, "train.out"))
+    assert progress.rank_hosts == [host, host]
+
+
 def test_two_ranks_under_horovodrun_end_identical_with_disjoint_shards(char_experiment):
     settings, paths = char_experiment
     settings = {**settings, "ranks": 2}
-    run_stage("train", settings, paths.results_dir, launcher=[HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"])
+    git_before = git_state()
+    horovodrun = [HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"]
+    result = run_stage("train", settings, paths.results_dir, launcher=horovodrun)
     reports = _check_two_ranks(paths, "horovodrun")
+    _check_provenance(paths, result, "horovodrun", "gloo", git_before)
     a, b = (r["shard"] for r in reports)
     assert a["first"] + a["count"] <= b["first"]  # rank 0's windows end before rank 1's begin
     assert a["count"] > 0 and b["count"] > 0
@@ -155,8 +209,10 @@ def test_two_ranks_under_mpirun(sentiment_experiment):
     settings, paths = sentiment_experiment
     settings = {**settings, "ranks": 2}
     mpirun = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
-    run_stage("train", settings, paths.results_dir, launcher=mpirun)
+    git_before = git_state()
+    result = run_stage("train", settings, paths.results_dir, launcher=mpirun)
     reports = _check_two_ranks(paths, "mpirun")
+    _check_provenance(paths, result, "mpirun", "mpi", git_before)
     shard_a, shard_b = (r["shard"] for r in reports)
     assert shard_a["offset"] == 0 and shard_b["offset"] == 1 and shard_a["stride"] == 2
 

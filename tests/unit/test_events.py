@@ -30,12 +30,14 @@ from hpcseq.events import (
     CONSOLE,
     EPOCH_DONE,
     EXPERIMENT_STARTED,
+    RANKS_ON_HOSTS,
     RESUMING,
     STAGE_ERROR,
     STOPPED_ON_SIGNAL,
     TIMESTAMP,
     TRAINING_DONE,
     metrics_text,
+    rank_hosts_text,
     setup_logging,
 )
 from hpcseq.logs import collect
@@ -105,6 +107,7 @@ def test_the_console_of_a_training_is_read_back_by_console_progress(console, cap
             name="tiny_char", model="char_rnn", ranks=2, launcher="srun", host="jwb0001", device="GPU 0"
         )
     )
+    log.info(RANKS_ON_HOSTS.text(ranks=rank_hosts_text(["jwb0001.juwels", "jwb0002.juwels"])))
     log.info(RESUMING.text(path=CHECKPOINTS / "epoch-0002-step-0000000", done=2, epochs=5, within=""))
     for number, values in enumerate(epochs, start=3):
         log.info(
@@ -120,7 +123,7 @@ def test_the_console_of_a_training_is_read_back_by_console_progress(console, cap
     log.info(TRAINING_DONE.text(model=Path("/r/results/tiny_char/model/final.keras"), metrics=Path("/r/m.jsonl")))
     lines = lines_from_text(capsys.readouterr().out)
 
-    assert len(lines) == 7
+    assert len(lines) == 8
     for line in lines:
         match = CONSOLE.match(line.text)
         assert match is not None, line.text
@@ -133,6 +136,7 @@ def test_the_console_of_a_training_is_read_back_by_console_progress(console, cap
         assert re.fullmatch(TIMESTAMP, match.group("time"))
     progress = console_progress(lines)
     assert (progress.ranks, progress.launcher, progress.host, progress.device) == (2, "srun", "jwb0001", "GPU 0")
+    assert progress.rank_hosts == ["jwb0001.juwels", "jwb0002.juwels"]
     assert (progress.resumed_from_epoch, progress.epochs_planned, progress.epochs_done) == (2, 5, 4)
     assert (progress.epochs_this_job, progress.source, progress.finished) == (2, "console", True)
     last = epochs[-1]
@@ -318,10 +322,13 @@ def test_the_job_script_reports_a_failed_training_on_stderr(run_job_script):
 # Words of each message that no other module of hpcseq may write (fields as `{}`).
 WORDING = {
     "EXPERIMENT_STARTED": ["rank(s), launcher"],
+    "RANKS_ON_HOSTS": ["ranks on hosts:"],
     "RESUMING": ["resuming from", "epochs done"],
     "EPOCH_DONE": ["samples/s |"],
     "CHECKPOINT_WRITTEN": [" written in "],
     "TRAINING_DONE": ["done: final model"],
+    "RANK_HUNG": ["sent no heartbeat for", "longer than training.hang_timeout_seconds"],
+    "RANK_SILENT": ["had sent no heartbeat for", "when this rank failed"],
     "STAGE_ERROR": ["hpcseq {}: error"],
     "STOPPED_ON_SIGNAL": ["after writing checkpoint", "run again to continue"],
     "INTERPRETER_MISSING": ["does not exist:"],

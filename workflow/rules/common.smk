@@ -14,7 +14,7 @@ from hpcseq import config as hpcseq_config
 from hpcseq.cluster import clusters as hpcseq_clusters
 from hpcseq.cluster import resources as hpcseq_resources
 from hpcseq.errors import HpcseqError
-from hpcseq.paths import ExperimentPaths, results_dir_of, summary_file
+from hpcseq.paths import ExperimentPaths, ScalingPaths, results_dir_of, summary_file
 
 
 def replace_with_validated(config):
@@ -138,6 +138,15 @@ def results_dir_of_output(output_name):
     return results_dir
 
 
+def parent_of_output(output_name):
+    """Params function: the folder of the named output (training's model folder, say)."""
+
+    def parent(wildcards, output):
+        return str(Path(getattr(output, output_name)).parent)
+
+    return parent
+
+
 def sbatch_file(cluster="{cluster}", experiment="{experiment}"):
     """jobs/<cluster>/<experiment>.sbatch (the wildcards by default: the rule's pattern)."""
     return f"{JOBS}/{cluster}/{experiment}.sbatch"
@@ -221,3 +230,71 @@ def sbatch_overrides(wildcards):
     if PYTHON_FROM_COMMAND_LINE:  # wins over each cluster's own, as in the workflow's rules
         options += ["--training-python", PYTHON_FROM_COMMAND_LINE]
     return " ".join(shlex.quote(option) for option in options)
+
+
+# The scaling study (scaling.smk) ----------------------------------------------------------------
+
+SCALING_EXPERIMENTS = list(config["scaling"]["experiments"])
+SCALING_RANKS = sorted(config["scaling"]["ranks"])
+# The study's files with the wildcards `{experiment}` and `{ranks}` (hpcseq.paths.ScalingPaths).
+SCALING = ScalingPaths.of(RESULTS, "{experiment}")
+SCALING_RUN = SCALING.run("{ranks}")
+
+
+def scaling_targets():
+    """The table, JSON and plot of every experiment of the study (`snakemake scaling`)."""
+    if not SCALING_EXPERIMENTS and workflow.is_main_process:
+        logger.warning("scaling.experiments names no experiment: the scaling study has nothing to run")
+    paths = [ScalingPaths.of(RESULTS, name) for name in SCALING_EXPERIMENTS]
+    return [str(file) for path in paths for file in (path.table_json, path.table_md, path.plot)]
+
+
+def scaling_run_files(kind):
+    """Input function: the named file (summary, metrics, timeline) of the experiment's run at each rank count."""
+
+    def files(wildcards):
+        paths = ScalingPaths.of(RESULTS, wildcards.experiment)
+        if kind == "timeline":
+            return [str(paths.timeline(ranks)) for ranks in SCALING_RANKS]
+        runs = [paths.run(ranks) for ranks in SCALING_RANKS]
+        return [str(run.training_summary if kind == "summary" else run.metrics) for run in runs]
+
+    return files
+
+
+def scaling_run_config(wildcards):
+    """The config of the run at `{ranks}` ranks (hpcseq.config.scaling_run_config)."""
+    return hpcseq_config.scaling_run_config(config, wildcards.experiment, int(wildcards.ranks))
+
+
+def scaling_settings(wildcards):
+    """Params function: the JSON of the run's training settings, so Snakemake reruns it on change."""
+    settings = hpcseq_config.experiment_settings(scaling_run_config(wildcards), wildcards.experiment)
+    return json.dumps(hpcseq_config.stage_settings(settings, "train"), sort_keys=True)
+
+
+def scaling_resources():
+    """Slurm resources of the run at `{ranks}` ranks: those of training (stage_resources), with
+    that many ranks, on as many nodes as the cluster's GPUs per node ask for."""
+
+    def resource(key):
+        return lambda wildcards: hpcseq_resources.stage_resources(
+            scaling_run_config(wildcards), wildcards.experiment, "train"
+        )[key]
+
+    return {key: resource(key) for key in hpcseq_resources.TRAIN_RESOURCE_KEYS}
+
+
+def experiment_results_dir(wildcards, input):
+    """Params function: the results folder of the experiment whose data the rule reads (its first input)."""
+    return str(results_dir_of(input[0], wildcards.experiment))
+
+
+def scaling_threads(wildcards):
+    """Threads of a scaling run: on this machine all of --cores (Snakemake caps them there), so that
+    nothing runs beside it and skews its times; on a cluster, where no --cores is given, its ranks."""
+    try:
+        cores = workflow.cores
+    except WorkflowError:
+        cores = 0
+    return max(int(wildcards.ranks), cores)

@@ -1,5 +1,5 @@
-"""Cluster definitions (partitions, GPUs and cores per node, software setup, limits) and the
-node geometry of a training job on one."""
+"""Cluster definitions (partitions, GPUs and cores per node, software setup, network interfaces,
+limits) and the node geometry of a training job on one."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from hpcseq.cluster.validators import (
     env_name,
     env_value,
     gres_name,
+    interface,
     module_name,
+    mpi_interfaces,
+    nccl_interfaces,
     path_value,
     quote_path,
     slurm_name,
@@ -19,6 +22,52 @@ from hpcseq.cluster.validators import (
 )
 from hpcseq.durations import time_seconds
 from hpcseq.errors import ConfigError
+
+# The variables that name the network interface of each library (clusters.<name>.network), each
+# set from the library's own key or else from `interface`; not set, each library chooses itself.
+#   Horovod's Gloo (horovodrun --gloo, or HOROVOD_CPU_OPERATIONS=gloo beside MPI): HOROVOD_GLOO_IFACE,
+#     one name (horovod/common/utils/env_parser.cc, 0.28.1; unset: the address the host name resolves
+#     to). horovodrun sets it itself from its --network-interface (default: the interfaces common to
+#     all hosts; on one host, the one of 127.0.0.1), overriding an exported one, and derives the Gloo
+#     rendezvous address (HOROVOD_GLOO_RENDEZVOUS_ADDR) from the same interface; hpcseq runs
+#     horovodrun only outside Slurm. HOROVOD_HOSTNAME is read by 0.28.1 in elastic mode only, and
+#     GLOO_SOCKET_IFNAME by PyTorch, not by Horovod: neither is set.
+#   NCCL (GPU collectives; its bootstrap and socket transport): NCCL_SOCKET_IFNAME (unset: ib*
+#     first, else any interface but lo and docker*).
+#   Open MPI (mpirun, srun --mpi=pmix): OMPI_MCA_btl_tcp_if_include (the TCP transport between
+#     ranks on different nodes) and OMPI_MCA_oob_tcp_if_include (mpirun's out-of-band wire-up);
+#     unset: every interface but loopback (btl_tcp_if_exclude=127.0.0.1/8). MPICH-based MPIs
+#     (ParaStation MPI) ignore them. Under srun the MPI rendezvous goes through Slurm's PMIx.
+NETWORK_VARIABLES = (
+    ("gloo_interface", ("HOROVOD_GLOO_IFACE",)),
+    ("nccl_interface", ("NCCL_SOCKET_IFNAME",)),
+    ("mpi_interface", ("OMPI_MCA_btl_tcp_if_include", "OMPI_MCA_oob_tcp_if_include")),
+)
+NETWORK_CHECKS = {
+    "interface": interface,
+    "gloo_interface": interface,
+    "nccl_interface": nccl_interfaces,
+    "mpi_interface": mpi_interfaces,
+}
+
+
+@dataclass(frozen=True)
+class Network:
+    """Which network interface the libraries of a multi-node training use (None: they choose)."""
+
+    interface: str | None = None  # one name for all of them
+    gloo_interface: str | None = None
+    nccl_interface: str | None = None
+    mpi_interface: str | None = None
+
+    def variables(self) -> tuple[tuple[str, str], ...]:
+        """(name, value) of each variable to export, in NETWORK_VARIABLES' order."""
+        found = []
+        for key, names in NETWORK_VARIABLES:
+            value = getattr(self, key) or self.interface
+            if value:
+                found += [(name, value) for name in names]
+        return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -38,6 +87,7 @@ class Cluster:
     environment: tuple  # ((name, value), ...) in config order
     max_time: dict
     training_python: str | None = None  # the interpreter after the setup; None: the config's
+    network: Network = Network()
 
     def partition(self, role: str, key: str) -> str:
         name = self.partitions.get(role)
@@ -62,6 +112,22 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         (checks.value(env_name, k, f"{key}.environment.{k}"), checks.value(env_value, v, f"{key}.environment.{k}"))
         for k, v in (raw.get("environment") or {}).items()
     )
+    network = Network(
+        **{
+            setting: checks.optional(check, (raw.get("network") or {}).get(setting), f"{key}.network.{setting}")
+            for setting, check in NETWORK_CHECKS.items()
+        }
+    )
+    for variable, _ in environment:
+        owner = next((k for k, names in NETWORK_VARIABLES if variable in names), None)
+        if owner:
+            checks.errors.append(
+                ConfigError(
+                    f"{key}.environment.{variable}",
+                    f"{variable} is the network setting {key}.network.{owner} (or .interface, for all libraries): "
+                    "set it there",
+                )
+            )
     max_time = {
         role: checks.value(time_seconds, value, f"{key}.max_time.{role}")
         for role, value in (raw.get("max_time") or {}).items()
@@ -89,6 +155,7 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         environment=environment,
         max_time=max_time,
         training_python=checks.optional(path_value, raw.get("training_python"), f"{key}.training_python"),
+        network=network,
     )
     if cluster.cpus_per_task * min(gpus, cpus) > cpus:
         checks.errors.append(
@@ -102,7 +169,8 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
 
 
 def setup_lines(cluster: Cluster) -> list[str]:
-    """Shell lines that prepare a job's environment on this cluster (modules, venv, variables)."""
+    """Shell lines that prepare a job's environment on this cluster (modules, venv, variables, network
+    interfaces): job scripts run them, and `hpcseq launch` inside Slurm (the profile's rules)."""
     lines = []
     if cluster.purge_modules:
         lines.append("module --force purge")
@@ -112,7 +180,7 @@ def setup_lines(cluster: Cluster) -> list[str]:
         lines.append("module load " + " ".join(shlex.quote(m) for m in cluster.modules))
     if cluster.venv:
         lines.append(f"source {quote_path(cluster.venv.rstrip('/') + '/bin/activate')}")
-    for name, value in cluster.environment:
+    for name, value in (*cluster.environment, *cluster.network.variables()):
         lines.append(f"export {name}={shlex.quote(value)}")
     return lines
 

@@ -9,7 +9,7 @@ import shlex
 from dataclasses import dataclass
 
 from hpcseq.cluster.clusters import setup_lines
-from hpcseq.cluster.launch import srun_counts
+from hpcseq.cluster.launch import training_step_options
 from hpcseq.cluster.options import render_directives, sbatch_options
 from hpcseq.cluster.resources import JobPlan, plan_job, training_interpreter
 from hpcseq.cluster.validators import quote_path, signal_spec, slurm_name
@@ -224,12 +224,13 @@ def _one_task_step(request: ScriptRequest, subcommand: str) -> str:
 
 
 def _training_step(request: ScriptRequest) -> str:
-    """The training ranks as one job step: the cluster's srun flags, then explicit counts."""
+    """The training ranks as one job step: the cluster's srun flags, then the step's end on a failed
+    rank and explicit counts."""
     geometry = request.plan.geometry
     srun = [
         "srun",
         *request.plan.cluster.srun_flags,
-        *srun_counts(geometry.nodes, geometry.ranks, geometry.tasks_per_node),
+        *training_step_options(geometry.nodes, geometry.ranks, geometry.tasks_per_node),
     ]
     return f"{shlex.join(srun)} {_quoted_command(_hpcseq_command(request, 'train'))}"
 

@@ -1,10 +1,11 @@
 """Start a stage's command with the launcher that fits where it runs.
 
 Inside a Slurm allocation (a rule under `snakemake --profile slurm`, or an salloc session):
-  * the cluster's environment setup (modules, venv, variables) runs first, in the same shell;
-  * training ranks start with the cluster's srun line (e.g. `srun --mpi=pmix --cpu-bind=none`)
-    and explicit node, task and CPU counts, because the Snakemake Slurm job step strips the
-    SLURM_* variables srun would otherwise read them from;
+  * the cluster's environment setup (modules, venv, variables, network interfaces) runs first,
+    in the same shell;
+  * training ranks start with the cluster's srun line (e.g. `srun --mpi=pmix --cpu-bind=none`),
+    --kill-on-bad-exit=1 (TRAINING_STEP_FLAGS) and explicit node, task and CPU counts, because
+    the Snakemake Slurm job step strips the SLURM_* variables srun would otherwise read them from;
   * with an empty srun line (single-process stages, which the Slurm plugin already runs inside
     `srun -n1`) the command runs directly.
 Outside Slurm the ranks start with horovodrun (Gloo) or mpirun on this machine, and a single
@@ -41,9 +42,22 @@ def _horovodrun_for(python: str) -> str:
     return found
 
 
+# A training step ends as soon as one rank exits with an error: Slurm's default (KillOnBadExit=0)
+# lets srun wait for the other ranks, which wait forever in their collectives for the one that is
+# gone. A rank that hangs is ended this way too: the watchdog of another rank (training/watchdog.py)
+# exits with HANG_EXIT_CODE. Ranks that stop on a signal exit only once the checkpoint is complete.
+TRAINING_STEP_FLAGS = ("--kill-on-bad-exit=1",)
+
+
 def srun_counts(nodes: int, ranks: int, tasks_per_node: int) -> list[str]:
     """srun's explicit node and task counts of a training step (job scripts and `hpcseq launch`)."""
     return [f"--nodes={nodes}", f"--ntasks={ranks}", f"--ntasks-per-node={tasks_per_node}"]
+
+
+def training_step_options(nodes: int, ranks: int, tasks_per_node: int) -> list[str]:
+    """What srun gets after the cluster's srun flags for the training ranks (job scripts and
+    `hpcseq launch`): the step's end on a failed rank, then the explicit counts."""
+    return [*TRAINING_STEP_FLAGS, *srun_counts(nodes, ranks, tasks_per_node)]
 
 
 def build_launch_command(
@@ -68,7 +82,7 @@ def build_launch_command(
         if nodes * tasks_per_node != ranks:
             raise ConfigError("ranks", f"{ranks} ranks do not fill {nodes} node(s) x {tasks_per_node} tasks")
         cpus = [f"--cpus-per-task={cpus_per_task}"] if cpus_per_task else []
-        return [*shlex.split(srun), *srun_counts(nodes, ranks, tasks_per_node), *cpus, *command]
+        return [*shlex.split(srun), *training_step_options(nodes, ranks, tasks_per_node), *cpus, *command]
     if ranks == 1:
         return list(command)
     if local_launcher == "horovodrun":

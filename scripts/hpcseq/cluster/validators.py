@@ -23,6 +23,14 @@ GRES_NAME = re.compile(rf"^{_GRES_TYPE}$")
 GRES = re.compile(rf"^{_GRES_TYPE}:[1-9][0-9]{{0,2}}$")
 LOG_PATTERN = re.compile(r"^(?!(.*/)?\.\.(/|$))[A-Za-z0-9_./%+-]{1,255}$")  # no '..' folder
 SRUN_FLAG = re.compile(r"^--?[a-z][a-z0-9-]*(=[A-Za-z0-9_.,:/+@-]+)?$")
+# A network interface as `ip link` lists it (Linux allows at most 15 characters, IFNAMSIZ - 1).
+_INTERFACE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}"
+INTERFACE = re.compile(rf"^{_INTERFACE}$")
+# NCCL_SOCKET_IFNAME: names or prefixes, comma-separated; a leading ^ excludes them, = matches exactly
+NCCL_INTERFACES = re.compile(rf"^\^?=?{_INTERFACE}(,{_INTERFACE})*$")
+# Open MPI's *_tcp_if_include: interface names or IPv4 subnets (10.0.0.0/8), comma-separated
+_INTERFACE_OR_SUBNET = rf"(?:{_INTERFACE}|(?:[0-9]{{1,3}}\.){{3}}[0-9]{{1,3}}/[0-9]{{1,2}})"
+MPI_INTERFACES = re.compile(rf"^{_INTERFACE_OR_SUBNET}(,{_INTERFACE_OR_SUBNET})*$")
 SIGNAL = re.compile(r"^(B:)?(USR1|USR2|TERM|INT|HUP|URG|CONT|QUIT)@([0-9]{1,5})$")
 DEPENDENCY = re.compile(r"^(singleton|(after|afterok|afterany|afternotok|aftercorr)(:[0-9]+(\+[0-9]+)?)+)$")
 MAIL_TYPES = {
@@ -130,6 +138,45 @@ def srun_flag(value: Any) -> str:
 
 def module_name(value: Any) -> str:
     return _matching(value, MODULE_NAME, "a module name (letters, digits, '_', '.', '/', '+', ':', '-')")
+
+
+def _interfaces(value: Any, pattern: re.Pattern, description: str, punctuation: str) -> str:
+    """value, if it matches pattern; else ValueError that also names the characters it may not hold
+    (letters, digits and `punctuation` are allowed)."""
+    if isinstance(value, str) and not pattern.fullmatch(value):
+        others = sorted({c for c in value if not (c.isascii() and c.isalnum()) and c not in punctuation})
+        if others:
+            description += "; it contains " + ", ".join(repr(c) for c in others)
+    return _matching(value, pattern, description)
+
+
+def interface(value: Any) -> str:
+    """One network interface, e.g. ib0 (HOROVOD_GLOO_IFACE takes exactly one)."""
+    return _interfaces(
+        value,
+        INTERFACE,
+        "an interface name as `ip link` lists it (1-15 letters, digits, '_', '.', '-'; e.g. ib0, lo)",
+        "_.-",
+    )
+
+
+def nccl_interfaces(value: Any) -> str:
+    return _interfaces(
+        value,
+        NCCL_INTERFACES,
+        "an NCCL_SOCKET_IFNAME value (interface names or prefixes, comma-separated; a leading ^ excludes "
+        "them, = matches exactly: ib0, =ib0,ib1, ^docker,lo)",
+        "_.-,^=",
+    )
+
+
+def mpi_interfaces(value: Any) -> str:
+    return _interfaces(
+        value,
+        MPI_INTERFACES,
+        "an Open MPI interface list (interface names or IPv4 subnets, comma-separated: ib0, eth0,ib0, 10.0.0.0/8)",
+        "_.-,/",
+    )
 
 
 def env_name(value: Any) -> str:

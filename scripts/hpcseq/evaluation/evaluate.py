@@ -248,6 +248,7 @@ def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
                 "subset_notes",
                 "preset",
                 "launcher",
+                "provenance",
             )
         }
     write_json(paths.eval_metrics, result)

@@ -9,7 +9,7 @@ from hpcseq.io import atomic_open
 from hpcseq.records import read_epoch_records
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,13 +18,13 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path: Path) -> None:
+def save_figure(figure, path: Path) -> None:
     with atomic_open(path, "wb") as handle:
         figure.savefig(handle, dpi=110, format="png", bbox_inches="tight")
 
 
 def plot_training_curves(records: list[dict], title: str, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in records]
@@ -40,12 +40,12 @@ def plot_training_curves(records: list[dict], title: str, path: Path) -> None:
         axis.set_title(f"{title}: {label}")
         axis.legend()
         axis.grid(alpha=0.3)
-    _save(figure, path)
+    save_figure(figure, path)
     plt.close(figure)
 
 
 def plot_confusion_matrix(matrix: list[list[int]], title: str, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(4.2, 3.8))
     image = axis.imshow(matrix, cmap="Blues")
     names = ["negative (0)", "positive (1)"]
@@ -61,7 +61,7 @@ def plot_confusion_matrix(matrix: list[list[int]], title: str, path: Path) -> No
                 j, i, str(matrix[i][j]), ha="center", va="center", color="white" if matrix[i][j] > peak / 2 else "black"
             )
     figure.colorbar(image, ax=axis, fraction=0.046)
-    _save(figure, path)
+    save_figure(figure, path)
     plt.close(figure)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hpcseq.events import ranks_by_host_text
 from hpcseq.io import write_text
 from hpcseq.paths import ExperimentPaths
 
@@ -52,6 +53,34 @@ def _sentiment_rows(result: dict) -> list[str]:
     ]
 
 
+def ran_on(provenance: dict | None, most_hosts: int = 4) -> str | None:
+    """`*Ran on* 2 host(s) (n1: ranks 0-1; n2: ranks 2-3); code 48a66027687f with changes; ...`:
+    where and with what the training ran (training_summary.json's provenance); None for a
+    training that did not record it."""
+    if not provenance:
+        return None
+    hosts = [entry["hostname"] for entry in sorted(provenance["ranks"], key=lambda entry: entry["rank"])]
+    code = provenance.get("code") or {}
+    commit = code.get("commit")
+    parts = [
+        f"{provenance['host_count']} host(s) ({ranks_by_host_text(hosts, most_hosts)})",
+        f"code {commit[:12]}{' with changes' if code.get('dirty') else ''}" if commit else "code of unknown commit",
+    ]
+    slurm = provenance.get("slurm") or {}
+    if slurm.get("SLURM_JOB_ID"):
+        step = f" step {slurm['SLURM_STEP_ID']}" if slurm.get("SLURM_STEP_ID") else ""
+        parts.append(f"Slurm job {slurm['SLURM_JOB_ID']}{step}")
+    versions = provenance.get("versions") or {}
+    software = f"TensorFlow {versions.get('tensorflow')}, Horovod {versions.get('horovod')}"
+    controller = (versions.get("horovod_built") or {}).get("controller")
+    mpi = (versions.get("mpi") or {}).get("library")
+    if controller == "mpi" and mpi:
+        software += f" over {mpi.split(',')[0]}"  # "Open MPI v4.1.4, package: ...": its first part
+    elif controller:
+        software += f" over {'Gloo' if controller == 'gloo' else controller}"
+    return "*Ran on* " + "; ".join([*parts, software])
+
+
 def experiment_section(name: str, result: dict) -> str:
     training = result.get("training") or {}
     lines = [
@@ -62,6 +91,8 @@ def experiment_section(name: str, result: dict) -> str:
         f"{training.get('global_batch_size')}, mean {_fmt(training.get('mean_samples_per_second'), 0)} samples/s",
         "",
     ]
+    if where := ran_on(training.get("provenance")):
+        lines += [where, ""]
     for note in training.get("subset_notes") or []:
         lines += [f"*Subset:* {note}", ""]
     if result.get("evaluated_split_note"):

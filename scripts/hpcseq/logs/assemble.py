@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hpcseq.errors import REQUEUE_EXIT_CODE
+from hpcseq.events import CONSOLE, RESUMING
 from hpcseq.logs import parse
 from hpcseq.logs.diagnose import (
     ACTIVE_STATES,
@@ -25,6 +26,7 @@ from hpcseq.logs.diagnose import (
     Facts,
     diagnose,
     is_noise,
+    node_failure,
     pending_reason,
     stage_of,
 )
@@ -38,7 +40,7 @@ from hpcseq.logs.local import (
     local_state,
     run_directory,
 )
-from hpcseq.logs.render import JobRecord
+from hpcseq.logs.render import EarlierRun, JobRecord
 from hpcseq.logs.sources import (
     JOB_ID,
     JobFiles,
@@ -261,6 +263,7 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
         _add_training(record, progress, checkpoint, context.slurm, paths)
     state = _add_state(record, context.slurm, logs, progress, local)
     record.diagnosis = _diagnosis(record, context, logs, state, progress, checkpoint)
+    record.earlier_runs = _earlier_runs(record, context, logs, progress)
     record.last_lines = _tails(context.files, logs.lines)
     return record
 
@@ -476,6 +479,7 @@ def _add_training(
         record.checkpoint, record.checkpoint_path = checkpoint.describe(), checkpoint.path
     step = slurm.training_step if slurm is not None else None
     record.ranks = progress.ranks
+    record.rank_hosts = progress.rank_hosts
     if record.ranks is None and step is not None:
         record.ranks = step.tasks
     reports = _rank_reports(paths, record.job_id)
@@ -641,8 +645,51 @@ def _diagnosis(
         limit_seconds=record.limit_seconds,
         nodes=record.node_list,
         local=context.files.local is not None,
+        failed_nodes=slurm.failed_nodes if slurm else [],
+        ranks=record.ranks,
     )
     return diagnose(facts)
+
+
+def _earlier_runs(record: JobRecord, context: JobContext, logs: JobLogs, progress: parse.Progress) -> list[EarlierRun]:
+    """The runs Slurm requeued before this one, each with why it ended where that is known (a node
+    failure: which node, which ranks) and the checkpoint the next run resumed from."""
+    slurm = context.slurm
+    if slurm is None:
+        return []
+    resumed = _resumed_from(logs.lines)
+    runs = []
+    for run in slurm.earlier_runs:
+        facts = Facts(
+            lines=logs.lines,
+            state=run.state,
+            job_id=record.job_id,
+            experiment=record.experiment,
+            rule=record.rule if record.rule != "sbatch" else None,
+            training_started=progress.training_started,
+            nodes=run.node_list,
+            failed_nodes=run.failed_nodes,
+            ranks=record.ranks,
+        )
+        diagnosis = node_failure(facts) if run.state == "NODE_FAIL" else None
+        if diagnosis is not None:
+            diagnosis.next_step = (
+                f"Slurm requeued the job; its next run continued from {resumed}."
+                if resumed
+                else "Slurm requeued the job; its next run started training from the beginning."
+            )
+        runs.append(EarlierRun(run.state, run.start, run.end, run.node_list, diagnosis))
+    return runs
+
+
+def _resumed_from(lines: list[parse.LogLine]) -> str | None:
+    """The checkpoint a requeued run resumed from (the last `resuming from` line)."""
+    found = None
+    for line in lines:
+        console = CONSOLE.match(line.text)
+        if console and (match := RESUMING.match(console.group("message"))):
+            found = match.group("path")
+    return found
 
 
 def _tails(files: JobFiles, lines: list[parse.LogLine]) -> dict[str, list[str]]:

@@ -16,8 +16,17 @@ from dataclasses import dataclass, field
 
 from hpcseq.durations import format_time
 from hpcseq.errors import REQUEUE_EXIT_CODE  # checkpointed before the time limit
-from hpcseq.events import HOROVODRUN_MISSING, INTERPRETER_MISSING, SCRIPT_REQUEUE, STAGE_ERROR, STOPPED_ON_SIGNAL
+from hpcseq.events import (
+    HOROVODRUN_MISSING,
+    INTERPRETER_MISSING,
+    RANK_HUNG,
+    RANK_SILENT,
+    SCRIPT_REQUEUE,
+    STAGE_ERROR,
+    STOPPED_ON_SIGNAL,
+)
 from hpcseq.logs.parse import USER_STOP, Checkpoint, LogLine
+from hpcseq.logs.sources import NodeEvent, expand_node_list
 
 FAILURE_STATES = {
     "FAILED",
@@ -82,6 +91,8 @@ class Facts:
     limit_seconds: int | None = None
     nodes: str | None = None
     local: bool = False  # a job of a local run (`snakemake --cores N`), no Slurm
+    failed_nodes: list[NodeEvent] = field(default_factory=list)  # Slurm's events for a NODE_FAIL run
+    ranks: int | None = None  # training ranks, spread over `nodes` in blocks (srun's default)
 
     @property
     def snakemake(self) -> bool:
@@ -264,18 +275,36 @@ def node_failure(facts: Facts) -> Diagnosis | None:
     found = _find(facts.lines, NODE_FAILURE)
     if not found and facts.state not in ("NODE_FAIL", "BOOT_FAIL"):
         return None
-    nodes = f" ({facts.nodes})" if facts.nodes else ""
+    events = facts.failed_nodes
+    if events:
+        failed = ", ".join(f"{event.node}{_ranks_on(facts, event.node)}" for event in events)
+        what = f"Node {failed} failed ({events[0].reason}, at {events[0].start})"
+    else:
+        what = f"A node of the job{f' ({facts.nodes})' if facts.nodes else ''} failed"
+    also = [Evidence("sacctmgr show event", 0, event.text()) for event in events]
     return Diagnosis(
         "node_failure",
-        f"A node of the job{nodes} failed: Slurm ended the job; the cause is not in your program.",
-        Evidence.of(found[0]) if found else None,
+        f"{what}: Slurm ended the job; the cause is not in your program.",
+        Evidence.of(found[0]) if found else (also.pop(0) if also else None),
         _join(
             checkpoint_text(facts),
             how_to_continue(facts),
             "If it happens again on the same node, leave it out (`#SBATCH --exclude=<node>`) and tell the "
             "support team.",
         ),
+        also=also,
     )
+
+
+def _ranks_on(facts: Facts, node: str) -> str:
+    """` (ranks 2-3)`: the training ranks srun placed on a node (blocks of ranks per node, in the
+    order of the job's node list); empty when unknown."""
+    names = expand_node_list(facts.nodes)
+    if not facts.ranks or node not in names or facts.ranks % len(names):
+        return ""
+    per_node = facts.ranks // len(names)
+    first = names.index(node) * per_node
+    return f" (rank {first})" if per_node == 1 else f" (ranks {first}-{first + per_node - 1})"
 
 
 def preempted(facts: Facts) -> Diagnosis | None:
@@ -630,6 +659,49 @@ def hpcseq_error(facts: Facts) -> Diagnosis | None:
     return None
 
 
+def rank_hung(facts: Facts) -> Diagnosis | None:
+    """A rank whose heartbeat stopped (training/watchdog.py): stopped, frozen or cut off, without an
+    error of its own. The rank that ended itself to end the job (events.RANK_HUNG, exit code 124),
+    and the ranks that failed waiting for it (events.RANK_SILENT: Gloo's own timeout), follow from it."""
+    found = _find(facts.lines, RANK_HUNG.pattern) or _find(facts.lines, RANK_SILENT.pattern)
+    if not found:
+        return None
+    line, match = found
+    fields = match.groupdict()
+    error = _chosen_traceback(facts)
+    # A Python error is the cause where the silent rank raised it (and then hung on its way out), or
+    # where the rank's silence ended the job: the ranks that fail waiting for a silent one (Gloo's
+    # timeout) raise errors of their own that follow from the silence.
+    if error is not None and (fields.get("code") or error.exception_line.rank in (None, int(fields["rank"]))):
+        return None
+    if fields["host"] == "unknown":
+        who = f"Rank {fields['rank']} (it never sent a heartbeat, so its host is unknown)"
+    else:
+        who = f"Rank {fields['rank']} on {fields['host']} (pid {fields['pid']})"
+    step = f", since step {fields['step']}" if fields["step"] != "unknown" else ""
+    if fields.get("code"):
+        then = (
+            f"after training.hang_timeout_seconds ({fields['timeout']} s) another rank ended itself (exit code "
+            f"{fields['code']}) so that the job ended, instead of every rank waiting for it until the time limit"
+        )
+    else:
+        then = "the other ranks failed waiting for it (their errors follow from it)"
+    node = fields["host"] if fields["host"] != "unknown" else "its node"
+    return Diagnosis(
+        "rank_hung",
+        f"{who} hung: no heartbeat for {fields['seconds']} s{step}; {then}.",
+        Evidence.of(line),
+        _join(
+            "A rank that stops without an error of its own was stopped (SIGSTOP, a debugger), or its node froze or "
+            f"lost its network or file system: look at {node} (`scontrol show node {node}`: down, drained?) and "
+            "run again; if it happens there again, leave the node out (sbatch --exclude). Should a rank pause that "
+            "long as a matter of course (a file system that stalls), raise training.hang_timeout_seconds.",
+            checkpoint_text(facts),
+            how_to_continue(facts),
+        ),
+    )
+
+
 SRUN_TASK = re.compile(r"^srun: error: (?P<node>\S+): tasks? (?P<tasks>[\d,\-]+): (?P<how>.+?)\s*$")
 HOROVODRUN_EXIT = re.compile(r"Horovod detected that one or more processes exited with non-zero status")
 MPIRUN_SIGNAL = re.compile(
@@ -773,7 +845,9 @@ def horovod_stall(facts: Facts) -> Diagnosis | None:
         _join(
             "A rank is stuck or gone (look at its output), or ranks run different numbers of steps or "
             "different collectives (equal steps per epoch on every rank, no rank-dependent collectives). "
-            "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS stops a stalled job instead of letting it wait for the time limit.",
+            "HOROVOD_STALL_SHUTDOWN_TIME_SECONDS stops a stalled job instead of letting it wait for the time limit "
+            "(a rank that is stopped or frozen never triggers Horovod's check: training.hang_timeout_seconds ends "
+            "that job).",
             checkpoint_text(facts),
             how_to_continue(facts),
         ),
@@ -936,6 +1010,7 @@ PATTERNS: tuple[tuple[str, Callable[[Facts], Diagnosis | None]], ...] = (
     ("nccl_cuda", nccl_cuda),
     ("environment", environment),
     ("mpi_launch", mpi_launch),
+    ("rank_hung", rank_hung),  # unless the rank had an error of its own: the others' errors follow from it
     ("python_exception", python_exception),
     ("hpcseq_error", hpcseq_error),
     ("rank_died", rank_died),
@@ -989,7 +1064,7 @@ PENDING_REASONS = {
     "BeginTime": "asked to start later (--begin)",
     "JobHeldUser": "held by its owner (scontrol release <id>)",
     "JobHeldAdmin": "held by an administrator",
-    "ReqNodeNotAvail": "the nodes it needs are down, drained or reserved",
+    "ReqNodeNotAvail": "the nodes it needs are down, drained or reserved (`sinfo -R` says why)",
     "PartitionTimeLimit": "its --time is above the partition's limit: it will never start",
     "PartitionNodeLimit": "it asks for more nodes than the partition has",
     "QOSMaxJobsPerUserLimit": "you run the most jobs this QoS allows at once",
@@ -1004,7 +1079,17 @@ PENDING_REASONS = {
 }
 
 
+# What squeue shows instead of a reason's name when slurmctld gave the job a description of it.
+REASON_DESCRIPTIONS = {
+    "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions": "ReqNodeNotAvail",
+}
+
+
 def pending_reason(reason: str | None) -> str | None:
+    """In words, the reason a job waits: its name (`Resources`), a name with details
+    (`ReqNodeNotAvail, UnavailableNodes:node[2-3]`) or the description squeue shows for some."""
     if not reason:
         return None
-    return PENDING_REASONS.get(reason.strip("()"))
+    reason = reason.strip("()")
+    name = REASON_DESCRIPTIONS.get(reason) or reason.split(",")[0].strip()
+    return PENDING_REASONS.get(name)

@@ -112,6 +112,7 @@ class Progress(TrainingProgress):
     launcher: str | None = None
     host: str | None = None
     device: str | None = None
+    rank_hosts: list[str] | None = None  # each rank's host, in rank order (RANKS_ON_HOSTS)
     resumed_from_epoch: int | None = None
     last_checkpoint: Checkpoint | None = None
     finished: bool = False  # "done: final model ..."
@@ -184,6 +185,8 @@ def console_progress(lines: list[LogLine]) -> Progress:
                 progress.ranks = int(match.group("ranks"))
                 progress.launcher, progress.host = match.group("launcher"), match.group("host")
                 progress.device = match.group("device")
+            elif match := events.RANKS_ON_HOSTS.match(message):
+                progress.rank_hosts = events.parse_rank_hosts(match.group("ranks"))
             elif match := events.RESUMING.match(message):
                 progress.resumed_from_epoch = int(match.group("done"))
                 progress.epochs_planned = int(match.group("epochs"))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from hpcseq.events import ranks_by_host_text
 from hpcseq.logs.diagnose import Diagnosis
 from hpcseq.logs.local import LOCAL
 from hpcseq.logs.parse import TrainingProgress
@@ -20,6 +21,17 @@ from hpcseq.logs.parse import TrainingProgress
 ACTIVE = ("pending", "running")
 # JSON keys of the progress fields that differ from their names (the JSON output is flat)
 PROGRESS_JSON_KEYS = {"source": "progress_from"}
+
+
+@dataclass
+class EarlierRun:
+    """A run of a job that Slurm requeued under the same id (a node failed, say): how it ended."""
+
+    state: str  # Slurm's word: NODE_FAIL, REQUEUED, PREEMPTED, ...
+    started: str | None = None
+    ended: str | None = None
+    node_list: str | None = None
+    diagnosis: Diagnosis | None = None
 
 
 @dataclass
@@ -39,12 +51,14 @@ class JobRecord:
     node_list: str | None = None
     ranks: int | None = None
     gpus: int | None = None
+    rank_hosts: list[str] | None = None  # each rank's host, in rank order (the training's console)
     progress: TrainingProgress = field(default_factory=TrainingProgress)  # empty unless the job trains
     checkpoint: str | None = None  # "epoch 39 + 5 steps of epoch 40"
     checkpoint_path: str | None = None
     previous_job: str | None = None  # the job this one continued (same rule and experiment)
     next_job: str | None = None  # the job that continued this one
     runs: int = 1  # > 1: requeued under the same id (sacct -D)
+    earlier_runs: list[EarlierRun] = field(default_factory=list)  # those runs, oldest first
     submitted: str | None = None
     started: str | None = None
     ended: str | None = None
@@ -270,7 +284,8 @@ def _time(record: JobRecord) -> list[str]:
 
 def _resources(record: JobRecord) -> list[str]:
     gpus = record.gpus if record.gpus is not None else "-"
-    return _wrapped("resources", f"nodes {nodes_text(record)}; ranks {record.ranks or '-'}; GPUs {gpus}")
+    lines = _wrapped("resources", f"nodes {nodes_text(record)}; ranks {record.ranks or '-'}; GPUs {gpus}")
+    return lines + (_wrapped("hosts", ranks_by_host_text(record.rank_hosts)) if record.rank_hosts else [])
 
 
 def _training(record: JobRecord) -> list[str]:
@@ -341,6 +356,23 @@ def _diagnosis(record: JobRecord) -> list[str]:
     return lines + _wrapped("next step", diagnosis.next_step)
 
 
+def _earlier_runs(record: JobRecord) -> list[str]:
+    """Why each earlier run of a requeued job ended (diagnosed ones only: the others are a note)."""
+    lines = []
+    for number, run in enumerate(record.earlier_runs, start=1):
+        diagnosis = run.diagnosis
+        if diagnosis is None:
+            continue
+        title = f"run {number} of {record.runs} ({run.state}, {run.started or '-'} to {run.ended or '-'})"
+        lines += ["", *_wrapped("earlier run", f"{title}: {diagnosis.kind}: {diagnosis.summary}")]
+        if diagnosis.evidence is not None:
+            lines += _wrapped("evidence", str(diagnosis.evidence))
+        for item in diagnosis.also:
+            lines += _wrapped("", str(item))
+        lines += _wrapped("then", diagnosis.next_step)
+    return lines
+
+
 def _last_lines(record: JobRecord) -> list[str]:
     lines = []
     for path, tail in record.last_lines.items():
@@ -361,6 +393,7 @@ DETAIL_SECTIONS: tuple[Callable[[JobRecord], list[str]], ...] = (
     _speed,
     _chain,
     _files,
+    _earlier_runs,
     _diagnosis,
     _last_lines,
 )

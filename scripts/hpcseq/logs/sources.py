@@ -239,6 +239,48 @@ class SlurmStep:
 
 
 @dataclass
+class NodeEvent:
+    """A node going down or failing, as Slurm's accounting recorded it (`sacctmgr show event`)."""
+
+    node: str
+    start: str
+    state: str
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.node} {self.state.rstrip('*')} from {self.start}: {self.reason}"
+
+
+# Node states that end the jobs on the node (sacctmgr writes DOWN* for a node that stopped answering)
+FAILED_NODE_STATES = ("DOWN", "FAIL", "FAILING")
+
+
+def expand_node_list(node_list: str | None) -> list[str]:
+    """Slurm's compressed host list (`node[1-2,5],gpu07`) as names, in order."""
+    names: list[str] = []
+    for part in re.findall(r"[^,\[]+(?:\[[^\]]*\])?", node_list or ""):
+        match = re.fullmatch(r"(?P<prefix>[^\[]+)\[(?P<ranges>[^\]]*)\]", part)
+        if not match:
+            names.append(part)
+            continue
+        for piece in match.group("ranges").split(","):
+            first, _, last = piece.partition("-")
+            for number in range(int(first), int(last or first) + 1):
+                names.append(f"{match.group('prefix')}{number:0{len(first)}d}")
+    return names
+
+
+def parse_node_events(text: str) -> list[NodeEvent]:
+    """Failures among `sacctmgr -n -P show event format=NodeName,TimeStart,State,Reason` lines."""
+    events = []
+    for line in text.splitlines():
+        values = line.split("|", 3)
+        if len(values) == 4 and values[0] and values[2].rstrip("*~#$@+") in FAILED_NODE_STATES:
+            events.append(NodeEvent(*values))
+    return events
+
+
+@dataclass
 class SlurmJob:
     """One job as Slurm tells it (sacct's allocation line and its steps, or squeue)."""
 
@@ -263,6 +305,7 @@ class SlurmJob:
     expected_start: str | None = None
     steps: list[SlurmStep] = field(default_factory=list)
     earlier_runs: list[SlurmJob] = field(default_factory=list)  # sacct -D: requeued/failed before
+    failed_nodes: list[NodeEvent] = field(default_factory=list)  # of a NODE_FAIL run: which node, when
     source: str = "sacct"
 
     @property
@@ -441,6 +484,18 @@ class Slurm:
 
     sacct: str = "sacct"
     squeue: str = "squeue"
+    sacctmgr: str = "sacctmgr"
+
+    def failed_nodes(self, run: SlurmJob) -> list[NodeEvent]:
+        """The nodes of a NODE_FAIL run that went down while it ran (Slurm's node events)."""
+        if run.state != "NODE_FAIL" or not run.node_list or not run.start or not run.end:
+            return []
+        # the node's event starts when slurmctld gives up on it, which is also when the run ends
+        query = ["show", "event", f"nodes={run.node_list}", f"start={run.start}"]
+        code, out, _ = run_command([self.sacctmgr, "-n", "-P", *query, "format=NodeName,TimeStart,State,Reason"])
+        if code != 0:
+            return []
+        return [event for event in parse_node_events(out) if run.start <= event.start <= run.end]
 
     def query(self, job_ids: list[str]) -> SlurmAnswer:
         notes: list[str] = []
@@ -452,6 +507,9 @@ class Slurm:
         sacct_ok = code == 0
         if sacct_ok:
             jobs = parse_sacct(out)
+            for job in jobs.values():
+                for run in (*job.earlier_runs, job):
+                    run.failed_nodes = self.failed_nodes(run)
         else:
             first = (err.strip() or out.strip() or f"exit code {code}").splitlines()[0]
             notes.append(f"sacct gave no accounting data ({first}): states come from squeue and the log files")

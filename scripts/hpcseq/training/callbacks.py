@@ -1,6 +1,7 @@
 """The Keras callbacks of a training run: the epoch record (metrics line, console line, epoch-end
-checkpoint) and the step guard (after each execution of steps, all ranks agree on stopping for a
-signal or writing a time-based checkpoint)."""
+checkpoint), the step guard (after each execution of steps, all ranks agree on stopping for a
+signal or writing a time-based checkpoint) and, with several ranks, the progress the heartbeats
+carry (training/watchdog.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from hpcseq.training.signals import TrainingInterrupted
 
 
 def make_callbacks(run: RunState) -> list:
-    """The epoch recorder and the step guard of one run (Keras callback classes need TensorFlow)."""
-    return [_epoch_recorder(run), _step_guard(run)]
+    """The epoch recorder, the step guard and the watchdog's progress of one run (Keras callback
+    classes need TensorFlow)."""
+    watching = run.watchdog is not None and run.watchdog.enabled
+    return [_epoch_recorder(run), _step_guard(run), *([_progress(run)] if watching else [])]
 
 
 def epoch_record(run: RunState, epoch: int, logs: dict, learning_rate: float, timing: dict) -> dict:
@@ -103,6 +106,18 @@ def _agreed_flags(run: RunState) -> tuple[int, int]:
         )
         flags = [int(v) for v in agreed.numpy()]
     return flags[0], flags[1]
+
+
+def _progress(run: RunState):
+    tf = run.tf
+
+    class Progress(tf.keras.callbacks.Callback):
+        """The global step after each execution of steps, for the heartbeats (no I/O)."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            run.watchdog.progress(run.epoch * run.data.steps_per_epoch + run.step_offset + batch + 1)
+
+    return Progress()
 
 
 def _step_guard(run: RunState):

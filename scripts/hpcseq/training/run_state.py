@@ -106,19 +106,28 @@ class RunState:
     last_checkpoint: float = field(default_factory=time.time)
     last_checkpoint_path: str | None = None
     stop_after_epoch: int = 0  # a signal that arrived at an epoch's last step
+    watchdog: object = None  # training/watchdog.py's Watchdog: the heartbeats carry the step
 
     @property
     def training(self) -> dict:
         return self.settings["training"]
 
     def write_checkpoint(self, model, epochs_completed: int, step_in_epoch: int) -> None:
-        """A collective: every rank must call it at the same step (rank 0 writes)."""
+        """A collective: every rank must call it at the same step (rank 0 writes). Every rank returns
+        once the checkpoint is complete, with its path: a rank that stops after it (a signal) exits
+        only then, so a launcher that ends the job at a rank's exit (srun --kill-on-bad-exit, mpirun)
+        cannot cut rank 0's writing short."""
         gathered = self.ranks.collectives.allgather_object(
             {"random_generators": random_generator_states(self.generators), "metrics": metric_states(model)}
         )
         self.last_checkpoint = time.time()
-        if not self.ranks.is_root:
-            return
+        path = self._save(model, epochs_completed, step_in_epoch, gathered) if self.ranks.is_root else None
+        self.last_checkpoint_path = self.ranks.collectives.broadcast_object(
+            path, root_rank=0, name="hpcseq_checkpoint_written"
+        )
+
+    def _save(self, model, epochs_completed: int, step_in_epoch: int, gathered: list) -> str:
+        """Rank 0: the checkpoint, with every rank's generator and metric states; its path."""
         steps = self.data.steps_per_epoch
         path = self.store.save(
             model,
@@ -136,4 +145,4 @@ class RunState:
                 "metric_states": [g["metrics"] for g in gathered] if step_in_epoch else None,
             },
         )
-        self.last_checkpoint_path = str(path)
+        return str(path)

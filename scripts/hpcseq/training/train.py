@@ -31,6 +31,7 @@ from hpcseq.paths import ExperimentPaths
 from hpcseq.records import rank_report_path
 from hpcseq.training.callbacks import make_callbacks
 from hpcseq.training.checkpoints import CheckpointStore, ForeignCheckpointError, fingerprint_differences
+from hpcseq.training.provenance import record_provenance
 from hpcseq.training.rank_data import TrainingData, load_rank_data
 from hpcseq.training.run_state import (
     RunState,
@@ -40,6 +41,7 @@ from hpcseq.training.run_state import (
     seed_random_generators,
 )
 from hpcseq.training.signals import INTERRUPTIONS
+from hpcseq.training.watchdog import start_watchdog
 
 # The settings a checkpoint must share with the run that continues it (with the model, its
 # hyperparameters, the vocabulary and the number of training items).
@@ -93,7 +95,10 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
     workflow asks for: Snakemake reruns training because the settings changed)."""
     started = time.time()
     ranks, device = start_ranks(settings)
+    # every rank's heartbeat; a rank that hangs ends the job after hang_timeout_seconds
+    watchdog = start_watchdog(ranks, paths.heartbeats, settings["training"]["hang_timeout_seconds"])
     tf = make_reproducible(settings["training"]["seed"])
+    provenance = record_provenance(ranks, device["launcher"])  # rank 0: where and with what it ran
     vocabulary = load_vocabulary(paths.vocab)
     data = load_data(settings, paths, ranks)
     model, optimizer, rate = build_model(tf, settings, vocabulary.size, data, ranks)
@@ -122,13 +127,17 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
         started=started,
         interruptions=INTERRUPTIONS,
         restore_metrics=resume.restore_metrics,
+        watchdog=watchdog,
     )
     fit(model, data, run, resume)
+    watchdog.stop()  # every rank is past its last collective of training
     weights_hash = write_rank_report(model, paths, ranks, device, data)
     if not ranks.is_root:
         return {}
     _save_keras_model(model, paths.final_model)
-    summary = training_summary(settings, run, resume, device, rate, vocabulary.size, weights_hash, fingerprint)
+    summary = training_summary(
+        settings, run, resume, device, rate, vocabulary.size, weights_hash, fingerprint, provenance
+    )
     write_json(paths.training_summary, summary)
     get_logger().info(TRAINING_DONE.text(model=paths.final_model, metrics=paths.metrics))
     return summary
@@ -333,6 +342,7 @@ def training_summary(
     vocabulary_size: int,
     weights_hash: str,
     fingerprint: dict,
+    provenance: dict,
 ) -> dict:
     """model/training_summary.json (rank 0)."""
     history, data = run.history, run.data
@@ -362,6 +372,7 @@ def training_summary(
         "settings": settings,
         "device": device,
         "preset": settings.get("preset"),
+        "provenance": provenance,  # where and with what this run ran (training/provenance.py)
     }
 
 

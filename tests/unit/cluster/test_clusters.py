@@ -20,6 +20,10 @@ def test_hostile_cluster_values_are_rejected_by_key(value):
         ("setup.modules[0]", {"setup": {"modules": [value]}}),
         ("srun_flags[0]", {"srun_flags": [value if value != "-x" else "-x;id"]}),
         ("setup.module_restore", {"setup": {"module_restore": value}}),
+        ("network.interface", {"network": {"interface": value}}),
+        ("network.gloo_interface", {"network": {"gloo_interface": value}}),
+        ("network.nccl_interface", {"network": {"nccl_interface": value}}),
+        ("network.mpi_interface", {"network": {"mpi_interface": value}}),
     ):
         with pytest.raises(ConfigErrors) as caught:
             shipped_config(clusters={"jureca-dc": override})
@@ -116,6 +120,86 @@ def test_defaults_of_a_minimal_cluster():
     assert clusters.setup_lines(cluster) == []
     with pytest.raises(ConfigError, match="cluster x has no 'gpu_devel' partition; it has: cpu, gpu"):
         cluster.partition("gpu_devel", "key")
+
+
+# ------------------------------------------------------------------------------ network
+
+
+def test_one_interface_reaches_every_library_and_a_library_of_its_own_wins():
+    cluster = clusters.parse_cluster("x", {**MINIMAL, "network": {"interface": "ib0", "nccl_interface": "^docker,lo"}})
+    assert cluster.network.variables() == (
+        ("HOROVOD_GLOO_IFACE", "ib0"),
+        ("NCCL_SOCKET_IFNAME", "^docker,lo"),
+        ("OMPI_MCA_btl_tcp_if_include", "ib0"),
+        ("OMPI_MCA_oob_tcp_if_include", "ib0"),
+    )
+    only_mpi = clusters.parse_cluster("x", {**MINIMAL, "network": {"mpi_interface": "10.0.0.0/8,ib0"}})
+    assert only_mpi.network.variables() == (
+        ("OMPI_MCA_btl_tcp_if_include", "10.0.0.0/8,ib0"),
+        ("OMPI_MCA_oob_tcp_if_include", "10.0.0.0/8,ib0"),
+    )
+    # not set: nothing exported, the libraries choose
+    assert clusters.parse_cluster("x", MINIMAL).network.variables() == ()
+
+
+def test_network_exports_reach_the_shell_as_the_values_given():
+    cluster = clusters.parse_cluster(
+        "x", {**MINIMAL, "environment": {"A": "1"}, "network": {"interface": "lo", "nccl_interface": "^=docker0"}}
+    )
+    lines = clusters.setup_lines(cluster)
+    assert lines[0] == "export A=1"  # the cluster's environment first, then the network
+    shown = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "\n".join(lines) + '\nprintf "%s|" "$HOROVOD_GLOO_IFACE" "$NCCL_SOCKET_IFNAME" '
+            '"$OMPI_MCA_btl_tcp_if_include" "$OMPI_MCA_oob_tcp_if_include"',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout == "lo|^=docker0|lo|lo|"
+
+
+@pytest.mark.parametrize(
+    "setting,value,fragment",
+    [
+        ("interface", "ib0;reboot", "it contains ';'"),
+        ("interface", "ib0,ib1", "it contains ','"),  # one name: HOROVOD_GLOO_IFACE takes exactly one
+        ("interface", "a" * 16, "1-15 letters"),
+        ("gloo_interface", "$(id)", "it contains '$', '(', ')'"),
+        ("nccl_interface", "ib0 ib1", "it contains ' '"),
+        ("nccl_interface", "ib0,^lo", "NCCL_SOCKET_IFNAME"),  # ^ only first, for the whole list
+        ("mpi_interface", "10.0.0.0/8;id", "it contains ';'"),
+    ],
+)
+def test_bad_interface_values_are_refused_with_the_key_and_what_is_wrong(setting, value, fragment):
+    with pytest.raises(ConfigErrors) as caught:
+        clusters.parse_cluster("x", {**MINIMAL, "network": {setting: value}})
+    (error,) = caught.value.errors
+    assert error.key == f"clusters.x.network.{setting}" and fragment in str(error)
+
+
+def test_a_network_variable_in_environment_is_refused_one_fact_one_place():
+    with pytest.raises(ConfigErrors) as caught:
+        clusters.parse_cluster("x", {**MINIMAL, "environment": {"NCCL_SOCKET_IFNAME": "ib0"}})
+    (error,) = caught.value.errors
+    assert error.key == "clusters.x.environment.NCCL_SOCKET_IFNAME"
+    assert "clusters.x.network.nccl_interface" in str(error)
+
+
+def test_the_test_cluster_keeps_cross_node_traffic_on_loopback_and_the_jsc_clusters_use_ib0():
+    config = shipped_config()
+    local = clusters.parse_cluster("local", config["clusters"]["local"])
+    # Open MPI's TCP transport leaves loopback out unless it is named: every library gets lo
+    assert dict(local.network.variables()) == dict.fromkeys(
+        ("HOROVOD_GLOO_IFACE", "NCCL_SOCKET_IFNAME", "OMPI_MCA_btl_tcp_if_include", "OMPI_MCA_oob_tcp_if_include"),
+        "lo",
+    )
+    for name in ("jureca-dc", "juwels-booster", "juwels-cluster"):
+        assert clusters.parse_cluster(name, config["clusters"][name]).network.interface == "ib0"
+    assert clusters.parse_cluster("generic", config["clusters"]["generic"]).network.variables() == ()
 
 
 @pytest.mark.parametrize("ranks,nodes,per_node", [(1, 1, 1), (3, 1, 3), (4, 1, 4), (8, 2, 4)])

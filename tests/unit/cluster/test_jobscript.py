@@ -74,10 +74,14 @@ def test_juelich_style_header_and_steps():
         "#SBATCH --mail-type=END,FAIL",
         "module --force purge",
         'source "$HOME"/venvs/hpcseq/bin/activate',
+        "export NCCL_SOCKET_IFNAME=ib0",  # the cluster's network interface, for every library
+        "export OMPI_MCA_btl_tcp_if_include=ib0",
     ):
         assert line in text.splitlines()
     train_line = next(line for line in text.splitlines() if " -m hpcseq train " in line)
-    assert train_line.startswith("srun --cpu-bind=none --mpi=pspmix --nodes=1 --ntasks=2 --ntasks-per-node=2 ")
+    assert train_line.startswith(
+        "srun --cpu-bind=none --mpi=pspmix --kill-on-bad-exit=1 --nodes=1 --ntasks=2 --ntasks-per-node=2 "
+    )
 
 
 def test_hostile_experiment_and_job_names_are_rejected():

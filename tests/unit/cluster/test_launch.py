@@ -6,7 +6,14 @@ import os
 
 import pytest
 
-from hpcseq.cluster.launch import build_launch_command, check_interpreter, in_slurm_allocation, srun_counts
+from hpcseq.cluster.launch import (
+    build_launch_command,
+    check_interpreter,
+    in_slurm_allocation,
+    srun_counts,
+    training_step_options,
+    with_setup,
+)
 from hpcseq.errors import ConfigError, EnvironmentSetupError
 
 SLURM = {"SLURM_JOB_ID": "12345", "PATH": "/usr/bin"}
@@ -49,6 +56,7 @@ def test_slurm_uses_the_srun_line_with_explicit_counts():
         "srun",
         "--mpi=pmix",
         "--cpu-bind=none",
+        "--kill-on-bad-exit=1",
         "--nodes=2",
         "--ntasks=8",
         "--ntasks-per-node=4",
@@ -58,12 +66,20 @@ def test_slurm_uses_the_srun_line_with_explicit_counts():
 
 def test_slurm_single_rank_still_uses_srun():
     argv = build_launch_command(command(), 1, 1, 1, "srun", "horovodrun", environ=SLURM)
-    assert argv == ["srun", "--nodes=1", "--ntasks=1", "--ntasks-per-node=1", *command()]
+    assert argv == ["srun", "--kill-on-bad-exit=1", "--nodes=1", "--ntasks=1", "--ntasks-per-node=1", *command()]
 
 
 def test_slurm_srun_line_is_split_like_a_shell():
     argv = build_launch_command(["x"], 2, 1, 2, "srun --export='ALL,A=1 2'", "mpirun", environ=SLURM)
-    assert argv == ["srun", "--export=ALL,A=1 2", "--nodes=1", "--ntasks=2", "--ntasks-per-node=2", "x"]
+    assert argv == [
+        "srun",
+        "--export=ALL,A=1 2",
+        "--kill-on-bad-exit=1",
+        "--nodes=1",
+        "--ntasks=2",
+        "--ntasks-per-node=2",
+        "x",
+    ]
 
 
 @pytest.mark.parametrize("ranks, nodes, tasks", [(3, 2, 2), (8, 2, 2), (2, 1, 4)])
@@ -141,5 +157,14 @@ def test_check_interpreter(tmp_path, fake_env):
 
 def test_job_scripts_and_launch_give_srun_the_same_counts():
     assert srun_counts(nodes=2, ranks=8, tasks_per_node=4) == ["--nodes=2", "--ntasks=8", "--ntasks-per-node=4"]
+    # a rank that fails (or that the watchdog of another rank ends because it hangs) ends the step
+    assert training_step_options(2, 8, 4) == ["--kill-on-bad-exit=1", *srun_counts(2, 8, 4)]
     argv = build_launch_command(["x"], 8, 2, 4, "srun", "mpirun", cpus_per_task=6, environ=SLURM)
-    assert argv == ["srun", *srun_counts(2, 8, 4), "--cpus-per-task=6", "x"]
+    assert argv == ["srun", *training_step_options(2, 8, 4), "--cpus-per-task=6", "x"]
+
+
+def test_the_setup_with_its_network_exports_runs_before_srun_inside_slurm_only():
+    setup = "export NCCL_SOCKET_IFNAME=lo\nexport OMPI_MCA_btl_tcp_if_include=lo"
+    argv = with_setup(["srun", "x"], setup, environ=SLURM)
+    assert argv == ["bash", "-c", f"set -e\n{setup}\nexec srun x"]
+    assert with_setup(["mpirun", "x"], setup, environ=LOCAL) == ["mpirun", "x"]

@@ -194,6 +194,63 @@ Missing ranks:
 slurmstepd: error: *** JOB 9001 ON jwb0001 CANCELLED AT 2026-11-20T12:00:01 DUE TO TIME LIMIT ***
 """
 
+# ------------------------------------------------------------------- a rank that hangs
+
+# 2 ranks under mpirun, rank 1 stopped with SIGSTOP after epoch 1, training.hang_timeout_seconds 10:
+# rank 0's watchdog names it and exits 124, mpirun ends the job (tests/training/test_watchdog.py)
+HANG_MPIRUN = """\
+2026-11-25 18:03:16 hpcseq train rank 0/2 INFO experiment char: char_rnn on 2 rank(s), launcher mpirun, host vm, CPU, 1 threads per rank
+2026-11-25 18:03:18 hpcseq train rank 0/2 INFO data: 15990 training items (7995 on this rank), 100 steps per epoch of 32 per rank, global batch 64
+2026-11-25 18:04:07 hpcseq train rank 0/2 INFO epoch 1/100 loss 3.1049 sparse_categorical_accuracy 0.1569 val_loss 2.9748 val_sparse_categorical_accuracy 0.1814 | 240 samples/s | 32.7 s
+2026-11-25 18:04:19 hpcseq train rank 0/2 ERROR rank 1 on host vm (pid 23400, step 140) sent no heartbeat for 10 s, longer than training.hang_timeout_seconds (10 s): it hangs; ending this rank with exit code 124 so that the launcher ends the job
+--------------------------------------------------------------------------
+Primary job  terminated normally, but 1 process returned
+a non-zero exit code. Per user-direction, the job has been aborted.
+--------------------------------------------------------------------------
+--------------------------------------------------------------------------
+mpirun detected that one or more processes exited with non-zero status, thus causing
+the job to be terminated. The first process to do so was:
+
+  Process name: [[14236,1],0]
+  Exit code:    124
+--------------------------------------------------------------------------
+"""  # recorded here (cut)
+
+# 2 ranks under horovodrun --gloo, rank 1 stopped with SIGSTOP, the default hang timeout (300 s):
+# Gloo's own timeout (30 s) fails rank 0 first, which names the silent rank as it exits
+GLOO_TIMEOUT_HANG = """\
+[0]<stdout>:2026-11-25 18:06:01 hpcseq train rank 0/2 INFO experiment char: char_rnn on 2 rank(s), launcher horovodrun, host vm, CPU, 1 threads per rank
+[0]<stdout>:2026-11-25 18:06:02 hpcseq train rank 0/2 INFO data: 15990 training items (7995 on this rank), 100 steps per epoch of 32 per rank, global batch 64
+[0]<stdout>:2026-11-25 18:06:24 hpcseq train rank 0/2 INFO epoch 1/100 loss 3.1049 sparse_categorical_accuracy 0.1569 val_loss 2.9748 val_sparse_categorical_accuracy 0.1814 | 451 samples/s | 15.6 s
+[0]<stderr>:[2026-11-25 18:06:55.659687: E /tmp/pip-wheel-3hr3yje6/horovod_5471a331fdf6485a96449d110e818cac/horovod/common/operations.cc:697] [0]: Horovod background loop uncaught exception: Application timeout caused pair closure
+[0]<stderr>:Traceback (most recent call last):
+[0]<stderr>:  File "/work/main/scripts/hpcseq/training/train.py", line 132, in train
+[0]<stderr>:    fit(model, data, run, resume)
+[0]<stderr>:  File "/work/main/scripts/hpcseq/training/train.py", line 307, in fit
+[0]<stderr>:    model.fit(
+[0]<stderr>:  File "/work/main/.venv/train/lib/python3.11/site-packages/keras/src/utils/traceback_utils.py", line 70, in error_handler
+[0]<stderr>:    raise e.with_traceback(filtered_tb) from None
+[0]<stderr>:  File "/work/main/.venv/train/lib/python3.11/site-packages/tensorflow/python/eager/execute.py", line 53, in quick_execute
+[0]<stderr>:    tensors = pywrap_tfe.TFE_Py_Execute(ctx._handle, device_name, op_name,
+[0]<stderr>:  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+[0]<stderr>:tensorflow.python.framework.errors_impl.UnknownError: Graph execution error:
+[0]<stderr>:Detected at node DistributedRMSprop_Allreduce/cond_3/HorovodAllreduce_grads_3_0 defined at (most recent call last):
+[0]<stderr>:  File "<string>", line 111, in horovod_allreduce
+[0]<stderr>:
+[0]<stderr>:[/tmp/pip-wheel-3hr3yje6/horovod_5471a331fdf6485a96449d110e818cac/third_party/compatible17_gloo/gloo/transport/tcp/unbound_buffer.cc:81] Timed out waiting 30000ms for recv operation to complete
+[0]<stderr>:	 [[{{node DistributedRMSprop_Allreduce/cond_3/HorovodAllreduce_grads_3_0}}]] [Op:__inference_train_function_2345]
+[0]<stdout>:2026-11-25 18:06:55 hpcseq train rank 0/2 ERROR rank 1 on host vm (pid 26053, step 32) had sent no heartbeat for 34 s when this rank failed: it hangs, and this rank's error follows from it
+Process 0 exit with status code 1.
+Terminating remaining workers after failure of Process 0.
+Process 1 exit with status code 137.
+Traceback (most recent call last):
+  File "/work/main/.venv/train/lib/python3.11/site-packages/horovod/runner/gloo_run.py", line 284, in launch_gloo
+    raise RuntimeError('Horovod detected that one or more processes exited with non-zero '
+RuntimeError: Horovod detected that one or more processes exited with non-zero status, thus causing the job to be terminated. The first process to do so was:
+Process name: 0
+Exit code: 1
+"""  # recorded here (traceback frames cut)
+
 # ------------------------------------------------------------------- a clean time-limit stop
 
 # The Slurm log of a `snakemake --profile slurm` training job that Slurm warned before its limit

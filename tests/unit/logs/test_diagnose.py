@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from hpcseq.logs.diagnose import Facts, diagnose, display_path, is_noise, tracebacks
 from hpcseq.logs.parse import Checkpoint, lines_from_text
+from hpcseq.logs.sources import parse_node_events
 from tests.unit.logs.excerpts import (
     CANCEL_ERR,
     CHAINED_EXCEPTIONS,
     CONSOLE,
+    GLOO_TIMEOUT_HANG,
     GPU_OOM,
+    HANG_MPIRUN,
     HOROVODRUN_TRACEBACKS,
     INTERLEAVED,
     OMPI_WITHOUT_PMI,
@@ -218,6 +221,39 @@ def test_a_horovod_stall_explains_the_time_limit_that_followed():
     assert diagnose(facts(CONSOLE, state="RUNNING")) is None
 
 
+def test_a_rank_that_hangs_is_named_with_its_host_not_the_rank_the_watchdog_ended():
+    # mpirun reports rank 0's exit code 124: the watchdog's, rank 1 is the one that hung
+    found = diagnose(facts(HANG_MPIRUN, "train.log", state="FAILED", exit_code=124, training_started=True))
+    assert found.kind == "rank_hung" and found.evidence.line == 4
+    assert found.summary.startswith("Rank 1 on vm (pid 23400) hung: no heartbeat for 10 s, since step 140;")
+    assert "training.hang_timeout_seconds (10 s)" in found.summary and "exit code 124" in found.summary
+    assert "scontrol show node vm" in found.next_step
+    # under srun the watcher's exit ends the step (--kill-on-bad-exit): the same cause, not a dead rank
+    srun = HANG_MPIRUN.split("-" * 74)[0] + "srun: error: node2: task 0: Exited with exit code 124\n"
+    assert diagnose(facts(srun, state="FAILED", exit_code=124, training_started=True)).kind == "rank_hung"
+
+
+def test_gloos_timeout_on_the_waiting_rank_follows_from_the_silent_one():
+    """Not the TensorFlow error of rank 0 (Gloo's timeout), nor horovodrun's "Process 0 exit with
+    status code 1": rank 1, which had gone silent."""
+    found = diagnose(facts(GLOO_TIMEOUT_HANG, "train.log", state=None, exit_code=1, training_started=True))
+    assert found.kind == "rank_hung" and found.evidence.line == 21
+    assert found.summary.startswith("Rank 1 on vm (pid 26053) hung: no heartbeat for 34 s, since step 32;")
+    assert "the other ranks failed waiting for it" in found.summary
+
+
+def test_an_error_of_the_silent_rank_itself_is_the_cause():
+    """A rank that raised and then hung on its way out (MPI_Finalize waiting for the others): its
+    exception explains the job, the watchdog only ended it."""
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/w/scripts/hpcseq/training/train.py", line 120, in train\n'
+        "    data = load_data(settings, paths, ranks)\n"
+        "ValueError: a problem of rank 1's own\n" + HANG_MPIRUN.splitlines()[3] + "\n"
+    )
+    assert diagnose(facts(text, state="FAILED", exit_code=124, training_started=True)).kind == "python_exception"
+
+
 def test_mismatched_collectives():
     # Horovod 0.28's coordinator error, raised in TensorFlow on every rank
     text = (
@@ -263,6 +299,33 @@ def test_node_failure_and_preemption():
     preempt = "slurmstepd: error: *** JOB 512 ON node07 CANCELLED AT 2026-11-20T08:00:00 DUE TO PREEMPTION ***\n"
     assert diagnose(facts(preempt, state="PREEMPTED")).kind == "preempted"
     assert diagnose(facts(preempt, state=None)).kind == "preempted"
+
+
+# Seen on the test cluster: node2 of a 2-node training job killed (local_slurm.sh kill-node): the batch
+# host's line in the job's Slurm log, and the node's event in Slurm's accounting
+NODE_KILLED_LOG = (
+    "slurmstepd-node1: error: *** JOB 143 ON node1 CANCELLED AT 2026-11-25T18:16:29 DUE TO NODE FAILURE, "
+    "SEE SLURMCTLD LOG FOR DETAILS ***\n"
+)
+NODE_KILLED_EVENTS = (
+    "node2|2026-11-25T18:10:11|DOWN*|Not responding\n"
+    "node2|2026-11-25T18:11:12|DRAIN|hpcseq test maintenance\n"
+    "node2|2026-11-25T18:16:29|DOWN*|Not responding\n"
+)
+
+
+def test_a_failed_node_is_named_with_its_ranks_from_slurms_node_events():
+    events = [e for e in parse_node_events(NODE_KILLED_EVENTS) if e.start >= "2026-11-25T18:15:00"]
+    assert [(e.node, e.state, e.reason) for e in events] == [("node2", "DOWN*", "Not responding")]
+    found = diagnose(facts(NODE_KILLED_LOG, state="NODE_FAIL", nodes="node[1-2]", failed_nodes=events, ranks=4))
+    assert found.kind == "node_failure"
+    assert found.summary.startswith("Node node2 (ranks 2-3) failed (Not responding, at 2026-11-25T18:16:29)")
+    assert "DUE TO NODE FAILURE" in found.evidence.text
+    assert [str(item) for item in found.also] == [
+        "sacctmgr show event:0: node2 DOWN from 2026-11-25T18:16:29: Not responding"
+    ]
+    one_rank_each = diagnose(facts("", state="NODE_FAIL", nodes="gpu[07-09]", failed_nodes=events[:0], ranks=3))
+    assert one_rank_each.summary.startswith("A node of the job (gpu[07-09]) failed")
 
 
 def test_hpcseq_errors_show_the_message_with_its_continuation_lines():

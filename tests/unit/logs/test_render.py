@@ -25,6 +25,7 @@ JSON_KEYS = [
     "node_list",
     "ranks",
     "gpus",
+    "rank_hosts",
     "epochs_done",
     "epochs_planned",
     "loss",
@@ -40,6 +41,7 @@ JSON_KEYS = [
     "previous_job",
     "next_job",
     "runs",
+    "earlier_runs",
     "submitted",
     "started",
     "ended",
@@ -99,6 +101,7 @@ def test_the_detailed_view_of_a_training_job_section_by_section():
         node_list="n[1-2]",
         ranks=8,
         gpus=8,
+        rank_hosts=["n1"] * 4 + ["n2"] * 4,
         progress=progress,
         checkpoint="epoch 6",
         checkpoint_path="/r/x/model/checkpoints/epoch-0006-step-0000000",
@@ -116,6 +119,7 @@ def test_the_detailed_view_of_a_training_job_section_by_section():
         "time       1-01:01:01 of 2-00:00:00, started 2026-11-22T11:00:00\n"
         "runs       2 (requeued under the same job id)\n"
         "resources  nodes 2 n[1-2]; ranks 8; GPUs 8\n"
+        "hosts      n1: ranks 0-3; n2: ranks 4-7\n"
         "training   epoch 7/10 (this job: epochs 5-7, from metrics.jsonl)\n"
         "checkpoint epoch 6 (/r/x/model/checkpoints/epoch-0006-step-0000000)\n"
         "metrics    loss 1.2346, val_loss 1.5000, accuracy 0.4000, val_accuracy -\n"

@@ -99,3 +99,13 @@ def test_discover_finds_snakemake_logs_and_sbatch_output_files(tmp_path):
     assert located.slurm_log == logs / "35.log" and located.rule == "train"
     by_name = files_from_slurm(SlurmJob("57", name="tiny_char", work_dir=str(tmp_path)))
     assert by_name.out == tmp_path / "tiny_char_out.57"
+
+
+def test_a_pending_reason_with_details_or_as_squeue_describes_it_is_named():
+    # both seen on the test cluster with two of its three nodes drained (squeue -o %r)
+    drained = "the nodes it needs are down, drained or reserved (`sinfo -R` says why)"
+    assert pending_reason("ReqNodeNotAvail, UnavailableNodes:node[2-3]") == drained
+    assert (
+        pending_reason("Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions")
+        == drained
+    )

@@ -1,0 +1,61 @@
+"""results/summary.md: the "Ran on" line of an experiment, from its training's provenance."""
+
+from __future__ import annotations
+
+import copy
+
+from hpcseq.evaluation.summary import experiment_section, ran_on
+
+PROVENANCE = {
+    "ranks": [
+        {"rank": rank, "hostname": host, "local_rank": rank % 2, "local_size": 2, "pid": 10 + rank}
+        for rank, host in enumerate(["jwb0001", "jwb0001", "jwb0002", "jwb0002"])
+    ],
+    "hosts": ["jwb0001", "jwb0002"],
+    "host_count": 2,
+    "launcher": "srun",
+    "slurm": {"SLURM_JOB_ID": "4711", "SLURM_STEP_ID": "0", "SLURM_JOB_NODELIST": "jwb[0001-0002]"},
+    "code": {"commit": "48a66027687f0d8525f00473078ad3516867ed4e", "dirty": False, "repository": "/r", "reason": None},
+    "versions": {
+        "python": "3.11.7",
+        "tensorflow": "2.15.1",
+        "horovod": "0.28.1",
+        "numpy": "1.26.4",
+        "horovod_built": {"mpi": True, "gloo": True, "nccl": True, "controller": "mpi"},
+        "mpi": {"library": "Open MPI v4.1.4, package: Debian OpenMPI", "standard": "3.1", "path": "/l/libmpi.so"},
+    },
+}
+
+
+def test_ran_on_names_hosts_commit_job_and_software():
+    assert ran_on(PROVENANCE) == (
+        "*Ran on* 2 host(s) (jwb0001: ranks 0-1; jwb0002: ranks 2-3); code 48a66027687f; Slurm job 4711 step 0; "
+        "TensorFlow 2.15.1, Horovod 0.28.1 over Open MPI v4.1.4"
+    )
+
+
+def test_ran_on_outside_slurm_with_changes_an_unknown_commit_and_gloo():
+    local = copy.deepcopy(PROVENANCE)
+    local["slurm"] = None
+    local["code"]["dirty"] = True
+    local["versions"]["horovod_built"]["controller"] = "gloo"
+    assert ran_on(local).endswith("code 48a66027687f with changes; TensorFlow 2.15.1, Horovod 0.28.1 over Gloo")
+    local["code"] = {"commit": None, "dirty": None, "repository": None, "reason": "git is not installed"}
+    assert "; code of unknown commit; " in ran_on(local)
+    assert ran_on(None) is None
+
+
+def test_the_experiment_section_shows_the_line_only_where_training_recorded_it():
+    result = {
+        "model": "sentiment_lstm",
+        "evaluated_split": "test",
+        "split_method": "grouped",
+        "model_metrics": {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9, "confusion_matrix": []},
+        "majority_baseline": {"accuracy": 0.5},
+        "model_metrics_not_in_training": None,
+        "overlap": {"also_in_training": 0, "test_sentences": 10, "not_in_training": 10},
+        "training": {"ranks": 4, "launcher": "srun", "provenance": PROVENANCE},
+    }
+    assert "\n*Ran on* 2 host(s) (jwb0001: ranks 0-1; jwb0002: ranks 2-3);" in experiment_section("x", result)
+    del result["training"]["provenance"]  # a training of before provenance was recorded
+    assert "Ran on" not in experiment_section("x", result)
