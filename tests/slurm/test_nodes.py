@@ -193,6 +193,31 @@ def revive_nodes(local_slurm):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def profile_run_losing_a_node(config_path: Path, run_dir: Path, results: Path) -> tuple[int, str, str, str]:
+    """`snakemake --profile slurm` of a 2-node training, whose second node (not the one that runs
+    the batch script) dies once training wrote its second checkpoint: (exit code, output, the
+    training job's id, the node that died)."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), *PROFILE]
+    command += ["--configfile", str(config_path), "--retries", "2"]
+    snakemake_run = subprocess.Popen(
+        command, cwd=run_directory(run_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.time() + 600
+        while not list((results / "model" / "checkpoints").glob("epoch-0002-*")):
+            assert snakemake_run.poll() is None, snakemake_run.stdout.read()
+            assert time.time() < deadline, "training never wrote its second checkpoint"
+            time.sleep(1)
+        job_id = _squeue_train_job()
+        _batch_host, other = nodes_of(job_id)
+        subprocess.run([str(LOCAL_SLURM), "kill-node", other], check=True, capture_output=True, cwd="/")
+        output, _ = snakemake_run.communicate(timeout=900)
+    finally:
+        if snakemake_run.poll() is None:
+            snakemake_run.kill()
+    return snakemake_run.returncode, output, job_id, other
+
+
 def test_a_node_that_dies_mid_training_is_diagnosed_and_the_retry_resumes(local_slurm, tmp_path, revive_nodes):
     config_path = cross_node_config(tmp_path, local_slurm)
     config = yaml.safe_load(config_path.read_text())
@@ -201,26 +226,8 @@ def test_a_node_that_dies_mid_training_is_diagnosed_and_the_retry_resumes(local_
     config_path.write_text(yaml.safe_dump(config))
     results = tmp_path / "results" / "tiny_char"
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), *PROFILE]
-    command += ["--configfile", str(config_path), "--retries", "2"]
-    snakemake_run = subprocess.Popen(
-        command, cwd=run_directory(run_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        # wait for the training job on two nodes and its second checkpoint
-        deadline = time.time() + 600
-        while not len(list((results / "model" / "checkpoints").glob("epoch-0002-*"))):
-            assert snakemake_run.poll() is None, snakemake_run.stdout.read()
-            assert time.time() < deadline, "training never wrote its second checkpoint"
-            time.sleep(1)
-        job_id = _squeue_train_job()
-        _batch_host, other = nodes_of(job_id)  # the batch script's node stays
-        subprocess.run([str(LOCAL_SLURM), "kill-node", other], check=True, capture_output=True, cwd="/")
-        output, _ = snakemake_run.communicate(timeout=900)
-    finally:
-        if snakemake_run.poll() is None:
-            snakemake_run.kill()
-    assert snakemake_run.returncode == 0, output[-5000:]
+    returncode, output, job_id, other = profile_run_losing_a_node(config_path, run_dir, results)
+    assert returncode == 0, output[-5000:]
     # the job ended as NODE_FAIL; Snakemake resubmitted it (the profile leaves reruns to Snakemake,
     # not to Slurm's requeue), away from the failed job's nodes, and it continued from a checkpoint
     trains = re.findall(r"SLURM jobid (\d+) \(log: \S+/rule_train/tiny_char/", output)
