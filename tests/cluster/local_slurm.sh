@@ -320,7 +320,7 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 # a requeued job waits cred_expire seconds before it may start again (default 120)
-AuthInfo=cred_expire=30
+AuthInfo=cred_expire=10
 SlurmctldPort=6817
 
 StateSaveLocation=$CTLD_STATE

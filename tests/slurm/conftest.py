@@ -88,6 +88,30 @@ def snakemake(*args, cwd: Path, timeout=1800, check=True) -> subprocess.Complete
     return run_snakemake(*args, cwd=cwd, timeout=timeout, check=check)
 
 
+def rank_process(job_id: str, rank: int) -> int:
+    """The pid of one training rank of a running job, found by its environment (SLURM_JOB_ID,
+    SLURM_PROCID) among the `hpcseq train` processes; srun itself also carries SLURM_PROCID, so the
+    command must be python."""
+    found = subprocess.run(["pgrep", "-f", "hpcseq train"], capture_output=True, text=True).stdout.split()
+    for pid in map(int, found):
+        try:
+            environ = dict(
+                item.split("=", 1)
+                for item in Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+                if "=" in item
+            )
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            environ.get("SLURM_JOB_ID") == job_id
+            and environ.get("SLURM_PROCID") == str(rank)
+            and "python" in Path(command[0].decode(errors="replace")).name
+        ):
+            return pid
+    raise AssertionError(f"no training process of rank {rank} of job {job_id} among {found}")
+
+
 def slurm_logs(run_dir: Path, rule: str, experiment: str) -> Path:
     """Where `snakemake --profile slurm` run in run_dir keeps the Slurm logs of a rule's jobs."""
     return run_dir / ".snakemake" / "slurm_logs" / f"rule_{rule}" / experiment

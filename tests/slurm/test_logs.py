@@ -25,9 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.slurm.conftest import PROFILE, slurm_config, snakemake, wait_for_job
-
-TRAIN_PYTHON_MARK = "hpcseq train"
+from tests.slurm.conftest import PROFILE, rank_process, slurm_config, snakemake, wait_for_job
 
 
 def hpcseq(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -92,27 +90,9 @@ def epoch_line_written(place: SimpleNamespace, job_id: str) -> bool:
 
 
 def kill_rank(job_id: str, rank: int) -> int:
-    """SIGKILL the training process of one rank of a job, found with pgrep and its environment
-    (SLURM_JOB_ID, SLURM_PROCID); srun itself also carries SLURM_PROCID, so the command must be python."""
-    found = subprocess.run(["pgrep", "-f", TRAIN_PYTHON_MARK], capture_output=True, text=True).stdout.split()
-    for pid in map(int, found):
-        try:
-            environ = dict(
-                item.split("=", 1)
-                for item in Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
-                if "=" in item
-            )
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if (
-            environ.get("SLURM_JOB_ID") == job_id
-            and environ.get("SLURM_PROCID") == str(rank)
-            and "python" in Path(command[0].decode(errors="replace")).name
-        ):
-            os.kill(pid, signal.SIGKILL)
-            return pid
-    raise AssertionError(f"no training process of rank {rank} of job {job_id} among {found}")
+    pid = rank_process(job_id, rank)
+    os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 REQUEUE_SCRIPT = """\
@@ -149,7 +129,7 @@ def jobs(local_slurm, tmp_path_factory):
         "success": render(places["success"]),
         "killed": render(places["killed"], "--time", "00:03:00"),
         "cancelled": render(places["cancelled"], "--time", "00:05:00"),
-        "timeout": render(places["timeout"], "--time", "00:01:00"),
+        "timeout": render(places["timeout"], "--time", "00:02:00"),
     }
     # the data stages here, then train.ids cut short: np.memmap in hpcseq/vocab.py fails in the job
     exception = places["exception"]
@@ -241,7 +221,7 @@ def test_time_limit_names_epochs_checkpoint_and_how_to_resume(jobs):
     assert jobs.rows["timeout"]["State"] == "TIMEOUT"
     data, text = detail(jobs, "timeout")
     records = metrics_records(jobs.places["timeout"].results)
-    assert data["state"] == "timeout" and data["limit_seconds"] == 60
+    assert data["state"] == "timeout" and data["limit_seconds"] == 120
     assert data["epochs_done"] == records[-1]["epoch"] >= 1 and data["epochs_planned"] == 500
     assert data["loss"] == records[-1]["loss"]
     diagnosis = data["diagnosis"]

@@ -10,7 +10,9 @@ the ranks' TCP connections stay on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +23,7 @@ import pytest
 import yaml
 
 from tests.conftest import SNAKEFILE, run_directory
-from tests.slurm.conftest import PROFILE, sacct, slurm_config, snakemake, wait_for_job
+from tests.slurm.conftest import PROFILE, rank_process, sacct, slurm_config, snakemake, wait_for_job
 from tests.slurm.test_scripts import render
 
 NODES = ("node1", "node2", "node3", "node4")
@@ -221,8 +223,8 @@ def profile_run_losing_a_node(config_path: Path, run_dir: Path, results: Path) -
 def test_a_node_that_dies_mid_training_is_diagnosed_and_the_retry_resumes(local_slurm, tmp_path, revive_nodes):
     config_path = cross_node_config(tmp_path, local_slurm)
     config = yaml.safe_load(config_path.read_text())
-    # long enough to be killed in the middle: 12 epochs, a checkpoint after each
-    config["experiments"]["tiny_char"]["training"].update(epochs=12, checkpoint_every_epochs=1)
+    # long enough to be killed in the middle: 6 epochs, a checkpoint after each
+    config["experiments"]["tiny_char"]["training"].update(epochs=6, checkpoint_every_epochs=1)
     config_path.write_text(yaml.safe_dump(config))
     results = tmp_path / "results" / "tiny_char"
     run_dir = tmp_path / "run"
@@ -234,7 +236,7 @@ def test_a_node_that_dies_mid_training_is_diagnosed_and_the_retry_resumes(local_
     assert trains[0] == job_id and len(trains) == 2, trains
     assert [state for state, _ in sacct_runs(job_id)] == ["NODE_FAIL"]
     summary = json.loads((results / "model" / "training_summary.json").read_text())
-    assert other not in summary["provenance"]["hosts"] and summary["final"]["epoch"] == 12
+    assert other not in summary["provenance"]["hosts"] and summary["final"]["epoch"] == 6
     assert summary["resumed_from_epoch"] >= 2  # at most one checkpoint interval lost
     assert summary["provenance"]["slurm"]["SLURM_JOB_ID"] == trains[1]
     # hpcseq logs: which node and which ranks failed, the lines that say so, the checkpoint to resume from
@@ -254,7 +256,7 @@ def test_a_node_that_dies_mid_training_is_diagnosed_and_the_retry_resumes(local_
         [sys.executable, "-m", "hpcseq", "logs", "--json", trains[1]], cwd=run_dir, capture_output=True, text=True
     )
     rerun_job = json.loads(rerun.stdout)["jobs"][0]
-    assert rerun_job["previous_job"] == job_id and rerun_job["epochs_this_job"] <= 10, rerun_job
+    assert rerun_job["previous_job"] == job_id and rerun_job["epochs_this_job"] <= 4, rerun_job
     assert set(rerun_job["rank_hosts"]) == set(summary["provenance"]["hosts"])
     text = subprocess.run([sys.executable, "-m", "hpcseq", "logs", job_id], cwd=run_dir, capture_output=True, text=True)
     assert f"Node {other} (ranks 2-3) failed" in " ".join(text.stdout.split()), text.stdout
@@ -307,3 +309,43 @@ def test_a_job_queued_behind_drained_nodes_waits_and_logs_says_why(local_slurm, 
         subprocess.run(["scontrol", "update", f"NodeName={node}", "State=RESUME"], check=True)
     row = wait_for_job(job_id, timeout=120)
     assert row["State"] == "COMPLETED"
+
+
+def test_a_rank_that_hangs_on_another_node_ends_the_job_and_logs_names_it(local_slurm, tmp_path):
+    """SIGSTOP one rank on the second node: its watcher (the next rank) sees no heartbeat for
+    hang_timeout_seconds and exits, srun --kill-on-bad-exit ends the step, and the job ends long
+    before its time limit (20 minutes)."""
+    config_path = cross_node_config(tmp_path, local_slurm)
+    config = yaml.safe_load(config_path.read_text())
+    config["experiments"]["tiny_char"]["training"].update(epochs=200, hang_timeout_seconds=10)
+    config_path.write_text(yaml.safe_dump(config))
+    script = render(config_path, tmp_path / "jobs")[0]
+    submit = tmp_path / "submit"
+    submit.mkdir()
+    job_id = subprocess.run(
+        ["sbatch", "--parsable", str(script)], cwd=submit, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    out = submit / f"tiny_char_out.{job_id}"
+    deadline = time.time() + 300
+    while not (out.is_file() and re.search(r"epoch 2/200", out.read_text())):
+        assert time.time() < deadline, "training never reached epoch 2"
+        time.sleep(1)
+    hung = rank_process(job_id, 3)
+    os.kill(hung, signal.SIGSTOP)
+    stopped = time.time()
+    row = wait_for_job(job_id, timeout=300)
+    ended = time.time()
+    assert row["State"] == "FAILED", row
+    assert ended - stopped < 10 + 60, f"the job ended {ended - stopped:.0f} s after the stop"
+    logs = subprocess.run(
+        [sys.executable, "-m", "hpcseq", "logs", "--json", job_id], cwd=submit, capture_output=True, text=True
+    )
+    diagnosis = json.loads(logs.stdout)["jobs"][0]["diagnosis"]
+    host = _host_of_rank(json.loads(logs.stdout)["jobs"][0], 3)
+    assert diagnosis["kind"] == "rank_hung", diagnosis
+    assert diagnosis["summary"].startswith(f"Rank 3 on {host}"), diagnosis
+
+
+def _host_of_rank(job: dict, rank: int) -> str:
+    """The host of a rank, from the rank-to-host map `hpcseq logs` read in the training log."""
+    return job["rank_hosts"][rank]
