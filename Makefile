@@ -12,7 +12,7 @@ WORKFLOW := .venv/workflow/bin
 TRAIN := .venv/train/bin
 PRESET ?=
 CONFIG_ARGS := $(if $(PRESET),--config preset=$(PRESET))
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=8
 
 .PHONY: help setup setup-workflow setup-training run report dry-run lint format test test-unit test-training \
 	test-workflow test-slurm benchmark clean
