@@ -15,7 +15,7 @@ CONFIG_ARGS := $(if $(PRESET),--config preset=$(PRESET))
 PYTEST_ARGS ?= --durations=8
 
 .PHONY: help setup setup-workflow setup-training run report dry-run lint format test test-unit test-training \
-	test-workflow test-slurm benchmark clean
+	test-workflow test-slurm suite-train suite-slurm benchmark clean
 
 help: ## this list
 	@sed -n '1,6p' Makefile
@@ -54,10 +54,18 @@ format: setup-workflow ## rewrite Python and Snakemake files in the house style
 	$(WORKFLOW)/snakefmt Snakefile workflow/
 
 # The suite runs in two interpreters: TensorFlow code in the training environment, everything
-# else (Snakemake, Slurm, log inspection) in the workflow environment.
+# else (Snakemake, Slurm, log inspection) in the workflow environment. After the unit tests, the
+# training tests and the workflow + Slurm tests run side by side (each suite's output is printed
+# whole when it ends): the second waits for Slurm much of the time (job starts, status checks,
+# time limits), and the first uses that CPU time.
 test: setup lint ## lint, then unit, training, workflow and Slurm tests
 	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory -j2 --output-sync=target suite-train suite-slurm
+
+suite-train: ## the training tests, no set-up or lint (make test runs it beside the next)
 	$(TRAIN)/python -m pytest tests/training $(PYTEST_ARGS)
+
+suite-slurm: ## the workflow and Slurm tests, no set-up or lint
 	$(WORKFLOW)/python -m pytest tests/workflow tests/slurm $(PYTEST_ARGS)
 
 test-unit: setup-workflow ## pure-Python tests (seconds)

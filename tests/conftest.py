@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -181,3 +182,14 @@ def write_config(tmp_path: Path, config: dict) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@pytest.fixture(scope="session")
+def local_pipeline(tmp_path_factory) -> SimpleNamespace:
+    """The whole tiny pipeline (tiny_workflow_config) run once on this machine, 2 ranks under
+    horovodrun: checked by the workflow tests, and the reference the Slurm tests compare the
+    profile's run with. root (config.yaml, results/, logs/), run_dir (where Snakemake ran)."""
+    root = tmp_path_factory.mktemp("local_pipeline")
+    config = write_config(root, tiny_workflow_config(root))
+    run_snakemake("--cores", "2", "--configfile", str(config), cwd=root / "run")
+    return SimpleNamespace(root=root, config=config, run_dir=root / "run", results=root / "results")

@@ -51,6 +51,7 @@ def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _settings_and_paths(args):
     from hpcseq import config as config_module
+    from hpcseq.cluster.validators import expand_path
     from hpcseq.paths import ExperimentPaths
 
     if args.settings:
@@ -64,7 +65,8 @@ def _settings_and_paths(args):
             raise ConfigError("--experiment", "give --experiment NAME (with --configfile FILE), or --settings JSON")
         config = _load_config(args, {"preset": args.preset} if args.preset else None)
         settings = config_module.experiment_settings(config, args.experiment)
-        results_dir = args.results_dir or Path(config["results_dir"])
+        # $SCRATCH and the like expand here, where the stage runs (a job script's step on the cluster)
+        results_dir = args.results_dir or Path(expand_path(config["results_dir"], "results_dir"))
     return settings, ExperimentPaths.of(results_dir, settings["name"])
 
 
@@ -198,12 +200,22 @@ def cmd_sbatch(args) -> int:
     raw = config_module.deep_merge(config_module.load_yaml(config_path), command_line)
     experiments = list(raw.get("experiments", {})) if args.experiment in (None, "all") else [args.experiment]
     every_cluster = args.cluster == "all"
+    if args.nodes is not None and args.nodes < 1:
+        raise ConfigError("--nodes", f"{args.nodes} is not a whole number >= 1")
     overrides = _sbatch_overrides(args, experiments)
     if args.cluster:  # the settings are checked against the cluster the scripts are for
         overrides["cluster"] = None if every_cluster else args.cluster
-    config = _as_options(
-        args, lambda: config_module.validate_config(config_module.deep_merge(raw, overrides), command_line)
-    )
+
+    def validated(cluster: str | None) -> dict:
+        """The config with the options, and with --nodes the ranks that fill that many of the cluster's
+        nodes (for every experiment: all are checked against the cluster, not only those written)."""
+        every = list(raw.get("experiments", {}))
+        sized = config_module.deep_merge(overrides, _ranks_for_nodes(args.nodes, raw, cluster, every))
+        return _as_options(
+            args, lambda: config_module.validate_config(config_module.deep_merge(raw, sized), command_line)
+        )
+
+    config = validated(None if every_cluster else args.cluster or raw.get("cluster"))
     for name in experiments:
         config_module.experiment_settings(config, name)  # a clear error for an unknown experiment
     clusters = sorted(config["clusters"]) if every_cluster else [config["cluster"]]
@@ -211,16 +223,20 @@ def cmd_sbatch(args) -> int:
         raise ConfigError("cluster", "name a cluster with --cluster (or set `cluster` in the config)")
     workdir, config_in_job = _job_location(args.workdir, Path(config_path))
     for cluster in clusters:
+        job_config = validated(cluster) if args.nodes and every_cluster else config
         for name in experiments:
-            problems = job_script_problems(config, cluster, name)
+            problems = job_script_problems(job_config, cluster, name)
             if problems and every_cluster:  # the clusters it fits still get their scripts
                 why = "; ".join(str(problem) for problem in _renamed_for_options(args, problems))
                 print(f"hpcseq sbatch: no script for {name} on {cluster}: {why}", file=sys.stderr)
                 continue
             if problems:
                 raise ConfigErrors(_renamed_for_options(args, problems))
+            sized = _ranks_for_nodes(args.nodes, raw, cluster, [name]).get("experiments", {})
+            # the steps read the config with the same ranks (their settings, their global batch)
+            ranks_value = (f"experiments={{{name}: {{ranks: {sized[name]['ranks']}}}}}",) if sized else ()
             request = script_request(
-                config,
+                job_config,
                 cluster,
                 name,
                 workdir,
@@ -228,7 +244,7 @@ def cmd_sbatch(args) -> int:
                 data_steps=not args.no_data_steps,
                 dependency=args.dependency,
                 python=args.training_python,
-                config_values=tuple(args.config or ()),
+                config_values=(*(args.config or ()), *ranks_value),
             )
             text = render_job_script(request)
             if args.stdout:
@@ -256,6 +272,17 @@ def _sbatch_overrides(args, experiments: list[str]) -> dict:
     return overrides
 
 
+def _ranks_for_nodes(nodes: int | None, raw: dict, cluster: str | None, experiments: list[str]) -> dict:
+    """`hpcseq sbatch --nodes N`: each experiment's ranks set to fill N whole nodes of the cluster
+    (N x its gpus_per_node, one rank per GPU), as config overrides; {} without --nodes or a cluster
+    (an undefined cluster or a bad gpus_per_node is then reported by validation)."""
+    cluster_raw = (raw.get("clusters") or {}).get(cluster) if nodes and cluster else None
+    gpus = (cluster_raw or {}).get("gpus_per_node") if isinstance(cluster_raw, dict) else None
+    if not isinstance(gpus, int) or isinstance(gpus, bool):
+        return {}
+    return {"experiments": {name: {"ranks": nodes * gpus} for name in experiments}}
+
+
 def _renamed_for_options(args, errors: list[ConfigError]) -> list[ConfigError]:
     """Errors about a value the user gave as --time or --partition name that option, not a config key."""
     renamed = []
@@ -268,6 +295,8 @@ def _renamed_for_options(args, errors: list[ConfigError]) -> list[ConfigError]:
             ),
             None,
         )
+        if not option and args.nodes and error.key.startswith("experiments.") and error.key.endswith(".ranks"):
+            option = "--nodes"
         error = ConfigError(option, error.detail) if option else error
         if str(error) not in map(str, renamed):  # one option, given once, for every experiment
             renamed.append(error)
@@ -282,25 +311,33 @@ def _as_options(args, validate):
         raise ConfigErrors(_renamed_for_options(args, errors.errors)) from None
 
 
-def _job_location(workdir: Path | None, config_path: Path) -> tuple[str, str]:
+def _job_location(workdir: str | None, config_path: Path) -> tuple[str, str]:
     """(the directory a job script cds into, the config file as the job names it).
 
-    A job runs in the repository (this one, or its clone at --workdir on the cluster) and names
-    the config by its path inside the repository, which is the same in every clone."""
+    A job runs in the repository's clone on the cluster: the directory it is submitted from
+    ($SLURM_SUBMIT_DIR), or --workdir (which may hold $PROJECT and the like, expanded there), never
+    this machine's path of it. It names the config by its path inside the repository, the same in
+    every clone."""
+    from hpcseq.cluster.jobscript import SUBMIT_DIR
+    from hpcseq.cluster.validators import ConfigChecks, path_value
     from hpcseq.config import REPO_ROOT
+
+    checks = ConfigChecks()
+    checks.optional(path_value, workdir, "--workdir")
+    checks.raise_errors()
 
     resolved = config_path.resolve()
     try:
         in_repository = str(resolved.relative_to(REPO_ROOT))
     except ValueError:
-        if workdir is not None:
+        if workdir is not None and Path(workdir).resolve() != REPO_ROOT:  # a clone elsewhere cannot read it
             raise ConfigError(
                 "--configfile",
                 f"{config_path} lies outside the repository ({REPO_ROOT}), so a job in --workdir {workdir} "
                 "cannot read it: put the config into the repository (and its clone on the cluster)",
             ) from None
         in_repository = str(resolved)
-    return str(workdir or REPO_ROOT), in_repository
+    return str(workdir) if workdir is not None else SUBMIT_DIR, in_repository
 
 
 def cmd_config(args) -> int:
@@ -428,6 +465,7 @@ def _add_launch_command(sub) -> None:
 
 
 def _add_sbatch_command(sub) -> None:
+    from hpcseq.cluster.limits import ACCOUNT_VARIABLE
     from hpcseq.cluster.options import OPTION_BY_NAME, SLURM_SETTING_KEYS
 
     sbatch = sub.add_parser("sbatch", help="write Juelich-style sbatch scripts (jobs/<cluster>/<experiment>.sbatch)")
@@ -437,7 +475,8 @@ def _add_sbatch_command(sub) -> None:
     sbatch.add_argument("--preset")
     for key in SLURM_SETTING_KEYS:
         option = OPTION_BY_NAME[key]
-        sbatch.add_argument(option.flag, help=f"{option.argparse_help} (default: the config's slurm.{key})")
+        default = f"the config's slurm.{key}" + (f", else ${ACCOUNT_VARIABLE}" if key == "account" else "")
+        sbatch.add_argument(option.flag, help=f"{option.argparse_help} (default: {default})")
     sbatch.add_argument("--time", help="training time limit (default: slurm.time.train)")
     sbatch.add_argument("--partition", choices=["gpu", "gpu_devel"], help="which GPU partition of the cluster")
     sbatch.add_argument(
@@ -446,7 +485,17 @@ def _add_sbatch_command(sub) -> None:
     )
     sbatch.add_argument("--dependency", help="e.g. afterok:12345 (with --no-data-steps after a data job)")
     sbatch.add_argument("--no-data-steps", action="store_true", help="leave preprocessing and vocabulary out")
-    sbatch.add_argument("--workdir", type=Path, help="the repository on the cluster (default: this one)")
+    sbatch.add_argument(
+        "--nodes",
+        type=int,
+        help="train on this many whole nodes: ranks = NODES x the cluster's GPUs per node (default: the "
+        "experiment's ranks); the job's steps get the same ranks",
+    )
+    sbatch.add_argument(
+        "--workdir",
+        help="the repository on the cluster, e.g. '$PROJECT/$USER/hpcseq' (variables expand in the job; "
+        "default: the directory the job is submitted from, $SLURM_SUBMIT_DIR)",
+    )
     sbatch.add_argument("--output-dir", default="jobs")
     sbatch.add_argument("--stdout", action="store_true", help="print instead of writing files")
     sbatch.set_defaults(function=cmd_sbatch)

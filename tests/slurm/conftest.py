@@ -112,6 +112,12 @@ def rank_process(job_id: str, rank: int) -> int:
     raise AssertionError(f"no training process of rank {rank} of job {job_id} among {found}")
 
 
+def epoch_metrics(final: dict) -> dict:
+    """An epoch's metrics (a training summary's `final`) without its timing: what two runs of the
+    same settings must agree on, bit for bit."""
+    return {key: value for key, value in final.items() if "second" not in key and "time" not in key}
+
+
 def slurm_logs(run_dir: Path, rule: str, experiment: str) -> Path:
     """Where `snakemake --profile slurm` run in run_dir keeps the Slurm logs of a rule's jobs."""
     return run_dir / ".snakemake" / "slurm_logs" / f"rule_{rule}" / experiment

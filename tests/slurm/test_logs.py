@@ -45,15 +45,17 @@ def metrics_records(results: Path, experiment: str = "tiny_char") -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def experiment_dir(base: Path, name: str, account: str, **training) -> SimpleNamespace:
+def experiment_dir(base: Path, name: str, account: str, ranks: int | None = None, **training) -> SimpleNamespace:
     """Its own config (results, logs), job script and submit directory."""
     root = base / name
     config_path = slurm_config(root, account)
+    config = yaml.safe_load(config_path.read_text())
     if training:
-        config = yaml.safe_load(config_path.read_text())
         config["experiments"]["tiny_char"]["training"].update(training)
         config["slurm"]["signal_seconds_before_limit"] = None  # no SIGUSR1: the limit hits training itself
-        config_path.write_text(yaml.safe_dump(config))
+    if ranks is not None:
+        config["experiments"]["tiny_char"]["ranks"] = ranks
+    config_path.write_text(yaml.safe_dump(config))
     submit = root / "submit"
     submit.mkdir()
     return SimpleNamespace(root=root, config=config_path, submit=submit, results=root / "results")
@@ -70,6 +72,8 @@ def render(place: SimpleNamespace, *options: str) -> Path:
         "tiny_char",
         "--output-dir",
         str(place.root / "jobs"),
+        "--workdir",  # submitted from place.submit, run in this checkout
+        str(REPO_ROOT),
         *options,
         cwd=place.root,
     )
@@ -123,7 +127,8 @@ def jobs(local_slurm, tmp_path_factory):
         "exception": experiment_dir(base, "exception", local_slurm),
         "killed": experiment_dir(base, "killed", local_slurm, epochs=500),
         "cancelled": experiment_dir(base, "cancelled", local_slurm, epochs=500),
-        "timeout": experiment_dir(base, "timeout", local_slurm, epochs=500, checkpoint_every_epochs=5),
+        # one rank (one core) trains until the limit: the other jobs keep the other core
+        "timeout": experiment_dir(base, "timeout", local_slurm, ranks=1, epochs=500, checkpoint_every_epochs=5),
     }
     scripts = {
         "success": render(places["success"]),

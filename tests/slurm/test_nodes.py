@@ -1,11 +1,12 @@
-"""Training across nodes on the real local Slurm cluster (tests/cluster/local_slurm.sh): three
+"""Training across nodes on the real local Slurm cluster (tests/cluster/local_slurm.sh): four
 slurmd, each in a UTS namespace of its own (its own hostname, port, spool and PMIx directory), all
 on 127.0.0.1. The stand-ins are those of the cluster: fake GPUs, and nodes that share one machine.
 
 What is proven here: Slurm, `srun hostname`, Horovod's local and cross ranks and MPI see separate
 hosts; an experiment of 4 ranks runs as 2 nodes x 2 ranks through a generated sbatch script and
-through `snakemake --profile slurm`, with the same weights as 4 ranks of mpirun outside Slurm;
-the ranks' TCP connections stay on 127.0.0.1."""
+through `snakemake --profile slurm` (where a node dies in the middle and the retry resumes on two
+others), with the same weights as 4 ranks of mpirun outside Slurm; the ranks' TCP connections
+stay on 127.0.0.1; a drained node and a hung rank are diagnosed."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import pytest
 import yaml
 
 from tests.conftest import SNAKEFILE, run_directory
-from tests.slurm.conftest import PROFILE, rank_process, sacct, slurm_config, snakemake, wait_for_job
+from tests.slurm.conftest import PROFILE, epoch_metrics, rank_process, sacct, slurm_config, snakemake, wait_for_job
 from tests.slurm.test_scripts import render
 
 NODES = ("node1", "node2", "node3", "node4")
@@ -45,10 +46,12 @@ def test_each_node_is_a_host_of_its_own(local_slurm):
 
 
 def cross_node_config(tmp_path: Path, account: str, **changes) -> Path:
-    """tiny_char alone, on 4 ranks (2 nodes x 2 ranks under Slurm)."""
+    """tiny_char alone, on 4 ranks (2 nodes x 2 ranks under Slurm), 6 epochs with a checkpoint
+    after each: long enough for a node to die in the middle of it."""
     path = slurm_config(tmp_path, account, **changes)
     config = yaml.safe_load(path.read_text())
     config["experiments"] = {"tiny_char": {**config["experiments"]["tiny_char"], **CROSS_NODE}}
+    config["experiments"]["tiny_char"]["training"].update(epochs=6, checkpoint_every_epochs=1)
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -150,24 +153,7 @@ def test_a_generated_script_trains_on_two_nodes_like_four_local_ranks(local_slur
     # the training log shows where each rank ran
     assert re.search(r"ranks on hosts: .*node\d.*node\d", out + err)
     assert summary["weights_sha256"] == four_local_ranks["weights_sha256"]
-    assert _metrics(summary["final"]) == _metrics(four_local_ranks["final"])
-
-
-def _metrics(final: dict) -> dict:
-    """An epoch's metrics without its timing."""
-    return {key: value for key, value in final.items() if "second" not in key and "time" not in key}
-
-
-def test_the_profile_trains_on_two_nodes_like_four_local_ranks(local_slurm, tmp_path, four_local_ranks):
-    config = cross_node_config(tmp_path, local_slurm)
-    run = snakemake(*PROFILE, "--configfile", str(config), cwd=tmp_path / "run")
-    log = run.stdout + run.stderr
-    job_id = re.search(r"SLURM jobid (\d+) \(log: \S+/rule_train/tiny_char/", log).group(1)
-    summary = json.loads((tmp_path / "results" / "tiny_char" / "model" / "training_summary.json").read_text())
-    assert_two_nodes_of_two_ranks(summary, job_id)
-    assert summary["weights_sha256"] == four_local_ranks["weights_sha256"]
-    train_log = (tmp_path / "logs" / "train" / "tiny_char.log").read_text()
-    assert re.search(r"ranks on hosts: .*node\d.*node\d", train_log)
+    assert epoch_metrics(summary["final"]) == epoch_metrics(four_local_ranks["final"])
 
 
 # --------------------------------------------------------------------------------- node failures
@@ -220,12 +206,13 @@ def profile_run_losing_a_node(config_path: Path, run_dir: Path, results: Path) -
     return snakemake_run.returncode, output, job_id, other
 
 
-def test_a_node_that_dies_mid_training_is_diagnosed_and_the_retry_resumes(local_slurm, tmp_path, revive_nodes):
+def test_the_profile_trains_on_two_nodes_like_four_local_ranks_even_when_a_node_dies(
+    local_slurm, tmp_path, revive_nodes, four_local_ranks
+):
+    """`snakemake --profile slurm` of a 2-node training whose second node dies once training wrote
+    its second checkpoint: the job ends NODE_FAIL, `hpcseq logs` names the node and its ranks, the
+    retry runs on two other nodes, resumes and ends with the weights of 4 ranks of mpirun."""
     config_path = cross_node_config(tmp_path, local_slurm)
-    config = yaml.safe_load(config_path.read_text())
-    # long enough to be killed in the middle: 6 epochs, a checkpoint after each
-    config["experiments"]["tiny_char"]["training"].update(epochs=6, checkpoint_every_epochs=1)
-    config_path.write_text(yaml.safe_dump(config))
     results = tmp_path / "results" / "tiny_char"
     run_dir = tmp_path / "run"
     returncode, output, job_id, other = profile_run_losing_a_node(config_path, run_dir, results)
@@ -239,6 +226,12 @@ def test_a_node_that_dies_mid_training_is_diagnosed_and_the_retry_resumes(local_
     assert other not in summary["provenance"]["hosts"] and summary["final"]["epoch"] == 6
     assert summary["resumed_from_epoch"] >= 2  # at most one checkpoint interval lost
     assert summary["provenance"]["slurm"]["SLURM_JOB_ID"] == trains[1]
+    # the retry: 2 nodes x 2 ranks, and the weights and metrics of 4 ranks on one machine
+    assert_two_nodes_of_two_ranks(summary, trains[1])
+    assert summary["weights_sha256"] == four_local_ranks["weights_sha256"]
+    assert epoch_metrics(summary["final"]) == epoch_metrics(four_local_ranks["final"])
+    train_log = (tmp_path / "logs" / "train" / "tiny_char.log").read_text()
+    assert re.search(r"ranks on hosts: .*node\d.*node\d", train_log)
     # hpcseq logs: which node and which ranks failed, the lines that say so, the checkpoint to resume from
     logs = subprocess.run(
         [sys.executable, "-m", "hpcseq", "logs", "--json", job_id], cwd=run_dir, capture_output=True, text=True

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.slurm.conftest import PROFILE, sacct, slurm_config, slurm_logs, snakemake
+from tests.slurm.conftest import PROFILE, sacct, slurm_logs, snakemake
 
 CLUSTERS = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["clusters"]
 
@@ -55,8 +55,9 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
     gpus = CLUSTERS[cluster]["gpus_per_node"]
     if ranks > gpus and ranks % gpus:
         ranks = gpus * 2
+    # 1 or 2 ranks are part of a JSC node, which JSC charges in full: allowed here on purpose (issue 13)
     overrides = {
-        name: {"ranks": ranks}
+        name: {"ranks": ranks, "slurm": {"allow_partial_node": True}}
         for name in ("shakespeare_char_rnn", "umich_sentiment_lstm", "umich_sentiment_lstm_random_split")
     }
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
@@ -90,7 +91,7 @@ def _rank_reports(results, experiment):
     return [json.loads((results / experiment / "model" / "ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
 
 
-def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(profile_pipeline, local_slurm, tmp_path):
+def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(profile_pipeline, local_pipeline, tmp_path):
     results = profile_pipeline.root / "results"
     run_dir = profile_pipeline.run_dir
     submitted = {job: rule for job, (rule, _) in profile_pipeline.submitted.items()}
@@ -104,9 +105,7 @@ def test_whole_pipeline_as_slurm_jobs_equals_a_local_run(profile_pipeline, local
         "evaluate",
     } <= rules
 
-    local_config = slurm_config(tmp_path / "local", local_slurm, cluster=None)
-    snakemake("--cores", "2", "--configfile", str(local_config), cwd=tmp_path / "local" / "run")
-    local_results = tmp_path / "local" / "results"
+    local_results = local_pipeline.results  # the same tiny config, run on this machine
 
     for experiment in ("tiny_char", "tiny_sentiment"):
         reports = _rank_reports(results, experiment)

@@ -14,6 +14,8 @@ from tests.slurm.conftest import slurm_config, wait_for_job
 
 
 def render(config_path, output_dir, *extra):
+    """The local scripts, written to run in this checkout: the tests submit them from other folders
+    (by default a script runs in the folder it is submitted from)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
@@ -27,6 +29,8 @@ def render(config_path, output_dir, *extra):
             "local",
             "--output-dir",
             str(output_dir),
+            "--workdir",
+            str(REPO_ROOT),
             *extra,
         ],
         check=True,

@@ -255,7 +255,10 @@ def run_job_script(tmp_path):
     """run(training_exit) -> the folder holding the job's <name>_out.<id> and <name>_err.<id>, as
     Slurm would write them, of the script rendered for the shipped config (cluster `local`)."""
     config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
-    request = jobscript.script_request(config, "local", "shakespeare_char_rnn", str(tmp_path), "config/config.yaml")
+    # the config by its absolute path: the job runs in tmp_path, which holds no config/config.yaml
+    request = jobscript.script_request(
+        config, "local", "shakespeare_char_rnn", str(tmp_path), str(config_module.DEFAULT_CONFIG_PATH)
+    )
     script = tmp_path / "job.sbatch"
     script.write_text(jobscript.render_job_script(request))
     bin_dir = tmp_path / "bin"

@@ -58,13 +58,18 @@ def test_the_scaling_target_measures_each_rank_count_and_keeps_the_timelines(tmp
 
 def test_a_normal_run_leaves_the_study_out_and_a_cluster_gets_nodes_per_rank_count(tmp_path, snakemake):
     result = snakemake("-n", "--config", f"results_dir={tmp_path}/r", f"jobs_dir={tmp_path}/j")
-    assert "scaling" not in result.stdout
+    assert "rule scaling" not in result.stdout  # (a warning may mention scaling.slurm)
     result = snakemake(
-        "-n", "-p", "scaling", "--config", "cluster=jureca-dc", "scaling={ranks: [1, 8]}", f"results_dir={tmp_path}/r"
-    )
+        "-n", "-p", "scaling", "--config", "cluster=jureca-dc", "scaling={ranks: [1, 8]}", f"results_dir={tmp_path}/r",
+        "slurm={account: training2543}",
+        # one whole JSC node each (JSC charges whole nodes); the study's 1 rank is allowed on part of one
+        "experiments={shakespeare_char_rnn: {ranks: 4}, umich_sentiment_lstm: {ranks: 4}, "
+        "umich_sentiment_lstm_random_split: {ranks: 4}}",
+    )  # fmt: skip
     planned = result.stdout
     assert planned.count("rule scaling_train:") == 2 and "rule scaling_table:" in planned
     resources = re.findall(r"resources: .*nodes=(\d+), tasks_per_node=(\d+), .*gres=(\S+), mpi=(.*)", planned)
-    assert sorted(resources) == [("1", "1", "gpu:1", ""), ("2", "4", "gpu:4", "srun --cpu-bind=none --mpi=pspmix")]
+    srun = "srun --cpu-bind=none --mpi=pspmix --threads-per-core=1"
+    assert sorted(resources) == [("1", "1", "gpu:1", ""), ("2", "4", "gpu:4", srun)]
     assert "--ranks 8 --nodes 2 --tasks-per-node 4" in planned
     assert f"--horovod-timeline={tmp_path}/r/scaling/shakespeare_char_rnn.timeline/ranks-8.json" in planned

@@ -140,10 +140,13 @@ def test_config_errors_name_the_key(tmp_path, snakemake):
     assert "experiments.tiny_char.training.lerning_rate: unknown key (did you mean 'learning_rate'?)" in output
 
 
-def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path, snakemake):
-    config = tiny_config(tmp_path)
-    snakemake("--cores", "2", "--configfile", str(config))
-    results = tmp_path / "results"
+def test_whole_pipeline_small_with_two_horovod_ranks(local_pipeline):
+    root, config = local_pipeline.root, local_pipeline.config
+
+    def snakemake(*args: str) -> subprocess.CompletedProcess:
+        return run_snakemake(*args, cwd=local_pipeline.run_dir)
+
+    results = local_pipeline.results
     for name in ("tiny_char", "tiny_sentiment"):
         model_dir = results / name / "model"
         ranks = [json.loads((model_dir / "ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
@@ -158,7 +161,7 @@ def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path, snakemake):
         assert (results / name / "eval" / "plots" / "training_curves.png").stat().st_size > 1000
         # every rule wrote its log
         for stage in ("preprocess", "vocabulary", "train", "evaluate"):
-            assert (tmp_path / "logs" / stage / f"{name}.log").is_file()
+            assert (root / "logs" / stage / f"{name}.log").is_file()
     # the ranks' shards are disjoint
     char_ranks = [json.loads((results / "tiny_char/model/ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
     a, b = (r["shard"] for r in char_ranks)
@@ -177,12 +180,14 @@ def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path, snakemake):
     assert "Nothing to be done" in again.stdout + again.stderr
 
     # a change of training settings reruns training and what follows, not preprocessing
-    changed = tiny_config(tmp_path, tiny_char={"training": {"epochs": 3}})
+    settings = tiny_workflow_config(root)  # the same results, one more epoch
+    settings["experiments"]["tiny_char"]["training"]["epochs"] = 3
+    changed = write_config(root / "changed", settings)
     plan = snakemake("-n", "--configfile", str(changed)).stdout
     assert "rule train:" in plan and "rule preprocess_text:" not in plan and "rule vocabulary_characters:" not in plan
 
     # the Snakemake report embeds the summary, metrics and plots
-    report = tmp_path / "report.html"
+    report = root / "report.html"
     snakemake("--configfile", str(config), "--report", str(report))
     assert report.stat().st_size > 10000
 
@@ -190,16 +195,27 @@ def test_whole_pipeline_small_with_two_horovod_ranks(tmp_path, snakemake):
 def test_a_local_run_is_held_to_no_clusters_geometry_and_job_scripts_are_written_where_they_fit(tmp_path, snakemake):
     """Issue 11.1: 3 ranks on this machine were refused for not filling the nodes of the `local`
     test cluster, and a partition that only JSC's clusters have failed for every other cluster."""
-    experiment = "experiments={shakespeare_char_rnn: {ranks: 3, slurm: {partition: gpu_devel}}}"
-    result = snakemake("-n", "--config", f"results_dir={tmp_path}/r", f"jobs_dir={tmp_path}/j", experiment)
+    # 3 ranks: on part of a JSC node (which JSC charges in full), allowed for this experiment only
+    experiment = (
+        "experiments={shakespeare_char_rnn: {ranks: 3, slurm: {partition: gpu_devel, allow_partial_node: true}}}"
+    )
+    budget = "slurm={account: training2543}"  # JSC's clusters require one (issue 13)
+    result = snakemake("-n", "--config", f"results_dir={tmp_path}/r", f"jobs_dir={tmp_path}/j", experiment, budget)
     planned = result.stdout + result.stderr
     for cluster in ("generic", "local"):
         assert f"no job script {tmp_path}/j/{cluster}/shakespeare_char_rnn.sbatch" in planned
     assert "cluster generic has no 'gpu_devel' partition" in planned
     assert "3 ranks do not fill whole nodes of 2 GPUs on local" in planned
     assert f"{tmp_path}/j/jureca-dc/shakespeare_char_rnn.sbatch" in result.stdout
-    # on JURECA-DC, the README's advice for the development partition
-    snakemake("-n", "--config", "cluster=jureca-dc", f"results_dir={tmp_path}/r", f"jobs_dir={tmp_path}/j", experiment)
+    # issue 13.1: the shipped 2 ranks are half a JSC node: reported, not written, and the run goes on
+    assert f"no job script {tmp_path}/j/jureca-dc/umich_sentiment_lstm.sbatch" in planned
+    assert "2 rank(s) use 2 of the 4 GPUs of a node, and jureca-dc charges whole nodes" in planned
+    # on JURECA-DC, the README's advice for the development partition (the others on one whole node)
+    whole = "experiments={umich_sentiment_lstm: {ranks: 4}, umich_sentiment_lstm_random_split: {ranks: 4}}"
+    snakemake(
+        "-n", "--config", "cluster=jureca-dc", f"results_dir={tmp_path}/r", f"jobs_dir={tmp_path}/j",
+        experiment, budget, whole,
+    )  # fmt: skip
     refused = snakemake("-n", "--config", "cluster=local", f"results_dir={tmp_path}/r", experiment, check=False)
     assert refused.returncode != 0
     assert "experiments.shakespeare_char_rnn.ranks: 3 ranks do not fill whole nodes of 2 GPUs on local" in (

@@ -13,6 +13,7 @@ from snakemake.settings.types import DeploymentMethod
 from hpcseq import config as hpcseq_config
 from hpcseq.cluster import clusters as hpcseq_clusters
 from hpcseq.cluster import resources as hpcseq_resources
+from hpcseq.cluster.validators import expand_path
 from hpcseq.errors import HpcseqError
 from hpcseq.paths import ExperimentPaths, ScalingPaths, results_dir_of, summary_file
 
@@ -53,10 +54,20 @@ def experiment_paths(experiment):
 
 replace_with_validated(config)
 
+
 # ---------------------------------------------------------------------------------------------
 # Constants. `config` is the validated one from here on.
+def expanded(key):
+    """A folder of the config with its environment variables ($SCRATCH) expanded here, where
+    Snakemake runs (under the Slurm profile the jobs inherit this environment)."""
+    try:
+        return expand_path(config[key], key)
+    except HpcseqError as error:
+        raise WorkflowError(str(error))
+
+
 REPO_ROOT = Path(workflow.basedir)
-RESULTS = config["results_dir"]
+RESULTS = expanded("results_dir")
 LOGS = config["logs_dir"]
 BENCHMARKS = config["benchmarks_dir"]
 JOBS = config["jobs_dir"]
@@ -169,13 +180,17 @@ def fitting_job_scripts():
     (a partition that only JSC has, say); the others are named once, when the run starts."""
     scripts = []
     for cluster in CLUSTERS:
+        left_out = {}  # the reason: the scripts it leaves out (a missing budget: all of a cluster's)
         for name in EXPERIMENTS:
             problems = hpcseq_resources.job_script_problems(config, cluster, name)
             if not problems:
                 scripts.append(sbatch_file(cluster, name))
-            elif workflow.is_main_process:
+            else:
                 why = "; ".join(str(problem) for problem in problems)
-                logger.warning(f"no job script {sbatch_file(cluster, name)}: {why}")
+                left_out.setdefault(why, []).append(sbatch_file(cluster, name))
+        if workflow.is_main_process:
+            for why, files in left_out.items():
+                logger.warning(f"no job script {', '.join(files)}: {why}")
     return scripts
 
 
@@ -204,7 +219,7 @@ def stage_json(stage):
 def stage_resources(stage):
     """Slurm resources of a stage, from the cluster named by `cluster` in the config (used by the
     Slurm profile; on a local run they only feed `hpcseq launch`, which ignores them)."""
-    keys = hpcseq_resources.TRAIN_RESOURCE_KEYS if stage == "train" else hpcseq_resources.CPU_RESOURCE_KEYS
+    keys = hpcseq_resources.resource_keys(stage, config)
 
     def resource(key):
         return lambda wildcards: hpcseq_resources.stage_resources(config, wildcards.experiment, stage)[key]
@@ -212,12 +227,32 @@ def stage_resources(stage):
     return {key: resource(key) for key in keys}
 
 
-def cluster_setup(wildcards):
-    """The cluster's environment setup (module loads, venv), run first by `hpcseq launch` in Slurm."""
+def cluster_setup(wildcards, resources):
+    """The cluster's environment setup (module loads, venv), run first by `hpcseq launch` in Slurm;
+    for a job with GPUs (its `gres`), the GPUs it sees, from the geometry it asked for."""
     if config["cluster"] is None:
         return ""
     cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
-    return "\n".join(hpcseq_clusters.setup_lines(cluster))
+    geometry = None
+    gres = getattr(resources, "gres", "")
+    if gres:
+        gpus = int(gres.rsplit(":", 1)[1])
+        geometry = hpcseq_clusters.Geometry(resources.nodes, resources.tasks_per_node, gpus, resources.cpus_per_task)
+    return "\n".join(hpcseq_clusters.setup_lines(cluster, geometry))
+
+
+def light_stages_on_login_node():
+    """Preprocessing and vocabulary as Snakemake localrules (on the machine that runs Snakemake, the
+    login node) under the Slurm profile, where the cluster in use says so: by default where it
+    charges whole nodes, since each would otherwise be a job paying for a node and waiting in the
+    queue (clusters.<name>.light_stages_on_login_node). Plots, summary and job scripts always are."""
+    if config["cluster"] is None:
+        return False
+    cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
+    return cluster.light_stages_on_login_node
+
+
+LIGHT_STAGES_ON_LOGIN_NODE = light_stages_on_login_node()
 
 
 def sbatch_overrides(wildcards):
@@ -282,7 +317,7 @@ def scaling_resources():
             scaling_run_config(wildcards), wildcards.experiment, "train"
         )[key]
 
-    return {key: resource(key) for key in hpcseq_resources.TRAIN_RESOURCE_KEYS}
+    return {key: resource(key) for key in hpcseq_resources.resource_keys("train", config)}
 
 
 def experiment_results_dir(wildcards, input):

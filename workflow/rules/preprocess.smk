@@ -13,6 +13,7 @@ rule preprocess_text:
         f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
     wildcard_constraints:
         experiment=name_pattern(CHAR_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE
     conda:
         WORKFLOW_ENV
     resources:
@@ -30,3 +31,4 @@ use rule preprocess_text as preprocess_sentences with:
         **EXPERIMENT.prepared_files("sentiment_lstm"),
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`

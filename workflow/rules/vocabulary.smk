@@ -12,6 +12,7 @@ rule vocabulary_characters:
         f"{BENCHMARKS}/vocabulary/{{experiment}}.tsv"
     wildcard_constraints:
         experiment=name_pattern(CHAR_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE
     conda:
         WORKFLOW_ENV
     resources:
@@ -29,3 +30,4 @@ use rule vocabulary_characters as vocabulary_words with:
         **EXPERIMENT.encoded_files("sentiment_lstm"),
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`

@@ -16,6 +16,7 @@ from hpcseq.cluster.validators import (
     mpi_interfaces,
     nccl_interfaces,
     path_value,
+    positive_int,
     quote_path,
     slurm_name,
     srun_flag,
@@ -43,6 +44,12 @@ NETWORK_VARIABLES = (
     ("nccl_interface", ("NCCL_SOCKET_IFNAME",)),
     ("mpi_interface", ("OMPI_MCA_btl_tcp_if_include", "OMPI_MCA_oob_tcp_if_include")),
 )
+# Variables a job derives from its own geometry: a fixed value in clusters.<name>.environment would
+# contradict the GPUs it asked for (a 2-GPU job told CUDA_VISIBLE_DEVICES=0,1,2,3).
+DERIVED_VARIABLES = {
+    "CUDA_VISIBLE_DEVICES": "derived from the GPUs the job asks for on a cluster that charges whole nodes, "
+    "and set by Slurm itself elsewhere: remove it",
+}
 NETWORK_CHECKS = {
     "interface": interface,
     "gloo_interface": interface,
@@ -88,6 +95,17 @@ class Cluster:
     max_time: dict
     training_python: str | None = None  # the interpreter after the setup; None: the config's
     network: Network = Network()
+    # The site charges every node a job touches in full (JSC): jobs fill whole nodes, and the GPUs
+    # of the node are the job's own (CUDA_VISIBLE_DEVICES is derived from its request).
+    charges_whole_nodes: bool = False
+    threads_per_core: int | None = None  # sbatch/srun --threads-per-core; None: the site's default
+    light_stages_on_login_node: bool = False  # preprocessing and vocabulary as Snakemake localrules
+
+    def training_srun_flags(self) -> tuple[str, ...]:
+        """srun's flags for the training ranks: the cluster's own, then --threads-per-core (a job
+        step does not inherit it where the Slurm plugin's job step has stripped SLURM_*)."""
+        threads = (f"--threads-per-core={self.threads_per_core}",) if self.threads_per_core else ()
+        return (*self.srun_flags, *threads)
 
     def partition(self, role: str, key: str) -> str:
         name = self.partitions.get(role)
@@ -97,7 +115,7 @@ class Cluster:
         return name
 
     def srun_line(self) -> str:
-        return shlex.join(["srun", *self.srun_flags])
+        return shlex.join(["srun", *self.training_srun_flags()])
 
 
 def parse_cluster(name: str, raw: dict) -> Cluster:
@@ -119,6 +137,8 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         }
     )
     for variable, _ in environment:
+        if variable in DERIVED_VARIABLES:
+            checks.errors.append(ConfigError(f"{key}.environment.{variable}", DERIVED_VARIABLES[variable]))
         owner = next((k for k, names in NETWORK_VARIABLES if variable in names), None)
         if owner:
             checks.errors.append(
@@ -135,6 +155,8 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
     setup = raw.get("setup") or {}
     gpus = raw["gpus_per_node"]
     cpus = raw["cpus_per_node"]
+    whole_nodes = bool(raw.get("charges_whole_nodes", False))
+    login_node = raw.get("light_stages_on_login_node")
     cluster = Cluster(
         name=name,
         description=raw.get("description", ""),
@@ -156,6 +178,9 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         max_time=max_time,
         training_python=checks.optional(path_value, raw.get("training_python"), f"{key}.training_python"),
         network=network,
+        charges_whole_nodes=whole_nodes,
+        threads_per_core=checks.optional(positive_int, raw.get("threads_per_core"), f"{key}.threads_per_core"),
+        light_stages_on_login_node=whole_nodes if login_node is None else bool(login_node),
     )
     if cluster.cpus_per_task * min(gpus, cpus) > cpus:
         checks.errors.append(
@@ -168,9 +193,10 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
     return cluster
 
 
-def setup_lines(cluster: Cluster) -> list[str]:
+def setup_lines(cluster: Cluster, geometry: Geometry | None = None) -> list[str]:
     """Shell lines that prepare a job's environment on this cluster (modules, venv, variables, network
-    interfaces): job scripts run them, and `hpcseq launch` inside Slurm (the profile's rules)."""
+    interfaces, and for a training job the GPUs it sees): job scripts run them, and `hpcseq launch`
+    inside Slurm (the profile's rules)."""
     lines = []
     if cluster.purge_modules:
         lines.append("module --force purge")
@@ -179,10 +205,21 @@ def setup_lines(cluster: Cluster) -> list[str]:
     if cluster.modules:
         lines.append("module load " + " ".join(shlex.quote(m) for m in cluster.modules))
     if cluster.venv:
+        lines.append("# shellcheck source=/dev/null  # the venv exists on the cluster, not here")
         lines.append(f"source {quote_path(cluster.venv.rstrip('/') + '/bin/activate')}")
-    for name, value in (*cluster.environment, *cluster.network.variables()):
+    for name, value in (*cluster.environment, *cluster.network.variables(), *gpu_variables(cluster, geometry)):
         lines.append(f"export {name}={shlex.quote(value)}")
     return lines
+
+
+def gpu_variables(cluster: Cluster, geometry: Geometry | None) -> tuple[tuple[str, str], ...]:
+    """CUDA_VISIBLE_DEVICES for a training job on a cluster that charges whole nodes: the node is
+    the job's alone, so its GPUs are 0 .. n-1 and the job sees the n it asked for (JSC's examples
+    set it explicitly, as 0,1,2,3 for a whole node). Elsewhere a node may be shared and the job's
+    GPUs are not the first ones: Slurm sets the variable itself from the GRES it granted."""
+    if not cluster.charges_whole_nodes or geometry is None or not geometry.gpus_per_node:
+        return ()
+    return (("CUDA_VISIBLE_DEVICES", ",".join(str(gpu) for gpu in range(geometry.gpus_per_node))),)
 
 
 # --------------------------------------------------------------------------- job geometry
@@ -200,9 +237,20 @@ class Geometry:
         return self.nodes * self.tasks_per_node
 
 
-def training_geometry(cluster: Cluster, ranks: int, key: str) -> Geometry:
-    """One rank per GPU: fill nodes of `gpus_per_node` GPUs; ranks must fill whole nodes."""
+def training_geometry(cluster: Cluster, ranks: int, key: str, allow_partial_node: bool = False) -> Geometry:
+    """One rank per GPU: fill nodes of `gpus_per_node` GPUs; ranks beyond one node must fill whole
+    nodes. On a cluster that charges whole nodes, fewer ranks than a node's GPUs are refused too
+    (the job would pay for GPUs it leaves idle) unless the experiment allows a partial node."""
     per_node = cluster.gpus_per_node
+    if cluster.charges_whole_nodes and ranks < per_node and not allow_partial_node:
+        raise ConfigError(
+            key,
+            f"{ranks} rank(s) use {ranks} of the {per_node} GPUs of a node, and {cluster.name} charges whole "
+            f"nodes: the job would pay for {per_node} GPUs and leave {per_node - ranks} idle. Ask for {per_node} "
+            f"ranks (one node) or a multiple of {per_node} (`hpcseq sbatch --nodes N`: ranks = N x {per_node}), "
+            "or set allow_partial_node: true in the experiment's slurm settings (scaling.slurm for the "
+            "scaling study) to pay for them knowingly",
+        )
     if ranks <= per_node:
         nodes, tasks = 1, ranks
     elif ranks % per_node == 0:
@@ -211,6 +259,6 @@ def training_geometry(cluster: Cluster, ranks: int, key: str) -> Geometry:
         raise ConfigError(
             key,
             f"{ranks} ranks do not fill whole nodes of {per_node} GPUs on {cluster.name}: use a "
-            f"multiple of {per_node} (or at most {per_node})",
+            f"multiple of {per_node}" + ("" if cluster.charges_whole_nodes else f" (or at most {per_node})"),
         )
     return Geometry(nodes, tasks, tasks, cluster.cpus_per_task)

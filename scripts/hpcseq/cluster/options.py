@@ -47,6 +47,12 @@ SBATCH_OPTIONS: tuple[Option, ...] = (
     Option("nodes", "--nodes", positive_int, "number of nodes"),
     Option("ntasks_per_node", "--ntasks-per-node", positive_int, "tasks per node: one Horovod rank per GPU"),
     Option("cpus_per_task", "--cpus-per-task", positive_int, "CPU cores for each task"),
+    Option(
+        "threads_per_core",
+        "--threads-per-core",
+        positive_int,
+        "hardware threads used per core; 1 makes --cpus-per-task count physical cores",
+    ),
     Option("gres", "--gres", gres, "generic resources per node, e.g. gpu:4"),
     Option("account", "--account", slurm_name, "account (compute budget) the job is charged to"),
     Option("reservation", "--reservation", slurm_name, "reservation to run in, e.g. one made for a course"),

@@ -8,6 +8,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from hpcseq.cluster.clusters import Cluster, Geometry, parse_cluster, training_geometry
+from hpcseq.cluster.limits import account_problem, check_partition_limits, job_account, parse_limits
 from hpcseq.cluster.options import sbatch_arguments, sbatch_options, site_options
 from hpcseq.cluster.validators import ConfigChecks
 from hpcseq.durations import format_time, time_seconds
@@ -21,11 +22,18 @@ JOB_STAGES = ("preprocess", "vocabulary", "train", "evaluate")
 _EVERY_STAGE = ("slurm_partition", "runtime", "slurm_account", "slurm_extra")
 CPU_RESOURCE_KEYS = (*_EVERY_STAGE, "cpus_per_task")
 TRAIN_RESOURCE_KEYS = (*_EVERY_STAGE, "nodes", "tasks_per_node", "cpus_per_task", "gres", "mpi")
+# The plugin (2.8.0) adds `--qos=<value>` for a `qos` resource that is present, even empty
+# (`--qos=''`), so that resource is declared only when a cluster run has a QoS.
+QOS_RESOURCE = "qos"
 
 
-def resource_keys(stage: str) -> tuple[str, ...]:
-    """The resources a stage's rule declares (the workflow asks stage_resources for each)."""
-    return TRAIN_RESOURCE_KEYS if stage == "train" else CPU_RESOURCE_KEYS
+def resource_keys(stage: str, config: dict | None = None) -> tuple[str, ...]:
+    """The resources a stage's rule declares (the workflow asks stage_resources for each): those of
+    every run, and `qos` where the config's cluster run has one (slurm.qos)."""
+    keys = TRAIN_RESOURCE_KEYS if stage == "train" else CPU_RESOURCE_KEYS
+    if config and config.get("cluster") is not None and (config.get("slurm") or {}).get("qos"):
+        keys += (QOS_RESOURCE,)
+    return keys
 
 
 def undefined_cluster(name: str, clusters) -> ConfigError:
@@ -87,32 +95,41 @@ def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> Jo
     if cluster_name not in clusters:
         raise undefined_cluster(cluster_name, clusters)
     cluster = parse_cluster(cluster_name, clusters[cluster_name])
+    limits = parse_limits(cluster_name, clusters[cluster_name])
     own = config["experiments"][experiment].get("slurm", {})
     site = site_options(config["slurm"])
+    account = job_account(site)  # slurm.account, else $SBATCH_ACCOUNT: handed over explicitly
+    if account:
+        site["account"] = account
     if stage == "train":
         role = own.get("partition", "gpu")
         partition_key, time_key = f"experiments.{experiment}.slurm.partition", f"experiments.{experiment}.slurm.time"
-        geometry = training_geometry(
-            cluster, config["experiments"][experiment]["ranks"], f"experiments.{experiment}.ranks"
-        )
+        ranks, ranks_key = config["experiments"][experiment]["ranks"], f"experiments.{experiment}.ranks"
+        geometry = training_geometry(cluster, ranks, ranks_key, bool(own.get("allow_partial_node")))
+        nodes = (geometry.nodes, ranks, ranks_key)
     else:
-        role, geometry = "cpu", None
+        role, geometry, nodes = "cpu", None, None
         partition_key, time_key = f"clusters.{cluster_name}.partitions.cpu", f"slurm.time.{stage}"
     partition = cluster.partition(role, partition_key)
     seconds = stage_time(config, experiment, stage)
-    limit = cluster.max_time.get(role)
-    if limit is not None and seconds > limit:
-        raise ConfigError(
-            time_key,
-            f"{format_time(seconds)} is above the {format_time(limit)} limit of partition {partition} "
-            f"on {cluster_name}",
-        )
-    extra = {}
+    check_partition_limits(limits, cluster.max_time, (cluster_name, role, partition), (seconds, time_key), nodes)
+    extra: dict = {}
+    if cluster.threads_per_core:  # every job of the cluster: with 1, --cpus-per-task counts physical cores
+        extra["threads_per_core"] = cluster.threads_per_core
     signal_seconds = config["slurm"].get("signal_seconds_before_limit")
     if stage == "train" and signal_seconds:
         # for Snakemake jobs to the job steps (the training ranks); generated scripts use B: and forward it
         extra["signal"] = f"USR1@{int(signal_seconds)}"
     return JobPlan(cluster, stage, partition, seconds, geometry, site, extra)
+
+
+# The site options the plugin (2.8.0) takes as resources of each job, never in slurm_extra (its
+# validation.py refuses --account and --qos there): the account as `slurm_account` (the plugin
+# checks it against sacctmgr and passes -A), the QoS as `qos` (submit_string.py: --qos=). A
+# reservation has no per-job resource in the plugin, only its per-run setting --slurm-reservation,
+# which a config cannot set; validation.py does not forbid --reservation in slurm_extra, so it goes
+# there per job, as mail_user and mail_type do.
+PLUGIN_SITE_OPTIONS = ("account", "qos")
 
 
 def _runtime_minutes(seconds: int) -> int:
@@ -128,7 +145,7 @@ def snakemake_resources(plan: JobPlan) -> dict:
     rule (hpcseq launch -> srun); a single rank has no `mpi`, the plugin then runs the rule inside
     its own `srun -n1`.
     """
-    extras = sbatch_arguments({k: v for k, v in plan.site.items() if k != "account"})
+    extras = sbatch_arguments({k: v for k, v in plan.site.items() if k not in PLUGIN_SITE_OPTIONS})
     extras += sbatch_arguments(plan.extra)
     resources: dict = {
         "slurm_partition": plan.partition,
@@ -147,6 +164,8 @@ def snakemake_resources(plan: JobPlan) -> dict:
             gres=plan.gres or "",
             mpi=plan.cluster.srun_line() if geometry.ranks > 1 else "",
         )
+    if plan.site.get("qos"):
+        resources[QOS_RESOURCE] = plan.site["qos"]
     return resources
 
 
@@ -213,18 +232,31 @@ def _check_job_plans(config: dict, checks: ConfigChecks) -> None:
     cluster_name = config.get("cluster")
     if cluster_name is None:
         return
+    found = ConfigChecks()
+    problem = account_problem(config, cluster_name)
+    if problem:
+        found.errors.append(problem)
     for experiment in config.get("experiments", {}):
         for stage in JOB_STAGES:
-            checks.call(plan_job, config, cluster_name, experiment, stage)
+            found.call(plan_job, config, cluster_name, experiment, stage)
+    checks.errors += _once_each(found.errors)
+
+
+def _once_each(errors: list[ConfigError]) -> list[ConfigError]:
+    """Each problem once, in order: one that every job shares (a bad $SBATCH_ACCOUNT) is one problem."""
+    return list({str(error): error for error in errors}.values())
 
 
 def job_script_problems(config: dict, cluster_name: str, experiment: str) -> list[ConfigError]:
-    """Why an experiment's job script cannot be written for a cluster (its partition, time limit
-    or rank count does not fit there); [] when it can."""
+    """Why an experiment's job script cannot be written for a cluster (no budget where it needs one;
+    its partition, time or node limits or rank count do not fit there); [] when it can."""
     checks = ConfigChecks()
+    problem = account_problem(config, cluster_name)
+    if problem:
+        checks.errors.append(problem)
     for stage in JOB_STAGES:
         checks.call(plan_job, config, cluster_name, experiment, stage)
-    return checks.errors
+    return _once_each(checks.errors)
 
 
 def training_interpreter(config: dict, cluster_name: str | None) -> str:

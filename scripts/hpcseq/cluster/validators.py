@@ -6,9 +6,10 @@ the shell) accepts; ConfigChecks turns that into a ConfigError with the value's 
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hpcseq.durations import format_time, time_seconds
@@ -193,19 +194,67 @@ def env_value(value: Any) -> str:
 
 
 def path_value(value: Any) -> str:
-    """A path: any single line. Rendered quoted; a leading ~/ or $HOME/ stays expandable."""
+    """A path: any single line. Rendered quoted; a leading ~/ and environment variables ($SCRATCH,
+    ${PROJECT}) stay expandable where the job runs (quote_path), everything else is literal."""
     if not isinstance(value, str) or not value or not _one_line(value):
         raise ValueError(f"{shown(value)} is not a path on one line")
     return value
 
 
+# An environment variable in a path: $NAME or ${NAME}. Anything else after a `$` ($(...), $1, a
+# lone $) is not a variable here and stays a literal character.
+PATH_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def path_variables(path: str) -> list[str]:
+    """The environment variables a path uses, in order, once each (a leading ~/ counts as HOME)."""
+    names = ["HOME"] if path == "~" or path.startswith("~/") else []
+    for match in PATH_VARIABLE.finditer(path):
+        name = match.group(1) or match.group(2)
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def quote_path(path: str) -> str:
-    """Shell-quote a path but let a leading ~/ or $HOME/ expand: "$HOME"/'rest'."""
-    for prefix in ("~/", "$HOME/", "${HOME}/"):
-        if path.startswith(prefix):
-            rest = path[len(prefix) :]
-            return '"$HOME"/' + shlex.quote(rest) if rest else '"$HOME"'
-    return shlex.quote(path)
+    """Shell-quote a path but let a leading ~/ and its environment variables expand where the
+    script runs: `$SCRATCH/my run` becomes "$SCRATCH"'/my run'. Nothing else is expanded
+    ($(...), backquotes and globs stay literal)."""
+    if path == "~" or path.startswith("~/"):
+        path = "$HOME" + path[1:]
+    parts, position = [], 0
+    for match in PATH_VARIABLE.finditer(path):
+        if match.start() > position:
+            parts.append(_quote_literal(path[position : match.start()], after_variable=bool(parts)))
+        parts.append('"$' + (match.group(1) or match.group(2)) + '"')  # the quotes end the name
+        position = match.end()
+    if position < len(path) or not parts:
+        parts.append(_quote_literal(path[position:], after_variable=bool(parts)))
+    return "".join(parts)
+
+
+def _quote_literal(text: str, after_variable: bool) -> str:
+    """Part of a path shell-quoted; after a variable a leading / stays outside the quotes ("$HOME"/'my env')."""
+    if after_variable and text.startswith("/") and len(text) > 1:
+        return "/" + shlex.quote(text[1:])
+    return shlex.quote(text)
+
+
+def expand_path(path: str, key: str, environ: Mapping[str, str] | None = None) -> str:
+    """A path with its environment variables (and a leading ~/) replaced by their values here:
+    where the job (or the workflow) runs, not where its script was generated. A variable that is
+    not set is a ConfigError naming the key, rather than a path that silently starts at /."""
+    env = os.environ if environ is None else environ
+    missing = [name for name in path_variables(path) if not env.get(name)]
+    if missing:
+        raise ConfigError(
+            key,
+            f"{path!r} uses {', '.join('$' + name for name in missing)}, not set here "
+            "(on JSC systems `jutil env activate -p <project>` sets $PROJECT and $SCRATCH)",
+        )
+    if path == "~" or path.startswith("~/"):
+        path = "$HOME" + path[1:]
+    return PATH_VARIABLE.sub(lambda match: env[match.group(1) or match.group(2)], path)
 
 
 class ConfigChecks:

@@ -98,7 +98,9 @@ def run_directory(root: Path, results_override: Path | None = None) -> RunDirect
     folders, notes = _configured_folders(root)
     place = RunDirectory(root, *(Path() for _ in range(3)), notes=notes)
     place.logs_dir = place.resolve(folders["logs_dir"])
-    place.results_dir = place.resolve(results_override or folders["results_dir"])
+    # a results_dir on $SCRATCH (say) as the run on this machine expanded it
+    configured = os.path.expandvars(os.path.expanduser(folders["results_dir"]))
+    place.results_dir = place.resolve(results_override or configured)
     place.benchmarks_dir = place.resolve(folders["benchmarks_dir"])
     place.runs = _snakemake_runs(root / SNAKEMAKE / "log")
     place.locked = {place.resolve(path) for path in _lock_entries(root / SNAKEMAKE / "locks")}

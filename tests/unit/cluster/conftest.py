@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hpcseq import config as config_module
 
 WORKDIR = "/p/project/training2543/hpcseq"
@@ -11,7 +13,9 @@ SITE = {
     "mail_user": "jane.doe@fz-juelich.de",
     "mail_type": "end,fail",
 }
-CLUSTERS = sorted(config_module.load_yaml(config_module.DEFAULT_CONFIG_PATH)["clusters"])
+SHIPPED = config_module.load_yaml(config_module.DEFAULT_CONFIG_PATH)
+CLUSTERS = sorted(SHIPPED["clusters"])
+EXPERIMENTS = sorted(SHIPPED["experiments"])
 
 # Values that must never reach a shell as code: each is refused, or quoted as a literal.
 HOSTILE = [
@@ -28,7 +32,36 @@ HOSTILE = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _no_budget_from_the_environment(monkeypatch):
+    """SBATCH_ACCOUNT (or, inside a Slurm job, the job's account) where the tests run would be the
+    budget of every job (hpcseq.cluster.limits)."""
+    for variable in ("SBATCH_ACCOUNT", "SLURM_JOB_ACCOUNT", "SLURM_JOB_ID"):
+        monkeypatch.delenv(variable, raising=False)
+
+
 def shipped_config(**overrides) -> dict:
     """config/config.yaml with overrides, validated (defaults filled, presets applied)."""
     raw = config_module.load_yaml(config_module.DEFAULT_CONFIG_PATH)
     return config_module.validate_config(config_module.deep_merge(raw, overrides))
+
+
+def on_nodes(cluster: str, nodes: int) -> dict:
+    """Overrides: every experiment on `nodes` whole nodes of the cluster (ranks = nodes x its GPUs),
+    as `hpcseq sbatch --nodes` asks for them."""
+    ranks = nodes * SHIPPED["clusters"][cluster]["gpus_per_node"]
+    return {name: {"ranks": ranks} for name in EXPERIMENTS}
+
+
+def jsc_config(**overrides) -> dict:
+    """shipped_config for jobs on JURECA-DC: the site settings (a budget) and every experiment on one
+    whole node (JSC charges whole nodes), then the overrides."""
+    return shipped_config(
+        **config_module.deep_merge({"slurm": SITE, "experiments": on_nodes("jureca-dc", 1)}, overrides)
+    )
+
+
+def charged_nodes(cluster: str) -> dict:
+    """The experiments' overrides for a cluster: two whole nodes where it charges whole nodes (the
+    JSC-sized job of the README), the shipped ranks elsewhere."""
+    return on_nodes(cluster, 2) if SHIPPED["clusters"][cluster].get("charges_whole_nodes") else {}

@@ -207,3 +207,48 @@ def test_geometry_fills_nodes_with_one_rank_per_gpu(ranks, nodes, per_node):
     geometry = clusters.training_geometry(clusters.parse_cluster("x", MINIMAL), ranks, "k")
     assert (geometry.nodes, geometry.tasks_per_node, geometry.gpus_per_node) == (nodes, per_node, per_node)
     assert geometry.ranks == ranks
+
+
+def test_charging_whole_nodes_decides_the_gpus_a_job_sees_and_where_light_stages_run():
+    whole = clusters.parse_cluster("x", {**MINIMAL, "charges_whole_nodes": True, "threads_per_core": 1})
+    assert whole.light_stages_on_login_node  # its default: each such job would cost a node
+    assert whole.srun_line() == "srun --threads-per-core=1"
+    for ranks, visible in ((4, "0,1,2,3"), (8, "0,1,2,3"), (2, "0,1")):
+        geometry = clusters.training_geometry(whole, ranks, "experiments.e.ranks", allow_partial_node=True)
+        assert f"export CUDA_VISIBLE_DEVICES={visible}" in clusters.setup_lines(whole, geometry)
+    assert not any("CUDA_VISIBLE_DEVICES" in line for line in clusters.setup_lines(whole))  # not for CPU jobs
+    with pytest.raises(ConfigError, match=r"2 rank\(s\) use 2 of the 4 GPUs of a node, and x charges whole nodes"):
+        clusters.training_geometry(whole, 2, "experiments.e.ranks")
+    with pytest.raises(ConfigError, match=r"use a multiple of 4$"):
+        clusters.training_geometry(whole, 6, "experiments.e.ranks", allow_partial_node=True)
+    # a cluster that may share nodes: Slurm sets CUDA_VISIBLE_DEVICES from the GPUs it granted
+    shared = clusters.parse_cluster("y", MINIMAL)
+    assert not shared.charges_whole_nodes and not shared.light_stages_on_login_node
+    geometry = clusters.training_geometry(shared, 2, "experiments.e.ranks")
+    assert not any("CUDA_VISIBLE_DEVICES" in line for line in clusters.setup_lines(shared, geometry))
+    explicit = clusters.parse_cluster(
+        "z", {**MINIMAL, "charges_whole_nodes": True, "light_stages_on_login_node": False}
+    )
+    assert not explicit.light_stages_on_login_node
+
+
+def test_a_fixed_cuda_visible_devices_is_refused_by_key():
+    with pytest.raises(ConfigErrors) as caught:
+        shipped_config(clusters={"jureca-dc": {"environment": {"CUDA_VISIBLE_DEVICES": "0,1,2,3"}}})
+    assert "clusters.jureca-dc.environment.CUDA_VISIBLE_DEVICES: derived from the GPUs the job asks for" in str(
+        caught.value
+    )
+
+
+def test_the_jsc_clusters_charge_whole_nodes_bind_physical_cores_and_keep_software_in_project():
+    config = shipped_config()
+    for name in ("jureca-dc", "juwels-booster", "juwels-cluster"):
+        cluster = clusters.parse_cluster(name, config["clusters"][name])
+        assert cluster.charges_whole_nodes and cluster.threads_per_core == 1
+        assert cluster.cpus_per_task == cluster.cpus_per_node // cluster.gpus_per_node
+        assert cluster.venv.startswith("$PROJECT/")
+    for name in ("local", "generic"):
+        assert not clusters.parse_cluster(name, config["clusters"][name]).charges_whole_nodes
+    # issue 13.4: evaluation on JUWELS Booster stays on the Booster (batch is a JUWELS Cluster partition)
+    booster = clusters.parse_cluster("juwels-booster", config["clusters"]["juwels-booster"])
+    assert booster.partitions["cpu"] == "booster"

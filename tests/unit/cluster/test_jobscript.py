@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from hpcseq import cli
 from hpcseq import config as config_module
 from hpcseq.cluster import jobscript
 from hpcseq.cluster import resources as job_resources
 from hpcseq.errors import ConfigErrors
-from tests.unit.cluster.conftest import CLUSTERS, SITE, WORKDIR, shipped_config
+from tests.unit.cluster.conftest import CLUSTERS, SITE, WORKDIR, charged_nodes, jsc_config, shipped_config
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -28,26 +30,34 @@ def render(config: dict, cluster: str = "jureca-dc", experiment: str = "shakespe
     return jobscript.render_job_script(dataclasses.replace(script_request, **request))
 
 
+def written_by_the_command(capsys, cluster: str, experiment: str) -> str:
+    """The script `hpcseq sbatch` writes by default (the job runs where it is submitted) with the
+    site settings, on two whole nodes (`--nodes 2`) where the cluster charges whole nodes."""
+    nodes = ["--nodes", "2"] if charged_nodes(cluster) else []
+    site = [f"--{key.replace('_', '-')}={value}" for key, value in SITE.items()]
+    arguments = ["sbatch", "--cluster", cluster, "--experiment", experiment, *site, *nodes, "--stdout"]
+    assert cli.main(arguments) == 0, capsys.readouterr().err
+    return capsys.readouterr().out
+
+
 @pytest.mark.parametrize("cluster", CLUSTERS)
 @pytest.mark.parametrize("experiment", ["shakespeare_char_rnn", "umich_sentiment_lstm"])
-def test_generated_scripts_match_the_golden_files(cluster, experiment):
-    config = shipped_config(slurm=SITE)
-    text = jobscript.render_job_script(
-        jobscript.script_request(config, cluster, experiment, WORKDIR, "config/config.yaml")
-    )
+def test_generated_scripts_match_the_golden_files(cluster, experiment, capsys):
+    text = written_by_the_command(capsys, cluster, experiment)
     golden = GOLDEN / f"{cluster}.{experiment}.sbatch"
     if os.environ.get("HPCSEQ_UPDATE_GOLDEN"):
         golden.write_text(text)
     assert text == golden.read_text()
     # deterministic: rendering twice gives the same bytes
-    assert text == jobscript.render_job_script(
-        jobscript.script_request(config, cluster, experiment, WORKDIR, "config/config.yaml")
-    )
+    assert text == written_by_the_command(capsys, cluster, experiment)
+    if charged_nodes(cluster):  # every step reads the config with the ranks the job was written for
+        steps = [line for line in text.splitlines() if " -m hpcseq " in line]
+        assert all(f"--config 'experiments={{{experiment}: {{ranks: 8}}}}'" in step for step in steps)
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)
 def test_generated_scripts_are_valid_bash(cluster, tmp_path):
-    config = shipped_config(slurm=SITE)
+    config = shipped_config(slurm=SITE, experiments=charged_nodes(cluster))
     for experiment in config["experiments"]:
         script = tmp_path / f"{experiment}.sbatch"
         script.write_text(
@@ -58,8 +68,32 @@ def test_generated_scripts_are_valid_bash(cluster, tmp_path):
         subprocess.run(["bash", "-n", str(script)], check=True)
 
 
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
+)
+def test_generated_scripts_pass_shellcheck(tmp_path):
+    """Every cluster's script, with and without the time-limit warning, run where submitted and in a
+    directory with variables and a space: `bash -n` each, then shellcheck all of them at once (the
+    experiments' scripts differ only in names and values, which are quoted)."""
+    scripts = []
+    for cluster in CLUSTERS:
+        for signal_seconds in (120, None):
+            slurm = {**SITE, "signal_seconds_before_limit": signal_seconds}
+            config = shipped_config(slurm=slurm, experiments=charged_nodes(cluster))
+            for number, workdir in enumerate((jobscript.SUBMIT_DIR, "$PROJECT/$USER/hpc seq")):
+                request = jobscript.script_request(
+                    config, cluster, "umich_sentiment_lstm", workdir, "config/config.yaml"
+                )
+                script = tmp_path / f"{cluster}.{signal_seconds}.{number}.sbatch"
+                script.write_text(jobscript.render_job_script(request))
+                subprocess.run(["bash", "-n", str(script)], check=True)
+                scripts.append(str(script))
+    result = subprocess.run(["shellcheck", "--shell=bash", *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_juelich_style_header_and_steps():
-    config = shipped_config(slurm=SITE)
+    config = jsc_config()
     text = jobscript.render_job_script(
         jobscript.script_request(config, "jureca-dc", "shakespeare_char_rnn", WORKDIR, "config/config.yaml")
     )
@@ -68,19 +102,23 @@ def test_juelich_style_header_and_steps():
         "#SBATCH --output=shakespeare_char_rnn_out.%j",
         "#SBATCH --error=shakespeare_char_rnn_err.%j",
         "#SBATCH --partition=dc-gpu",
-        "#SBATCH --gres=gpu:2",
+        "#SBATCH --cpus-per-task=32",  # 128 physical cores / 4 GPUs
+        "#SBATCH --threads-per-core=1",  # so that they are physical cores
+        "#SBATCH --gres=gpu:4",
         "#SBATCH --account=training2543",
         "#SBATCH --reservation=dl-course",
         "#SBATCH --mail-type=END,FAIL",
         "module --force purge",
-        'source "$HOME"/venvs/hpcseq/bin/activate',
+        'source "$PROJECT"/"$USER"/venvs/hpcseq-jureca-dc/bin/activate',  # expanded in the job
+        "export CUDA_VISIBLE_DEVICES=0,1,2,3",  # the GPUs the job asked for
         "export NCCL_SOCKET_IFNAME=ib0",  # the cluster's network interface, for every library
         "export OMPI_MCA_btl_tcp_if_include=ib0",
     ):
         assert line in text.splitlines()
     train_line = next(line for line in text.splitlines() if " -m hpcseq train " in line)
     assert train_line.startswith(
-        "srun --cpu-bind=none --mpi=pspmix --kill-on-bad-exit=1 --nodes=1 --ntasks=2 --ntasks-per-node=2 "
+        "srun --cpu-bind=none --mpi=pspmix --threads-per-core=1 --kill-on-bad-exit=1 --nodes=1 --ntasks=4 "
+        "--ntasks-per-node=4 "
     )
 
 
@@ -93,7 +131,7 @@ def test_hostile_experiment_and_job_names_are_rejected():
 
 
 def test_training_interpreter_comes_from_the_cluster_then_the_config_and_the_command_line_wins():
-    config = shipped_config(slurm=SITE)
+    config = jsc_config()
     # the JSC clusters activate a venv in their setup, and run its python
     assert job_resources.training_interpreter(config, "jureca-dc") == "python"
     # the local cluster has none of its own: the top-level training_python
@@ -108,7 +146,7 @@ def test_training_interpreter_comes_from_the_cluster_then_the_config_and_the_com
 
 
 def test_without_a_time_limit_warning_training_runs_in_the_foreground_and_is_not_requeued(tmp_path):
-    text = render(shipped_config(slurm={"signal_seconds_before_limit": None}))
+    text = render(jsc_config(slurm={"signal_seconds_before_limit": None}))
     lines = text.splitlines()
     for absent in ("--signal", "--requeue", "--open-mode", "trap ", "scontrol requeue", "train_pid"):
         assert absent not in text
@@ -119,14 +157,14 @@ def test_without_a_time_limit_warning_training_runs_in_the_foreground_and_is_not
 
 
 def test_with_a_time_limit_warning_the_batch_shell_gets_it_and_requeues_the_job():
-    lines = render(shipped_config()).splitlines()
+    lines = render(jsc_config()).splitlines()
     assert {"#SBATCH --signal=B:USR1@120", "#SBATCH --requeue", "#SBATCH --open-mode=append"} <= set(lines)
     assert 'scontrol requeue "${SLURM_JOB_ID}"' in [line.strip() for line in lines]
 
 
 def test_sections_can_be_left_out_and_a_dependency_added():
-    full = render(shipped_config()).splitlines()
-    text = render(shipped_config(), data_steps=False, evaluate=False, dependency="afterok:12345")
+    full = render(jsc_config()).splitlines()
+    text = render(jsc_config(), data_steps=False, evaluate=False, dependency="afterok:12345")
     bare = text.splitlines()
     left_out = [line for line in full if line not in bare]
     assert [line.split(" -m hpcseq ")[1].split()[0] for line in left_out if " -m hpcseq " in line] == [
@@ -139,7 +177,7 @@ def test_sections_can_be_left_out_and_a_dependency_added():
 
 
 def test_every_script_line_comes_in_the_order_the_job_runs():
-    lines = render(shipped_config()).splitlines()
+    lines = render(jsc_config()).splitlines()
     order = [
         "#!/bin/bash",
         "#SBATCH --job-name=shakespeare_char_rnn",
@@ -154,8 +192,8 @@ def test_every_script_line_comes_in_the_order_the_job_runs():
 
 
 def test_only_training_is_rendered():
-    request = jobscript.script_request(shipped_config(), "jureca-dc", "shakespeare_char_rnn", WORKDIR, "c.yaml")
-    cpu_plan = job_resources.plan_job(shipped_config(), "jureca-dc", "shakespeare_char_rnn", "evaluate")
+    request = jobscript.script_request(jsc_config(), "jureca-dc", "shakespeare_char_rnn", WORKDIR, "c.yaml")
+    cpu_plan = job_resources.plan_job(jsc_config(), "jureca-dc", "shakespeare_char_rnn", "evaluate")
     with pytest.raises(ValueError, match="training stage"):
         jobscript.render_job_script(dataclasses.replace(request, plan=cpu_plan))
 
@@ -175,7 +213,9 @@ def test_a_time_limit_warning_during_the_data_steps_reaches_training(tmp_path):
     """Issue 11.6: the trap was set after the data steps, so a warning that came during
     preprocessing ended the batch shell (bash's default for USR1)."""
     config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
-    request = jobscript.script_request(config, "local", "shakespeare_char_rnn", str(tmp_path), "config/config.yaml")
+    request = jobscript.script_request(
+        config, "local", "shakespeare_char_rnn", str(tmp_path), str(config_module.DEFAULT_CONFIG_PATH)
+    )
     script = tmp_path / "job.sbatch"
     script.write_text(jobscript.render_job_script(request))
     bin_dir = tmp_path / "bin"
@@ -187,3 +227,45 @@ def test_a_time_limit_warning_during_the_data_steps_reaches_training(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "training saw HPCSEQ_TIME_LIMIT_WARNING=1" in result.stdout
     assert result.stdout.rstrip().endswith(" done")
+
+
+@pytest.fixture(autouse=True)
+def _keep_sigusr1():
+    """cli.main sets SIGUSR1 to be ignored (for stages); put it back for the rest of the suite."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGUSR1)
+    yield
+    signal.signal(signal.SIGUSR1, previous)
+
+
+def test_a_script_runs_in_the_folder_it_was_submitted_from_and_says_so_when_that_is_wrong(tmp_path):
+    """Issue 13.6: the job runs where it is submitted ($SLURM_SUBMIT_DIR), not in the path of the
+    machine that wrote it; submitted from a folder without the config, it stops before any step."""
+    config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
+    request = jobscript.script_request(
+        config, "local", "shakespeare_char_rnn", jobscript.SUBMIT_DIR, "config/config.yaml"
+    )
+    script = tmp_path / "job.sbatch"
+    script.write_text(jobscript.render_job_script(request))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text('#!/bin/bash\necho "srun in $PWD: $*"\n')
+    (bin_dir / "srun").chmod(0o755)
+    environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "1", "SLURM_JOB_NODELIST": "n1"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    wrong = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, env={**environment, "SLURM_SUBMIT_DIR": str(elsewhere)}
+    )
+    assert wrong.returncode == 1 and "srun" not in wrong.stdout
+    assert f"hpcseq: no config/config.yaml in {elsewhere}: submit the job from the top directory" in wrong.stderr
+    clone = tmp_path / "clone"
+    (clone / "config").mkdir(parents=True)
+    (clone / "config" / "config.yaml").write_text("{}\n")
+    right = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, env={**environment, "SLURM_SUBMIT_DIR": str(clone)}
+    )
+    assert right.returncode == 0, right.stderr
+    steps = [line for line in right.stdout.splitlines() if line.startswith("srun in ")]
+    assert len(steps) == 4 and all(line.startswith(f"srun in {clone}: ") for line in steps)

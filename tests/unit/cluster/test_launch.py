@@ -168,3 +168,37 @@ def test_the_setup_with_its_network_exports_runs_before_srun_inside_slurm_only()
     argv = with_setup(["srun", "x"], setup, environ=SLURM)
     assert argv == ["bash", "-c", f"set -e\n{setup}\nexec srun x"]
     assert with_setup(["mpirun", "x"], setup, environ=LOCAL) == ["mpirun", "x"]
+
+
+def test_under_the_profile_the_ranks_start_as_in_a_job_script_on_jsc():
+    """Issue 13.7: the training step of `hpcseq launch` (the profile's rule) gets the JSC binding
+    (--threads-per-core=1, so that --cpus-per-task counts physical cores) like the job script's."""
+    from hpcseq.cluster import jobscript
+    from hpcseq.cluster import resources as job_resources
+    from tests.unit.cluster.conftest import jsc_config
+
+    config = jsc_config(experiments={"shakespeare_char_rnn": {"ranks": 8}})
+    plan = job_resources.plan_job(config, "jureca-dc", "shakespeare_char_rnn", "train")
+    resources = job_resources.snakemake_resources(plan)
+    argv = build_launch_command(
+        ["python", "-m", "hpcseq", "train"],
+        8,
+        resources["nodes"],
+        resources["tasks_per_node"],
+        resources["mpi"],
+        "horovodrun",
+        cpus_per_task=resources["cpus_per_task"],
+        environ=SLURM,
+    )
+    assert argv[:4] == ["srun", "--cpu-bind=none", "--mpi=pspmix", "--threads-per-core=1"]
+    assert "--cpus-per-task=32" in argv
+    script = jobscript.render_job_script(
+        jobscript.script_request(config, "jureca-dc", "shakespeare_char_rnn", jobscript.SUBMIT_DIR, "c.yaml")
+    )
+    train_line = next(line for line in script.splitlines() if " -m hpcseq train " in line)
+    assert train_line.startswith(" ".join(argv[: argv.index("--cpus-per-task=32")]))
+    # every job of the cluster asks for it (sbatch), the CPU stages too
+    cpu = job_resources.snakemake_resources(
+        job_resources.plan_job(config, "jureca-dc", "shakespeare_char_rnn", "evaluate")
+    )
+    assert "--threads-per-core=1" in cpu["slurm_extra"].split()

@@ -7,12 +7,13 @@ import pytest
 from hpcseq import config as config_module
 from hpcseq.cluster import resources as job_resources
 from hpcseq.errors import ConfigErrors
-from tests.unit.cluster.conftest import CLUSTERS, SITE, shipped_config
+from tests.unit.cluster.conftest import CLUSTERS, EXPERIMENTS, SITE, jsc_config, shipped_config
 
 
 @pytest.mark.parametrize("ranks,nodes,per_node", [(1, 1, 1), (4, 1, 4), (8, 2, 4), (16, 4, 4)])
 def test_training_geometry_fills_whole_nodes(ranks, nodes, per_node):
-    config = shipped_config(experiments={"shakespeare_char_rnn": {"ranks": ranks}})
+    own = {"ranks": ranks, "slurm": {"allow_partial_node": ranks < 4}}
+    config = shipped_config(experiments={"shakespeare_char_rnn": own})
     plan = job_resources.plan_job(config, "jureca-dc", "shakespeare_char_rnn", "train")
     assert (plan.geometry.nodes, plan.geometry.tasks_per_node) == (nodes, per_node)
     assert plan.geometry.ranks == ranks
@@ -33,7 +34,7 @@ def test_ranks_that_do_not_fill_nodes_are_refused_by_key():
 
 def test_time_limit_above_the_partition_limit_is_refused():
     with pytest.raises(ConfigErrors) as caught:
-        shipped_config(
+        jsc_config(
             cluster="jureca-dc",
             experiments={"shakespeare_char_rnn": {"slurm": {"partition": "gpu_devel", "time": "03:00:00"}}},
         )
@@ -67,10 +68,11 @@ def test_no_cluster_is_a_valid_local_only_config():
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_every_stage_has_exactly_its_resource_keys(cluster, ranks):
     """The workflow declares resource_keys(stage) for each rule; stage_resources builds those, in order."""
-    config = shipped_config(cluster=cluster, slurm=SITE, experiments={"shakespeare_char_rnn": {"ranks": ranks}})
+    partial = {"ranks": ranks, "slurm": {"allow_partial_node": True}}  # 1 or 2 of a JSC node's 4 GPUs
+    config = shipped_config(cluster=cluster, slurm=SITE, experiments={name: partial for name in EXPERIMENTS})
     for stage in job_resources.JOB_STAGES:
         resources = job_resources.stage_resources(config, "shakespeare_char_rnn", stage)
-        assert tuple(resources) == job_resources.resource_keys(stage), (cluster, stage)
+        assert tuple(resources) == job_resources.resource_keys(stage, config), (cluster, stage)
         assert all(value is not None for value in resources.values())
         assert isinstance(resources["runtime"], int) and resources["runtime"] >= 1
 
@@ -103,21 +105,26 @@ def test_settings_are_checked_against_the_cluster_in_use_only():
     """Issue 11.1: a partition that only JSC's clusters have, a time limit above JSC's, and a rank
     count that fills no node of the local cluster are each fine where they are used."""
     devel = {"shakespeare_char_rnn": {"slurm": {"partition": "gpu_devel"}}}
-    assert shipped_config(cluster="jureca-dc", experiments=devel)["cluster"] == "jureca-dc"
+    assert jsc_config(cluster="jureca-dc", experiments=devel)["cluster"] == "jureca-dc"
     with pytest.raises(ConfigErrors, match="cluster local has no 'gpu_devel' partition"):
         shipped_config(cluster="local", experiments=devel)
     long = {"shakespeare_char_rnn": {"slurm": {"time": "30:00:00"}}}
     shipped_config(cluster="local", experiments=long)
     with pytest.raises(ConfigErrors, match="above the 1-00:00:00 limit"):
-        shipped_config(cluster="jureca-dc", experiments=long)
+        jsc_config(cluster="jureca-dc", experiments=long)
     three = {"shakespeare_char_rnn": {"ranks": 3}}
     shipped_config(cluster=None, experiments=three)
     with pytest.raises(ConfigErrors, match="3 ranks do not fill whole nodes of 2 GPUs on local"):
         shipped_config(cluster="local", experiments=three)
+    # two ranks fill a node of the local cluster (2 GPUs) but half of a JSC node, which JSC charges in full
+    shipped_config(cluster="local")
+    with pytest.raises(ConfigErrors, match=r"2 rank\(s\) use 2 of the 4 GPUs of a node, and jureca-dc charges whole"):
+        shipped_config(cluster="jureca-dc", slurm=SITE)
 
 
 def test_a_job_script_problem_names_the_cluster_it_does_not_fit():
-    config = shipped_config(cluster=None, experiments={"shakespeare_char_rnn": {"slurm": {"partition": "gpu_devel"}}})
+    devel = {"shakespeare_char_rnn": {"ranks": 4, "slurm": {"partition": "gpu_devel"}}}
+    config = shipped_config(cluster=None, slurm=SITE, experiments=devel)
     assert job_resources.job_script_problems(config, "jureca-dc", "shakespeare_char_rnn") == []
     [problem] = job_resources.job_script_problems(config, "generic", "shakespeare_char_rnn")
     assert "cluster generic has no 'gpu_devel' partition" in str(problem)

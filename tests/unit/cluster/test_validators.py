@@ -89,3 +89,26 @@ def test_config_checks_collect_every_problem_by_key():
         checks.raise_errors()
     assert caught.value.errors == checks.errors
     validators.ConfigChecks().raise_errors()  # nothing recorded: nothing raised
+
+
+def test_paths_keep_their_environment_variables_for_where_the_job_runs(tmp_path):
+    """$PROJECT, ${SCRATCH} and ~/ expand in the job; everything else in a path stays literal."""
+    import subprocess
+
+    assert validators.quote_path("$PROJECT/$USER/my env") == '"$PROJECT"/"$USER"/\'my env\''
+    assert validators.quote_path("${SCRATCH}/r") == '"$SCRATCH"/r'
+    assert validators.quote_path("$SLURM_SUBMIT_DIR") == '"$SLURM_SUBMIT_DIR"'
+    assert validators.quote_path("/tmp/$(id)/`id`/$1/a$") == "'/tmp/$(id)/`id`/$1/a$'"
+    assert validators.path_variables("~/a/$X/${Y}/$X") == ["HOME", "X", "Y"]
+    environment = {"X": "/x x", "Y": "y", "HOME": "/h", "PATH": "/usr/bin:/bin"}
+    path = "~/a/$X/${Y}/$(id)"
+    shell = subprocess.run(
+        ["bash", "-c", f"printf %s {validators.quote_path(path)}"], capture_output=True, text=True, env=environment
+    )
+    assert shell.stdout == validators.expand_path(path, "results_dir", environment) == "/h/a//x x/y/$(id)"
+
+
+def test_a_path_variable_that_is_not_set_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError) as caught:
+        validators.expand_path("$SCRATCH/$USER/results", "results_dir", {"USER": "me"})
+    assert str(caught.value).startswith("config key results_dir: '$SCRATCH/$USER/results' uses $SCRATCH, not set here")
