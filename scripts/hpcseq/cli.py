@@ -185,6 +185,7 @@ def cmd_launch(args) -> int:
         args.local_launcher,
         args.cpus_per_task,
         args.slurm_setup,
+        args.slurm_container,
     )
     return 0  # not reached: launch() replaces this process
 
@@ -253,6 +254,43 @@ def cmd_sbatch(args) -> int:
             target = Path(args.output_dir) / cluster / f"{name}.sbatch"
             write_text(target, text)
             print(target)
+    return 0
+
+
+def cmd_smoke_test(args) -> int:
+    """Write (and with --submit, submit) the smoke test of a cluster's software route."""
+    import subprocess
+
+    from hpcseq import config as config_module
+    from hpcseq.cluster.jobscript import render_smoke_script, smoke_request
+    from hpcseq.events import SMOKE_JOB_NAME
+    from hpcseq.io import write_text
+
+    if args.expect_gpus is not None and args.expect_gpus < 0:
+        raise ConfigError("--expect-gpus", f"{args.expect_gpus} is not a whole number >= 0")
+    config_path = args.configfile or config_module.DEFAULT_CONFIG_PATH
+    overrides = {"slurm": {"account": args.account}} if args.account else {}
+    config = _load_config(args, overrides)
+    cluster = args.cluster or config.get("cluster")
+    if cluster is None:
+        raise ConfigError("cluster", "name a cluster with --cluster (or set `cluster` in the config)")
+    workdir, config_in_job = _job_location(args.workdir, Path(config_path))
+    request = smoke_request(config, cluster, workdir, config_in_job, python=args.training_python)
+    text = render_smoke_script(request, args.expect_gpus)
+    if args.stdout:
+        sys.stdout.write(text)
+        return 0
+    target = Path(args.output_dir) / cluster / f"{SMOKE_JOB_NAME}.sbatch"
+    write_text(target, text)
+    print(target)
+    if not args.submit:
+        print(f"submit it from here with `sbatch {target}`; then `hpcseq logs <jobid>` shows the result")
+        return 0
+    result = subprocess.run(["sbatch", "--parsable", str(target)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ConfigError("--submit", f"sbatch failed: {(result.stderr or result.stdout).strip()}")
+    job = result.stdout.strip().split(";")[0]
+    print(f"submitted job {job}; `hpcseq logs {job}` shows the result (10 minutes at most once it runs)")
     return 0
 
 
@@ -366,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scaling_command(sub)
     _add_launch_command(sub)
     _add_sbatch_command(sub)
+    _add_smoke_test_command(sub)
     _add_config_command(sub)
     _add_logs_command(sub)
     return parser
@@ -459,6 +498,12 @@ def _add_launch_command(sub) -> None:
         "(empty: run the command directly, for single-process stages already inside a job step)",
     )
     launch.add_argument("--slurm-setup", default="", help="shell lines run first inside Slurm (modules, venv)")
+    launch.add_argument(
+        "--slurm-container",
+        default="",
+        help="inside Slurm, the shell words that run the command in the cluster's container "
+        "(its container route: env ... apptainer exec ... IMAGE), between the launcher and the command",
+    )
     launch.add_argument("--local-launcher", default="horovodrun", choices=["horovodrun", "mpirun"])
     launch.add_argument("command_line", nargs=argparse.REMAINDER)
     launch.set_defaults(function=cmd_launch)
@@ -499,6 +544,32 @@ def _add_sbatch_command(sub) -> None:
     sbatch.add_argument("--output-dir", default="jobs")
     sbatch.add_argument("--stdout", action="store_true", help="print instead of writing files")
     sbatch.set_defaults(function=cmd_sbatch)
+
+
+def _add_smoke_test_command(sub) -> None:
+    smoke = sub.add_parser(
+        "smoke-test",
+        help="a 10-minute two-node job that checks a cluster's software route (TensorFlow, GPUs, Horovod)",
+        description="Writes jobs/<cluster>/hpcseq-smoke-test.sbatch: two whole nodes of the cluster's development "
+        "partition, one rank per GPU, started as training is (setup lines, srun flags, the container on the "
+        "container route), each rank running `python -m hpcseq.cluster.smoke`: TensorFlow and Horovod import, "
+        "TensorFlow sees the GPUs, Horovod initialises on all ranks of both nodes, one allreduce gives the right "
+        "sum. Choose the route with --config 'clusters={<cluster>: {software: container}}'.",
+    )
+    _add_config_arguments(smoke)
+    smoke.add_argument("--cluster", help="a cluster of the config (default: the config's `cluster`)")
+    smoke.add_argument("--account", help="account (compute budget) the job is charged to (default: slurm.account)")
+    smoke.add_argument(
+        "--expect-gpus",
+        type=int,
+        help="GPUs TensorFlow should see on each rank (default: the node's; 0 on a cluster without real GPUs)",
+    )
+    smoke.add_argument("--training-python", help="interpreter on the cluster (default: as for training)")
+    smoke.add_argument("--workdir", help="the repository on the cluster (default: where the job is submitted)")
+    smoke.add_argument("--output-dir", default="jobs")
+    smoke.add_argument("--stdout", action="store_true", help="print instead of writing the file")
+    smoke.add_argument("--submit", action="store_true", help="submit the written script with sbatch")
+    smoke.set_defaults(function=cmd_smoke_test)
 
 
 def _add_config_command(sub) -> None:

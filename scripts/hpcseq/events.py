@@ -227,3 +227,15 @@ SCRIPT_DONE = Message("done", re.compile(rf"^{TIMESTAMP} done$"))
 
 # The timestamp a job script puts in front of its lines (matches TIMESTAMP).
 SHELL_TIMESTAMP = '$(date "+%F %T")'
+
+
+# ------------------------------------------------- the smoke test of a software route (cluster/smoke.py)
+
+# `hpcseq smoke-test` writes a job of this name (its output: <name>_out.<id>, as `hpcseq logs` finds it).
+SMOKE_JOB_NAME = "hpcseq-smoke-test"
+# The checks in the order they run; `all` is the verdict line after them.
+SMOKE_CHECKS = ("imports", "gpus", "horovod", "allreduce")
+SMOKE_CHECK = Message(
+    "hpcseq smoke-test {result} {check}: {detail}",
+    re.compile(r"hpcseq smoke-test (?P<result>PASS|FAIL) (?P<check>[\w-]+): (?P<detail>.*?)\s*$"),
+)

@@ -113,9 +113,13 @@ def rank_process(job_id: str, rank: int) -> int:
 
 
 def epoch_metrics(final: dict) -> dict:
-    """An epoch's metrics (a training summary's `final`) without its timing: what two runs of the
-    same settings must agree on, bit for bit."""
-    return {key: value for key, value in final.items() if "second" not in key and "time" not in key}
+    """An epoch's metrics (a training summary's `final`) without its timing and without where the
+    run resumed (resumed_at_step): what two runs of the same settings must agree on, bit for bit."""
+    return {
+        key: value
+        for key, value in final.items()
+        if "second" not in key and "time" not in key and not key.startswith("resumed")
+    }
 
 
 def slurm_logs(run_dir: Path, rule: str, experiment: str) -> Path:

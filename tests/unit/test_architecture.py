@@ -38,6 +38,11 @@ LAZY_TENSORFLOW = {
         "the command line sits on top of every package; `hpcseq train` and `hpcseq evaluate` import "
         "them inside their command functions, so that every other command runs without TensorFlow",
     ),
+    "hpcseq.cluster.smoke": (
+        ("tensorflow", "horovod", "horovod.tensorflow"),
+        "the smoke test of a cluster's software route (`hpcseq smoke-test`'s job) runs in the training "
+        "environment on the cluster, and whether TensorFlow and Horovod import there is its first check",
+    ),
     "hpcseq.devtools.benchmark": (
         ("tensorflow", "hpcseq.training"),
         "a development tool that times hpcseq's input pipeline and training against the lecture's; "

@@ -241,6 +241,16 @@ def cluster_setup(wildcards, resources):
     return "\n".join(hpcseq_clusters.setup_lines(cluster, geometry))
 
 
+def cluster_container(wildcards):
+    """The words that run a training or evaluation command inside the cluster's container on its
+    container route (clusters.<name>.software: container), put by `hpcseq launch` between srun and
+    the command as job scripts do; "" on the modules route and without a cluster."""
+    if config["cluster"] is None:
+        return ""
+    cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
+    return hpcseq_clusters.container_prefix(cluster)
+
+
 def light_stages_on_login_node():
     """Preprocessing and vocabulary as Snakemake localrules (on the machine that runs Snakemake, the
     login node) under the Slurm profile, where the cluster in use says so: by default where it

@@ -34,9 +34,11 @@ rule evaluate:
         python=TRAINING_PYTHON,
         workflow_python=WORKFLOW_PYTHON,
         setup=cluster_setup,
+        container=cluster_container,
     shell:
         logged(
             "{params.workflow_python:q} -m hpcseq launch --ranks 1 --srun= --slurm-setup={params.setup:q} "
+            "--slurm-container={params.container:q} "
             "-- {params.python:q} -m hpcseq evaluate --settings {params.settings:q} --results-dir {params.results:q}"
         )
 

@@ -1,4 +1,4 @@
-"""Cluster definitions (partitions, GPUs and cores per node, software setup, network interfaces,
+"""Cluster definitions (partitions, GPUs and cores per node, software route, network interfaces,
 limits) and the node geometry of a training job on one."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from hpcseq.cluster.validators import (
     ConfigChecks,
+    bind_path,
     env_name,
     env_value,
     gres_name,
@@ -77,6 +78,30 @@ class Network:
         return tuple(found)
 
 
+# How a cluster's jobs get TensorFlow + Horovod (clusters.<name>.software):
+#   modules    the setup's module loads and venv, then training_python (the venv's python);
+#   container  an image run through Apptainer (clusters.<name>.container), as JSC's own TensorFlow +
+#              Horovod benchmark does (github.com/FZJ-JSC/CARAML, resnet50/resnet50_benchmark.xml:
+#              `srun --mpi=pspmix env PMIX_SECURITY_MODE=native apptainer exec --nv IMAGE ...`);
+#              training_python is then the image's interpreter.
+SOFTWARE_ROUTES = ("modules", "container")
+# In front of apptainer on every step of the container route, as in CARAML's command: ParaStation's
+# PMIx (srun --mpi=pspmix) and the PMIx inside the image agree on this security mode.
+CONTAINER_ENVIRONMENT = ("PMIX_SECURITY_MODE=native",)
+# Where the job runs (the repository: a job script cds there, the profile's rules run there): bound
+# into the container, and its scripts/ put on the image's PYTHONPATH, so that the image's python
+# imports this checkout's hpcseq without installing anything into the (read-only) image.
+CONTAINER_WORKDIR = "$PWD"
+
+
+@dataclass(frozen=True)
+class Container:
+    """An Apptainer image with TensorFlow + Horovod (clusters.<name>.container), and what it binds."""
+
+    image: str  # a .sif file on the cluster; $PROJECT, $USER ... expand where the job runs
+    binds: tuple[str, ...] = ()  # host paths bound at the same place inside (results, data: $SCRATCH)
+
+
 @dataclass(frozen=True)
 class Cluster:
     name: str
@@ -100,6 +125,12 @@ class Cluster:
     charges_whole_nodes: bool = False
     threads_per_core: int | None = None  # sbatch/srun --threads-per-core; None: the site's default
     light_stages_on_login_node: bool = False  # preprocessing and vocabulary as Snakemake localrules
+    software: str = "modules"  # SOFTWARE_ROUTES
+    container: Container | None = None  # the image of the container route (defined on either route)
+
+    @property
+    def in_container(self) -> bool:
+        return self.software == "container" and self.container is not None
 
     def training_srun_flags(self) -> tuple[str, ...]:
         """srun's flags for the training ranks: the cluster's own, then --threads-per-core (a job
@@ -153,6 +184,7 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         for role, value in (raw.get("max_time") or {}).items()
     }
     setup = raw.get("setup") or {}
+    software, container = _software_route(key, raw, checks)
     gpus = raw["gpus_per_node"]
     cpus = raw["cpus_per_node"]
     whole_nodes = bool(raw.get("charges_whole_nodes", False))
@@ -181,6 +213,8 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         charges_whole_nodes=whole_nodes,
         threads_per_core=checks.optional(positive_int, raw.get("threads_per_core"), f"{key}.threads_per_core"),
         light_stages_on_login_node=whole_nodes if login_node is None else bool(login_node),
+        software=software,
+        container=container,
     )
     if cluster.cpus_per_task * min(gpus, cpus) > cpus:
         checks.errors.append(
@@ -193,13 +227,65 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
     return cluster
 
 
+def _software_route(key: str, raw: dict, checks: ConfigChecks) -> tuple[str, Container | None]:
+    """clusters.<name>.software and .container, validated: the container route needs an image."""
+    software = raw.get("software") or "modules"
+    if software not in SOFTWARE_ROUTES:
+        checks.errors.append(ConfigError(f"{key}.software", f"{software!r} is not one of {', '.join(SOFTWARE_ROUTES)}"))
+    own = raw.get("container")
+    container = None
+    if isinstance(own, dict):
+        image = checks.value(path_value, own.get("image"), f"{key}.container.image")
+        binds = tuple(
+            checks.value(bind_path, path, f"{key}.container.binds[{i}]")
+            for i, path in enumerate(own.get("binds") or [])
+        )
+        container = Container(image or "", binds) if image else None
+    elif own is not None:
+        checks.errors.append(ConfigError(f"{key}.container", "is not a mapping with an image (and binds)"))
+    if software == "container" and own is None:
+        checks.errors.append(
+            ConfigError(
+                f"{key}.container",
+                "software: container needs an image: container: {image: $PROJECT/$USER/containers/<name>.sif}",
+            )
+        )
+    return software, container
+
+
+def container_prefix(cluster: Cluster) -> str:
+    """The shell words that run a step's command inside the cluster's container, between the
+    launcher (srun and its flags, or nothing) and the command: a job script writes them into its
+    steps, `hpcseq launch` (the profile's rules) into the line its shell runs. Paths are quoted
+    with their variables left to expand where the job runs. "" on the modules route."""
+    if not cluster.in_container:
+        return ""
+    words = ["env", *CONTAINER_ENVIRONMENT, "apptainer", "exec", "--nv"]
+    for path in (CONTAINER_WORKDIR, *cluster.container.binds):
+        words += ["--bind", quote_path(path)]
+    words += ["--env", "PYTHONPATH=" + quote_path(CONTAINER_WORKDIR + "/scripts"), quote_path(cluster.container.image)]
+    return " ".join(words)
+
+
 def setup_lines(cluster: Cluster, geometry: Geometry | None = None) -> list[str]:
     """Shell lines that prepare a job's environment on this cluster (modules, venv, variables, network
     interfaces, and for a training job the GPUs it sees): job scripts run them, and `hpcseq launch`
-    inside Slurm (the profile's rules)."""
+    inside Slurm (the profile's rules). On the container route the software is the image's: no
+    module loads or venv (the purge stays, so that modules of the login node, which Slurm passes
+    on, put nothing on the PYTHONPATH or LD_LIBRARY_PATH the container inherits)."""
     lines = []
     if cluster.purge_modules:
         lines.append("module --force purge")
+    if not cluster.in_container:
+        lines += _module_lines(cluster)
+    for name, value in (*cluster.environment, *cluster.network.variables(), *gpu_variables(cluster, geometry)):
+        lines.append(f"export {name}={shlex.quote(value)}")
+    return lines
+
+
+def _module_lines(cluster: Cluster) -> list[str]:
+    """The modules route: module loads, then the venv."""
+    lines = []
     if cluster.module_restore:
         lines.append(f"module restore {shlex.quote(cluster.module_restore)}")
     if cluster.modules:
@@ -207,8 +293,6 @@ def setup_lines(cluster: Cluster, geometry: Geometry | None = None) -> list[str]
     if cluster.venv:
         lines.append("# shellcheck source=/dev/null  # the venv exists on the cluster, not here")
         lines.append(f"source {quote_path(cluster.venv.rstrip('/') + '/bin/activate')}")
-    for name, value in (*cluster.environment, *cluster.network.variables(), *gpu_variables(cluster, geometry)):
-        lines.append(f"export {name}={shlex.quote(value)}")
     return lines
 
 

@@ -7,7 +7,10 @@ Inside a Slurm allocation (a rule under `snakemake --profile slurm`, or an sallo
     --kill-on-bad-exit=1 (TRAINING_STEP_FLAGS) and explicit node, task and CPU counts, because
     the Snakemake Slurm job step strips the SLURM_* variables srun would otherwise read them from;
   * with an empty srun line (single-process stages, which the Slurm plugin already runs inside
-    `srun -n1`) the command runs directly.
+    `srun -n1`) the command runs directly;
+  * on a cluster's container route the command runs inside its image, the launcher in front:
+    `srun ... env PMIX_SECURITY_MODE=native apptainer exec --nv ... IMAGE python -m hpcseq ...`,
+    the words in between made by clusters.container_prefix, the same as in job scripts.
 Outside Slurm the ranks start with horovodrun (Gloo) or mpirun on this machine, and a single
 rank runs as a plain process.
 
@@ -94,11 +97,20 @@ def build_launch_command(
     raise ConfigError("local_launcher", f"{local_launcher!r} is not horovodrun or mpirun")
 
 
-def with_setup(argv: list[str], setup: str, environ=None) -> list[str]:
-    """Run the cluster's setup lines first when inside Slurm (they load modules, activate a venv)."""
-    if not setup.strip() or not in_slurm_allocation(environ):
+def with_setup(
+    argv: list[str], setup: str, environ=None, container: str = "", command: list[str] | None = None
+) -> list[str]:
+    """Inside Slurm: the cluster's setup lines first (they load modules, activate a venv), and on
+    its container route `command` (the end of argv) inside the container: `container` holds the
+    shell words of clusters.container_prefix, put between the launcher and the command and
+    expanded by this shell, where the job runs."""
+    if not in_slurm_allocation(environ) or not (setup.strip() or container):
         return argv
-    return ["bash", "-c", f"set -e\n{setup}\nexec {shlex.join(argv)}"]
+    line = shlex.join(argv)
+    if container.strip() and command:
+        launcher = argv[: len(argv) - len(command)]
+        line = " ".join(filter(None, (shlex.join(launcher), container, shlex.join(command))))
+    return ["bash", "-c", "\n".join(["set -e", *([setup] if setup.strip() else []), f"exec {line}"])]
 
 
 def check_interpreter(python: str) -> None:
@@ -121,10 +133,11 @@ def launch(
     local_launcher: str,
     cpus_per_task: int | None = None,
     setup: str = "",
+    container: str = "",
 ) -> None:
-    if not (setup.strip() and in_slurm_allocation()):
-        check_interpreter(command[0])  # with a setup, the interpreter may only exist after it
+    if not ((setup.strip() or container.strip()) and in_slurm_allocation()):
+        check_interpreter(command[0])  # with a setup or a container, it may only exist there
     argv = build_launch_command(command, ranks, nodes, tasks_per_node, srun, local_launcher, cpus_per_task)
-    argv = with_setup(argv, setup)
+    argv = with_setup(argv, setup, container=container, command=command)
     print("hpcseq launch: " + shlex.join(argv), flush=True)
     os.execvp(argv[0], argv)

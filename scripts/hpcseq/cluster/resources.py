@@ -123,6 +123,39 @@ def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> Jo
     return JobPlan(cluster, stage, partition, seconds, geometry, site, extra)
 
 
+# The smoke test of a software route (`hpcseq smoke-test`): a short job on two whole nodes of the
+# development partition (the GPU partition where a cluster has none), one rank per GPU.
+SMOKE_TIME_SECONDS = 600
+SMOKE_NODES = 2
+
+
+def smoke_plan(config: dict, cluster_name: str) -> JobPlan:
+    """What the smoke test asks for on a cluster: the checks of every job (a budget where one is
+    required, the partition's time and node limits), on SMOKE_NODES whole nodes."""
+    clusters = config["clusters"]
+    if cluster_name not in clusters:
+        raise undefined_cluster(cluster_name, clusters)
+    problem = account_problem(config, cluster_name)
+    if problem:
+        raise problem
+    cluster = parse_cluster(cluster_name, clusters[cluster_name])
+    limits = parse_limits(cluster_name, clusters[cluster_name])
+    site = site_options(config["slurm"])
+    account = job_account(site)
+    if account:
+        site["account"] = account
+    role = "gpu_devel" if cluster.partitions.get("gpu_devel") else "gpu"
+    partition = cluster.partition(role, f"clusters.{cluster_name}.partitions.{role}")
+    ranks = SMOKE_NODES * cluster.gpus_per_node
+    geometry = training_geometry(cluster, ranks, "smoke-test")
+    where = (cluster_name, role, partition)
+    check_partition_limits(
+        limits, cluster.max_time, where, (SMOKE_TIME_SECONDS, "smoke-test"), (SMOKE_NODES, ranks, "smoke-test")
+    )
+    extra = {"threads_per_core": cluster.threads_per_core} if cluster.threads_per_core else {}
+    return JobPlan(cluster, "smoke-test", partition, SMOKE_TIME_SECONDS, geometry, site, extra)
+
+
 # The site options the plugin (2.8.0) takes as resources of each job, never in slurm_extra (its
 # validation.py refuses --account and --qos there): the account as `slurm_account` (the plugin
 # checks it against sacctmgr and passes -A), the QoS as `qos` (submit_string.py: --qos=). A

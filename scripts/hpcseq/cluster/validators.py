@@ -201,6 +201,15 @@ def path_value(value: Any) -> str:
     return value
 
 
+def bind_path(value: Any) -> str:
+    """A host path that Apptainer binds into a container at the same place (`--bind PATH`): a path
+    without ':' or ',' (they separate source, destination, options and paths in a bind spec)."""
+    path = path_value(value)
+    if any(character in path for character in ":,"):
+        raise ValueError(f"{shown(value)} is not a bind path: ':' and ',' separate paths and options in --bind")
+    return path
+
+
 # An environment variable in a path: $NAME or ${NAME}. Anything else after a `$` ($(...), $1, a
 # lone $) is not a variable here and stays a literal character.
 PATH_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hpcseq.errors import REQUEUE_EXIT_CODE
-from hpcseq.events import CONSOLE, RESUMING
+from hpcseq.events import CONSOLE, RESUMING, SMOKE_JOB_NAME
 from hpcseq.logs import parse
 from hpcseq.logs.diagnose import (
     ACTIVE_STATES,
@@ -263,6 +263,8 @@ def build_record(context: JobContext, results_override: Path | None, default_dir
         _add_training(record, progress, checkpoint, context.slurm, paths)
     state = _add_state(record, context.slurm, logs, progress, local)
     record.diagnosis = _diagnosis(record, context, logs, state, progress, checkpoint)
+    if logs.script is not None:
+        record.smoke_checks = [line.text.strip() for line in logs.script.smoke]
     record.earlier_runs = _earlier_runs(record, context, logs, progress)
     record.last_lines = _tails(context.files, logs.lines)
     return record
@@ -366,6 +368,8 @@ def _new_record(context: JobContext, logs: JobLogs) -> JobRecord:
     files = context.files
     rule = files.rule if files.slurm_log or files.local else ("sbatch" if files.out or files.err else None)
     experiment = files.experiment
+    if rule == "sbatch" and experiment == SMOKE_JOB_NAME:  # `hpcseq smoke-test`'s job: no experiment
+        rule, experiment = parse.SMOKE_RULE, None
     if logs.snakemake is not None:
         rule = logs.snakemake.rule or rule
         experiment = logs.snakemake.wildcards.get("experiment", experiment)
@@ -612,6 +616,8 @@ def _script_state(script: parse.ScriptOutput) -> tuple[str | None, int | None]:
         return "REQUEUED", 0
     if script.training_exit_code is not None:
         return "FAILED", script.training_exit_code
+    if script.smoke_failed:
+        return "FAILED", 1
     return None, None
 
 
@@ -634,7 +640,7 @@ def _diagnosis(
         exit_code=record.exit_code,
         job_id=record.job_id if context.files.local is None else None,
         experiment=record.experiment,
-        rule=record.rule if record.rule != "sbatch" else None,
+        rule=_snakemake_rule(record),
         script=script_of(slurm) if slurm is not None else None,
         checkpoint=checkpoint,
         epochs_done=record.progress.epochs_done,
@@ -651,6 +657,11 @@ def _diagnosis(
     return diagnose(facts)
 
 
+def _snakemake_rule(record: JobRecord) -> str | None:
+    """The job's Snakemake rule; None for a generated job script (training's or the smoke test's)."""
+    return record.rule if record.rule not in ("sbatch", parse.SMOKE_RULE) else None
+
+
 def _earlier_runs(record: JobRecord, context: JobContext, logs: JobLogs, progress: parse.Progress) -> list[EarlierRun]:
     """The runs Slurm requeued before this one, each with why it ended where that is known (a node
     failure: which node, which ranks) and the checkpoint the next run resumed from."""
@@ -665,7 +676,7 @@ def _earlier_runs(record: JobRecord, context: JobContext, logs: JobLogs, progres
             state=run.state,
             job_id=record.job_id,
             experiment=record.experiment,
-            rule=record.rule if record.rule != "sbatch" else None,
+            rule=_snakemake_rule(record),
             training_started=progress.training_started,
             nodes=run.node_list,
             failed_nodes=run.failed_nodes,

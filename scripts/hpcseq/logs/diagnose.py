@@ -22,6 +22,7 @@ from hpcseq.events import (
     RANK_HUNG,
     RANK_SILENT,
     SCRIPT_REQUEUE,
+    SMOKE_CHECK,
     STAGE_ERROR,
     STOPPED_ON_SIGNAL,
 )
@@ -971,6 +972,41 @@ def interrupted(facts: Facts) -> Diagnosis | None:
     )
 
 
+# What to do when a check of the smoke test (cluster/smoke.py, `hpcseq smoke-test`) failed.
+SMOKE_ADVICE = {
+    "imports": "The software route lacks TensorFlow, Horovod or a package of hpcseq: on the modules route check "
+    "the stage (`module spider TensorFlow`) and the venv (`pip install -e .` in it); on the container route "
+    "run the image's python with the import on a login node (README, JURECA-DC).",
+    "gpus": "TensorFlow sees fewer GPUs than the node gives each rank: check that the job got them (--gres), "
+    "CUDA_VISIBLE_DEVICES, the CUDA of the route (the module's, or apptainer exec --nv), and a GPU build of "
+    "TensorFlow; on a cluster without GPUs write the test with --expect-gpus 0.",
+    "horovod": "Horovod did not start all ranks on all nodes: check the srun flags (--mpi=pspmix on JSC), on the "
+    "container route PMIX_SECURITY_MODE and the image's MPI, and the network interface (clusters.<name>.network).",
+    "allreduce": "An allreduce gave a wrong sum: the collective library (NCCL, MPI or Gloo) or the network between "
+    "the nodes is broken; check clusters.<name>.network and NCCL_DEBUG=INFO in a rerun.",
+}
+
+
+def smoke_test(facts: Facts) -> Diagnosis | None:
+    """The smoke test's own verdict: the checks that printed FAIL."""
+    failed = [
+        (line, match)
+        for line, match in _find_all(facts.lines, SMOKE_CHECK.pattern)
+        if match.group("result") == "FAIL" and match.group("check") != "all"
+    ]
+    if not failed:
+        return None
+    line, match = failed[0]
+    checks = "; ".join(f"{found.group('check')}: {found.group('detail')}" for _, found in failed)
+    return Diagnosis(
+        "smoke_test",
+        f"The smoke test failed: {checks}",
+        Evidence.of(line),
+        SMOKE_ADVICE.get(match.group("check"), "Read the job's output (the files listed above)."),
+        also=[Evidence.of(other) for other, _ in failed[1:]],
+    )
+
+
 ERRORLIKE = re.compile(
     r"\b(?:error|exception|traceback|fatal|abort(?:ed)?|killed|segmentation fault|core dumped|"
     r"failed|failure|cannot|denied)\b",
@@ -1002,6 +1038,7 @@ def unknown(facts: Facts) -> Diagnosis:
 # Most specific first (see the module docstring).
 PATTERNS: tuple[tuple[str, Callable[[Facts], Diagnosis | None]], ...] = (
     ("interrupted", interrupted),  # a local run's Snakemake stopped: its word is the last
+    ("smoke_test", smoke_test),  # the smoke test's own verdict on what it checked
     ("gpu_out_of_memory", gpu_out_of_memory),
     ("host_out_of_memory", host_out_of_memory),
     ("node_failure", node_failure),

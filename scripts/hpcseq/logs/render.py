@@ -16,7 +16,7 @@ from typing import TextIO
 from hpcseq.events import ranks_by_host_text
 from hpcseq.logs.diagnose import Diagnosis
 from hpcseq.logs.local import LOCAL
-from hpcseq.logs.parse import TrainingProgress
+from hpcseq.logs.parse import SMOKE_RULE, TrainingProgress
 
 ACTIVE = ("pending", "running")
 # JSON keys of the progress fields that differ from their names (the JSON output is flat)
@@ -68,6 +68,7 @@ class JobRecord:
     diagnosis: Diagnosis | None = None
     last_lines: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    smoke_checks: list[str] = field(default_factory=list)  # the smoke test's result lines (events.SMOKE_CHECK)
 
     @property
     def active(self) -> bool:
@@ -245,7 +246,9 @@ def _wrapped(label: str, text: str, width: int = 100) -> list[str]:
 def _heading(record: JobRecord) -> list[str]:
     if record.local:
         return [f"local run: rule {record.rule or '-'}, experiment {record.experiment or '-'} (Snakemake, no Slurm)"]
-    if record.rule not in (None, "sbatch"):
+    if record.rule == SMOKE_RULE:
+        what = "smoke test of the software route (hpcseq smoke-test)"
+    elif record.rule not in (None, "sbatch"):
         what = f"rule {record.rule}, experiment {record.experiment or '-'} (Snakemake)"
     elif record.rule == "sbatch":
         what = f"experiment {record.experiment or '-'} (job script)"
@@ -342,6 +345,16 @@ def _files(record: JobRecord) -> list[str]:
     return lines
 
 
+def _smoke_checks(record: JobRecord) -> list[str]:
+    """The smoke test's result, a line per check as its rank 0 printed them."""
+    if not record.smoke_checks:
+        return []
+    lines = [""]
+    for index, text in enumerate(record.smoke_checks):
+        lines += _wrapped("checks" if index == 0 else "", text.removeprefix("hpcseq smoke-test "))
+    return lines
+
+
 def _diagnosis(record: JobRecord) -> list[str]:
     diagnosis = record.diagnosis
     if diagnosis is None:
@@ -393,6 +406,7 @@ DETAIL_SECTIONS: tuple[Callable[[JobRecord], list[str]], ...] = (
     _speed,
     _chain,
     _files,
+    _smoke_checks,
     _earlier_runs,
     _diagnosis,
     _last_lines,

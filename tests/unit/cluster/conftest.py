@@ -40,6 +40,17 @@ def _no_budget_from_the_environment(monkeypatch):
         monkeypatch.delenv(variable, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _keep_sigusr1():
+    """cli.main sets SIGUSR1 to be ignored (for stages), and a shell started while it is ignored
+    cannot trap it (the job-script tests send it): put it back after every test that calls it."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGUSR1)
+    yield
+    signal.signal(signal.SIGUSR1, previous)
+
+
 def shipped_config(**overrides) -> dict:
     """config/config.yaml with overrides, validated (defaults filled, presets applied)."""
     raw = config_module.load_yaml(config_module.DEFAULT_CONFIG_PATH)

@@ -229,16 +229,6 @@ def test_a_time_limit_warning_during_the_data_steps_reaches_training(tmp_path):
     assert result.stdout.rstrip().endswith(" done")
 
 
-@pytest.fixture(autouse=True)
-def _keep_sigusr1():
-    """cli.main sets SIGUSR1 to be ignored (for stages); put it back for the rest of the suite."""
-    import signal
-
-    previous = signal.getsignal(signal.SIGUSR1)
-    yield
-    signal.signal(signal.SIGUSR1, previous)
-
-
 def test_a_script_runs_in_the_folder_it_was_submitted_from_and_says_so_when_that_is_wrong(tmp_path):
     """Issue 13.6: the job runs where it is submitted ($SLURM_SUBMIT_DIR), not in the path of the
     machine that wrote it; submitted from a folder without the config, it stops before any step."""

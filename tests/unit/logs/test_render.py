@@ -51,6 +51,7 @@ JSON_KEYS = [
     "diagnosis",
     "last_lines",
     "notes",
+    "smoke_checks",
     "active",
 ]
 
