@@ -46,6 +46,17 @@ def wait_until(predicate, timeout: float, what: str):
     raise TimeoutError(what)
 
 
+def ranks_left(pids: dict[int, int], within: float) -> dict[int, str]:
+    """{rank: state} of the ranks still alive (neither gone nor a zombie) after waiting up to
+    `within` seconds for them to end."""
+    deadline = time.monotonic() + within
+    while True:
+        alive = {rank: state for rank, pid in pids.items() if (state := process_state(pid)) not in ("gone", "Z")}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
 def process_state(pid: int) -> str:
     """R, S, T (stopped), Z (ended, not reaped) or gone."""
     try:
@@ -84,6 +95,9 @@ def test_a_stopped_rank_ends_the_run_within_the_hang_timeout_and_is_named(launch
         stopped_at = time.monotonic()
         output, _ = process.communicate(timeout=ENDS_WITHIN + 30)
         ended_after = time.monotonic() - stopped_at
+        # what the launcher left of the ranks, before the clean-up below: its kill of the stopped
+        # rank may land a moment after it returns (seen with mpirun on a busy machine)
+        left = ranks_left(pids, within=10)
     finally:
         for pid in pids.values():
             if process_state(pid) not in ("gone", "Z"):
@@ -101,7 +115,7 @@ def test_a_stopped_rank_ends_the_run_within_the_hang_timeout_and_is_named(launch
     assert int(found["step"]) > 0 and int(found["seconds"]) >= HANG_TIMEOUT
     assert found["code"] == str(HANG_EXIT_CODE)
     # the launcher ended the stopped rank too: nothing is left behind
-    assert all(process_state(pid) in ("gone", "Z") for pid in pids.values())
+    assert not left, left
     diagnosis = diagnose(
         Facts(lines=lines_from_text(output, "train.log"), exit_code=process.returncode, training_started=True)
     )
