@@ -59,6 +59,7 @@ format: setup-workflow ## rewrite Python and Snakemake files in the house style
 # whole when it ends): the second waits for Slurm much of the time (job starts, status checks,
 # time limits), and the first uses that CPU time.
 test: setup lint ## lint, then unit, training, workflow and Slurm tests
+	command -v shellcheck >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } || echo "shellcheck missing: the job-script tests will fail" >&2
 	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory -j2 --output-sync=target suite-train suite-slurm
 

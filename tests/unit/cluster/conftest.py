@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
 from hpcseq import config as config_module
@@ -76,3 +79,12 @@ def charged_nodes(cluster: str) -> dict:
     """The experiments' overrides for a cluster: two whole nodes where it charges whole nodes (the
     JSC-sized job of the README), the shipped ranks elsewhere."""
     return on_nodes(cluster, 2) if SHIPPED["clusters"][cluster].get("charges_whole_nodes") else {}
+
+
+def assert_shellcheck_clean(paths: list[str]) -> None:
+    """shellcheck (bash) finds nothing in these scripts. `make test` installs shellcheck (apt, as
+    root); it is a requirement of the tests, not skipped when missing: a skipped check proves nothing."""
+    if shutil.which("shellcheck") is None:
+        raise AssertionError("shellcheck is not installed: apt-get install shellcheck (make test does, as root)")
+    result = subprocess.run(["shellcheck", "--shell=bash", *paths], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

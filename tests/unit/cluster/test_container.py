@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from hpcseq import cli
 from hpcseq.cluster import clusters, jobscript
 from hpcseq.cluster.launch import build_launch_command, with_setup
 from hpcseq.errors import ConfigErrors
-from tests.unit.cluster.conftest import HOSTILE, SITE, jsc_config, shipped_config
+from tests.unit.cluster.conftest import HOSTILE, SITE, assert_shellcheck_clean, jsc_config, shipped_config
 
 GOLDEN = Path(__file__).parent / "golden"
 CONTAINER_ROUTE = "clusters={jureca-dc: {software: container}}"
@@ -179,10 +178,7 @@ def test_container_scripts_are_valid_bash_and_pass_shellcheck(tmp_path):
             path.write_text(script(config, workdir))
             subprocess.run(["bash", "-n", str(path)], check=True)
             paths.append(str(path))
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    result = subprocess.run(["shellcheck", "--shell=bash", *paths], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_shellcheck_clean(paths)
 
 
 # stand-ins (apptainer cannot run here): srun drops its own flags and runs the rest; apptainer

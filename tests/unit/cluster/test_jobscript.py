@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,15 @@ from hpcseq import config as config_module
 from hpcseq.cluster import jobscript
 from hpcseq.cluster import resources as job_resources
 from hpcseq.errors import ConfigErrors
-from tests.unit.cluster.conftest import CLUSTERS, SITE, WORKDIR, charged_nodes, jsc_config, shipped_config
+from tests.unit.cluster.conftest import (
+    CLUSTERS,
+    SITE,
+    WORKDIR,
+    assert_shellcheck_clean,
+    charged_nodes,
+    jsc_config,
+    shipped_config,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -68,9 +75,6 @@ def test_generated_scripts_are_valid_bash(cluster, tmp_path):
         subprocess.run(["bash", "-n", str(script)], check=True)
 
 
-@pytest.mark.skipif(
-    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
-)
 def test_generated_scripts_pass_shellcheck(tmp_path):
     """Every cluster's script, with and without the time-limit warning, run where submitted and in a
     directory with variables and a space: `bash -n` each, then shellcheck all of them at once (the
@@ -88,8 +92,7 @@ def test_generated_scripts_pass_shellcheck(tmp_path):
                 script.write_text(jobscript.render_job_script(request))
                 subprocess.run(["bash", "-n", str(script)], check=True)
                 scripts.append(str(script))
-    result = subprocess.run(["shellcheck", "--shell=bash", *scripts], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_shellcheck_clean(scripts)
 
 
 def test_juelich_style_header_and_steps():

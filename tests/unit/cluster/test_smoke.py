@@ -5,7 +5,6 @@ tests/training/test_smoke.py; no job is submitted here (sbatch is a stand-in).""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from hpcseq.events import SMOKE_CHECK, SMOKE_JOB_NAME
 from hpcseq.logs.assemble import collect
 from hpcseq.logs.render import render_detail
 from hpcseq.logs.sources import Slurm
-from tests.unit.cluster.conftest import CLUSTERS, SHIPPED, jsc_config, shipped_config
+from tests.unit.cluster.conftest import CLUSTERS, SHIPPED, assert_shellcheck_clean, jsc_config, shipped_config
 
 GOLDEN = Path(__file__).parent / "golden"
 NO_SLURM = Slurm(sacct="/nonexistent/sacct", squeue="/nonexistent/squeue")
@@ -84,10 +83,7 @@ def test_smoke_scripts_of_every_cluster_and_route_are_valid_bash_and_pass_shellc
             path.write_text(smoke_text(config, cluster, workdir))
             subprocess.run(["bash", "-n", str(path)], check=True)
             paths.append(str(path))
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    result = subprocess.run(["shellcheck", "--shell=bash", *paths], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_shellcheck_clean(paths)
 
 
 def test_a_cluster_without_a_devel_partition_uses_its_gpu_partition_and_gpus_can_be_left_unchecked():
