@@ -114,14 +114,14 @@ verify_training() {
   TF_CPP_MIN_LOG_LEVEL=3 "$VENVS/train/bin/python" -c 'import tensorflow as tf, horovod.tensorflow.keras, hpcseq; print("   TensorFlow", tf.__version__, "| GPUs visible:", len(tf.config.list_physical_devices("GPU")))'
 }
 
-mkdir -p "$VENVS"
-if [[ "$WHAT" != training ]]; then
+setup_workflow() {
   make_venv "$VENVS/workflow" "$ROOT/envs/workflow.txt"
   "$VENVS/workflow/bin/snakemake" --version >/dev/null || die "snakemake does not start in $VENVS/workflow"
   finish_venv "$VENVS/workflow"
   echo "workflow environment: $VENVS/workflow (snakemake $("$VENVS/workflow/bin/snakemake" --version))"
-fi
-if [[ "$WHAT" != workflow ]]; then
+}
+
+setup_training() {
   make_venv "$VENVS/train" "$ROOT/envs/training-$VARIANT.txt"
   if ! "$VENVS/train/bin/python" -c 'import horovod.tensorflow.keras' 2>/dev/null; then
     wheel="$(horovod_wheel)"
@@ -130,5 +130,20 @@ if [[ "$WHAT" != workflow ]]; then
   verify_training
   finish_venv "$VENVS/train"
   echo "training environment: $VENVS/train"
-fi
+}
+
+mkdir -p "$VENVS"
+case "$WHAT" in
+  workflow) setup_workflow ;;
+  training) setup_training ;;
+  all)  # both at once: mostly downloads and unpacking, which overlap well; the workflow's output after
+    workflow_log="$(mktemp)"
+    setup_workflow > "$workflow_log" 2>&1 &
+    workflow_pid=$!
+    setup_training || { wait "$workflow_pid"; cat "$workflow_log" >&2; rm -f "$workflow_log"; exit 1; }
+    workflow_status=0; wait "$workflow_pid" || workflow_status=$?
+    cat "$workflow_log" >&2; rm -f "$workflow_log"
+    [[ $workflow_status -eq 0 ]] || die "the workflow environment failed (its output above)"
+    ;;
+esac
 say "environments ready"

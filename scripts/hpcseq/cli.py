@@ -192,9 +192,14 @@ def cmd_launch(args) -> int:
 
 def cmd_sbatch(args) -> int:
     from hpcseq import config as config_module
-    from hpcseq.cluster.jobscript import render_job_script, script_request
+    from hpcseq.cluster.jobscript import (
+        DATA_JOB_SUFFIX,
+        data_request,
+        render_data_script,
+        render_job_script,
+        script_request,
+    )
     from hpcseq.cluster.resources import job_script_problems
-    from hpcseq.io import write_text
 
     config_path = args.configfile or config_module.DEFAULT_CONFIG_PATH
     command_line = config_module.parse_command_line_values(args.config)
@@ -203,6 +208,8 @@ def cmd_sbatch(args) -> int:
     every_cluster = args.cluster == "all"
     if args.nodes is not None and args.nodes < 1:
         raise ConfigError("--nodes", f"{args.nodes} is not a whole number >= 1")
+    if args.data_only and (args.no_data_steps or args.dependency):
+        raise ConfigError("--data-only", "writes the data job alone: --no-data-steps and --dependency are for training")
     overrides = _sbatch_overrides(args, experiments)
     if args.cluster:  # the settings are checked against the cluster the scripts are for
         overrides["cluster"] = None if every_cluster else args.cluster
@@ -226,6 +233,25 @@ def cmd_sbatch(args) -> int:
     for cluster in clusters:
         job_config = validated(cluster) if args.nodes and every_cluster else config
         for name in experiments:
+            sized = _ranks_for_nodes(args.nodes, raw, cluster, [name]).get("experiments", {})
+            # the steps read the config with the same ranks (their settings, their global batch)
+            ranks_value = (f"experiments={{{name}: {{ranks: {sized[name]['ranks']}}}}}",) if sized else ()
+            if args.data_only:  # preprocessing and vocabulary: one CPU task, whatever training asks for
+                request = data_request(
+                    job_config,
+                    cluster,
+                    name,
+                    workdir,
+                    config_in_job,
+                    args.training_python,
+                    (*(args.config or ()), *ranks_value),
+                )
+                _write_script(
+                    args,
+                    Path(args.output_dir) / cluster / f"{name}{DATA_JOB_SUFFIX}.sbatch",
+                    render_data_script(request),
+                )
+                continue
             problems = job_script_problems(job_config, cluster, name)
             if problems and every_cluster:  # the clusters it fits still get their scripts
                 why = "; ".join(str(problem) for problem in _renamed_for_options(args, problems))
@@ -233,9 +259,6 @@ def cmd_sbatch(args) -> int:
                 continue
             if problems:
                 raise ConfigErrors(_renamed_for_options(args, problems))
-            sized = _ranks_for_nodes(args.nodes, raw, cluster, [name]).get("experiments", {})
-            # the steps read the config with the same ranks (their settings, their global batch)
-            ranks_value = (f"experiments={{{name}: {{ranks: {sized[name]['ranks']}}}}}",) if sized else ()
             request = script_request(
                 job_config,
                 cluster,
@@ -247,14 +270,19 @@ def cmd_sbatch(args) -> int:
                 python=args.training_python,
                 config_values=(*(args.config or ()), *ranks_value),
             )
-            text = render_job_script(request)
-            if args.stdout:
-                sys.stdout.write(text)
-                continue
-            target = Path(args.output_dir) / cluster / f"{name}.sbatch"
-            write_text(target, text)
-            print(target)
+            _write_script(args, Path(args.output_dir) / cluster / f"{name}.sbatch", render_job_script(request))
     return 0
+
+
+def _write_script(args, target: Path, text: str) -> None:
+    """A job script to its file (atomically), or to standard output with --stdout."""
+    from hpcseq.io import write_text
+
+    if args.stdout:
+        sys.stdout.write(text)
+        return
+    write_text(target, text)
+    print(target)
 
 
 def cmd_smoke_test(args) -> int:
@@ -530,6 +558,12 @@ def _add_sbatch_command(sub) -> None:
     )
     sbatch.add_argument("--dependency", help="e.g. afterok:12345 (with --no-data-steps after a data job)")
     sbatch.add_argument("--no-data-steps", action="store_true", help="leave preprocessing and vocabulary out")
+    sbatch.add_argument(
+        "--data-only",
+        action="store_true",
+        help="write <experiment>-data.sbatch instead: preprocessing and vocabulary as one CPU job, for a "
+        "training script written with --no-data-steps to depend on",
+    )
     sbatch.add_argument(
         "--nodes",
         type=int,

@@ -18,6 +18,7 @@ import yaml
 from tests.conftest import REPO_ROOT, SLURM_PROFILE, run_snakemake, tiny_workflow_config, write_config
 
 LOCAL_SLURM = REPO_ROOT / "tests" / "cluster" / "local_slurm.sh"
+JSC_ACCOUNT = "jsc-budget"  # the only budget local_slurm.sh admits on its JSC-like partitions
 TERMINAL = (
     "COMPLETED",
     "FAILED",
@@ -44,7 +45,7 @@ def local_slurm():
 
 
 def sacct(
-    job_id: str, fields: str = "JobID,JobName%40,Partition,State,ExitCode,NTasks,AllocTRES%60,Elapsed"
+    job_id: str, fields: str = "JobID,JobName%60,Partition,State,ExitCode,NTasks,AllocTRES%60,Elapsed"
 ) -> list[dict]:
     result = subprocess.run(
         ["sacct", "-j", str(job_id), "-P", "-n", f"--format={fields}"], capture_output=True, text=True, check=True
@@ -63,6 +64,17 @@ def wait_for_job(job_id: str, timeout: float = 600) -> dict:
             return next(row for row in sacct(job_id) if row["JobID"] == str(job_id))
         time.sleep(2)
     raise TimeoutError(f"job {job_id} not finished after {timeout} s: {sacct(job_id)}")
+
+
+def sacct_row(job_id: str, fields: str, timeout: float = 30) -> dict:
+    """The job's own line in sacct, once accounting has it."""
+    deadline = time.time() + timeout
+    while True:
+        rows = [row for row in sacct(job_id, fields) if row["JobID"] == job_id]
+        if rows or time.time() > deadline:
+            assert rows, f"sacct has no record of job {job_id}"
+            return rows[0]
+        time.sleep(1)
 
 
 def slurm_config(tmp_path: Path, account: str, **changes) -> Path:

@@ -13,16 +13,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO_ROOT, VENV_TRAIN, run_snakemake
-from tests.slurm.conftest import PROFILE, sacct, slurm_config, wait_for_job
+from tests.conftest import REPO_ROOT, run_snakemake
+from tests.slurm.conftest import JSC_ACCOUNT, PROFILE, sacct_row, slurm_config, wait_for_job
 
 # What tests/cluster/local_slurm.sh sets up for the JSC-like partitions.
-JSC_ACCOUNT, JSC_QOS = "jsc-budget", "course"
+JSC_QOS = "course"
 CLUSTER = "local-jsc"
 SLURM_TIME = {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:10:00", "evaluate": "00:05:00"}
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
@@ -62,17 +61,6 @@ def sbatch_test_only(*options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["sbatch", "--test-only", *options, "--wrap", "true"], capture_output=True, text=True, env=environment()
     )
-
-
-def sacct_row(job_id: str, fields: str, timeout: float = 30) -> dict:
-    """The job's own line in sacct, once accounting has it."""
-    deadline = time.time() + timeout
-    while True:
-        rows = [row for row in sacct(job_id, fields) if row["JobID"] == job_id]
-        if rows or time.time() > deadline:
-            assert rows, f"sacct has no record of job {job_id}"
-            return rows[0]
-        time.sleep(1)
 
 
 def preprocess_target(config: Path) -> str:
@@ -185,34 +173,3 @@ def test_the_devel_partition_limits_are_slurms_and_a_request_above_them_is_refus
         "config key experiments.tiny_char.ranks: 6 ranks ask for 3 nodes, above the 2-node limit of partition "
         "jsc-devel on local-jsc"
     ) in run.stdout + run.stderr
-
-
-def test_the_smoke_test_job_checks_the_software_route_on_two_nodes_and_logs_reads_it(local_slurm, tmp_path):
-    """`hpcseq smoke-test --submit` on the development partition: a 2-node job whose ranks check
-    TensorFlow, Horovod across both nodes and one allreduce; `hpcseq logs` shows each check. The
-    test cluster has no GPUs (its gres are stand-ins): the job is told to expect none."""
-    submit = tmp_path / "submit"
-    submit.mkdir()
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "hpcseq", "smoke-test", "--configfile", str(REPO_ROOT / "config" / "config.yaml")),
-            *("--cluster", CLUSTER, "--account", JSC_ACCOUNT, "--expect-gpus", "0"),
-            *("--training-python", str(VENV_TRAIN / "bin" / "python")),
-            *("--output-dir", str(tmp_path / "jobs"), "--workdir", str(REPO_ROOT), "--submit"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=submit,
-        env=environment(),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    job_id = re.search(r"submitted job (\d+)", result.stdout + result.stderr).group(1)
-    row = wait_for_job(job_id, timeout=300)
-    out = (submit / f"hpcseq-smoke-test_out.{job_id}").read_text()
-    assert row["State"] == "COMPLETED", out
-    row = sacct_row(job_id, "JobID,Partition,Account,NNodes")
-    assert (row["Partition"], row["Account"], row["NNodes"]) == ("jsc-devel", JSC_ACCOUNT, "2"), row
-    assert "PASS horovod: 4 rank(s) on 2 host(s)" in out and "PASS allreduce: sum of the ranks 6, expected 6" in out
-    logs = subprocess.run([sys.executable, "-m", "hpcseq", "logs", job_id], capture_output=True, text=True, cwd=submit)
-    assert logs.returncode == 0, logs.stderr
-    assert "PASS all: 4 checks passed" in logs.stdout and "smoke test" in logs.stdout

@@ -99,6 +99,8 @@ def kill_rank(job_id: str, rank: int) -> int:
     return pid
 
 
+TIMEOUT_EPOCHS = 100_000
+
 REQUEUE_SCRIPT = """\
 #!/bin/bash
 #SBATCH --job-name=requeue_me
@@ -127,8 +129,11 @@ def jobs(local_slurm, tmp_path_factory):
         "exception": experiment_dir(base, "exception", local_slurm),
         "killed": experiment_dir(base, "killed", local_slurm, epochs=500),
         "cancelled": experiment_dir(base, "cancelled", local_slurm, epochs=500),
-        # one rank (one core) trains until the limit: the other jobs keep the other core
-        "timeout": experiment_dir(base, "timeout", local_slurm, ranks=1, epochs=500, checkpoint_every_epochs=5),
+        # one rank (one core) trains until the limit: the other jobs keep the other core. Alone on
+        # a node it trains about 250 of these tiny epochs a minute: far more than it can finish
+        "timeout": experiment_dir(
+            base, "timeout", local_slurm, ranks=1, epochs=TIMEOUT_EPOCHS, checkpoint_every_epochs=25
+        ),
     }
     scripts = {
         "success": render(places["success"]),
@@ -227,7 +232,7 @@ def test_time_limit_names_epochs_checkpoint_and_how_to_resume(jobs):
     data, text = detail(jobs, "timeout")
     records = metrics_records(jobs.places["timeout"].results)
     assert data["state"] == "timeout" and data["limit_seconds"] == 120
-    assert data["epochs_done"] == records[-1]["epoch"] >= 1 and data["epochs_planned"] == 500
+    assert data["epochs_done"] == records[-1]["epoch"] >= 1 and data["epochs_planned"] == TIMEOUT_EPOCHS
     assert data["loss"] == records[-1]["loss"]
     diagnosis = data["diagnosis"]
     assert diagnosis["kind"] == "time_limit"

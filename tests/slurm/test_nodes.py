@@ -119,7 +119,7 @@ def assert_two_nodes_of_two_ranks(summary: dict, job_id: str) -> None:
     assert sorted((r["local_rank"], r["cross_rank"]) for r in ranks) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert all(r["local_size"] == 2 and r["cross_size"] == 2 for r in ranks)
     # Slurm's view of the job and of its training step
-    rows = {row["JobID"]: row for row in sacct(job_id, "JobID,JobName%40,State,NNodes,NTasks,NodeList%40")}
+    rows = {row["JobID"]: row for row in sacct(job_id, "JobID,JobName%60,State,NNodes,NTasks,NodeList%40")}
     steps = [row for key, row in rows.items() if re.fullmatch(rf"{job_id}\.\d+", key) and row["NTasks"] == "4"]
     assert rows[job_id]["State"] == "COMPLETED" and rows[job_id]["NNodes"] == "2", rows
     assert steps and steps[-1]["NNodes"] == "2" and steps[-1]["State"] == "COMPLETED", rows

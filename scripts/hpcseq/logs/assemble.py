@@ -81,7 +81,8 @@ WAITING_STATES = ("PENDING", "REQUEUE_HOLD")
 # Slurm's state after `*** JOB <id> ON <node> CANCELLED AT <time> DUE TO <why> ***` (no reason: scancel)
 CANCEL_REASONS = (("TIME LIMIT", "TIMEOUT"), ("NODE FAILURE", "NODE_FAIL"), ("PREEMPTION", "PREEMPTED"))
 TAIL = 12
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# The Slurm plugin names every job of a run after the run: [<slurm-jobname-prefix>_]<uuid>
+RUN_NAME = re.compile(r"^(?:[A-Za-z0-9_-]+_)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TRAINING_RULES = ("train",)
 DEFAULT_RESULTS = "results"  # the config's default results_dir, relative to the run directory
 
@@ -217,8 +218,8 @@ def _files_slurm_knows(job_id: str, answer: SlurmAnswer, run_dirs: list[Path], n
         return located
     if known.state not in WAITING_STATES:
         notes.append(f"job {job_id}: no log files found (looked in {places} and where Slurm says it wrote them)")
-    # a Snakemake job's name is the run's UUID, a generated script's the experiment
-    return JobFiles(job_id, experiment=known.name if known.name and not UUID.match(known.name) else None)
+    # a Snakemake job's name is the run's (RUN_NAME), a generated script's the experiment
+    return JobFiles(job_id, experiment=known.name if known.name and not RUN_NAME.match(known.name) else None)
 
 
 def _chains(contexts: dict[str, JobContext]) -> None:

@@ -18,6 +18,7 @@ from hpcseq import cli
 from hpcseq import config as config_module
 from hpcseq.cluster import jobscript
 from hpcseq.cluster import resources as job_resources
+from hpcseq.durations import format_time, time_seconds
 from hpcseq.errors import ConfigErrors
 from tests.unit.cluster.conftest import (
     CLUSTERS,
@@ -262,3 +263,32 @@ def test_a_script_runs_in_the_folder_it_was_submitted_from_and_says_so_when_that
     assert right.returncode == 0, right.stderr
     steps = [line for line in right.stdout.splitlines() if line.startswith("srun in ")]
     assert len(steps) == 4 and all(line.startswith(f"srun in {clone}: ") for line in steps)
+
+
+@pytest.mark.parametrize("cluster", ["jureca-dc", "local"])
+def test_the_data_job_runs_both_data_steps_as_one_cpu_task_and_matches_its_golden_file(cluster, capsys, tmp_path):
+    """`hpcseq sbatch --data-only`: the job a training script written with --no-data-steps depends on."""
+    nodes = ["--nodes", "2"] if charged_nodes(cluster) else []
+    site = [f"--{key.replace('_', '-')}={value}" for key, value in SITE.items()]
+    arguments = ["sbatch", "--cluster", cluster, "--experiment", "shakespeare_char_rnn", *site, *nodes]
+    assert cli.main([*arguments, "--data-only", "--stdout"]) == 0, capsys.readouterr().err
+    text = capsys.readouterr().out
+    golden = GOLDEN / f"{cluster}.shakespeare_char_rnn-data.sbatch"
+    if os.environ.get("HPCSEQ_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+    config = shipped_config()
+    cpu = config["clusters"][cluster]["partitions"]["cpu"]
+    assert f"#SBATCH --partition={cpu}" in text and "--gres" not in text and "--nodes=" not in text.split("set -uo")[0]
+    steps = [line for line in text.splitlines() if " -m hpcseq " in line]
+    assert [step.split(" -m hpcseq ")[1].split()[0] for step in steps] == ["preprocess", "vocab"]
+    assert all(step.startswith("srun --nodes=1 --ntasks=1 ") for step in steps)
+    # its time is both data stages' limits together
+    limit = sum(time_seconds(config["slurm"]["time"][stage]) for stage in ("preprocess", "vocabulary"))
+    assert f"#SBATCH --time={format_time(limit)}" in text
+    script = tmp_path / "data.sbatch"
+    script.write_text(text)
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    assert_shellcheck_clean([str(script)])
+    assert cli.main([*arguments, "--data-only", "--no-data-steps", "--stdout"]) == 2
+    assert "option --data-only: writes the data job alone" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import pytest
 
 from hpcseq.errors import CheckpointError
 from hpcseq.logs import collect
+from hpcseq.logs.assemble import RUN_NAME
 from hpcseq.logs.render import render_table
 from hpcseq.logs.sources import Slurm
 from hpcseq.records import (
@@ -190,3 +191,16 @@ def test_sacct_and_squeue_give_state_times_resources_reasons_and_earlier_runs(tm
     ]
     assert (failed.state, failed.exit_code, failed.diagnosis.kind) == ("failed", 1, "unknown")
     assert notes == [f"job 73: no log files found (looked in {tmp_path} and where Slurm says it wrote them)"]
+
+
+@pytest.mark.parametrize(
+    ("name", "is_a_run"),
+    [
+        ("0f8c2a5e-1b2c-4d3e-9f00-123456789abc", True),  # the plugin without a prefix
+        ("hpcseq_0f8c2a5e-1b2c-4d3e-9f00-123456789abc", True),  # slurm-jobname-prefix of slurm/config.yaml
+        ("shakespeare_char_rnn", False),  # a generated script: the experiment
+        ("hpcseq-smoke-test", False),
+    ],
+)
+def test_a_snakemake_runs_job_name_is_not_taken_for_an_experiment(name, is_a_run):
+    assert bool(RUN_NAME.match(name)) is is_a_run
