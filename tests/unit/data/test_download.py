@@ -22,7 +22,7 @@ from hpcseq import cli
 from hpcseq import config as config_module
 from hpcseq.data.download import Download, fetch
 from hpcseq.errors import ChecksumError, ConfigError, ConfigErrors, DownloadError
-from tests.conftest import run_snakemake
+from tests.conftest import run_snakemake, tiny_workflow_config, write_config
 
 PAYLOAD = bytes(range(256)) * 200  # 51,200 bytes: several reads of the server's socket
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -344,3 +344,13 @@ def test_the_download_targets_resolve(tmp_path):
     assert f"output: {downloads}/imdb_reviews/unpacked\n" in plan.stdout
     assert f"output: {downloads}/sarcasm_headlines/Sarcasm_Headlines_Dataset.json\n" in plan.stdout
     assert "-m hpcseq download --settings" in plan.stdout
+
+
+def test_an_experiment_on_a_downloaded_dataset_reads_what_its_download_rule_produces(tmp_path):
+    config = tiny_workflow_config(tmp_path)
+    config["downloads_dir"] = str(tmp_path / "downloads")
+    config["datasets"]["fetched"] = {"format": "text", "download": {"url": "https://host/c.txt", "file": "c.txt"}}
+    config["experiments"]["tiny_char"]["dataset"] = "fetched"
+    plan = run_snakemake("-n", "--configfile", str(write_config(tmp_path, config)), cwd=tmp_path / "run")
+    assert re.search(r"^download_fetched\s+1$", plan.stdout, flags=re.MULTILINE), plan.stdout
+    assert f"input: {tmp_path / 'downloads' / 'fetched' / 'c.txt'}\n" in plan.stdout  # preprocess_text's
