@@ -8,6 +8,7 @@
 #   snakemake --cores 2 --sdm conda          # every rule in its conda environment (envs/README.md)
 #   snakemake --report results/report.html   # after a run
 #   snakemake scaling --cores 2              # the scaling study (config `scaling`; not part of a run)
+#   snakemake downloads --cores 1            # datasets that do not ship (needs internet; not part of a run)
 
 from snakemake.utils import min_version
 
@@ -22,6 +23,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/vocabulary.smk"
 include: "workflow/rules/train.smk"

@@ -406,6 +406,37 @@ def _job_location(workdir: str | None, config_path: Path) -> tuple[str, str]:
     return str(workdir) if workdir is not None else SUBMIT_DIR, in_repository
 
 
+def cmd_download(args) -> int:
+    from hpcseq.cluster.validators import expand_path
+    from hpcseq.data.download import Download, fetch
+    from hpcseq.events import setup_logging
+
+    log = setup_logging("download")
+    if args.settings:
+        try:
+            settings = json.loads(args.settings)
+            download = Download.from_config(settings["name"], settings["download"])
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            problem = f"no key {error}" if isinstance(error, KeyError) else str(error)
+            raise ConfigError("--settings", f"not a dataset's name and download as JSON: {problem}") from None
+        downloads_dir = args.downloads_dir or Path("data/downloads")
+    else:
+        if not args.dataset:
+            raise ConfigError("--dataset", "give --dataset NAME (with --configfile FILE), or --settings JSON")
+        config = _load_config(args)
+        datasets = config["datasets"]
+        if args.dataset not in datasets:
+            raise ConfigError("--dataset", f"{args.dataset!r} is not under `datasets`; defined: {', '.join(datasets)}")
+        if "download" not in datasets[args.dataset]:
+            where = datasets[args.dataset]["path"]
+            raise ConfigError(f"datasets.{args.dataset}", f"has no `download`: it is a file at hand ({where})")
+        download = Download.from_config(args.dataset, datasets[args.dataset]["download"])
+        downloads_dir = args.downloads_dir or Path(expand_path(config["downloads_dir"], "downloads_dir"))
+    path = fetch(download, downloads_dir, log=log.info)
+    log.info(f"dataset {download.name}: {path}")
+    return 0
+
+
 def cmd_config(args) -> int:
     from hpcseq import config as config_module
 
@@ -434,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sbatch_command(sub)
     _add_smoke_test_command(sub)
     _add_config_command(sub)
+    _add_download_command(sub)
     _add_logs_command(sub)
     return parser
 
@@ -614,6 +646,22 @@ def _add_config_command(sub) -> None:
     show.add_argument("--experiment")
     show.add_argument("--preset")
     show.set_defaults(function=cmd_config)
+
+
+def _add_download_command(sub) -> None:
+    text = (
+        "fetch a dataset that does not ship (config datasets.<name>.download): resumed when cut short, "
+        "checked by sha256, never fetched again once verified; needs internet (a cluster's login node)"
+    )
+    download = sub.add_parser("download", help=text, description=text)
+    source = download.add_argument_group("dataset (one of)")
+    source.add_argument("--dataset", help="a dataset of the config (--configfile, --config)")
+    _add_config_arguments(source)
+    source.add_argument("--settings", help="its name and download entry as JSON (what the Snakemake rule passes)")
+    download.add_argument(
+        "--downloads-dir", type=Path, help="default: the config's downloads_dir, or data/downloads with --settings"
+    )
+    download.set_defaults(function=cmd_download)
 
 
 def _add_logs_command(sub) -> None:

@@ -184,6 +184,8 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
         valid = ", ".join(sorted(presets)) or "(none defined)"
         errors.append(ConfigError("preset", f"{preset!r} is not defined under `presets`; defined: {valid}"))
     datasets = config.get("datasets", {})
+    for name, dataset in datasets.items():
+        errors += _download_errors(name, dataset)
     for name, experiment in config.get("experiments", {}).items():
         errors += _name_errors(name)
         errors += _dataset_errors(name, experiment, datasets)
@@ -203,6 +205,28 @@ def _name_errors(name: str) -> list[ConfigError]:
             "(at most 64): they become file names and Slurm job names",
         )
     ]
+
+
+def _download_errors(name: str, dataset: dict) -> list[ConfigError]:
+    """A downloaded dataset's location and checksum are those of its `download` entry: one place."""
+    if "download" not in dataset:
+        return []
+    why = "a dataset with `download` is read from where it is fetched to (downloads_dir), checked at the download"
+    return [
+        ConfigError(f"datasets.{name}.{key}", f"leave it out: {why}")
+        for key in ("path", "sha256")
+        if dataset.get(key) is not None
+    ]
+
+
+def _fill_download_paths(config: dict) -> None:
+    """`path` of every downloaded dataset: where hpcseq.paths.DownloadPaths says the data stages
+    read it (downloads_dir unexpanded, as results_dir: expanded where a stage runs)."""
+    from hpcseq.paths import DownloadPaths
+
+    for name, dataset in config["datasets"].items():
+        if "download" in dataset:
+            dataset["path"] = str(DownloadPaths.of(config["downloads_dir"], name, dataset["download"]).data)
 
 
 def _dataset_errors(name: str, experiment: dict, datasets: dict) -> list[ConfigError]:
@@ -395,6 +419,7 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
         errors += _scaling_plan_errors(config)
     if errors:
         raise ConfigErrors(errors)
+    _fill_download_paths(config)
     return config
 
 

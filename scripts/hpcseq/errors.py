@@ -62,3 +62,11 @@ class CheckpointError(HpcseqError):
 
 class EnvironmentSetupError(HpcseqError):
     """A required program or environment (training interpreter, Horovod, srun) is missing."""
+
+
+class DownloadError(HpcseqError):
+    """A dataset could not be fetched: no internet here, an HTTP error, a transfer cut short."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded or placed file is not the one expected: its sha256 differs."""

@@ -6,6 +6,8 @@ results/<experiment>/
     model/final.keras, metrics.jsonl, training_summary.json,          (train)
           checkpoints/, ranks/rank-<r>.json, heartbeats/rank-<r>.json (while it runs)
     eval/metrics.json, samples.txt, plots/*.png                       (evaluate)
+data/downloads/<dataset>/                                             (datasets fetched by `hpcseq download`)
+    <file>, <file>.sha256, unpacked/                                  (see DownloadPaths)
 results/scaling/                                                      (the scaling study)
     <experiment>.{json,md,png}, <experiment>.timeline/ranks-<n>.json  (table, plot, Horovod timelines)
     <experiment>/ranks-<n>/model/                                     (its training run at n ranks)
@@ -203,3 +205,72 @@ def results_dir_of(path: str | Path, experiment: str) -> Path | None:
         if parts[index] == experiment and parts[index + 1] in EXPERIMENT_ENTRIES:
             return Path(*parts[:index]) if index else Path(".")
     return None
+
+
+# Archive kinds a download may be unpacked from (config `datasets.<name>.download.archive`).
+ARCHIVE_KINDS = ("tar.gz", "zip")
+
+
+@dataclass(frozen=True)
+class DownloadPaths:
+    """Where a dataset that does not ship with hpcseq is fetched to: <downloads_dir>/<dataset>/.
+
+    <file>           the download, complete and verified (kept: it is never fetched again)
+    <file>.part      a transfer under way or interrupted, resumed from its end
+    <file>.sha256    the hash recorded at the first download, for a file with no published one
+    <file>.rejected  a complete download whose checksum did not match, kept aside to look at
+    unpacked/        an archive's contents; `member` names the entry the data stages read
+    .lock            held while a download runs (one at a time per dataset)
+
+    The config's `datasets.<name>.path` of a downloaded dataset is `data` (filled in when the
+    config is validated), so the rules, the CLI and the data stages agree on one location.
+    """
+
+    downloads_dir: Path
+    name: str
+    file_name: str
+    archive: str | None = None
+    member: str | None = None
+
+    @classmethod
+    def of(cls, downloads_dir: str | Path, name: str, download: dict) -> DownloadPaths:
+        """From a dataset's `download` entry of the config (file, archive, member)."""
+        return cls(Path(downloads_dir), name, download["file"], download.get("archive"), download.get("member"))
+
+    @property
+    def root(self) -> Path:
+        return self.downloads_dir / self.name
+
+    @property
+    def file(self) -> Path:
+        return self.root / self.file_name
+
+    @property
+    def part(self) -> Path:
+        return self.root / f"{self.file_name}.part"
+
+    @property
+    def recorded_sha256(self) -> Path:
+        return self.root / f"{self.file_name}.sha256"
+
+    @property
+    def rejected(self) -> Path:
+        return self.root / f"{self.file_name}.rejected"
+
+    @property
+    def unpacked(self) -> Path:
+        return self.root / "unpacked"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"
+
+    @property
+    def output(self) -> Path:
+        """What the download rule produces: the unpacked folder of an archive, else the file."""
+        return self.unpacked if self.archive else self.file
+
+    @property
+    def data(self) -> Path:
+        """What the data stages read: the archive's `member` inside unpacked/, else the file."""
+        return self.unpacked / self.member if self.archive else self.file

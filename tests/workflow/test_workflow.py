@@ -60,6 +60,7 @@ def test_dry_run_of_the_shipped_config_plans_every_stage(tmp_path, snakemake):
     ):
         assert rule in result.stdout
     assert "train                        3" in result.stdout  # three experiments in config/config.yaml
+    assert not re.search(r"^download_", result.stdout, flags=re.MULTILINE)  # `make run` stays offline
 
 
 @pytest.mark.parametrize("preset", ["quick", "lecture"])

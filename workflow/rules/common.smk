@@ -15,7 +15,7 @@ from hpcseq.cluster import clusters as hpcseq_clusters
 from hpcseq.cluster import resources as hpcseq_resources
 from hpcseq.cluster.validators import expand_path
 from hpcseq.errors import HpcseqError
-from hpcseq.paths import ExperimentPaths, ScalingPaths, results_dir_of, summary_file
+from hpcseq.paths import DownloadPaths, ExperimentPaths, ScalingPaths, results_dir_of, summary_file
 
 
 def replace_with_validated(config):
@@ -68,6 +68,7 @@ def expanded(key):
 
 REPO_ROOT = Path(workflow.basedir)
 RESULTS = expanded("results_dir")
+DOWNLOADS = expanded("downloads_dir")
 LOGS = config["logs_dir"]
 BENCHMARKS = config["benchmarks_dir"]
 JOBS = config["jobs_dir"]
@@ -75,6 +76,7 @@ EXPERIMENTS = sorted(config["experiments"])
 CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["model"] == "char_rnn"]
 SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["model"] == "sentiment_lstm"]
 CLUSTERS = sorted(config["clusters"])
+DOWNLOADED_DATASETS = sorted(name for name, dataset in config["datasets"].items() if "download" in dataset)
 CONFIG_FILE = str(Path(workflow.configfiles[-1]) if workflow.configfiles else REPO_ROOT / "config" / "config.yaml")
 
 # Each rule's conda environment (envs/README.md). Under `--sdm conda` the rules run in them;
@@ -198,8 +200,33 @@ def fitting_job_scripts():
 
 
 def dataset_path(wildcards):
-    dataset = config["datasets"][config["experiments"][wildcards.experiment]["dataset"]]
-    return dataset["path"]
+    """The dataset an experiment reads; for a downloaded one, what its download rule produces."""
+    name = config["experiments"][wildcards.experiment]["dataset"]
+    if name in DOWNLOADED_DATASETS:
+        return str(download_paths(name).output)
+    return config["datasets"][name]["path"]
+
+
+def download_paths(name):
+    """Where a downloaded dataset goes (hpcseq.paths.DownloadPaths, under downloads_dir)."""
+    return DownloadPaths.of(DOWNLOADS, name, config["datasets"][name]["download"])
+
+
+def download_output(name):
+    """The output of its download rule, an archive's unpacked/ folder (a directory) or the file."""
+    paths = download_paths(name)
+    return directory(str(paths.output)) if paths.archive else str(paths.output)
+
+
+def downloads_dir_of_output(wildcards, output):
+    """Params function: downloads_dir, found from the output (<downloads_dir>/<name>/<file or
+    unpacked>, hpcseq.paths.DownloadPaths) so that it follows the file wherever Snakemake puts it."""
+    return str(Path(output[0]).parent.parent)
+
+
+def download_json(name):
+    """What `hpcseq download --settings` needs: Snakemake refetches only when this changes."""
+    return json.dumps({"name": name, "download": config["datasets"][name]["download"]}, sort_keys=True)
 
 
 def ranks_of(wildcards):
