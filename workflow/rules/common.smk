@@ -213,9 +213,10 @@ def download_paths(name):
 
 
 def download_output(name):
-    """The output of its download rule, an archive's unpacked/ folder (a directory) or the file."""
+    """The output of its download rule, an archive's unpacked/ folder (a directory) or the file;
+    protected (read-only), so that a rerun Snakemake decides on never deletes a fetched dataset."""
     paths = download_paths(name)
-    return directory(str(paths.output)) if paths.archive else str(paths.output)
+    return protected(directory(str(paths.output)) if paths.archive else str(paths.output))
 
 
 def downloads_dir_of_output(wildcards, output):
