@@ -1,4 +1,5 @@
-"""JURECA-DC's job scripts, both software routes, run end to end on the real local Slurm (issue 13).
+"""JURECA-DC's job scripts, both software routes and the data job, run end to end on the real local
+Slurm (issue 13).
 
 JSC's own commands cannot run here: there are no Lmod modules, no Apptainer and no `jutil` on
 these machines. The scripts are rendered from the shipped `jureca-dc` definition, with only what
@@ -146,9 +147,14 @@ def hpcseq(login: SimpleNamespace, *arguments: str, cwd: Path) -> str:
     return result.stdout + result.stderr
 
 
-def submit(login: SimpleNamespace, script: Path, cwd: Path) -> str:
+def submit(login: SimpleNamespace, script: Path, cwd: Path, *options: str) -> str:
     result = subprocess.run(
-        ["sbatch", "--parsable", str(script)], capture_output=True, text=True, cwd=cwd, env=login.env, check=True
+        ["sbatch", "--parsable", *options, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=login.env,
+        check=True,
     )
     return result.stdout.strip().split(";")[0]
 
@@ -165,51 +171,54 @@ def records(login: SimpleNamespace, job_id: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def jobs(local_slurm, login) -> SimpleNamespace:
-    """Both routes at once, two nodes each: the modules route trains the tiny experiment (data
-    steps, 2 x 2 ranks, evaluation), the container route runs the smoke test."""
+    """Both routes at once, two nodes each. The modules route: the data job (`--data-only`, one CPU
+    task), then the training job written with --no-data-steps, submitted to start after it
+    (2 x 2 ranks, evaluation); the container route: the smoke test."""
     modules_config, container_config = jureca_config(login, "modules"), jureca_config(login, "container")
     submit_dir = login.root / "submit"
     submit_dir.mkdir()
     common = ("--account", JSC_ACCOUNT, "--output-dir", str(login.root / "jobs"), "--workdir", str(REPO_ROOT))
-    hpcseq(
-        login,
-        "sbatch",
-        "--configfile",
-        str(modules_config),
-        "--cluster",
-        CLUSTER,
-        "--nodes",
-        "2",
-        *common,
-        cwd=submit_dir,
-    )
-    training_script = login.root / "jobs" / CLUSTER / "tiny_char.sbatch"
-    training = submit(login, training_script, submit_dir)
-    hpcseq(
-        login,
-        "smoke-test",
-        "--configfile",
-        str(container_config),
-        "--cluster",
-        CLUSTER,
-        "--expect-gpus",
-        "0",
-        *common,
-        cwd=submit_dir,
-    )
-    smoke_script = login.root / "jobs" / CLUSTER / "hpcseq-smoke-test.sbatch"
-    smoke = submit(login, smoke_script, submit_dir)
-    rows = {"training": wait_for_job(training, timeout=600), "smoke": wait_for_job(smoke, timeout=300)}
+    sbatch = ("sbatch", "--configfile", str(modules_config), "--cluster", CLUSTER, "--nodes", "2", *common)
+    hpcseq(login, *sbatch, "--data-only", cwd=submit_dir)
+    hpcseq(login, *sbatch, "--no-data-steps", cwd=submit_dir)
+    scripts = login.root / "jobs" / CLUSTER
+    data = submit(login, scripts / "tiny_char-data.sbatch", submit_dir)
+    training = submit(login, scripts / "tiny_char.sbatch", submit_dir, f"--dependency=afterok:{data}")
+    smoke = ("smoke-test", "--configfile", str(container_config), "--cluster", CLUSTER, "--expect-gpus", "0")
+    hpcseq(login, *smoke, *common, cwd=submit_dir)
+    smoke = submit(login, scripts / "hpcseq-smoke-test.sbatch", submit_dir)
+    rows = {
+        "smoke": wait_for_job(smoke, timeout=300),
+        "data": wait_for_job(data, timeout=300),
+        "training": wait_for_job(training, timeout=600),
+    }
     return SimpleNamespace(
-        ids={"training": training, "smoke": smoke},
+        ids={"data": data, "training": training, "smoke": smoke},
         submit=submit_dir,
         rows=rows,
-        scripts={"training": training_script.read_text(), "smoke": smoke_script.read_text()},
+        scripts={name: (scripts / file).read_text() for name, file in SCRIPTS.items()},
         out={
+            "data": (submit_dir / f"tiny_char-data_out.{data}").read_text(),
             "training": (submit_dir / f"tiny_char_out.{training}").read_text(),
             "smoke": (submit_dir / f"hpcseq-smoke-test_out.{smoke}").read_text(),
         },
     )
+
+
+SCRIPTS = {"data": "tiny_char-data.sbatch", "training": "tiny_char.sbatch", "smoke": "hpcseq-smoke-test.sbatch"}
+MODULES_FIRST = ["module --force purge", "module load " + " ".join(SHIPPED["setup"]["modules"]), "activate"]
+
+
+def test_the_data_job_prepares_the_data_on_one_cpu_task_and_training_waits_for_it(jobs, login):
+    assert jobs.rows["data"]["State"] == "COMPLETED", jobs.out["data"][-3000:]
+    calls = records(login, jobs.ids["data"])
+    assert [row["call"] for row in calls[:3]] == MODULES_FIRST
+    steps = [row["call"].split(" -m hpcseq ")[1].split()[0] for row in calls[3:]]
+    assert steps == ["preprocess", "vocab"], calls
+    data, training = (sacct_row(jobs.ids[name], "JobID,Partition,NNodes,Start,End") for name in ("data", "training"))
+    assert (data["Partition"], data["NNodes"]) == ("jsc", "1")
+    assert training["Start"] >= data["End"]  # afterok: training started once the data job ended
+    assert "-m hpcseq preprocess" not in jobs.scripts["training"]
 
 
 def test_the_modules_route_loads_its_modules_and_venv_before_any_python_and_trains_on_two_nodes(jobs, login):
@@ -217,13 +226,7 @@ def test_the_modules_route_loads_its_modules_and_venv_before_any_python_and_trai
     script = jobs.scripts["training"]
     assert "#SBATCH --threads-per-core=1" in script and "#SBATCH --nodes=2" in script
     calls = records(login, jobs.ids["training"])
-    first_python = next(i for i, row in enumerate(calls) if row["call"].startswith("venv-python"))
-    before = [row["call"] for row in calls[:first_python]]
-    assert before == [
-        "module --force purge",
-        "module load " + " ".join(SHIPPED["setup"]["modules"]),
-        "activate",
-    ], before
+    assert [row["call"] for row in calls[:3]] == MODULES_FIRST  # before any Python
     assert not any(row["call"].startswith(("image-python", "apptainer")) for row in calls)
     training = [row for row in calls if " -m hpcseq train " in f" {row['call']} "]
     assert sorted(row["rank"] for row in training) == ["0", "1", "2", "3"]
