@@ -101,7 +101,7 @@ def cmd_preprocess(args) -> int:
 
 
 def cmd_vocab(args) -> int:
-    from hpcseq.data.vocabulary import build_vocabulary
+    from hpcseq.data.vocabulary import build_vocabulary, unseen_summary
     from hpcseq.events import setup_logging
 
     settings, paths = _settings_and_paths(args)
@@ -115,6 +115,7 @@ def cmd_vocab(args) -> int:
         document["built_from"],
         json.dumps(document["encoded"]["splits"]),
     )
+    log.info("%s: %s", settings["name"], unseen_summary(document))
     return 0
 
 

@@ -116,7 +116,7 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
         "validation_fraction": 0.1,
         "test_fraction": 0.1,
     }
-    assert char["vocabulary"]["unknown_characters"] == "error"
+    assert char["vocabulary"]["unseen"] == "unknown"
     assert char["ranks"] == 2
 
     for name, split in (("umich_sentiment_lstm", "grouped"), ("umich_sentiment_lstm_random_split", "random")):
@@ -344,7 +344,7 @@ def test_sentiment_keys_are_not_accepted_for_a_char_model():
     raw["experiments"]["chars"]["vocabulary"] = {"max_words": 100}
     error = single_error(raw)
     assert error.key == "experiments.chars.vocabulary.max_words"
-    assert "valid keys here are: unknown_characters" in str(error)
+    assert "valid keys here are: unseen" in str(error)
 
 
 # ------------------------------------------------------------------------------ semantic errors
@@ -507,7 +507,7 @@ def test_stage_settings_contain_what_each_stage_reads():
 
     vocabulary = C.stage_settings(settings, "vocabulary")
     assert vocabulary["vocabulary"] == settings["vocabulary"]
-    assert vocabulary["vocabulary"]["unknown_characters"] == "error"
+    assert vocabulary["vocabulary"]["unseen"] == "unknown"
     assert set(vocabulary) == {"name", "model", "vocabulary"}
 
     train = C.stage_settings(settings, "train")

@@ -1,7 +1,10 @@
 """Evaluation of a trained model on the held-out split, next to a baseline.
 
 char_rnn: test loss, perplexity and bits per character next to a unigram model of the
-training split, and text sampled from fixed seed strings (greedy and with temperatures).
+training split, and text sampled from fixed seed strings (greedy and with temperatures). Generated
+text never holds the unknown id (characters unseen in training): its probability is set to 0 before
+each choice, so a sample is made of training characters only; a seed window that holds it shows it
+as U+FFFD (vocabulary.UNKNOWN_MARKER).
 sentiment_lstm: accuracy, precision, recall, F1 and the confusion matrix next to the majority
 class, on the whole test split and separately on test sentences that do / do not also occur in
 training (the number that tells whether the model generalises).
@@ -15,8 +18,15 @@ import time
 import numpy as np
 
 from hpcseq.data.labelled_sentences import read_prepared
-from hpcseq.data.vocabulary import CharVocabulary, char_split_length, load_char_ids, load_sentences, load_vocabulary
-from hpcseq.errors import ConfigError, InputDataError
+from hpcseq.data.vocabulary import (
+    CharVocabulary,
+    char_split_length,
+    encoded_index,
+    load_char_ids,
+    load_sentences,
+    load_vocabulary,
+)
+from hpcseq.errors import InputDataError
 from hpcseq.evaluation import metrics
 from hpcseq.events import setup_logging
 from hpcseq.io import write_json, write_text
@@ -29,37 +39,51 @@ def held_out_split(settings: dict, lengths: dict) -> str:
     return "test" if lengths.get("test", 0) > 0 else "validation"
 
 
-def _seed_window(seed_text: str, index: int, settings: dict, vocabulary: CharVocabulary) -> np.ndarray:
-    """Encode a seed string the way the corpus was cleaned, cut or left-padded to the window length."""
+def _seed_window(seed_text: str, settings: dict, vocabulary: CharVocabulary, log) -> np.ndarray:
+    """Encode a seed string the way the corpus was cleaned, cut or left-padded to the window length.
+
+    A seed is config, not data: a character the training split lacks becomes the unknown id where
+    the vocabulary has one, else it is left out (the log says so), so the defaults' seeds work on
+    any corpus."""
     preprocess = settings["preprocess"]
     text = seed_text.strip() if preprocess.get("strip_lines", True) else seed_text
     if preprocess.get("lowercase", True):
         text = text.lower()
     if preprocess.get("ascii_only", True):
         text = text.encode("ascii", "ignore").decode("ascii")
+    if vocabulary.unk_id is None and (missing := sorted(set(text) - set(vocabulary.chars))):
+        log.warning("seed text %r: %s not in the training text, left out", seed_text, ", ".join(map(repr, missing)))
+        text = "".join(char for char in text if char not in missing)
     length = settings["hyperparameters"]["sequence_length"]
     if len(text) < length:
         pad = " " if " " in vocabulary.chars else vocabulary.chars[0]
         text = pad * (length - len(text)) + text
-    text = text[-length:]
-    try:
-        return vocabulary.encode_text(text)
-    except ValueError as problem:
-        raise ConfigError(
-            f"experiments.{settings['name']}.evaluation.seed_texts[{index}]",
-            f"{problem}; use characters of the training text",
-        ) from None
+    return vocabulary.encode_text(text[-length:])
 
 
-def sample_texts(model, vocabulary: CharVocabulary, settings: dict) -> list[dict]:
+def _next_id(probabilities: np.ndarray, temperature: float | None, rng, banned: int | None) -> int:
+    """Greedy (temperature None) or sampled choice of the next id; `banned` (the unknown id) never."""
+    if banned is not None:
+        probabilities = probabilities.copy()
+        probabilities[banned] = 0.0
+    if temperature is None:
+        return int(np.argmax(probabilities))
+    logits = np.log(np.maximum(probabilities, 1e-12)) / temperature
+    p = np.exp(logits - logits.max())
+    if banned is not None:
+        p[banned] = 0.0
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def sample_texts(model, vocabulary: CharVocabulary, settings: dict, log) -> list[dict]:
     """Generate from every seed with every mode in one batch: one model call per character."""
     import tensorflow as tf
 
     evaluation = settings["evaluation"]
     modes = [("greedy", None)] + [(f"temperature {t:g}", float(t)) for t in evaluation["temperatures"]]
     windows, jobs = [], []
-    for index, seed_text in enumerate(evaluation["seed_texts"]):
-        window = _seed_window(seed_text, index, settings, vocabulary)
+    for seed_text in evaluation["seed_texts"]:
+        window = _seed_window(seed_text, settings, vocabulary, log)
         for mode, temperature in modes:
             windows.append(window)
             jobs.append(
@@ -72,12 +96,7 @@ def sample_texts(model, vocabulary: CharVocabulary, settings: dict) -> list[dict
         probabilities = model(tf.constant(state), training=False).numpy().astype(np.float64)
         next_ids = np.empty(len(jobs), dtype=np.int32)
         for row, job in enumerate(jobs):
-            if job["temperature"] is None:
-                next_ids[row] = int(np.argmax(probabilities[row]))
-            else:
-                logits = np.log(np.maximum(probabilities[row], 1e-12)) / job["temperature"]
-                p = np.exp(logits - logits.max())
-                next_ids[row] = rng.choice(len(p), p=p / p.sum())
+            next_ids[row] = _next_id(probabilities[row], job["temperature"], rng, vocabulary.unk_id)
             generated[row].append(int(next_ids[row]))
         state = np.concatenate([state[:, 1:], next_ids[:, None]], axis=1)
     for job, ids in zip(jobs, generated, strict=True):
@@ -102,7 +121,8 @@ def evaluate_char_rnn(settings: dict, paths: ExperimentPaths, model, vocabulary:
     loss, accuracy = model.evaluate(dataset, verbose=0)
     seconds = time.perf_counter() - started
     targets = ids[hp["sequence_length"] :: hp["step"]][:windows]  # the target of every window
-    baseline = metrics.unigram_cross_entropy(vocabulary.counts, targets)
+    baseline = metrics.unigram_cross_entropy(vocabulary.id_counts, targets)
+    unseen = encoded_index(paths.encoded)["splits"][split]
     result = {
         "experiment": settings["name"],
         "model": "char_rnn",
@@ -113,18 +133,28 @@ def evaluate_char_rnn(settings: dict, paths: ExperimentPaths, model, vocabulary:
         "windows": windows,
         "model_metrics": {**metrics.language_model_metrics(float(loss)), "accuracy": float(accuracy)},
         "unigram_baseline": metrics.language_model_metrics(baseline),
+        "unseen_in_training": {
+            "characters": unseen["unseen"],  # of the evaluated split, as the vocabulary stage counted them
+            "by_character": unseen["unseen_characters"],
+            "unk_id": vocabulary.unk_id,
+            "targets": 0 if vocabulary.unk_id is None else int((targets == vocabulary.unk_id).sum()),
+        },
         "windows_per_second": windows / seconds,
     }
     log.info(
-        "%s split: loss %.4f (perplexity %.2f, %.3f bits/char); unigram baseline %.4f (%.3f bits/char)",
+        "%s split: loss %.4f (perplexity %.2f, %.3f bits/char); unigram baseline %.4f (%.3f bits/char); "
+        "%d characters unseen in training (%d of the %d targets)",
         split,
         loss,
         result["model_metrics"]["perplexity"],
         result["model_metrics"]["bits_per_character"],
         baseline,
         result["unigram_baseline"]["bits_per_character"],
+        unseen["unseen"],
+        result["unseen_in_training"]["targets"],
+        windows,
     )
-    samples = sample_texts(model, vocabulary, settings)
+    samples = sample_texts(model, vocabulary, settings, log)
     result["samples"] = samples
     lines = [f"# Samples from {settings['name']} ({settings['evaluation']['sample_length']} characters each)", ""]
     for sample in samples:
@@ -173,6 +203,7 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
             f"does not match {paths.prepared_split(split, settings['model'])}: rerun the vocabulary stage",
         )
     seen_keys = {" ".join(tokens) for tokens in train_tokens}
+    words = encoded_index(paths.encoded)["splits"][split]
     seen = np.array([" ".join(tokens) in seen_keys for tokens in test_tokens], dtype=bool)
     majority = metrics.majority_class(train_labels)
     result = {
@@ -190,6 +221,11 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
             "also_in_training": int(seen.sum()),
             "not_in_training": int((~seen).sum()),
         },
+        "unseen_in_training": {
+            "words": words["unseen"],  # of the evaluated split, as the vocabulary stage counted them
+            "tokens": words["tokens"],
+            "unknown_tokens": words["unknown_tokens"],  # encoded UNK: unseen, or beyond max_words/min_count
+        },
         "model_metrics_not_in_training": metrics.classification_metrics(labels[~seen], predicted[~seen])
         if (~seen).any()
         else None,
@@ -204,7 +240,7 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
     unseen = result["model_metrics_not_in_training"]
     log.info(
         "%s split (%s): accuracy %.4f, F1 %.4f; majority class %.4f; %d of %d test sentences also in "
-        "training; accuracy on the others %s",
+        "training; accuracy on the others %s; %d of %d words unseen in training",
         split,
         result["split_method"],
         result["model_metrics"]["accuracy"],
@@ -213,6 +249,8 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
         seen.sum(),
         len(labels),
         f"{unseen['accuracy']:.4f}" if unseen else "n/a",
+        words["unseen"],
+        words["tokens"],
     )
     return result
 

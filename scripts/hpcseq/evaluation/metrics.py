@@ -19,10 +19,14 @@ def language_model_metrics(mean_cross_entropy_nats: float) -> dict:
 def unigram_cross_entropy(train_counts, targets: np.ndarray) -> float:
     """Mean cross-entropy (nats) of `targets` under the training split's character frequencies.
 
-    Every id of the vocabulary occurs in training (the vocabulary is built from it), so no
-    smoothing is needed.
+    Every id but the unknown one occurs in training (the vocabulary is built from it), so only a
+    zero count needs smoothing: it is counted once (Laplace's add-one, for the ids that need it),
+    p = n / (N + z) with z zero-count ids, so an unseen test character costs log(N + 1), finite,
+    about what a character seen once in training costs. Adding one to every count instead would
+    change the baseline of a vocabulary without an unknown id (Shakespeare's), which needs none.
     """
     counts = np.asarray(train_counts, dtype=np.float64)
+    counts = np.where(counts > 0, counts, 1.0)
     log_probabilities = np.log(counts / counts.sum())
     return float(-log_probabilities[np.asarray(targets, dtype=np.int64)].mean())
 

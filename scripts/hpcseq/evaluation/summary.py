@@ -34,7 +34,18 @@ def _char_rows(result: dict) -> list[str]:
         f"| {split} bits per character | {_fmt(model['bits_per_character'], 3)} "
         f"(baseline {_fmt(base['bits_per_character'], 3)}) |",
         f"| {split} next-character accuracy | {_fmt(model['accuracy'])} |",
+        *_unseen_characters_row(result),
     ]
+
+
+def _unseen_characters_row(result: dict) -> list[str]:
+    """The evaluated split's characters that training lacks (evaluations before they were counted: none shown)."""
+    unseen = result.get("unseen_in_training")
+    if unseen is None:
+        return []
+    listed = ", ".join(f"{char!r} {count}x" for char, count in unseen["by_character"].items())
+    where = f" ({listed}; unknown id {unseen['unk_id']}, {unseen['targets']} targets)" if unseen["characters"] else ""
+    return [f"| {result['evaluated_split']} characters unseen in training | {unseen['characters']}{where} |"]
 
 
 def _sentiment_rows(result: dict) -> list[str]:
@@ -50,6 +61,17 @@ def _sentiment_rows(result: dict) -> list[str]:
         f"| test sentences also in training | {overlap['also_in_training']} of {overlap['test_sentences']} |",
         f"| accuracy on test sentences not in training | {_fmt(unseen['accuracy'] if unseen else None)} "
         f"({overlap['not_in_training']} sentences) |",
+        *_unseen_words_row(result),
+    ]
+
+
+def _unseen_words_row(result: dict) -> list[str]:
+    words = result.get("unseen_in_training")
+    if words is None:
+        return []
+    return [
+        f"| {result['evaluated_split']} words unseen in training | {words['words']} of {words['tokens']} "
+        f"({words['unknown_tokens']} encoded UNK, with those beyond max_words) |"
     ]
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hpcseq import config as config_module
 from hpcseq.data import vocabulary as vocab
+from hpcseq.data.text_corpus import prepare_text_corpus
 from hpcseq.data.vocabulary import (
     PAD,
     UNK,
@@ -17,13 +21,15 @@ from hpcseq.data.vocabulary import (
     build_vocabulary,
     build_word_vocabulary,
     char_split_length,
-    encode_char_split,
     id_dtype,
     load_char_ids,
     load_sentences,
     load_vocabulary,
+    unseen_summary,
 )
 from hpcseq.errors import InputDataError
+from hpcseq.paths import ExperimentPaths
+from tests.conftest import run_directory
 from tests.unit.conftest import leftovers
 
 SPLITS = ("train", "validation", "test")
@@ -36,8 +42,8 @@ def write_prepared(directory, **texts):
     return directory
 
 
-def char_settings(policy="error"):
-    return {"name": "chars", "model": "char_rnn", "vocabulary": {"unknown_characters": policy}}
+def char_settings(policy="unknown"):
+    return {"name": "chars", "model": "char_rnn", "vocabulary": {"unseen": policy}}
 
 
 # ------------------------------------------------------------------------------ characters
@@ -71,7 +77,7 @@ def test_empty_training_split_is_an_error(tmp_path):
 
 def test_build_encode_and_load_round_trip(tmp_path):
     train, validation, test = "to be, or not to be: that is the question", "to be or", "not to be!"
-    # "!" is missing from training: skip it
+    # "!" is missing from training: left out, so that no unknown id is needed
     prepared = write_prepared(tmp_path / "p", train=train, validation=validation, test=test.rstrip("!"))
     vocab_path, encoded = tmp_path / "vocab.json", tmp_path / "encoded"
     document = build_char_vocabulary_and_encode(char_settings(), prepared, vocab_path, encoded)
@@ -107,51 +113,81 @@ def test_empty_split_loads_as_an_empty_array(tmp_path):
     assert ids.shape == (0,) and ids.dtype == np.uint8
 
 
-def test_unknown_character_error_names_character_and_offset(tmp_path):
+def test_refuse_names_the_split_the_character_its_count_and_the_key(tmp_path):
     prepared = write_prepared(tmp_path / "p", train="abc abc", validation="abc aXc X", test="abc")
     encoded = tmp_path / "encoded"
     with pytest.raises(InputDataError) as caught:
-        build_char_vocabulary_and_encode(char_settings("error"), prepared, tmp_path / "vocab.json", encoded)
+        build_char_vocabulary_and_encode(char_settings("refuse"), prepared, tmp_path / "vocab.json", encoded)
     message = str(caught.value)
     assert caught.value.path == str(prepared / "validation.txt")
-    assert "'X' (U+0058) at character offset 5" in message
-    assert "unknown_characters: skip" in message
-    assert not (encoded / "validation.ids").exists()
-    assert not (tmp_path / "vocab.json").exists()
-    assert leftovers(encoded) == []
+    assert "character 'X' (U+0058, first at character offset 5) occurs 2 time(s) in the validation split" in message
+    assert "set vocabulary.unseen: unknown (the default)" in message
+    assert not encoded.exists() and not (tmp_path / "vocab.json").exists()  # refused before writing anything
 
 
-def test_unknown_character_offset_counts_across_chunks(tmp_path, monkeypatch):
+def test_refuse_offset_counts_across_chunks_and_names_the_other_unseen_characters(tmp_path, monkeypatch):
     monkeypatch.setattr(vocab, "CHUNK_CHARS", 3)
-    prepared = write_prepared(tmp_path / "p", train="ab", validation="abba\u00e9ab")
-    vocabulary = build_char_vocabulary(prepared / "train.txt")
-    destination = tmp_path / "validation.ids"
+    prepared = write_prepared(tmp_path / "p", train="ab", validation="ab", test="abba\u00e9ab\u00e9z")
     with pytest.raises(InputDataError) as caught:
-        encode_char_split(vocabulary, prepared / "validation.txt", destination, "error")
-    assert "'\u00e9' (U+00E9) at character offset 4" in str(caught.value)
-    assert not destination.exists()
-    assert leftovers(tmp_path) == []
+        build_char_vocabulary_and_encode(char_settings("refuse"), prepared, tmp_path / "v.json", tmp_path / "e")
+    message = str(caught.value)
+    assert "'\u00e9' (U+00E9, first at character offset 4) occurs 2 time(s) in the test split" in message
+    assert "1 other unseen character(s) occur 1 time(s)" in message
 
 
-def test_unknown_characters_skip_drops_and_counts(tmp_path, monkeypatch):
+def test_skip_drops_unseen_characters_and_counts_them(tmp_path, monkeypatch):
     monkeypatch.setattr(vocab, "CHUNK_CHARS", 3)
-    prepared = write_prepared(tmp_path / "p", train="ab", validation="aXbYYa\u00e9b")
-    vocabulary = build_char_vocabulary(prepared / "train.txt")
-    destination = tmp_path / "validation.ids"
-    result = encode_char_split(vocabulary, prepared / "validation.txt", destination, "skip")
-    assert result == {"length": 4, "unknown_characters_skipped": 4, "first_unknown": {"offset": 1, "char": "X"}}
-    assert list(np.fromfile(destination, dtype=np.uint8)) == [0, 1, 0, 1]  # a b a b
-
-
-def test_skip_policy_in_the_build_records_the_counts(tmp_path):
-    prepared = write_prepared(tmp_path / "p", train="hello", validation="help!", test="hole")
+    prepared = write_prepared(tmp_path / "p", train="ab", validation="aXbYYa\u00e9b", test="ab")
     document = build_char_vocabulary_and_encode(char_settings("skip"), prepared, tmp_path / "v.json", tmp_path / "e")
+    validation = document["encoded"]["splits"]["validation"]
+    assert validation == {"length": 4, "unseen": 4, "unseen_characters": {"X": 1, "Y": 2, "\u00e9": 1}}
+    assert document["unk_id"] is None and document["size"] == 2
+    assert list(np.fromfile(tmp_path / "e" / "validation.ids", dtype=np.uint8)) == [0, 1, 0, 1]  # a b a b
+    assert "dropped (vocabulary.unseen: skip)" in unseen_summary(document)
+
+
+# ------------------------------------------------------------------ the unknown id (the default)
+
+# A test part with a backtick that its training part lacks, as a new user's corpus has.
+BACKTICK_SPLITS = {"train": "it is what it is, said the cat.", "validation": "what is it?", "test": "it is `cat`."}
+
+
+def test_default_maps_unseen_characters_to_an_unknown_id_after_the_training_characters(tmp_path):
+    prepared = write_prepared(tmp_path / "p", **BACKTICK_SPLITS)
+    document = build_vocabulary(char_settings(), prepared, tmp_path / "vocab.json", tmp_path / "e")
+    train_chars = sorted(set(BACKTICK_SPLITS["train"]))
+    unk = len(train_chars)  # after the training characters: their ids are those of a vocabulary without it
+    assert document["settings"] == {"unseen": "unknown"}
+    assert document["size"] == unk + 1 and document["unk_id"] == unk
+    assert document["entries"][-1] == {"id": unk, "token": "<unk>", "codepoint": None, "count": 0}
+    assert [e["token"] for e in document["entries"][:-1]] == train_chars
     splits = document["encoded"]["splits"]
-    assert splits["validation"]["length"] == 3 and splits["validation"]["unknown_characters_skipped"] == 2
-    assert splits["validation"]["first_unknown"] == {"offset": 3, "char": "p"}
-    assert splits["test"]["unknown_characters_skipped"] == 0 and splits["test"]["first_unknown"] is None
-    index = json.loads((tmp_path / "e" / "index.json").read_text())
-    assert index == document["encoded"]
+    # "?" is unseen in validation, "`" twice in test; training never has an unseen character
+    assert {split: (r["unseen"], r["unseen_characters"]) for split, r in splits.items()} == {
+        "train": (0, {}),
+        "validation": (1, {"?": 1}),
+        "test": (2, {"`": 2}),
+    }
+    ids = load_char_ids(tmp_path / "e", "test")
+    assert len(ids) == len(BACKTICK_SPLITS["test"]) and list(ids == unk).count(True) == 2
+    loaded = load_vocabulary(tmp_path / "vocab.json")
+    assert loaded.chars == train_chars and loaded.unk_id == unk and loaded.size == unk + 1
+    assert loaded.id_counts[-1] == 0
+    assert loaded.decode(ids) == "it is \ufffdcat\ufffd."  # the marker stands for the unknown id
+    np.testing.assert_array_equal(loaded.encode_text("`it"), [unk, *loaded.encode_text("it")])
+    assert unseen_summary(document) == (
+        "characters unseen in training: validation 1, test 2 ('`' 2x, '?' 1x): encoded as the unknown id <unk> "
+        f"(id {unk}) (vocabulary.unseen: unknown)"
+    )
+
+
+def test_no_unknown_id_where_no_split_needs_one(tmp_path):
+    prepared = write_prepared(tmp_path / "p", train="abcabc", validation="cab", test="bca")
+    document = build_char_vocabulary_and_encode(char_settings(), prepared, tmp_path / "v.json", tmp_path / "e")
+    assert document["size"] == 3 and document["unk_id"] is None
+    assert [e["token"] for e in document["entries"]] == ["a", "b", "c"]
+    assert load_vocabulary(tmp_path / "v.json").unk_id is None
+    assert unseen_summary(document) == "characters unseen in training: none; no unknown id added"
 
 
 @pytest.mark.parametrize(
@@ -219,12 +255,17 @@ def test_unknown_words_encode_as_unk():
     assert vocabulary.encode(["the", "dog", "cat", "zebra", "a"]) == [2, UNK, 4, UNK, 3]
 
 
+def write_sentences(directory, validation: str, test: str):
+    """Prepared sentence splits: TOKENS as training, labels alternating; `validation`, `test` as given."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "train.tsv").write_text("".join(f"{i % 2}\t{' '.join(t)}\n" for i, t in enumerate(TOKENS)))
+    (directory / "validation.tsv").write_text(validation)
+    (directory / "test.tsv").write_text(test)
+    return directory
+
+
 def test_word_vocabulary_build_and_encode_files(tmp_path):
-    prepared = tmp_path / "prepared"
-    prepared.mkdir()
-    (prepared / "train.tsv").write_text("".join(f"{i % 2}\t{' '.join(t)}\n" for i, t in enumerate(TOKENS)))
-    (prepared / "validation.tsv").write_text("1\tthe zebra sat\n")
-    (prepared / "test.tsv").write_text("0\ta mat\n1\tunknown words only\n")
+    prepared = write_sentences(tmp_path / "prepared", "1\tthe zebra sat\n", "0\ta mat\n1\tunknown words only\n")
     settings = {"name": "words", "model": "sentiment_lstm", "vocabulary": {"max_words": 4, "min_count": 1}}
     document = build_vocabulary(settings, prepared, tmp_path / "vocab.json", tmp_path / "encoded")
     # kept: the, a, cat, dog -> ids 2..5
@@ -240,9 +281,95 @@ def test_word_vocabulary_build_and_encode_files(tmp_path):
 
     ids, offsets, labels = load_sentences(tmp_path / "encoded", "test")
     assert list(ids) == [3, UNK, UNK, UNK, UNK] and list(offsets) == [0, 2, 5] and list(labels) == [0, 1]
-    assert document["encoded"]["splits"]["test"] == {"sentences": 2, "tokens": 5, "unknown_tokens": 4}
+    # "mat" is a training word beyond max_words: UNK but not unseen; the other three never occur in training
+    assert document["encoded"]["splits"]["test"] == {
+        "sentences": 2,
+        "tokens": 5,
+        "unknown_tokens": 4,
+        "unseen": 3,
+        "unseen_words": {"only": 1, "unknown": 1, "words": 1},
+    }
     assert document["encoded"]["splits"]["validation"]["unknown_tokens"] == 2
+    assert document["encoded"]["splits"]["validation"]["unseen"] == 1
+    assert unseen_summary(document) == (
+        "words unseen in training: validation 1, test 3 ('only' 1x, 'unknown' 1x, 'words' 1x, 'zebra' 1x): "
+        "encoded as the unknown id <unk> (id 1) (vocabulary.unseen: unknown)"
+    )
 
     loaded = load_vocabulary(tmp_path / "vocab.json")
     assert loaded.words == ["<pad>", "<unk>", "the", "a", "cat", "dog"]
     assert loaded.total_distinct == 8
+
+
+def test_words_refuse_names_the_split_the_word_its_count_and_the_key(tmp_path):
+    prepared = write_sentences(tmp_path / "prepared", "1\tthe cat sat\n", "0\ta zebra\n1\tzebra and gnu\n")
+    vocabulary = {"max_words": 4, "min_count": 1, "unseen": "refuse"}
+    settings = {"name": "w", "model": "sentiment_lstm", "vocabulary": vocabulary}
+    with pytest.raises(InputDataError) as caught:
+        build_vocabulary(settings, prepared, tmp_path / "vocab.json", tmp_path / "encoded")
+    assert caught.value.path == str(prepared / "test.tsv")
+    message = str(caught.value)
+    assert "word 'zebra' occurs 2 time(s) in the test split but never in the training split" in message
+    assert "1 other unseen word(s) occur 1 time(s)" in message and "set vocabulary.unseen: unknown" in message
+    assert not (tmp_path / "vocab.json").exists() and not (tmp_path / "encoded").exists()
+
+
+# ------------------------------------------------------------ Shakespeare: as it was, bit for bit
+
+GOLDEN = Path(__file__).parent / "golden"
+# sha256 of what the code before unseen characters got an unknown id (commit 980c3a9) wrote for the
+# shipped shakespeare_char_rnn, run in a directory of its own as `make run` runs it
+BEFORE = {
+    "quick": {
+        "train.ids": "d2067675d334deb7752872c25a8c89ea43560138b3540bc544b9459e8f71b37d",
+        "validation.ids": "512c3e5122be9d3062655af9f320b18635db96b4b8b53dd8ed9b63ea496efd5f",
+        "test.ids": "8a84af0e923dc3ad18ce1ff95baf0a0816f276ecab76739fcd908d423b85ac7e",
+        "vocab.json": "fb4375adac1da40c5983a75fc8b638a0c4bee7bfa8d2c2003696521fd30bbd23",
+    },
+    "lecture": {
+        "train.ids": "dbae711967af7b9dd6c0e6fb8fc3da0b8a394f29f2e4c8ae26eb04332bdd78d7",
+        "validation.ids": "8a84af0e923dc3ad18ce1ff95baf0a0816f276ecab76739fcd908d423b85ac7e",
+        "test.ids": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "vocab.json": "0dd077b61cde6ee5786cc03c1123e40676187553c09ce91d60116378cf7a0ba1",
+    },
+}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def as_before(document: dict) -> bytes:
+    """The vocabulary file in the layout of before: the setting under its old name and value, and
+    no unseen counts (all of Shakespeare's are 0), written as write_json writes."""
+    old = {key: value for key, value in document.items() if key != "unk_id"}
+    old["settings"] = {"unknown_characters": "error"}
+    for split, record in old["encoded"]["splits"].items():
+        assert record["unseen"] == 0, split
+        old["encoded"]["splits"][split] = {
+            "length": record["length"],
+            "unknown_characters_skipped": 0,
+            "first_unknown": None,
+        }
+    return (json.dumps(old, indent=2) + "\n").encode()
+
+
+@pytest.mark.parametrize("preset", ["quick", "lecture"])
+def test_shakespeare_gets_no_unknown_id_and_the_same_vocabulary_file(preset, tmp_path, monkeypatch):
+    """The shipped experiment's vocabulary file equals its golden copy byte for byte; its ids are
+    those of before this option existed, and so is the file, apart from the setting and the count
+    fields of the new layout (the file records the setting, whose name and default changed)."""
+    monkeypatch.chdir(run_directory(tmp_path / "run"))  # data/ and config/ as `make run` sees them
+    config = config_module.load_config("config/config.yaml", {"preset": preset})
+    settings = config_module.experiment_settings(config, "shakespeare_char_rnn")
+    paths = ExperimentPaths.of("results", settings["name"])
+    prepare_text_corpus(settings, paths.prepared)
+    document = build_vocabulary(
+        config_module.stage_settings(settings, "vocabulary"), paths.prepared, paths.vocab, paths.encoded
+    )
+    assert document["unk_id"] is None and document["size"] == 38
+    written = paths.vocab.read_bytes()
+    assert written == (GOLDEN / f"shakespeare_char_rnn.{preset}.vocab.json").read_bytes()
+    for split in SPLITS:
+        assert sha256(paths.encoded_split(split, "char_rnn").read_bytes()) == BEFORE[preset][f"{split}.ids"]
+    assert sha256(as_before(json.loads(written))) == BEFORE[preset]["vocab.json"]

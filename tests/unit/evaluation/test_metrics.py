@@ -81,6 +81,17 @@ def test_unigram_cross_entropy_by_hand():
     assert unigram_cross_entropy(np.array([5, 5, 5, 5]), [0, 3, 2]) == pytest.approx(math.log(4))
 
 
+def test_unigram_cross_entropy_counts_the_unknown_id_once_and_leaves_other_vocabularies_alone():
+    # the unknown id (count 0) is counted once: p = n / (N + 1), finite for an unseen target
+    counts, targets = [3, 1, 0], np.array([0, 2, 1])
+    expected = -(math.log(3 / 5) + math.log(1 / 5) + math.log(1 / 5)) / 3
+    assert unigram_cross_entropy(counts, targets) == pytest.approx(expected)
+    # without a zero count nothing changes, bit for bit
+    counts = np.array([7, 2, 5])
+    plain = -np.log(counts / counts.sum())[[0, 1, 1, 2]].mean()
+    assert unigram_cross_entropy(counts, [0, 1, 1, 2]) == plain
+
+
 def test_unigram_cross_entropy_of_a_text_against_its_own_frequencies():
     text = "abracadabra"
     chars = sorted(set(text))

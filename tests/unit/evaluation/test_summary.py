@@ -45,17 +45,40 @@ def test_ran_on_outside_slurm_with_changes_an_unknown_commit_and_gloo():
     assert ran_on(None) is None
 
 
+SENTIMENT_RESULT = {
+    "model": "sentiment_lstm",
+    "evaluated_split": "test",
+    "split_method": "grouped",
+    "model_metrics": {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9, "confusion_matrix": []},
+    "majority_baseline": {"accuracy": 0.5},
+    "model_metrics_not_in_training": None,
+    "overlap": {"also_in_training": 0, "test_sentences": 10, "not_in_training": 10},
+}
+
+
 def test_the_experiment_section_shows_the_line_only_where_training_recorded_it():
-    result = {
-        "model": "sentiment_lstm",
-        "evaluated_split": "test",
-        "split_method": "grouped",
-        "model_metrics": {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9, "confusion_matrix": []},
-        "majority_baseline": {"accuracy": 0.5},
-        "model_metrics_not_in_training": None,
-        "overlap": {"also_in_training": 0, "test_sentences": 10, "not_in_training": 10},
-        "training": {"ranks": 4, "launcher": "srun", "provenance": PROVENANCE},
-    }
+    result = {**SENTIMENT_RESULT, "training": {"ranks": 4, "launcher": "srun", "provenance": copy.deepcopy(PROVENANCE)}}
     assert "\n*Ran on* 2 host(s) (jwb0001: ranks 0-1; jwb0002: ranks 2-3);" in experiment_section("x", result)
     del result["training"]["provenance"]  # a training of before provenance was recorded
     assert "Ran on" not in experiment_section("x", result)
+
+
+def test_the_section_counts_what_training_never_saw_and_leaves_out_older_evaluations():
+    language = {"perplexity": 9.0, "bits_per_character": 3.1, "loss": 2.2, "accuracy": 0.4}
+    result = {
+        "model": "char_rnn",
+        "evaluated_split": "test",
+        "model_metrics": language,
+        "unigram_baseline": language,
+        "unseen_in_training": {"characters": 3, "by_character": {"`": 3}, "unk_id": 29, "targets": 2},
+    }
+    row = "| test characters unseen in training | 3 ('`' 3x; unknown id 29, 2 targets) |"
+    assert row in experiment_section("x", result)
+    result["unseen_in_training"] = {"characters": 0, "by_character": {}, "unk_id": None, "targets": 0}
+    assert "| test characters unseen in training | 0 |" in experiment_section("x", result)
+    del result["unseen_in_training"]  # an evaluation of before they were counted
+    assert "unseen" not in experiment_section("x", result)
+
+    words = {**SENTIMENT_RESULT, "unseen_in_training": {"words": 4, "tokens": 60, "unknown_tokens": 7}}
+    row = "| test words unseen in training | 4 of 60 (7 encoded UNK, with those beyond max_words) |"
+    assert row in experiment_section("x", words)
