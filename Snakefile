@@ -8,6 +8,7 @@
 #   snakemake --cores 2 --sdm conda          # every rule in its conda environment (envs/README.md)
 #   snakemake --report results/report.html   # after a run
 #   snakemake scaling --cores 2              # the scaling study (config `scaling`; not part of a run)
+#   snakemake all_experiments --cores 2      # also the experiments left out of a plain run
 
 from snakemake.utils import min_version
 
@@ -34,6 +35,7 @@ include: "workflow/rules/scaling.smk"
 # Cheap bookkeeping runs on the submit host under `--profile slurm`.
 localrules:
     all,
+    all_experiments,
     plot_training_curves,
     plot_confusion_matrix,
     summary,
@@ -49,3 +51,9 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Every experiment of the config, those left out of the default target (default_target: false) too.
+rule all_experiments:
+    input:
+        experiment_targets(EXPERIMENTS),

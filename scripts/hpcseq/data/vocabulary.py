@@ -25,7 +25,7 @@ from hpcseq.paths import ENCODED_INDEX, SPLITS, encoded_split_file, prepared_spl
 
 PAD, UNK = 0, 1
 CHUNK_CHARS = 1 << 22
-TEXT, SENTENCES = "text", "labelled_sentences"  # the data formats (paths.MODEL_DATA_FORMAT)
+TEXT, SENTENCES = "text", "labelled_sentences"  # the data formats (paths.TASK_DATA_FORMAT)
 
 
 def id_dtype(size: int) -> np.dtype:
@@ -250,7 +250,7 @@ def build_word_vocabulary_and_encode(
 
 
 def build_vocabulary(settings: dict, prepared_dir, vocab_path, encoded_dir) -> dict:
-    if settings["model"] == "char_rnn":
+    if settings["task"] == "next_character":
         return build_char_vocabulary_and_encode(settings, prepared_dir, vocab_path, encoded_dir)
     return build_word_vocabulary_and_encode(settings, prepared_dir, vocab_path, encoded_dir)
 

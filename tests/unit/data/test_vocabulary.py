@@ -37,7 +37,12 @@ def write_prepared(directory, **texts):
 
 
 def char_settings(policy="error"):
-    return {"name": "chars", "model": "char_rnn", "vocabulary": {"unknown_characters": policy}}
+    return {
+        "name": "chars",
+        "model": "char_rnn",
+        "task": "next_character",
+        "vocabulary": {"unknown_characters": policy},
+    }
 
 
 # ------------------------------------------------------------------------------ characters
@@ -225,7 +230,12 @@ def test_word_vocabulary_build_and_encode_files(tmp_path):
     (prepared / "train.tsv").write_text("".join(f"{i % 2}\t{' '.join(t)}\n" for i, t in enumerate(TOKENS)))
     (prepared / "validation.tsv").write_text("1\tthe zebra sat\n")
     (prepared / "test.tsv").write_text("0\ta mat\n1\tunknown words only\n")
-    settings = {"name": "words", "model": "sentiment_lstm", "vocabulary": {"max_words": 4, "min_count": 1}}
+    settings = {
+        "name": "words",
+        "model": "sentiment_lstm",
+        "task": "sequence_classification",
+        "vocabulary": {"max_words": 4, "min_count": 1},
+    }
     document = build_vocabulary(settings, prepared, tmp_path / "vocab.json", tmp_path / "encoded")
     # kept: the, a, cat, dog -> ids 2..5
     assert [e["token"] for e in document["entries"]] == ["<pad>", "<unk>", "the", "a", "cat", "dog"]

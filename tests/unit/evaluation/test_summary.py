@@ -48,6 +48,7 @@ def test_ran_on_outside_slurm_with_changes_an_unknown_commit_and_gloo():
 def test_the_experiment_section_shows_the_line_only_where_training_recorded_it():
     result = {
         "model": "sentiment_lstm",
+        "task": "sequence_classification",
         "evaluated_split": "test",
         "split_method": "grouped",
         "model_metrics": {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9, "confusion_matrix": []},
