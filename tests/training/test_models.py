@@ -4,6 +4,7 @@ trained tiny on 2 Horovod ranks and evaluated next to its task's baseline."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -18,8 +19,9 @@ from tests.training.test_train import HOROVODRUN, run_stage, summary_of
 INPUT_LENGTH = {"next_character": {"sequence_length": 10}, "sequence_classification": {"sentence_length": 40}}
 
 
+@functools.cache
 def named(name: str, vocabulary_size: int = 30) -> tf.keras.Model:
-    """The built-in named model `name` as training builds it."""
+    """The built-in named model `name` as training builds it (built once: the tests only read it)."""
     model = config_module.filled_named_models()[name]
     architecture = {key: model[key] for key in config_module.ARCHITECTURE_KEYS}
     return build_model(name, model["task"], architecture, vocabulary_size, INPUT_LENGTH[model["task"]])
@@ -52,7 +54,7 @@ def test_the_lecture_models_are_the_lecture_layers_with_the_same_initial_weights
     tf.keras.utils.set_random_seed(42)
     expected = lecture(30)
     tf.keras.utils.set_random_seed(42)
-    built = named(name)
+    built = named.__wrapped__(name)  # a fresh build: its initial weights are compared
     assert [(layer.name, layer.get_config()) for layer in built.layers] == [
         (layer.name, layer.get_config()) for layer in expected.layers
     ]
@@ -99,8 +101,11 @@ def test_fused_cudnn_kernel_from_the_layers_own_properties():
     ],
 )
 def test_each_new_model_trains_on_two_ranks_and_is_evaluated_next_to_its_baseline(tmp_path, experiment, model, dataset):
-    training = {"epochs": 1, "max_steps_per_epoch": 6, "steps_per_execution": 3}
-    settings = tiny_settings(experiment, model=model, dataset=dataset, ranks=2, training=training)
+    training = {"epochs": 1, "max_steps_per_epoch": 4, "steps_per_execution": 2}
+    preprocess = {"max_lines": 800} if experiment == "senti" else {}
+    settings = tiny_settings(
+        experiment, model=model, dataset=dataset, ranks=2, training=training, preprocess=preprocess
+    )
     paths = prepare(settings, tmp_path / "results")
     horovodrun = [HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"]
     result = run_stage("train", settings, paths.results_dir, launcher=horovodrun)
