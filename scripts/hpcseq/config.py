@@ -443,8 +443,10 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
     """
     if not isinstance(raw, dict):
         raise ConfigErrors([ConfigError("", "the configuration must be a mapping of keys")])
-    raw = {**raw, "models": named_models(raw)}
-    schema = schema_for_models(raw["models"])
+    models = named_models(raw)
+    if isinstance(raw.get("models"), (dict, type(None))):  # anything else stays, for the schema to refuse
+        raw = {**raw, "models": models}
+    schema = schema_for_models(models)
     if command_line:
         raw = coerce_command_line_values(raw, command_line, schema)
     errors = schema_errors(raw, schema)

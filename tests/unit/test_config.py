@@ -807,6 +807,14 @@ def test_a_model_needs_a_known_task_and_an_embedding_that_is_one_hot_or_a_size()
     assert error.key == "models.bad.embedding"
 
 
+def test_models_must_be_a_mapping_of_named_models():
+    raw = base_raw()
+    raw["models"] = ["char_rnn"]
+    assert single_error(raw).key == "models"
+    raw["models"] = {"odd": 3}
+    assert single_error(raw).key == "models.odd"
+
+
 def test_an_experiment_names_a_defined_model_and_takes_the_keys_of_its_task():
     raw = base_raw()
     raw["experiments"]["words"]["model"] = "sentiment_transformer"
