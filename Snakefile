@@ -9,6 +9,7 @@
 #   snakemake --report results/report.html   # after a run
 #   snakemake scaling --cores 2              # the scaling study (config `scaling`; not part of a run)
 #   snakemake downloads --cores 1            # datasets that do not ship (needs internet; not part of a run)
+#   snakemake all_experiments --cores 2      # also the experiments left out of a plain run
 
 from snakemake.utils import min_version
 
@@ -36,6 +37,7 @@ include: "workflow/rules/scaling.smk"
 # Cheap bookkeeping runs on the submit host under `--profile slurm`.
 localrules:
     all,
+    all_experiments,
     plot_training_curves,
     plot_confusion_matrix,
     summary,
@@ -51,3 +53,9 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Every experiment of the config, those left out of the default target (default_target: false) too.
+rule all_experiments:
+    input:
+        experiment_targets(EXPERIMENTS),

@@ -75,7 +75,7 @@ def cmd_preprocess(args) -> int:
 
     settings, paths = _settings_and_paths(args)
     log = setup_logging("preprocess")
-    if settings["model"] == "char_rnn":
+    if settings["task"] == "next_character":
         from hpcseq.data.text_corpus import prepare_text_corpus as prepare
     else:
         from hpcseq.data.labelled_sentences import prepare_sentences as prepare

@@ -2,9 +2,12 @@
 
 One schema (workflow/schemas/config.schema.yaml) serves the Snakefile and the command line.
 Validation reports every problem at once, each with the dotted key it concerns, and for an
-unknown key the list of valid ones. Resolution merges, per experiment:
+unknown key the list of valid ones. An experiment names a model (`models:`, the course's named
+models built in), whose task decides which keys the experiment has. Resolution merges, per
+experiment:
 
-    schema defaults  <  presets.<preset>.models.<model>  <  the experiment's own keys
+    schema defaults  <  presets.<preset>.tasks.<task>  <  presets.<preset>.models.<model>
+                     <  the experiment's own keys
 
 so the shipped experiments carry no epoch counts and the preset decides how long they run,
 while anything a user writes into an experiment wins.
@@ -21,12 +24,14 @@ from typing import Any
 import yaml
 
 from hpcseq.errors import ConfigError, ConfigErrors
-from hpcseq.paths import MODEL_DATA_FORMAT
+from hpcseq.paths import TASK_DATA_FORMAT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
 
+# What a named model holds besides its task and description: what training builds.
+ARCHITECTURE_KEYS = ("embedding", "spatial_dropout", "layers")
 STAGES = ("preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm")
 
 _schema_cache: dict | None = None
@@ -78,21 +83,61 @@ def _resolve_ref(schema: dict, root: dict) -> dict:
     return schema
 
 
-def _experiment_schema(experiment: dict, root: dict) -> dict | None:
+def named_models(raw: dict | None = None) -> dict:
+    """The course's named models (the schema's default of `models`) with a config's own entries
+    merged in: a config adds models or changes a named one key by key."""
+    built_in = copy.deepcopy(load_schema()["properties"]["models"]["default"])
+    own = (raw or {}).get("models")
+    return deep_merge(built_in, own) if isinstance(own, dict) else built_in
+
+
+def filled_named_models(raw: dict | None = None) -> dict:
+    """named_models with their schema defaults filled in: what training builds each from."""
+    schema = load_schema()
+    return _fill_defaults(named_models(raw), schema["properties"]["models"], schema)
+
+
+def schema_for_models(models: dict, schema: dict | None = None) -> dict:
+    """The schema with the named models wired in: an experiment's `model` must name one, and its
+    keys (and a preset's overrides for it) are those of the model's task. JSON Schema cannot look
+    a name up elsewhere in the document, so one if/then per named model is added here."""
+    effective = copy.deepcopy(schema or load_schema())
+    tasks = effective["$defs"]["task"]["enum"]
+    task_of = {name: model["task"] for name, model in models.items() if isinstance(model, dict)}
+    task_of = {name: task for name, task in task_of.items() if task in tasks}
+    experiment = effective["$defs"]["experiment"]
+    experiment["properties"]["model"] = {"enum": sorted(models)} if models else {"type": "string"}
+    experiment["allOf"] = [
+        {"if": {"properties": {"model": {"const": name}}}, "then": {"$ref": f"#/$defs/{task}_experiment"}}
+        for name, task in sorted(task_of.items())
+    ]
+    effective["$defs"]["preset"]["properties"]["models"] = {
+        **effective["$defs"]["preset"]["properties"]["models"],
+        "properties": {name: {"$ref": f"#/$defs/{task}_overrides"} for name, task in sorted(task_of.items())},
+        "additionalProperties": False,
+    }
+    return effective
+
+
+def _experiment_schema(experiment: dict, schema: dict, root: dict) -> dict | None:
+    """The branch of an experiment's schema (schema_for_models) that its model selects."""
     model = experiment.get("model") if isinstance(experiment, dict) else None
-    if model not in MODEL_DATA_FORMAT:
-        return None
-    return _resolve_ref({"$ref": f"#/$defs/{model}_experiment"}, root)
+    for branch in schema.get("allOf", []):
+        if branch["if"]["properties"]["model"].get("const") == model:
+            return _resolve_ref(branch["then"], root)
+    return None
 
 
 def _fill_defaults(instance: Any, schema: dict, root: dict) -> Any:
     """Return a copy of `instance` with every missing key that has a schema default filled in."""
     schema = _resolve_ref(schema, root)
+    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        return [_fill_defaults(item, schema["items"], root) for item in instance]
     if not isinstance(instance, dict):
         return instance
     if "allOf" in schema and "properties" in schema and "model" in schema["properties"]:
-        # an experiment: the model decides which sub-schema applies
-        sub = _experiment_schema(instance, root)
+        # an experiment: the task of its model decides which sub-schema applies
+        sub = _experiment_schema(instance, schema, root)
         if sub is not None:
             schema = sub
     result = dict(instance)
@@ -186,9 +231,10 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
     datasets = config.get("datasets", {})
     for name, dataset in datasets.items():
         errors += _download_errors(name, dataset)
+    errors += bidirectional_layer_errors(config.get("models", {}))
     for name, experiment in config.get("experiments", {}).items():
         errors += _name_errors(name)
-        errors += _dataset_errors(name, experiment, datasets)
+        errors += _dataset_errors(name, experiment, datasets, config.get("models", {}))
         errors += _preprocess_errors(name, experiment.get("preprocess", {}))
         errors += _batch_errors(name, experiment)
     errors += _scaling_errors(config)
@@ -229,19 +275,45 @@ def _fill_download_paths(config: dict) -> None:
             dataset["path"] = str(DownloadPaths.of(config["downloads_dir"], name, dataset["download"]).data)
 
 
-def _dataset_errors(name: str, experiment: dict, datasets: dict) -> list[ConfigError]:
+# Tasks that predict at every step of a sequence from the states of that step (a per-step
+# sequence-to-sequence language model): a bidirectional layer there would read the characters it
+# is to predict. None exists yet; such a task goes here when it is added.
+PER_STEP_TASKS: frozenset[str] = frozenset()
+
+
+def bidirectional_layer_errors(models: dict, per_step_tasks=PER_STEP_TASKS) -> list[ConfigError]:
+    """A bidirectional layer in a model of a per-step task would see what it predicts. Reading a
+    whole window both ways before one prediction after it (next_character, classification) is fine."""
+    errors = []
+    for name, model in models.items():
+        if model.get("task") not in per_step_tasks:
+            continue
+        for index, layer in enumerate(model.get("layers", [])):
+            if layer.get("bidirectional"):
+                errors.append(
+                    ConfigError(
+                        f"models.{name}.layers.{index}.bidirectional",
+                        f"task {model['task']} predicts at every step: a bidirectional layer would read the "
+                        "characters it is to predict",
+                    )
+                )
+    return errors
+
+
+def _dataset_errors(name: str, experiment: dict, datasets: dict, models: dict) -> list[ConfigError]:
     dataset, model = experiment.get("dataset"), experiment.get("model")
     if dataset not in datasets:
         valid = ", ".join(sorted(datasets))
         return [
             ConfigError(f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; defined: {valid}")
         ]
-    wanted = MODEL_DATA_FORMAT.get(model)
+    task = models.get(model, {}).get("task")
+    wanted = TASK_DATA_FORMAT.get(task)
     if wanted is not None and datasets[dataset].get("format") != wanted:
         return [
             ConfigError(
                 f"experiments.{name}.dataset",
-                f"model {model} needs a dataset of format {wanted!r}, "
+                f"model {model} (task {task}) needs a dataset of format {wanted!r}, "
                 f"but {dataset} has format {datasets[dataset].get('format')!r}",
             )
         ]
@@ -395,7 +467,10 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
     """
     if not isinstance(raw, dict):
         raise ConfigErrors([ConfigError("", "the configuration must be a mapping of keys")])
-    schema = load_schema()
+    models = named_models(raw)
+    if isinstance(raw.get("models"), (dict, type(None))):  # anything else stays, for the schema to refuse
+        raw = {**raw, "models": models}
+    schema = schema_for_models(models)
     if command_line:
         raw = coerce_command_line_values(raw, command_line, schema)
     errors = schema_errors(raw, schema)
@@ -403,10 +478,14 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
         raise ConfigErrors(errors)
     config = _fill_defaults(raw, schema, schema)
     preset_name = config.get("preset")
-    preset = config.get("presets", {}).get(preset_name, {}) if preset_name else {}
+    # as written (the filled-in preset would carry every default, which would hide the task's keys)
+    preset = (raw.get("presets") or {}).get(preset_name) or {} if preset_name else {}
     resolved_experiments = {}
     for name, experiment in config["experiments"].items():
-        overrides = preset.get("models", {}).get(experiment.get("model"), {}) if preset else {}
+        model = experiment["model"]
+        overrides = deep_merge(
+            preset.get("tasks", {}).get(config["models"][model]["task"], {}), preset.get("models", {}).get(model, {})
+        )
         own = raw["experiments"][name]
         merged = deep_merge(overrides, own)
         resolved_experiments[name] = _fill_defaults(merged, schema["$defs"]["experiment"], schema)
@@ -455,6 +534,11 @@ def parse_command_line_values(items: list[str] | None) -> dict:
     return values
 
 
+def experiment_task(config: dict, name: str) -> str:
+    """The task of an experiment's named model (which decides its data format and stages)."""
+    return config["models"][config["experiments"][name]["model"]]["task"]
+
+
 def experiment_settings(config: dict, name: str) -> dict:
     """Everything one experiment's stages need, self-contained (dataset included)."""
     experiments = config["experiments"]
@@ -463,9 +547,13 @@ def experiment_settings(config: dict, name: str) -> dict:
         raise ConfigError("experiments", f"no experiment named {name!r}; defined: {valid}")
     experiment = copy.deepcopy(experiments[name])
     dataset_name = experiment["dataset"]
+    model = config["models"][experiment["model"]]
     settings = {
         "name": name,
         "model": experiment["model"],
+        "task": model["task"],
+        # the recurrent stack the model is built from (training.models.build_model)
+        "architecture": {key: copy.deepcopy(model[key]) for key in ARCHITECTURE_KEYS},
         "ranks": experiment["ranks"],
         "preset": config.get("preset"),
         "preset_description": (config.get("presets", {}).get(config.get("preset")) or {}).get("description", ""),
@@ -482,15 +570,18 @@ def stage_settings(settings: dict, stage: str) -> dict:
     A stage reruns only when something it reads changes: preprocessing does not rerun when the
     number of epochs changes.
     """
-    base = {"name": settings["name"], "model": settings["model"]}
+    # the data stages depend on the task, not on which of its models trains on the data
+    base = {"name": settings["name"], "task": settings["task"]}
     if stage == "preprocess":
         return {**base, "dataset": settings["dataset"], "preprocess": settings["preprocess"]}
     if stage == "vocabulary":
         return {**base, "vocabulary": settings["vocabulary"]}
+    base["model"] = settings["model"]
     if stage == "train":
         return {
             **base,
             "ranks": settings["ranks"],
+            "architecture": settings["architecture"],
             "hyperparameters": settings["hyperparameters"],
             "training": settings["training"],
             "preset": settings.get("preset"),

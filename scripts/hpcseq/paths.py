@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPLITS = ("train", "validation", "test")
-# The data format each model reads (a dataset's `format` in the config must match it).
-MODEL_DATA_FORMAT = {"char_rnn": "text", "sentiment_lstm": "labelled_sentences"}
+# The data format each task reads (a dataset's `format` in the config must match it); the tasks
+# are those of the config schema ($defs.task).
+TASK_DATA_FORMAT = {"next_character": "text", "sequence_classification": "labelled_sentences"}
 # What the data stages write per split: cleaned text / labelled sentences as TSV (preprocess);
 # character ids as a flat array / token ids of sentences in an .npz (vocabulary).
 PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv"}
@@ -54,8 +55,8 @@ class ExperimentPaths:
     def prepared(self) -> Path:
         return self.root / "prepared"
 
-    def prepared_split(self, split: str, model: str) -> Path:
-        return prepared_split_file(self.prepared, split, MODEL_DATA_FORMAT[model])
+    def prepared_split(self, split: str, task: str) -> Path:
+        return prepared_split_file(self.prepared, split, TASK_DATA_FORMAT[task])
 
     @property
     def split_report(self) -> Path:
@@ -70,8 +71,8 @@ class ExperimentPaths:
     def encoded(self) -> Path:
         return self.root / "encoded"
 
-    def encoded_split(self, split: str, model: str) -> Path:
-        return encoded_split_file(self.encoded, split, MODEL_DATA_FORMAT[model])
+    def encoded_split(self, split: str, task: str) -> Path:
+        return encoded_split_file(self.encoded, split, TASK_DATA_FORMAT[task])
 
     @property
     def encoded_index(self) -> Path:
@@ -134,12 +135,12 @@ class ExperimentPaths:
         return self.plots / "confusion_matrix.png"
 
     # what each data stage writes, by name (the rules' named outputs)
-    def prepared_files(self, model: str) -> dict[str, Path]:
-        return {**{split: self.prepared_split(split, model) for split in SPLITS}, "report": self.split_report}
+    def prepared_files(self, task: str) -> dict[str, Path]:
+        return {**{split: self.prepared_split(split, task) for split in SPLITS}, "report": self.split_report}
 
-    def encoded_files(self, model: str) -> dict[str, Path]:
+    def encoded_files(self, task: str) -> dict[str, Path]:
         files = {"vocab": self.vocab, "index": self.encoded_index}
-        return {**files, **{split: self.encoded_split(split, model) for split in SPLITS}}
+        return {**files, **{split: self.encoded_split(split, task) for split in SPLITS}}
 
 
 def prepared_split_file(prepared_dir: str | Path, split: str, data_format: str) -> Path:

@@ -43,7 +43,7 @@ def long_config(tmp_path, account, **extra):
     config["slurm"].update(SLURM)
     config["experiments"] = {"tiny_char": config["experiments"]["tiny_char"]}
     config["experiments"]["tiny_char"]["training"].update(LONG_TRAINING)
-    config["experiments"]["tiny_char"]["hyperparameters"] = {"hidden_units": 64}
+    config["models"]["char_rnn"] = {"layers": [{"cell": "simple_rnn", "units": 64, "unroll": True}]}
     config["experiments"]["tiny_char"]["preprocess"] = {}  # the whole corpus: 2500 steps per epoch
     path.write_text(yaml.safe_dump(config))
     return path

@@ -14,13 +14,15 @@ from hpcseq.data.labelled_sentences import prepare_sentences
 from hpcseq.data.text_corpus import prepare_text_corpus
 from hpcseq.data.vocabulary import build_vocabulary
 from hpcseq.paths import ExperimentPaths
-from tests.conftest import SHAKESPEARE, UMICH
+from tests.conftest import MACBETH, SHAKESPEARE, TINY_LECTURE_MODELS, UMICH
 
 TINY_CONFIG = {
     "preset": None,
+    "models": TINY_LECTURE_MODELS,
     "datasets": {
         "shakespeare": {"format": "text", "path": str(SHAKESPEARE)},
         "umich": {"format": "labelled_sentences", "path": str(UMICH)},
+        "macbeth": {"format": "text", "path": str(MACBETH)},
     },
     "experiments": {
         "char": {
@@ -28,7 +30,6 @@ TINY_CONFIG = {
             "dataset": "shakespeare",
             "ranks": 1,
             "preprocess": {"max_characters": 20000},
-            "hyperparameters": {"hidden_units": 32},
             "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 40, "steps_per_execution": 8},
             "evaluation": {"sample_length": 20, "temperatures": [0.7]},
         },
@@ -37,7 +38,7 @@ TINY_CONFIG = {
             "dataset": "umich",
             "ranks": 1,
             "preprocess": {"max_lines": 2000},
-            "hyperparameters": {"embedding_dim": 16, "lstm_units": 8, "sentence_length": 20},
+            "hyperparameters": {"sentence_length": 20},
             "training": {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 10},
         },
     },
@@ -58,7 +59,7 @@ def tiny_settings(name: str, **overrides) -> dict:
 
 def prepare(settings: dict, results_dir) -> ExperimentPaths:
     paths = ExperimentPaths.of(results_dir, settings["name"])
-    if settings["model"] == "char_rnn":
+    if settings["task"] == "next_character":
         prepare_text_corpus(settings, paths.prepared)
     else:
         prepare_sentences(settings, paths.prepared)

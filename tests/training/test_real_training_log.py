@@ -14,8 +14,8 @@ from tests.training.conftest import prepare, tiny_settings
 from tests.training.test_train import metrics_of, run_stage, summary_of
 
 METRICS = {
-    "char_rnn": ("loss", "val_loss", "sparse_categorical_accuracy", "val_sparse_categorical_accuracy"),
-    "sentiment_lstm": ("loss", "val_loss", "accuracy", "val_accuracy"),
+    "next_character": ("loss", "val_loss", "sparse_categorical_accuracy", "val_sparse_categorical_accuracy"),
+    "sequence_classification": ("loss", "val_loss", "accuracy", "val_accuracy"),
 }
 
 
@@ -31,7 +31,7 @@ def test_the_console_of_a_real_training_agrees_with_its_metrics_and_summary(tmp_
     assert [epoch["epoch"] for epoch in shown] == [record["epoch"] for record in records] == [1, 2]
     for epoch, record in zip(shown, records, strict=True):
         assert epoch["epochs"] == record["epochs"] == summary["epochs"] == 2
-        for key in METRICS[settings["model"]]:
+        for key in METRICS[settings["task"]]:
             assert epoch[key] == round(record[key], 4), key
         assert epoch["samples_per_second"] == round(record["samples_per_second"])
         assert epoch["epoch_seconds"] == round(record["epoch_seconds"], 1)

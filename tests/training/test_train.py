@@ -223,7 +223,7 @@ def test_evaluation_of_both_models(char_experiment, sentiment_experiment):
         run_stage("evaluate", settings, paths.results_dir)
         result = json.loads(paths.eval_metrics.read_text())
         assert paths.samples.is_file()
-        if settings["model"] == "char_rnn":
+        if settings["task"] == "next_character":
             model = result["model_metrics"]
             assert model["perplexity"] == pytest.approx(2.718281828 ** model["loss"], rel=1e-6)
             assert model["bits_per_character"] == pytest.approx(model["loss"] / 0.693147, rel=1e-4)

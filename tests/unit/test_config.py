@@ -18,8 +18,8 @@ SHIPPED = REPO_ROOT / "config" / "config.yaml"
 
 SCHEMA = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
 # the schema is still growing, so the key lists come from the file itself (read here with plain YAML)
-CHAR_TRAINING_KEYS = sorted(SCHEMA["$defs"]["char_rnn_training"]["properties"])
-CHAR_PREPROCESS_KEYS = sorted(SCHEMA["$defs"]["char_rnn_preprocess"]["properties"])
+CHAR_TRAINING_KEYS = sorted(SCHEMA["$defs"]["next_character_training"]["properties"])
+CHAR_PREPROCESS_KEYS = sorted(SCHEMA["$defs"]["next_character_preprocess"]["properties"])
 EXPERIMENT_SECTIONS = {"preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm"}
 
 
@@ -44,6 +44,26 @@ def base_raw(tmp_path=None) -> dict:
             "words": {"model": "sentiment_lstm", "dataset": "sentences"},
         },
     }
+
+
+# The lecture's recurrent layers, as the built-in named models hold them with defaults filled.
+LECTURE_SIMPLE_RNN = {
+    "cell": "simple_rnn",
+    "units": 128,
+    "bidirectional": False,
+    "dropout": 0,
+    "recurrent_dropout": 0,
+    "unroll": True,
+}
+LECTURE_SENTIMENT_LSTM = {
+    "task": "sequence_classification",
+    "description": C.named_models()["sentiment_lstm"]["description"],
+    "embedding": 128,
+    "spatial_dropout": 0.2,
+    "layers": [
+        {"cell": "lstm", "units": 64, "bidirectional": False, "dropout": 0.2, "recurrent_dropout": 0.2, "unroll": False}
+    ],
+}
 
 
 def config_errors(raw) -> list[ConfigError]:
@@ -71,6 +91,9 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
         "shakespeare_char_rnn",
         "umich_sentiment_lstm",
         "umich_sentiment_lstm_random_split",
+        "macbeth_char_rnn",
+        "umich_sentiment_bilstm",
+        "umich_sentiment_stacked",
     }
     assert config["results_dir"] == "results" and config["logs_dir"] == "logs"
     assert config["local_launcher"] == "horovodrun"
@@ -86,9 +109,8 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
     assert char["training"]["optimizer"] == "rmsprop"
     assert char["training"]["learning_rate"] == 0.001
     assert {"learning_rate", "epochs", "batch_size", "optimizer"} <= set(CHAR_TRAINING_KEYS)
-    assert char["hyperparameters"]["hidden_units"] == 128
-    assert char["hyperparameters"]["sequence_length"] == 10
-    assert char["hyperparameters"]["step"] == 1
+    assert config["models"]["char_rnn"]["layers"] == [LECTURE_SIMPLE_RNN]
+    assert char["hyperparameters"] == {"sequence_length": 10, "step": 1}
     assert sorted(char["preprocess"]) == CHAR_PREPROCESS_KEYS
     assert {
         key: char["preprocess"][key]
@@ -126,11 +148,10 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
         assert words["training"]["batch_size"] == 32
         assert words["training"]["optimizer"] == "adam"
         assert words["training"]["max_steps_per_epoch"] is None
-        assert words["hyperparameters"]["embedding_dim"] == 128
-        assert words["hyperparameters"]["lstm_units"] == 64
-        assert words["hyperparameters"]["sentence_length"] == 40
+        assert words["hyperparameters"] == {"sentence_length": 40, "padding": "pre"}
         assert words["vocabulary"]["max_words"] == 2000
         assert words["vocabulary"]["min_count"] == 1
+    assert config["models"]["sentiment_lstm"] == LECTURE_SENTIMENT_LSTM
 
 
 def test_preset_null_gives_the_lecture_defaults():
@@ -142,14 +163,11 @@ def test_preset_null_gives_the_lecture_defaults():
     assert char["training"]["learning_rate"] == 0.001
     assert char["training"]["max_steps_per_epoch"] is None
     assert char["hyperparameters"]["sequence_length"] == 10
-    assert char["hyperparameters"]["hidden_units"] == 128
 
     words = config["experiments"]["umich_sentiment_lstm"]
     assert words["training"]["epochs"] == 10
     assert words["training"]["batch_size"] == 32
     assert words["training"]["optimizer"] == "adam"
-    assert words["hyperparameters"]["embedding_dim"] == 128
-    assert words["hyperparameters"]["lstm_units"] == 64
     assert words["hyperparameters"]["sentence_length"] == 40
     assert words["vocabulary"]["max_words"] == 2000
 
@@ -328,13 +346,13 @@ def test_missing_required_keys():
 def test_several_problems_are_reported_together():
     raw = base_raw()
     raw["experiments"]["chars"]["training"] = {"lerning_rate": 0.01, "epochs": -1}
-    raw["experiments"]["words"]["hyperparameters"] = {"lstm_units": "many"}
+    raw["experiments"]["words"]["hyperparameters"] = {"sentence_length": "many"}
     raw["local_launcher"] = "pbs"
     errors = config_errors(raw)
     assert {e.key for e in errors} == {
         "experiments.chars.training.lerning_rate",
         "experiments.chars.training.epochs",
-        "experiments.words.hyperparameters.lstm_units",
+        "experiments.words.hyperparameters.sentence_length",
         "local_launcher",
     }
 
@@ -508,10 +526,11 @@ def test_stage_settings_contain_what_each_stage_reads():
     vocabulary = C.stage_settings(settings, "vocabulary")
     assert vocabulary["vocabulary"] == settings["vocabulary"]
     assert vocabulary["vocabulary"]["unseen"] == "unknown"
-    assert set(vocabulary) == {"name", "model", "vocabulary"}
+    assert set(vocabulary) == {"name", "task", "vocabulary"}  # not the model: the data are the task's
 
     train = C.stage_settings(settings, "train")
     assert train["hyperparameters"]["sequence_length"] == 10 and train["ranks"] == 2
+    assert train["model"] == "char_rnn" and train["architecture"] == settings["architecture"]
     assert "evaluation" not in train
 
     evaluate = C.stage_settings(settings, "evaluate")
@@ -680,3 +699,164 @@ def test_rank_counts_from_the_command_line_are_typed():
     command_line = C.parse_command_line_values(["scaling={experiments: [chars], ranks: [1, 2, 8]}"])
     config = C.validate_config(C.deep_merge(base_raw(), command_line), command_line=command_line)
     assert config["scaling"]["ranks"] == [1, 2, 8]
+
+
+# ------------------------------------------------------------------------- named models, tasks
+
+
+def with_model(raw: dict, name: str, **model) -> dict:
+    raw = copy.deepcopy(raw)
+    raw.setdefault("models", {})[name] = model
+    return raw
+
+
+GRU = {"task": "sequence_classification", "embedding": 8, "layers": [{"cell": "gru", "units": 4}]}
+
+
+def test_the_shipped_experiments_name_the_course_models_and_get_their_tasks_presets():
+    config = C.load_config(SHIPPED)
+    models = {name: experiment["model"] for name, experiment in config["experiments"].items()}
+    assert models["macbeth_char_rnn"] == models["shakespeare_char_rnn"] == "char_rnn"
+    assert models["umich_sentiment_bilstm"] == "sentiment_bilstm"
+    assert models["umich_sentiment_stacked"] == "sentiment_stacked_bilstm"
+    macbeth = config["experiments"]["macbeth_char_rnn"]
+    assert macbeth["training"]["epochs"] == 5 and macbeth["training"]["max_steps_per_epoch"] == 1500  # quick
+    assert macbeth["training"]["batch_size"] == 128 and macbeth["training"]["optimizer"] == "rmsprop"
+    defaults = {name for name, experiment in config["experiments"].items() if experiment["default_target"]}
+    assert defaults == {
+        "shakespeare_char_rnn",
+        "umich_sentiment_lstm",
+        "umich_sentiment_lstm_random_split",
+        "macbeth_char_rnn",
+    }  # make run stays well under 10 minutes on 2 cores
+    for name in ("umich_sentiment_bilstm", "umich_sentiment_stacked"):
+        assert config["experiments"][name]["preprocess"]["split"] == "grouped"
+        assert config["experiments"][name]["training"]["epochs"] == 5
+    lecture = C.load_config(SHIPPED, overrides={"preset": "lecture"})["experiments"]
+    assert lecture["macbeth_char_rnn"]["training"]["global_batch_size"] == 128
+    assert lecture["umich_sentiment_stacked"]["training"]["epochs"] == 10
+
+
+def test_the_course_models_hold_the_course_layers():
+    models = C.validate_config(base_raw())["models"]
+    assert set(models) == {"char_rnn", "char_gru", "sentiment_lstm", "sentiment_bilstm", "sentiment_stacked_bilstm"}
+    bilstm = models["sentiment_bilstm"]
+    assert (bilstm["embedding"], bilstm["spatial_dropout"]) == (128, 0.2)  # the lecture's embedding
+    assert [(layer["cell"], layer["units"], layer["bidirectional"]) for layer in bilstm["layers"]] == [
+        ("lstm", 64, True)
+    ]
+    stacked = models["sentiment_stacked_bilstm"]["layers"]
+    assert [(layer["units"], layer["bidirectional"]) for layer in stacked] == [(64, True), (32, True)]
+    assert all(layer["recurrent_dropout"] == 0 for layer in bilstm["layers"] + stacked)  # cuDNN's fused kernel
+
+
+def test_settings_carry_the_task_and_architecture_of_the_named_model():
+    settings = C.experiment_settings(C.validate_config(base_raw()), "words")
+    assert settings["task"] == "sequence_classification"
+    assert set(settings["architecture"]) == set(C.ARCHITECTURE_KEYS)
+    assert settings["architecture"]["layers"][0]["recurrent_dropout"] == 0.2
+
+
+def test_a_config_adds_a_model_and_changes_a_named_one_key_by_key():
+    raw = with_model(base_raw(), "sentiment_gru", **GRU)
+    raw["models"]["char_rnn"] = {"layers": [{"cell": "gru", "units": 16}]}
+    raw["experiments"]["gru"] = {"model": "sentiment_gru", "dataset": "sentences"}
+    config = C.validate_config(raw)
+    assert config["models"]["char_rnn"]["embedding"] == "one_hot"  # kept
+    assert config["models"]["char_rnn"]["layers"][0]["cell"] == "gru"  # the list replaced whole
+    gru = config["experiments"]["gru"]
+    assert gru["training"]["epochs"] == 10  # the default: preset short names sentiment_lstm, not this model
+    assert gru["vocabulary"]["max_words"] == 2000
+    assert C.experiment_task(config, "gru") == "sequence_classification"
+
+
+def test_presets_by_task_apply_to_every_model_of_the_task_and_by_model_win():
+    raw = base_raw()
+    raw["presets"]["short"]["tasks"] = {"sequence_classification": {"training": {"epochs": 4, "batch_size": 8}}}
+    raw = with_model(raw, "sentiment_gru", **GRU)
+    raw["experiments"]["gru"] = {"model": "sentiment_gru", "dataset": "sentences"}
+    experiments = C.validate_config(raw)["experiments"]
+    assert experiments["gru"]["training"]["epochs"] == 4  # the task's
+    assert experiments["words"]["training"]["epochs"] == 2  # the named model's beats the task's
+    assert experiments["words"]["training"]["batch_size"] == 8  # the task's where the model's says nothing
+
+
+@pytest.mark.parametrize(
+    ("layer", "key", "words"),
+    [
+        ({"cell": "transformer", "units": 4}, "models.bad.layers.0.cell", "'transformer' is not one of"),
+        ({"cell": "gru", "units": 0}, "models.bad.layers.0.units", "less than the minimum of 1"),
+        ({"cell": "gru", "units": 4, "dropout": 1.0}, "models.bad.layers.0.dropout", "maximum of 1"),
+        ({"cell": "gru", "units": 4, "recurrent_dropout": -0.1}, "models.bad.layers.0.recurrent_dropout", "minimum"),
+        ({"cell": "gru", "units": 4, "return_sequences": True}, "models.bad.layers.0.return_sequences", "unknown key"),
+    ],
+)
+def test_a_recurrent_layer_that_makes_no_sense_is_refused_by_key(layer, key, words):
+    error = single_error(with_model(base_raw(), "bad", **{**GRU, "layers": [layer]}))
+    assert error.key == key
+    assert words in str(error)
+
+
+def test_a_model_needs_a_known_task_and_an_embedding_that_is_one_hot_or_a_size():
+    errors = config_errors(with_model(base_raw(), "bad", task="translation", embedding="onehot", layers=[]))
+    messages = {error.key: str(error) for error in errors}
+    assert "'translation' is not one of 'next_character', 'sequence_classification'" in messages["models.bad.task"]
+    assert "does not match the pattern ^one_hot$" in messages["models.bad.embedding"]
+    assert "should be non-empty" in messages["models.bad.layers"]
+    error = single_error(with_model(base_raw(), "bad", **{**GRU, "embedding": 0}))
+    assert error.key == "models.bad.embedding"
+
+
+def test_models_must_be_a_mapping_of_named_models():
+    raw = base_raw()
+    raw["models"] = ["char_rnn"]
+    assert single_error(raw).key == "models"
+    raw["models"] = {"odd": 3}
+    assert single_error(raw).key == "models.odd"
+
+
+def test_an_experiment_names_a_defined_model_and_takes_the_keys_of_its_task():
+    raw = base_raw()
+    raw["experiments"]["words"]["model"] = "sentiment_transformer"
+    error = single_error(raw)
+    assert error.key == "experiments.words.model"
+    assert "'sentiment_bilstm'" in str(error) and "'char_rnn'" in str(error)
+
+    raw = base_raw()
+    raw["experiments"]["words"]["model"] = "sentiment_bilstm"
+    raw["experiments"]["words"]["vocabulary"] = {"unknown_characters": "skip"}  # a next_character key
+    assert single_error(raw).key == "experiments.words.vocabulary.unknown_characters"
+
+    raw = base_raw()
+    raw["experiments"]["words"]["model"] = "char_gru"  # a next-character model on labelled sentences
+    error = single_error(raw)
+    assert error.key == "experiments.words.dataset"
+    assert "model char_gru (task next_character) needs a dataset of format 'text'" in str(error)
+
+
+def test_preset_overrides_name_defined_models_and_follow_their_task():
+    raw = base_raw()
+    raw["presets"]["short"]["models"]["nope"] = {"training": {"epochs": 1}}
+    assert single_error(raw).key == "presets.short.models.nope"
+    raw = base_raw()
+    raw["presets"]["short"]["models"]["sentiment_bilstm"] = {"vocabulary": {"unknown_characters": "skip"}}
+    assert single_error(raw).key == "presets.short.models.sentiment_bilstm.vocabulary.unknown_characters"
+
+
+def test_a_bidirectional_layer_is_refused_where_a_task_predicts_at_every_step():
+    # No per-step task exists yet (PER_STEP_TASKS is empty): a hypothetical one stands in for it.
+    models = {
+        "seq2seq": {"task": "per_step", "layers": [{"cell": "lstm", "bidirectional": False}, {"bidirectional": True}]}
+    }
+    [error] = C.bidirectional_layer_errors(models, per_step_tasks={"per_step"})
+    assert error.key == "models.seq2seq.layers.1.bidirectional"
+    assert "would read the characters it is to predict" in str(error)
+    assert C.bidirectional_layer_errors(models) == []  # reading a whole window both ways is fine
+
+
+def test_the_schema_tasks_are_those_with_a_data_format():
+    from hpcseq.paths import TASK_DATA_FORMAT
+
+    assert set(C.load_schema()["$defs"]["task"]["enum"]) == set(TASK_DATA_FORMAT)
+    for task in TASK_DATA_FORMAT:
+        assert f"{task}_experiment" in C.load_schema()["$defs"] and f"{task}_overrides" in C.load_schema()["$defs"]

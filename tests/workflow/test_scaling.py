@@ -64,7 +64,8 @@ def test_a_normal_run_leaves_the_study_out_and_a_cluster_gets_nodes_per_rank_cou
         "slurm={account: training2543}",
         # one whole JSC node each (JSC charges whole nodes); the study's 1 rank is allowed on part of one
         "experiments={shakespeare_char_rnn: {ranks: 4}, umich_sentiment_lstm: {ranks: 4}, "
-        "umich_sentiment_lstm_random_split: {ranks: 4}}",
+        "umich_sentiment_lstm_random_split: {ranks: 4}, macbeth_char_rnn: {ranks: 4}, "
+        "umich_sentiment_bilstm: {ranks: 4}, umich_sentiment_stacked: {ranks: 4}}",
     )  # fmt: skip
     planned = result.stdout
     assert planned.count("rule scaling_train:") == 2 and "rule scaling_table:" in planned

@@ -73,8 +73,11 @@ LOGS = config["logs_dir"]
 BENCHMARKS = config["benchmarks_dir"]
 JOBS = config["jobs_dir"]
 EXPERIMENTS = sorted(config["experiments"])
-CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["model"] == "char_rnn"]
-SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["model"] == "sentiment_lstm"]
+# by task: the data stages differ (hpcseq.paths.TASK_DATA_FORMAT)
+CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "next_character"]
+SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "sequence_classification"]
+# the experiments of a plain run (and of its summary); the others run by target (all_experiments)
+DEFAULT_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["default_target"]]
 CLUSTERS = sorted(config["clusters"])
 DOWNLOADED_DATASETS = sorted(name for name, dataset in config["datasets"].items() if "download" in dataset)
 CONFIG_FILE = str(Path(workflow.configfiles[-1]) if workflow.configfiles else REPO_ROOT / "config" / "config.yaml")
@@ -127,18 +130,18 @@ def logged(command):
 # Result paths -------------------------------------------------------------------------------
 
 
-def model_of(wildcards):
-    return config["experiments"][wildcards.experiment]["model"]
+def task_of(wildcards):
+    return hpcseq_config.experiment_task(config, wildcards.experiment)
 
 
 def prepared_inputs(wildcards):
-    """The preprocessing outputs of an experiment (their names depend on its model)."""
-    return list(experiment_paths(wildcards.experiment).prepared_files(model_of(wildcards)).values())
+    """The preprocessing outputs of an experiment (their names depend on its task)."""
+    return list(experiment_paths(wildcards.experiment).prepared_files(task_of(wildcards)).values())
 
 
 def encoded_inputs(wildcards):
-    """The vocabulary outputs of an experiment (their names depend on its model)."""
-    return list(experiment_paths(wildcards.experiment).encoded_files(model_of(wildcards)).values())
+    """The vocabulary outputs of an experiment (their names depend on its task)."""
+    return list(experiment_paths(wildcards.experiment).encoded_files(task_of(wildcards)).values())
 
 
 def results_dir_of_output(output_name):
@@ -165,16 +168,19 @@ def sbatch_file(cluster="{cluster}", experiment="{experiment}"):
     return f"{JOBS}/{cluster}/{experiment}.sbatch"
 
 
-def all_targets():
+def experiment_targets(names):
+    """Each experiment's evaluation and plots."""
     targets = []
-    for name in EXPERIMENTS:
+    for name in names:
         paths = experiment_paths(name)
         targets += [str(paths.eval_metrics), str(paths.training_curves)]
         if name in SENTENCE_EXPERIMENTS:
             targets.append(str(paths.confusion_matrix))
-    targets.append(str(summary_file(RESULTS)))
-    targets += fitting_job_scripts()
     return targets
+
+
+def all_targets():
+    return experiment_targets(DEFAULT_EXPERIMENTS) + [str(summary_file(RESULTS))] + fitting_job_scripts()
 
 
 def fitting_job_scripts():

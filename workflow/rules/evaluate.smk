@@ -1,4 +1,4 @@
-# Stage 4: test metrics next to a baseline, samples (char_rnn), then plots in the workflow env.
+# Stage 4: test metrics next to a baseline, samples (next_character models), then plots in the workflow env.
 
 
 rule evaluate:

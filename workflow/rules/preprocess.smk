@@ -6,7 +6,7 @@ rule preprocess_text:
     input:
         dataset_path,
     output:
-        **EXPERIMENT.prepared_files("char_rnn"),
+        **EXPERIMENT.prepared_files("next_character"),
     log:
         f"{LOGS}/preprocess/{{experiment}}.log",
     benchmark:
@@ -28,7 +28,7 @@ rule preprocess_text:
 
 use rule preprocess_text as preprocess_sentences with:
     output:
-        **EXPERIMENT.prepared_files("sentiment_lstm"),
+        **EXPERIMENT.prepared_files("sequence_classification"),
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
     localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`

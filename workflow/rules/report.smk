@@ -3,7 +3,7 @@
 
 rule summary:
     input:
-        [experiment_paths(name).eval_metrics for name in EXPERIMENTS],
+        [experiment_paths(name).eval_metrics for name in DEFAULT_EXPERIMENTS],
     output:
         report(
             summary_file(RESULTS),
@@ -18,7 +18,7 @@ rule summary:
     params:
         python=WORKFLOW_PYTHON,
         results=lambda wildcards, output: str(Path(output[0]).parent),
-        experiments=EXPERIMENTS,
+        experiments=DEFAULT_EXPERIMENTS,
     shell:
         "{params.python:q} -m hpcseq summary --results-dir {params.results:q} --output {output:q} "
         "{params.experiments:q} > {log:q} 2>&1"

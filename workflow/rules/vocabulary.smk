@@ -5,7 +5,7 @@ rule vocabulary_characters:
     input:
         prepared_inputs,
     output:
-        **EXPERIMENT.encoded_files("char_rnn"),
+        **EXPERIMENT.encoded_files("next_character"),
     log:
         f"{LOGS}/vocabulary/{{experiment}}.log",
     benchmark:
@@ -27,7 +27,7 @@ rule vocabulary_characters:
 
 use rule vocabulary_characters as vocabulary_words with:
     output:
-        **EXPERIMENT.encoded_files("sentiment_lstm"),
+        **EXPERIMENT.encoded_files("sequence_classification"),
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
     localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`

@@ -39,7 +39,7 @@ UNSEEN_KEY = "vocabulary.unseen"  # the setting, as messages name it
 UNKNOWN, REFUSE, SKIP = "unknown", "refuse", "skip"  # its values (skip: characters only)
 UNSEEN_LISTED_WORDS = 10  # the most frequent unseen words a split's record names
 CHUNK_CHARS = 1 << 22
-TEXT, SENTENCES = "text", "labelled_sentences"  # the data formats (paths.MODEL_DATA_FORMAT)
+TEXT, SENTENCES = "text", "labelled_sentences"  # the data formats (paths.TASK_DATA_FORMAT)
 
 
 def id_dtype(size: int) -> np.dtype:
@@ -330,7 +330,7 @@ def build_word_vocabulary_and_encode(
 
 
 def build_vocabulary(settings: dict, prepared_dir, vocab_path, encoded_dir) -> dict:
-    if settings["model"] == "char_rnn":
+    if settings["task"] == "next_character":
         return build_char_vocabulary_and_encode(settings, prepared_dir, vocab_path, encoded_dir)
     return build_word_vocabulary_and_encode(settings, prepared_dir, vocab_path, encoded_dir)
 

@@ -84,6 +84,16 @@ def _char_settings(corpus: Path, max_steps: int | None = None) -> dict:
     return config_module.experiment_settings(config_module.validate_config(raw), "bench")
 
 
+def lecture_model(name: str, vocabulary_size: int, hyperparameters: dict):
+    """One of the lecture's named models (char_rnn, sentiment_lstm), built as training builds it."""
+    from hpcseq import config as config_module
+    from hpcseq.training.models import build_model
+
+    model = config_module.filled_named_models()[name]
+    architecture = {key: model[key] for key in config_module.ARCHITECTURE_KEYS}
+    return build_model(name, model["task"], architecture, vocabulary_size, hyperparameters)
+
+
 # ------------------------------------------------------------------------------- measurements
 
 
@@ -204,12 +214,11 @@ def task_train_char(approach: str, corpus: str, workdir: str, steps: int) -> dic
     from hpcseq.data.vocabulary import load_char_ids, load_vocabulary
     from hpcseq.paths import ExperimentPaths
     from hpcseq.training import inputs
-    from hpcseq.training.models import build_model
 
     paths = ExperimentPaths.of(workdir, "bench")
     ids = load_char_ids(paths.encoded, "train")
     vocabulary = load_vocabulary(paths.vocab)
-    model = build_model("char_rnn", vocabulary.size, {"hidden_units": 128, "sequence_length": 10, "unroll": True})
+    model = lecture_model("char_rnn", vocabulary.size, {"sequence_length": 10})
     model.compile(loss="sparse_categorical_crossentropy", optimizer="rmsprop", steps_per_execution=32)
     total = inputs.window_count(len(ids), 10, 1) // batch
     model.fit(inputs.char_training_dataset(ids, 10, 1, batch, total, 42, 0, 0, 64), epochs=1, verbose=0)
@@ -226,23 +235,14 @@ def task_train_sentiment(approach: str, workdir: str, epochs: int) -> dict:
     from hpcseq.data.vocabulary import load_sentences, load_vocabulary
     from hpcseq.paths import ExperimentPaths
     from hpcseq.training import inputs
-    from hpcseq.training.models import build_model
 
     tf.keras.utils.set_random_seed(1)
     paths = ExperimentPaths.of(workdir, "senti")
     flat, offsets, labels = load_sentences(paths.encoded, "train")
     vocabulary = load_vocabulary(paths.vocab)
-    hp = {
-        "embedding_dim": 128,
-        "spatial_dropout": 0.2,
-        "lstm_units": 64,
-        "dropout": 0.2,
-        "recurrent_dropout": 0.2,
-        "sentence_length": 40,
-    }
     matrix = inputs.pad_sentences(flat, offsets, 40, "pre")
     batch = 32
-    model = build_model("sentiment_lstm", vocabulary.size, hp)
+    model = lecture_model("sentiment_lstm", vocabulary.size, {"sentence_length": 40})
     times = []
     if approach == "lecture":
         # the lecture: padded arrays in memory, model.fit(X, y, batch_size=32)

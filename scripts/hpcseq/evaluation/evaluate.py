@@ -1,11 +1,11 @@
 """Evaluation of a trained model on the held-out split, next to a baseline.
 
-char_rnn: test loss, perplexity and bits per character next to a unigram model of the
-training split, and text sampled from fixed seed strings (greedy and with temperatures). Generated
-text never holds the unknown id (characters unseen in training): its probability is set to 0 before
-each choice, so a sample is made of training characters only; a seed window that holds it shows it
-as U+FFFD (vocabulary.UNKNOWN_MARKER).
-sentiment_lstm: accuracy, precision, recall, F1 and the confusion matrix next to the majority
+next_character models: test loss, perplexity and bits per character next to a unigram model
+of the training split, and text sampled from fixed seed strings (greedy and with temperatures).
+Generated text never holds the unknown id (characters unseen in training): its probability is set
+to 0 before each choice, so a sample is made of training characters only; a seed window that holds
+it shows it as U+FFFD (vocabulary.UNKNOWN_MARKER).
+sequence_classification models: accuracy, precision, recall, F1 and the confusion matrix next to the majority
 class, on the whole test split and separately on test sentences that do / do not also occur in
 training (the number that tells whether the model generalises).
 """
@@ -104,7 +104,7 @@ def sample_texts(model, vocabulary: CharVocabulary, settings: dict, log) -> list
     return jobs
 
 
-def evaluate_char_rnn(settings: dict, paths: ExperimentPaths, model, vocabulary: CharVocabulary, log) -> dict:
+def evaluate_next_character(settings: dict, paths: ExperimentPaths, model, vocabulary: CharVocabulary, log) -> dict:
     hp = settings["hyperparameters"]
     lengths = {split: char_split_length(paths.encoded, split) for split in ("validation", "test")}
     split = held_out_split(settings, lengths)
@@ -112,7 +112,7 @@ def evaluate_char_rnn(settings: dict, paths: ExperimentPaths, model, vocabulary:
     windows = inputs.window_count(len(ids), hp["sequence_length"], hp["step"])
     if windows < 1:
         raise InputDataError(
-            paths.encoded_split(split, settings["model"]),
+            paths.encoded_split(split, settings["task"]),
             f"the {split} split has {len(ids)} characters, too few for one window of {hp['sequence_length']}+1",
         )
     dataset = inputs.char_eval_dataset(ids, hp["sequence_length"], hp["step"], settings["evaluation"]["batch_size"])
@@ -125,7 +125,8 @@ def evaluate_char_rnn(settings: dict, paths: ExperimentPaths, model, vocabulary:
     unseen = encoded_index(paths.encoded)["splits"][split]
     result = {
         "experiment": settings["name"],
-        "model": "char_rnn",
+        "model": settings["model"],
+        "task": settings["task"],
         "evaluated_split": split,
         "evaluated_split_note": None
         if split == "test"
@@ -184,7 +185,7 @@ def _prediction_examples(name, split, token_lists, labels, probabilities, predic
     return "\n".join(lines)
 
 
-def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> dict:
+def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) -> dict:
     hp, evaluation = settings["hyperparameters"], settings["evaluation"]
     flat, offsets, labels = load_sentences(paths.encoded, "test")
     split = "test"
@@ -195,11 +196,11 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
     dataset = inputs.sentence_eval_dataset(matrix, labels, evaluation["batch_size"])
     probabilities = model.predict(dataset, verbose=0).reshape(-1)
     predicted = (probabilities >= evaluation["threshold"]).astype(np.int64)
-    train_labels, train_tokens = read_prepared(paths.prepared_split("train", settings["model"]))
-    test_labels, test_tokens = read_prepared(paths.prepared_split(split, settings["model"]))
+    train_labels, train_tokens = read_prepared(paths.prepared_split("train", settings["task"]))
+    test_labels, test_tokens = read_prepared(paths.prepared_split(split, settings["task"]))
     if list(test_labels) != labels.tolist():
         raise InputDataError(
-            paths.encoded_split(split, settings["model"]),
+            paths.encoded_split(split, settings["task"]),
             f"does not match {paths.prepared_split(split, settings['model'])}: rerun the vocabulary stage",
         )
     seen_keys = {" ".join(tokens) for tokens in train_tokens}
@@ -208,7 +209,8 @@ def evaluate_sentiment(settings: dict, paths: ExperimentPaths, model, log) -> di
     majority = metrics.majority_class(train_labels)
     result = {
         "experiment": settings["name"],
-        "model": "sentiment_lstm",
+        "model": settings["model"],
+        "task": settings["task"],
         "evaluated_split": split,
         "split_method": settings["preprocess"]["split"],
         "model_metrics": metrics.classification_metrics(labels, predicted),
@@ -266,10 +268,10 @@ def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
         raise InputDataError(paths.final_model, "no trained model: run the train stage first")
     model = load_model(paths.final_model)
     vocabulary = load_vocabulary(paths.vocab)
-    if settings["model"] == "char_rnn":
-        result = evaluate_char_rnn(settings, paths, model, vocabulary, log)
+    if settings["task"] == "next_character":
+        result = evaluate_next_character(settings, paths, model, vocabulary, log)
     else:
-        result = evaluate_sentiment(settings, paths, model, log)
+        result = evaluate_classification(settings, paths, model, log)
     summary_path = paths.training_summary
     if summary_path.is_file():
         training = json.loads(summary_path.read_text(encoding="utf-8"))

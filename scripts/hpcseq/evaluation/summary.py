@@ -120,8 +120,9 @@ def experiment_section(name: str, result: dict) -> str:
     if result.get("evaluated_split_note"):
         lines += [f"*Note:* {result['evaluated_split_note']}", ""]
     lines += ["| metric | value |", "| --- | --- |"]
-    lines += _char_rows(result) if result["model"] == "char_rnn" else _sentiment_rows(result)
-    if result["model"] == "char_rnn":
+    next_character = result["task"] == "next_character"
+    lines += _char_rows(result) if next_character else _sentiment_rows(result)
+    if next_character:
         lines += ["", "Samples (greedy, then with temperature):", ""]
         for sample in result.get("samples", []):
             text = (sample["window"] + "|" + sample["text"]).replace("\n", " ")

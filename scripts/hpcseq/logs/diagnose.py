@@ -219,8 +219,9 @@ def gpu_out_of_memory(facts: Facts) -> Diagnosis | None:
         "A GPU ran out of memory (the model, a batch or its activations did not fit).",
         Evidence.of(best),
         _join(
-            "Lower training.batch_size (per rank; or global_batch_size) or the model's size (hidden_units, "
-            "sequence_length, lstm_units) in the config. Check that every rank has a GPU of its own (one rank "
+            "Lower training.batch_size (per rank; or global_batch_size) or the model's size (the units of "
+            "its layers under models.<name>, hyperparameters.sequence_length) in the config. Check that "
+            "every rank has a GPU of its own (one rank "
             "per GPU: the `GPU n` in the log's first training line, CUDA_VISIBLE_DEVICES) and that no other "
             "process uses it (nvidia-smi on the node).",
             checkpoint_text(facts),

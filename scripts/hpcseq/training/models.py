@@ -1,53 +1,122 @@
-"""Model builders, one per model name; hyperparameters come from the experiment's config."""
+"""One builder for every named model: a task's input and output around a recurrent stack.
+
+A named model (config `models:`) is a task and an architecture: an embedding (one-hot or learned),
+optional spatial dropout, recurrent layers (simple_rnn, gru, lstm; bidirectional or not), every
+one but the last returning its sequence. The lecture's two models are two such descriptions and
+build exactly the layers (names, initialisers, order) of the lecture code.
+"""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-
-def build_char_rnn(vocabulary_size: int, hyperparameters: dict) -> tf.keras.Model:
-    """The lecture's model: one-hot characters -> SimpleRNN(128, unrolled) -> Dense softmax.
-
-    The one-hot encoding happens inside the model, through a frozen identity embedding (row i of
-    the identity matrix is the one-hot vector of id i), so the input pipeline carries 1 byte per
-    character instead of a vocabulary-sized bool vector; the computation is the lecture's.
-    """
-    length = hyperparameters["sequence_length"]
-    inputs = tf.keras.Input(shape=(length,), dtype=tf.int32, name="char_ids")
-    one_hot = tf.keras.layers.Embedding(
-        vocabulary_size, vocabulary_size, embeddings_initializer="identity", trainable=False, name="one_hot"
-    )(inputs)
-    hidden = tf.keras.layers.SimpleRNN(
-        hyperparameters["hidden_units"], return_sequences=False, unroll=hyperparameters["unroll"], name="simple_rnn"
-    )(one_hot)
-    outputs = tf.keras.layers.Dense(vocabulary_size, activation="softmax", name="next_char")(hidden)
-    return tf.keras.Model(inputs, outputs, name="char_rnn")
+# What each task feeds the model and reads from it: the input's name and the hyperparameter of its
+# length, and the output layer (units: None for one per vocabulary entry).
+TASK_INPUTS = {
+    "next_character": {"name": "char_ids", "length": "sequence_length"},
+    "sequence_classification": {"name": "word_ids", "length": "sentence_length"},
+}
+TASK_OUTPUTS = {
+    "next_character": {"name": "next_char", "units": None, "activation": "softmax"},
+    "sequence_classification": {"name": "positive", "units": 1, "activation": "sigmoid"},
+}
+LOSSES = {"next_character": "sparse_categorical_crossentropy", "sequence_classification": "binary_crossentropy"}
+METRICS = {"next_character": ["sparse_categorical_accuracy"], "sequence_classification": ["accuracy"]}
+CELLS = {"simple_rnn": tf.keras.layers.SimpleRNN, "gru": tf.keras.layers.GRU, "lstm": tf.keras.layers.LSTM}
 
 
-def build_sentiment_lstm(vocabulary_size: int, hyperparameters: dict) -> tf.keras.Model:
-    """The lecture's model: Embedding(128) -> SpatialDropout1D(0.2) -> LSTM(64, dropout 0.2,
-    recurrent dropout 0.2) -> Dense(1, sigmoid)."""
-    length = hyperparameters["sentence_length"]
-    inputs = tf.keras.Input(shape=(length,), dtype=tf.int32, name="word_ids")
-    embedded = tf.keras.layers.Embedding(vocabulary_size, hyperparameters["embedding_dim"], name="embedding")(inputs)
-    embedded = tf.keras.layers.SpatialDropout1D(hyperparameters["spatial_dropout"], name="spatial_dropout")(embedded)
-    hidden = tf.keras.layers.LSTM(
-        hyperparameters["lstm_units"],
-        dropout=hyperparameters["dropout"],
-        recurrent_dropout=hyperparameters["recurrent_dropout"],
-        name="lstm",
-    )(embedded)
-    outputs = tf.keras.layers.Dense(1, activation="sigmoid", name="positive")(hidden)
-    return tf.keras.Model(inputs, outputs, name="sentiment_lstm")
+def build_model(
+    name: str, task: str, architecture: dict, vocabulary_size: int, hyperparameters: dict
+) -> tf.keras.Model:
+    """The named model `name` (its `task` and `architecture`, config.ARCHITECTURE_KEYS) for a
+    vocabulary of `vocabulary_size` ids; `hyperparameters` give the input length."""
+    given = TASK_INPUTS[task]
+    inputs = tf.keras.Input(shape=(hyperparameters[given["length"]],), dtype=tf.int32, name=given["name"])
+    hidden = _embedding(architecture["embedding"], vocabulary_size)(inputs)
+    if architecture["spatial_dropout"] > 0:
+        hidden = tf.keras.layers.SpatialDropout1D(architecture["spatial_dropout"], name="spatial_dropout")(hidden)
+    layers = architecture["layers"]
+    for index, layer in enumerate(layers):
+        hidden = _recurrent(layer, _layer_name(layer, index, len(layers)), last=index == len(layers) - 1)(hidden)
+    output = TASK_OUTPUTS[task]
+    units = output["units"] or vocabulary_size
+    outputs = tf.keras.layers.Dense(units, activation=output["activation"], name=output["name"])(hidden)
+    return tf.keras.Model(inputs, outputs, name=name)
 
 
-BUILDERS = {"char_rnn": build_char_rnn, "sentiment_lstm": build_sentiment_lstm}
-LOSSES = {"char_rnn": "sparse_categorical_crossentropy", "sentiment_lstm": "binary_crossentropy"}
-METRICS = {"char_rnn": ["sparse_categorical_accuracy"], "sentiment_lstm": ["accuracy"]}
+def _embedding(embedding, vocabulary_size: int) -> tf.keras.layers.Layer:
+    """one_hot: a frozen identity embedding (row i is the one-hot vector of id i), so the input
+    pipeline carries one id per character instead of a vocabulary-sized vector; the computation
+    is the lecture's one-hot input. A number: a learned embedding of that size."""
+    if embedding == "one_hot":
+        return tf.keras.layers.Embedding(
+            vocabulary_size, vocabulary_size, embeddings_initializer="identity", trainable=False, name="one_hot"
+        )
+    return tf.keras.layers.Embedding(vocabulary_size, embedding, name="embedding")
 
 
-def build_model(model_name: str, vocabulary_size: int, hyperparameters: dict) -> tf.keras.Model:
-    return BUILDERS[model_name](vocabulary_size, hyperparameters)
+def _layer_name(layer: dict, index: int, count: int) -> str:
+    """simple_rnn, lstm (the lecture's names), bidirectional_lstm; numbered from 1 when stacked."""
+    name = f"bidirectional_{layer['cell']}" if layer["bidirectional"] else layer["cell"]
+    return f"{name}_{index + 1}" if count > 1 else name
+
+
+def _recurrent(layer: dict, name: str, last: bool) -> tf.keras.layers.Layer:
+    """One recurrent layer; all but the last return their sequence for the next one."""
+    cell = CELLS[layer["cell"]]
+    options = {
+        "return_sequences": not last,
+        "unroll": layer["unroll"],
+        "dropout": layer["dropout"],
+        "recurrent_dropout": layer["recurrent_dropout"],
+    }
+    if not layer["bidirectional"]:
+        return cell(layer["units"], name=name, **options)
+    return tf.keras.layers.Bidirectional(cell(layer["units"], name=layer["cell"], **options), name=name)
+
+
+def fused_kernel_report(model: tf.keras.Model) -> list[dict]:
+    """For each recurrent layer: would TensorFlow run it with cuDNN's fused kernel on a GPU, and
+    why not. From the layer's own properties, TensorFlow 2.15's conditions (keras.layers.LSTM and
+    GRU documentation): activation tanh, recurrent_activation sigmoid, recurrent_dropout 0,
+    unroll False, use_bias True, and reset_after True for a GRU; SimpleRNN has no such kernel.
+    (Masked inputs must also be right-padded: hpcseq passes no mask.) Checked without a GPU."""
+    report = []
+    for layer in model.layers:
+        recurrent = layer.forward_layer if isinstance(layer, tf.keras.layers.Bidirectional) else layer
+        if not isinstance(recurrent, tf.keras.layers.RNN):
+            continue
+        why_not = _why_not_fused(recurrent)
+        report.append(
+            {
+                "layer": layer.name,
+                "cell": type(recurrent).__name__,
+                "fused_cudnn_kernel": not why_not,
+                "why_not": why_not,
+            }
+        )
+    return report
+
+
+def _why_not_fused(layer: tf.keras.layers.RNN) -> list[str]:
+    if not isinstance(layer, (tf.keras.layers.LSTM, tf.keras.layers.GRU)):
+        return [f"{type(layer).__name__} has no cuDNN kernel (only LSTM and GRU have)"]
+    reasons = []
+    if tf.keras.activations.serialize(layer.activation) != "tanh":
+        reasons.append(f"activation {tf.keras.activations.serialize(layer.activation)} (needs tanh)")
+    if tf.keras.activations.serialize(layer.recurrent_activation) != "sigmoid":
+        reasons.append(
+            f"recurrent_activation {tf.keras.activations.serialize(layer.recurrent_activation)} (needs sigmoid)"
+        )
+    if layer.recurrent_dropout:
+        reasons.append(f"recurrent_dropout {layer.recurrent_dropout:g} (needs 0)")
+    if layer.unroll:
+        reasons.append("unroll True (needs False)")
+    if not layer.use_bias:
+        reasons.append("use_bias False (needs True)")
+    if isinstance(layer, tf.keras.layers.GRU) and not layer.reset_after:
+        reasons.append("reset_after False (needs True)")
+    return reasons
 
 
 @tf.keras.utils.register_keras_serializable(package="hpcseq")

@@ -143,6 +143,6 @@ def sentence_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Tr
 
 
 def load_rank_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
-    """This rank's data for the experiment's model."""
-    loader = char_data if settings["model"] == "char_rnn" else sentence_data
+    """This rank's data for the experiment's task."""
+    loader = char_data if settings["task"] == "next_character" else sentence_data
     return loader(settings, encoded_dir, rank, size)

@@ -136,7 +136,7 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
         return {}
     _save_keras_model(model, paths.final_model)
     summary = training_summary(
-        settings, run, resume, device, rate, vocabulary.size, weights_hash, fingerprint, provenance
+        settings, run, resume, device, rate, vocabulary.size, weights_hash, fingerprint, provenance, model
     )
     write_json(paths.training_summary, summary)
     get_logger().info(TRAINING_DONE.text(model=paths.final_model, metrics=paths.metrics))
@@ -212,19 +212,24 @@ def learning_rate(training: dict, steps_per_epoch: int, size: int) -> LearningRa
 
 def build_model(tf, settings: dict, vocabulary_size: int, data: TrainingData, ranks):
     """The compiled model with Horovod's distributed optimizer; (model, optimizer, learning rate)."""
-    from hpcseq.training.models import LOSSES, METRICS, WarmupSchedule, make_optimizer
+    from hpcseq.training.models import LOSSES, METRICS, WarmupSchedule, fused_kernel_report, make_optimizer
     from hpcseq.training.models import build_model as build_keras_model
 
     training = settings["training"]
-    model = build_keras_model(settings["model"], vocabulary_size, settings["hyperparameters"])
+    model = build_keras_model(
+        settings["model"], settings["task"], settings["architecture"], vocabulary_size, settings["hyperparameters"]
+    )
+    for layer in fused_kernel_report(model):  # no GPU needed to know: the layers' own properties
+        fused = "yes" if layer["fused_cudnn_kernel"] else "no, " + "; ".join(layer["why_not"])
+        get_logger().info("cuDNN fused kernel on a GPU, layer %s (%s): %s", layer["layer"], layer["cell"], fused)
     rate = learning_rate(training, data.steps_per_epoch, ranks.size)
     optimizer = make_optimizer(training["optimizer"], WarmupSchedule(rate.base, rate.scaled, rate.warmup_steps))
     # Horovod: wrap the optimizer so gradients are averaged across ranks (allreduce) before each update.
     optimizer = ranks.hvd.DistributedOptimizer(optimizer)
     model.compile(
-        loss=LOSSES[settings["model"]],
+        loss=LOSSES[settings["task"]],
         optimizer=optimizer,
-        metrics=METRICS[settings["model"]],
+        metrics=METRICS[settings["task"]],
         steps_per_execution=training["steps_per_execution"],
     )
     # Create the optimizer's slot variables now, so that they can be restored and broadcast.
@@ -343,14 +348,20 @@ def training_summary(
     weights_hash: str,
     fingerprint: dict,
     provenance: dict,
+    model,
 ) -> dict:
     """model/training_summary.json (rank 0)."""
+    from hpcseq.training.models import fused_kernel_report
+
     history, data = run.history, run.data
     throughputs = [h["samples_per_second"] for h in history if h.get("samples_per_second")]
     state = resume.state
     return {
         "experiment": settings["name"],
         "model": settings["model"],
+        "task": settings["task"],
+        # per recurrent layer, whether a GPU would run cuDNN's fused kernel (models.fused_kernel_report)
+        "cudnn_kernels": fused_kernel_report(model),
         "ranks": run.ranks.size,
         "launcher": device["launcher"],
         "epochs": run.epochs,
@@ -389,6 +400,7 @@ def weights_sha256(model) -> str:
 def fingerprint_of(settings: dict, vocab_path: Path, items_total: int) -> dict:
     return {
         "model": settings["model"],
+        "architecture": settings["architecture"],
         "hyperparameters": settings["hyperparameters"],
         "training": {key: settings["training"].get(key) for key in FINGERPRINT_TRAINING_KEYS},
         "vocabulary_sha256": file_sha256(vocab_path),

@@ -14,14 +14,12 @@ from hpcseq import cli
 from hpcseq.cluster import limits
 from hpcseq.cluster import resources as job_resources
 from hpcseq.errors import ConfigErrors
-from tests.unit.cluster.conftest import SITE, shipped_config
+from tests.unit.cluster.conftest import EXPERIMENTS, SITE, shipped_config
 
 JSC_CLUSTERS = ("jureca-dc", "juwels-booster", "juwels-cluster", "local-jsc")
 EXPERIMENT = "shakespeare_char_rnn"
 # 4 ranks: whole nodes on each of them (4 GPUs per node; 2 on local-jsc), for every experiment
-WHOLE_NODES = {
-    name: {"ranks": 4} for name in ("shakespeare_char_rnn", "umich_sentiment_lstm", "umich_sentiment_lstm_random_split")
-}
+WHOLE_NODES = {name: {"ranks": 4} for name in EXPERIMENTS}
 WHOLE_NODES_ARGUMENT = "experiments={" + ", ".join(f"{name}: {{ranks: 4}}" for name in WHOLE_NODES) + "}"
 
 

@@ -43,7 +43,7 @@ def write_prepared(directory, **texts):
 
 
 def char_settings(policy="unknown"):
-    return {"name": "chars", "model": "char_rnn", "vocabulary": {"unseen": policy}}
+    return {"name": "chars", "model": "char_rnn", "task": "next_character", "vocabulary": {"unseen": policy}}
 
 
 # ------------------------------------------------------------------------------ characters
@@ -266,7 +266,12 @@ def write_sentences(directory, validation: str, test: str):
 
 def test_word_vocabulary_build_and_encode_files(tmp_path):
     prepared = write_sentences(tmp_path / "prepared", "1\tthe zebra sat\n", "0\ta mat\n1\tunknown words only\n")
-    settings = {"name": "words", "model": "sentiment_lstm", "vocabulary": {"max_words": 4, "min_count": 1}}
+    settings = {
+        "name": "words",
+        "model": "sentiment_lstm",
+        "task": "sequence_classification",
+        "vocabulary": {"max_words": 4, "min_count": 1},
+    }
     document = build_vocabulary(settings, prepared, tmp_path / "vocab.json", tmp_path / "encoded")
     # kept: the, a, cat, dog -> ids 2..5
     assert [e["token"] for e in document["entries"]] == ["<pad>", "<unk>", "the", "a", "cat", "dog"]
@@ -304,7 +309,7 @@ def test_word_vocabulary_build_and_encode_files(tmp_path):
 def test_words_refuse_names_the_split_the_word_its_count_and_the_key(tmp_path):
     prepared = write_sentences(tmp_path / "prepared", "1\tthe cat sat\n", "0\ta zebra\n1\tzebra and gnu\n")
     vocabulary = {"max_words": 4, "min_count": 1, "unseen": "refuse"}
-    settings = {"name": "w", "model": "sentiment_lstm", "vocabulary": vocabulary}
+    settings = {"name": "w", "model": "sentiment_lstm", "task": "sequence_classification", "vocabulary": vocabulary}
     with pytest.raises(InputDataError) as caught:
         build_vocabulary(settings, prepared, tmp_path / "vocab.json", tmp_path / "encoded")
     assert caught.value.path == str(prepared / "test.tsv")
@@ -371,5 +376,5 @@ def test_shakespeare_gets_no_unknown_id_and_the_same_vocabulary_file(preset, tmp
     written = paths.vocab.read_bytes()
     assert written == (GOLDEN / f"shakespeare_char_rnn.{preset}.vocab.json").read_bytes()
     for split in SPLITS:
-        assert sha256(paths.encoded_split(split, "char_rnn").read_bytes()) == BEFORE[preset][f"{split}.ids"]
+        assert sha256(paths.encoded_split(split, "next_character").read_bytes()) == BEFORE[preset][f"{split}.ids"]
     assert sha256(as_before(json.loads(written))) == BEFORE[preset]["vocab.json"]

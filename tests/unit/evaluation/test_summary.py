@@ -47,6 +47,7 @@ def test_ran_on_outside_slurm_with_changes_an_unknown_commit_and_gloo():
 
 SENTIMENT_RESULT = {
     "model": "sentiment_lstm",
+    "task": "sequence_classification",
     "evaluated_split": "test",
     "split_method": "grouped",
     "model_metrics": {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9, "confusion_matrix": []},
@@ -67,6 +68,7 @@ def test_the_section_counts_what_training_never_saw_and_leaves_out_older_evaluat
     language = {"perplexity": 9.0, "bits_per_character": 3.1, "loss": 2.2, "accuracy": 0.4}
     result = {
         "model": "char_rnn",
+        "task": "next_character",
         "evaluated_split": "test",
         "model_metrics": language,
         "unigram_baseline": language,
