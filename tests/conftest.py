@@ -26,6 +26,10 @@ SHAKESPEARE = REPO_ROOT / "data" / "tinyshakespeare.txt"
 UMICH = REPO_ROOT / "data" / "umich-sentiment-train.txt"
 MACBETH = REPO_ROOT / "data" / "macbeth.txt"
 
+SHIPPED_EXPERIMENTS = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["experiments"]
+# what a plain `snakemake` run trains (experiments.<name>.default_target, default true)
+DEFAULT_RUN = sorted(name for name, experiment in SHIPPED_EXPERIMENTS.items() if experiment.get("default_target", True))
+
 SNAKEFILE = REPO_ROOT / "Snakefile"
 SLURM_PROFILE = REPO_ROOT / "slurm"  # `--profile slurm` names it relative to the checkout
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import DEFAULT_RUN, REPO_ROOT, SHIPPED_EXPERIMENTS
 from tests.slurm.conftest import PROFILE, sacct, slurm_logs, snakemake
 
 CLUSTERS = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["clusters"]
@@ -56,10 +56,7 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
     if ranks > gpus and ranks % gpus:
         ranks = gpus * 2
     # 1 or 2 ranks are part of a JSC node, which JSC charges in full: allowed here on purpose (issue 13)
-    overrides = {
-        name: {"ranks": ranks, "slurm": {"allow_partial_node": True}}
-        for name in ("shakespeare_char_rnn", "umich_sentiment_lstm", "umich_sentiment_lstm_random_split")
-    }
+    overrides = {name: {"ranks": ranks, "slurm": {"allow_partial_node": True}} for name in SHIPPED_EXPERIMENTS}
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     for name, values in overrides.items():
         config["experiments"][name].update(values)
@@ -69,7 +66,7 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
     path.write_text(yaml.safe_dump(config))
     result = snakemake("-n", *PROFILE, "--configfile", str(path), cwd=tmp_path / "run")
     plans = planned_train_resources(result.stdout)
-    assert len(plans) == 3
+    assert sorted(plans) == DEFAULT_RUN
     for experiment, resources in plans.items():
         nodes, per_node = int(resources["nodes"]), int(resources["tasks_per_node"])
         assert nodes * per_node == ranks, (experiment, resources)
