@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from hpcseq.cluster.clusters import container_prefix, setup_lines
 from hpcseq.cluster.launch import training_step_options
 from hpcseq.cluster.options import render_directives, sbatch_options
-from hpcseq.cluster.resources import JobPlan, plan_job, smoke_plan, stage_time, training_interpreter
+from hpcseq.cluster.resources import JobPlan, plan_job, smoke_plan, training_interpreter
 from hpcseq.cluster.validators import ConfigChecks, path_value, path_variables, quote_path, signal_spec, slurm_name
 from hpcseq.errors import REQUEUE_EXIT_CODE  # training checkpointed on SIGUSR1: continue later
 from hpcseq.events import (
@@ -64,22 +64,41 @@ def script_request(
     config_values: the `--config KEY=VALUE` overrides the config was read with (the steps read the
     same config file with the same overrides, so the job runs what the workflow would)."""
     plan = plan_job(config, cluster_name, experiment, "train")
-    checks = ConfigChecks()  # it reaches a comment and a `cd` of the script: one line, quoted there
-    checks.value(path_value, workdir, "--workdir")
-    checks.raise_errors()
+    return _experiment_request(
+        config,
+        plan,
+        experiment,
+        workdir,
+        config_path,
+        python,
+        config_values,
+        data_steps=data_steps,
+        dependency=dependency,
+    )
+
+
+def _experiment_request(config, plan, experiment, workdir, config_path, python, config_values, **fields):
+    """The ScriptRequest of one experiment's job on `plan`, its working directory checked (it
+    reaches a comment and a `cd` of the script: one line, quoted there)."""
+    _check_workdir(workdir)
     return ScriptRequest(
         experiment=experiment,
         model=config["experiments"][experiment]["model"],
         plan=plan,
         workdir=workdir,
         config_path=config_path,
-        python=python or training_interpreter(config, cluster_name),
+        python=python or training_interpreter(config, plan.cluster.name),
         preset=config.get("preset"),
-        data_steps=data_steps,
-        dependency=dependency,
         config_values=tuple(config_values),
         results_dir=config["results_dir"],
+        **fields,
     )
+
+
+def _check_workdir(workdir: str) -> None:
+    checks = ConfigChecks()
+    checks.value(path_value, workdir, "--workdir")
+    checks.raise_errors()
 
 
 def render_job_script(request: ScriptRequest) -> str:
@@ -116,23 +135,8 @@ def data_request(
     """Preprocessing and vocabulary as a job of their own on the CPU partition (`hpcseq sbatch
     --data-only`), for a training script written with --no-data-steps to depend on: data that takes
     longer than a login node should be busy, prepared once for several training jobs."""
-    plan = plan_job(config, cluster_name, experiment, "preprocess")
-    plan.time_seconds += stage_time(config, experiment, "vocabulary")  # both steps in one job
-    checks = ConfigChecks()
-    checks.value(path_value, workdir, "--workdir")
-    checks.raise_errors()
-    return ScriptRequest(
-        experiment=experiment,
-        model=config["experiments"][experiment]["model"],
-        plan=plan,
-        workdir=workdir,
-        config_path=config_path,
-        python=python or training_interpreter(config, cluster_name),
-        preset=config.get("preset"),
-        evaluate=False,
-        config_values=tuple(config_values),
-        results_dir=config["results_dir"],
-    )
+    plan = plan_job(config, cluster_name, experiment, "data")
+    return _experiment_request(config, plan, experiment, workdir, config_path, python, config_values, evaluate=False)
 
 
 def render_data_script(request: ScriptRequest) -> str:
@@ -159,9 +163,7 @@ def render_data_script(request: ScriptRequest) -> str:
 def smoke_request(config: dict, cluster_name: str, workdir: str, config_path: str, python: str | None = None):
     """The smoke test's job (`hpcseq smoke-test`) as a ScriptRequest: the plan of resources.smoke_plan,
     run where training would run (the same directory, interpreter and software route)."""
-    checks = ConfigChecks()
-    checks.value(path_value, workdir, "--workdir")
-    checks.raise_errors()
+    _check_workdir(workdir)
     return ScriptRequest(
         experiment=SMOKE_JOB_NAME,
         model="smoke test",

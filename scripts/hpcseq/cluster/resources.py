@@ -43,12 +43,24 @@ def undefined_cluster(name: str, clusters) -> ConfigError:
     )
 
 
+# A generated data job (`hpcseq sbatch --data-only`) runs these stages one after the other.
+DATA_JOB_STAGES = ("preprocess", "vocabulary")
+
+
 def stage_time(config: dict, experiment: str, stage: str) -> int:
-    """Seconds: the experiment's own slurm.time for training, else the site's per-stage limit."""
+    """Seconds: the experiment's own slurm.time for training, else the site's per-stage limit; for
+    the data job ("data") the limits of its stages added up."""
     own = config["experiments"][experiment].get("slurm", {})
     if stage == "train" and own.get("time") is not None:
         return time_seconds(own["time"])
+    if stage == "data":
+        return sum(stage_time(config, experiment, part) for part in DATA_JOB_STAGES)
     return time_seconds(config["slurm"]["time"][stage])
+
+
+def _time_key(stage: str) -> str:
+    """The config key(s) a stage's time limit comes from, for messages."""
+    return " + ".join(f"slurm.time.{part}" for part in DATA_JOB_STAGES) if stage == "data" else f"slurm.time.{stage}"
 
 
 @dataclass
@@ -109,7 +121,7 @@ def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> Jo
         nodes = (geometry.nodes, ranks, ranks_key)
     else:
         role, geometry, nodes = "cpu", None, None
-        partition_key, time_key = f"clusters.{cluster_name}.partitions.cpu", f"slurm.time.{stage}"
+        partition_key, time_key = f"clusters.{cluster_name}.partitions.cpu", _time_key(stage)
     partition = cluster.partition(role, partition_key)
     seconds = stage_time(config, experiment, stage)
     check_partition_limits(limits, cluster.max_time, (cluster_name, role, partition), (seconds, time_key), nodes)
