@@ -98,6 +98,7 @@ def test_it_is_evaluated_beside_the_majority_class_and_the_bag_of_words_baseline
     # the UMICH sentences are easy for words alone: the baselines must beat the majority class clearly
     assert baselines["unigram_binary"]["accuracy"] > majority["accuracy"] + 0.2
     assert baselines["unigram_binary"]["feature_count"] == json.loads(paths.vocab.read_text())["size"]
+    assert baselines["unigram_binary"]["not_in_training"]["examples"] == metrics["overlap"]["not_in_training"]
     # and the model has learned something in its 45 steps (learning rate 0.01: the course trains 30 epochs at 0.001)
     assert model["accuracy"] > majority["accuracy"]
     summary = (paths.eval_dir / "samples.txt").read_text()

@@ -175,10 +175,10 @@ def train_logistic_regression(
     return best
 
 
-def bag_of_words_baseline(kind: str, splits: dict, vocabulary_size: int, options: dict) -> dict:
+def bag_of_words_baseline(kind: str, splits: dict, vocabulary_size: int, options: dict) -> tuple[dict, np.ndarray]:
     """Train the `kind` baseline (FEATURES) on splits["train"], choose its iterations on
-    splits["validation"], and return its metrics on splits["evaluated"] (each split: flat ids,
-    offsets, labels as the vocabulary stage encodes them)."""
+    splits["validation"], and return its metrics on splits["evaluated"] and its predictions there
+    (each split: flat ids, offsets, labels as the vocabulary stage encodes them)."""
     if kind == UNIGRAM_BINARY:
 
         def transform(flat, offsets):
@@ -195,6 +195,7 @@ def bag_of_words_baseline(kind: str, splits: dict, vocabulary_size: int, options
         *features["train"], *features["validation"], options["iterations"], options["learning_rate"], options["l2"]
     )
     evaluated, labels = features["evaluated"]
+    predicted = model.predict(evaluated)
     return {
         "features": kind,
         "feature_count": width,
@@ -203,5 +204,5 @@ def bag_of_words_baseline(kind: str, splits: dict, vocabulary_size: int, options
         f"chosen on the validation split",
         "iterations": iterations,
         "validation_accuracy": validation_accuracy,
-        **classification_metrics(labels, model.predict(evaluated)),
-    }
+        **classification_metrics(labels, predicted),
+    }, predicted

@@ -187,9 +187,10 @@ def _prediction_examples(name, split, token_lists, labels, probabilities, predic
     return "\n".join(lines)
 
 
-def bag_of_words_baselines(settings: dict, paths: ExperimentPaths, evaluated: tuple, log) -> dict:
+def bag_of_words_baselines(settings: dict, paths: ExperimentPaths, evaluated: tuple, seen: np.ndarray, log) -> dict:
     """Each configured bag-of-words baseline (evaluation.bag_of_words.features), trained on the
-    encoded training split, its iterations chosen on the validation split, scored on `evaluated`."""
+    encoded training split, its iterations chosen on the validation split, scored on `evaluated`,
+    also on its sentences that training lacks (`seen` False), as the model is."""
     options = settings["evaluation"]["bag_of_words"]
     if not options["features"]:
         return {}
@@ -198,7 +199,11 @@ def bag_of_words_baselines(settings: dict, paths: ExperimentPaths, evaluated: tu
     results = {}
     for kind in options["features"]:
         started = time.perf_counter()
-        results[kind] = bag_of_words_baseline(kind, {**splits, "evaluated": evaluated}, size, options)
+        results[kind], predicted = bag_of_words_baseline(kind, {**splits, "evaluated": evaluated}, size, options)
+        labels = evaluated[2]
+        results[kind]["not_in_training"] = (
+            metrics.classification_metrics(labels[~seen], predicted[~seen]) if (~seen).any() else None
+        )
         log.info(
             "bag-of-words baseline %s (%s): accuracy %.4f, F1 %.4f (validation %.4f, %d iterations, %.1f s)",
             kind,
@@ -230,10 +235,10 @@ def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) 
             paths.encoded_split(split, settings["task"]),
             f"does not match {paths.prepared_split(split, settings['model'])}: rerun the vocabulary stage",
         )
-    baselines = bag_of_words_baselines(settings, paths, (flat, offsets, labels), log)
     seen_keys = {" ".join(tokens) for tokens in train_tokens}
     words = encoded_index(paths.encoded)["splits"][split]
     seen = np.array([" ".join(tokens) in seen_keys for tokens in test_tokens], dtype=bool)
+    baselines = bag_of_words_baselines(settings, paths, (flat, offsets, labels), seen, log)
     majority = metrics.majority_class(train_labels)
     result = {
         "experiment": settings["name"],

@@ -73,7 +73,8 @@ def separable(rng, count: int):
 def test_a_separable_set_is_learned_perfectly(kind):
     rng = np.random.default_rng(0)
     splits = {"train": separable(rng, 200), "validation": separable(rng, 50), "evaluated": separable(rng, 100)}
-    result = bag_of_words_baseline(kind, splits, 20, OPTIONS)
+    result, predicted = bag_of_words_baseline(kind, splits, 20, OPTIONS)
+    assert predicted.tolist() == splits["evaluated"][2].tolist()
     assert result["accuracy"] == 1.0 and result["f1"] == 1.0 and result["validation_accuracy"] == 1.0
     positives = int(splits["evaluated"][2].sum())
     assert result["confusion_matrix"] == [[100 - positives, 0], [0, positives]]
@@ -89,8 +90,8 @@ def test_word_order_needs_bigrams():
         return encoded([[2, 3] if label else [3, 2] for label in labels], labels.tolist())
 
     splits = {"train": ordered(100), "validation": ordered(40), "evaluated": ordered(100)}
-    unigrams = bag_of_words_baseline(UNIGRAM_BINARY, splits, 4, OPTIONS)
-    bigrams = bag_of_words_baseline(BIGRAM_TFIDF, splits, 4, OPTIONS)
+    unigrams, _ = bag_of_words_baseline(UNIGRAM_BINARY, splits, 4, OPTIONS)
+    bigrams, _ = bag_of_words_baseline(BIGRAM_TFIDF, splits, 4, OPTIONS)
     assert bigrams["accuracy"] == 1.0
     # every sentence has the same unigram features: one class for all, the test's share of it
     predicted_positive = unigrams["confusion_matrix"][0][1] + unigrams["confusion_matrix"][1][1]
