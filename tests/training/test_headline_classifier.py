@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from hpcseq import config as config_module
-from hpcseq.data.labelled_sentences import parse_line
+from hpcseq.data.labelled_sentences import parse_line, read_prepared
 from hpcseq.evaluation.evaluate import evaluate
 from hpcseq.training.models import load_model
 from tests.conftest import UMICH
@@ -95,6 +95,8 @@ def test_it_is_evaluated_beside_the_majority_class_and_the_bag_of_words_baseline
     for result in (model, majority, *baselines.values()):
         assert sum(map(sum, result["confusion_matrix"])) == test_size == result["examples"]
         assert 0 <= result["f1"] <= 1
+    train_labels, _ = read_prepared(paths.prepared_split("train", "sequence_classification"))
+    assert majority["class"] == int(2 * sum(train_labels) >= len(train_labels))  # from the training split's labels
     # the UMICH sentences are easy for words alone: the baselines must beat the majority class clearly
     assert baselines["unigram_binary"]["accuracy"] > majority["accuracy"] + 0.2
     assert baselines["unigram_binary"]["feature_count"] == json.loads(paths.vocab.read_text())["size"]
