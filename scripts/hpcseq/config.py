@@ -24,14 +24,14 @@ from typing import Any
 import yaml
 
 from hpcseq.errors import ConfigError, ConfigErrors
-from hpcseq.paths import TASK_DATA_FORMAT
+from hpcseq.paths import TASK_SOURCE_FORMATS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
 
 # What a named model holds besides its task and description: what training builds.
-ARCHITECTURE_KEYS = ("embedding", "spatial_dropout", "layers")
+ARCHITECTURE_KEYS = ("embedding", "spatial_dropout", "layers", "pooling", "dense", "output_dropout")
 STAGES = ("preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm")
 
 _schema_cache: dict | None = None
@@ -232,6 +232,7 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
     for name, dataset in datasets.items():
         errors += _download_errors(name, dataset)
     errors += bidirectional_layer_errors(config.get("models", {}))
+    errors += model_head_errors(config.get("models", {}))
     for name, experiment in config.get("experiments", {}).items():
         errors += _name_errors(name)
         errors += _dataset_errors(name, experiment, datasets, config.get("models", {}))
@@ -300,6 +301,30 @@ def bidirectional_layer_errors(models: dict, per_step_tasks=PER_STEP_TASKS) -> l
     return errors
 
 
+def model_head_errors(models: dict) -> list[ConfigError]:
+    """What reads the embedded sequence: recurrent layers or an average-pooling head, exactly one."""
+    errors = []
+    for name, model in models.items():
+        layers, pooling = model.get("layers") or [], model.get("pooling")
+        if layers and pooling:
+            errors.append(
+                ConfigError(
+                    f"models.{name}.pooling",
+                    f"{pooling!r} pools the embedded sequence in place of recurrent layers, but `layers` has "
+                    f"{len(layers)}: give one or the other (pooling: null keeps the layers)",
+                )
+            )
+        elif not layers and not pooling:
+            errors.append(
+                ConfigError(
+                    f"models.{name}.layers",
+                    "no recurrent layer and no pooling: give `layers` (e.g. [{cell: lstm, units: 64}]) or "
+                    "`pooling: average`",
+                )
+            )
+    return errors
+
+
 def _dataset_errors(name: str, experiment: dict, datasets: dict, models: dict) -> list[ConfigError]:
     dataset, model = experiment.get("dataset"), experiment.get("model")
     if dataset not in datasets:
@@ -308,12 +333,12 @@ def _dataset_errors(name: str, experiment: dict, datasets: dict, models: dict) -
             ConfigError(f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; defined: {valid}")
         ]
     task = models.get(model, {}).get("task")
-    wanted = TASK_DATA_FORMAT.get(task)
-    if wanted is not None and datasets[dataset].get("format") != wanted:
+    wanted = TASK_SOURCE_FORMATS.get(task)
+    if wanted is not None and datasets[dataset].get("format") not in wanted:
         return [
             ConfigError(
                 f"experiments.{name}.dataset",
-                f"model {model} (task {task}) needs a dataset of format {wanted!r}, "
+                f"model {model} (task {task}) needs a dataset of format {' or '.join(map(repr, wanted))}, "
                 f"but {dataset} has format {datasets[dataset].get('format')!r}",
             )
         ]

@@ -25,6 +25,12 @@ SPLITS = ("train", "validation", "test")
 # The data format each task reads (a dataset's `format` in the config must match it); the tasks
 # are those of the config schema ($defs.task).
 TASK_DATA_FORMAT = {"next_character": "text", "sequence_classification": "labelled_sentences"}
+# The dataset formats (config datasets.<name>.format) each task reads: preprocessing turns each
+# into the task's data format above (review folders and JSON records into labelled sentences).
+TASK_SOURCE_FORMATS = {
+    "next_character": ("text",),
+    "sequence_classification": ("labelled_sentences", "review_folders", "json_records"),
+}
 # What the data stages write per split: cleaned text / labelled sentences as TSV (preprocess);
 # character ids as a flat array / token ids of sentences in an .npz (vocabulary).
 PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv"}

@@ -71,6 +71,19 @@ def test_every_named_model_builds_and_stacked_layers_pass_their_sequences_on():
     first, second = stacked.get_layer("bidirectional_lstm_1"), stacked.get_layer("bidirectional_lstm_2")
     assert first.return_sequences and not second.return_sequences
     assert first.output_shape == (None, 40, 128) and second.output_shape == (None, 64)  # both directions
+    # the headline classifier pools instead of a recurrent layer; the IMDB BiLSTM drops out before its output
+    pooling = named("headline_pooling")
+    assert [layer.name for layer in pooling.layers] == [
+        "word_ids",
+        "embedding",
+        "global_average_pooling",
+        "dense",
+        "positive",
+    ]
+    assert pooling.get_layer("global_average_pooling").output_shape == (None, 16) and fused_kernel_report(pooling) == []
+    review = named("review_bilstm")
+    assert [layer.name for layer in review.layers][2:] == ["bidirectional_lstm", "dropout", "positive"]
+    assert review.get_layer("dropout").rate == 0.5 and review.get_layer("bidirectional_lstm").output_shape == (None, 64)
 
 
 def test_fused_cudnn_kernel_from_the_layers_own_properties():

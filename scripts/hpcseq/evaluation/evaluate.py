@@ -6,8 +6,9 @@ Generated text never holds the unknown id (characters unseen in training): its p
 to 0 before each choice, so a sample is made of training characters only; a seed window that holds
 it shows it as U+FFFD (vocabulary.UNKNOWN_MARKER).
 sequence_classification models: accuracy, precision, recall, F1 and the confusion matrix next to the majority
-class, on the whole test split and separately on test sentences that do / do not also occur in
-training (the number that tells whether the model generalises).
+class and bag-of-words classifiers trained on the same split and vocabulary (evaluation/baselines.py),
+on the whole test split and separately on test sentences that do / do not also occur in training
+(the number that tells whether the model generalises).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from hpcseq.data.vocabulary import (
 )
 from hpcseq.errors import InputDataError
 from hpcseq.evaluation import metrics
+from hpcseq.evaluation.baselines import bag_of_words_baseline
 from hpcseq.events import setup_logging
 from hpcseq.io import write_json, write_text
 from hpcseq.paths import ExperimentPaths
@@ -185,6 +187,36 @@ def _prediction_examples(name, split, token_lists, labels, probabilities, predic
     return "\n".join(lines)
 
 
+def bag_of_words_baselines(settings: dict, paths: ExperimentPaths, evaluated: tuple, seen: np.ndarray, log) -> dict:
+    """Each configured bag-of-words baseline (evaluation.bag_of_words.features), trained on the
+    encoded training split, its iterations chosen on the validation split, scored on `evaluated`,
+    also on its sentences that training lacks (`seen` False), as the model is."""
+    options = settings["evaluation"]["bag_of_words"]
+    if not options["features"]:
+        return {}
+    splits = {split: load_sentences(paths.encoded, split) for split in ("train", "validation")}
+    size = load_vocabulary(paths.vocab).size
+    results = {}
+    for kind in options["features"]:
+        started = time.perf_counter()
+        results[kind], predicted = bag_of_words_baseline(kind, {**splits, "evaluated": evaluated}, size, options)
+        labels = evaluated[2]
+        results[kind]["not_in_training"] = (
+            metrics.classification_metrics(labels[~seen], predicted[~seen]) if (~seen).any() else None
+        )
+        log.info(
+            "bag-of-words baseline %s (%s): accuracy %.4f, F1 %.4f (validation %.4f, %d iterations, %.1f s)",
+            kind,
+            results[kind]["described"],
+            results[kind]["accuracy"],
+            results[kind]["f1"],
+            results[kind]["validation_accuracy"],
+            results[kind]["iterations"],
+            time.perf_counter() - started,
+        )
+    return results
+
+
 def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) -> dict:
     hp, evaluation = settings["hyperparameters"], settings["evaluation"]
     flat, offsets, labels = load_sentences(paths.encoded, "test")
@@ -206,6 +238,7 @@ def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) 
     seen_keys = {" ".join(tokens) for tokens in train_tokens}
     words = encoded_index(paths.encoded)["splits"][split]
     seen = np.array([" ".join(tokens) in seen_keys for tokens in test_tokens], dtype=bool)
+    baselines = bag_of_words_baselines(settings, paths, (flat, offsets, labels), seen, log)
     majority = metrics.majority_class(train_labels)
     result = {
         "experiment": settings["name"],
@@ -218,6 +251,7 @@ def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) 
             "class": majority,
             **metrics.classification_metrics(labels, np.full(len(labels), majority)),
         },
+        "bag_of_words_baselines": baselines,
         "overlap": {
             "test_sentences": len(labels),
             "also_in_training": int(seen.sum()),

@@ -2,7 +2,9 @@
 
 A named model (config `models:`) is a task and an architecture: an embedding (one-hot or learned),
 optional spatial dropout, recurrent layers (simple_rnn, gru, lstm; bidirectional or not), every
-one but the last returning its sequence. The lecture's two models are two such descriptions and
+one but the last returning its sequence, or instead of them an average-pooling head
+(GlobalAveragePooling1D, TensorFlow in Practice's headline classifier); then optional Dense layers
+and dropout before the task's output layer. The lecture's two models are two such descriptions and
 build exactly the layers (names, initialisers, order) of the lecture code.
 """
 
@@ -35,9 +37,17 @@ def build_model(
     hidden = _embedding(architecture["embedding"], vocabulary_size)(inputs)
     if architecture["spatial_dropout"] > 0:
         hidden = tf.keras.layers.SpatialDropout1D(architecture["spatial_dropout"], name="spatial_dropout")(hidden)
+    if architecture.get("pooling") == "average":  # in place of recurrent layers (config.model_head_errors)
+        hidden = tf.keras.layers.GlobalAveragePooling1D(name="global_average_pooling")(hidden)
     layers = architecture["layers"]
     for index, layer in enumerate(layers):
         hidden = _recurrent(layer, _layer_name(layer, index, len(layers)), last=index == len(layers) - 1)(hidden)
+    dense = architecture.get("dense") or []
+    for index, layer in enumerate(dense):
+        layer_name = f"dense_{index + 1}" if len(dense) > 1 else "dense"
+        hidden = tf.keras.layers.Dense(layer["units"], activation=layer["activation"], name=layer_name)(hidden)
+    if architecture.get("output_dropout"):
+        hidden = tf.keras.layers.Dropout(architecture["output_dropout"], name="dropout")(hidden)
     output = TASK_OUTPUTS[task]
     units = output["units"] or vocabulary_size
     outputs = tf.keras.layers.Dense(units, activation=output["activation"], name=output["name"])(hidden)

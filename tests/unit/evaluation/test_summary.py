@@ -84,3 +84,19 @@ def test_the_section_counts_what_training_never_saw_and_leaves_out_older_evaluat
     words = {**SENTIMENT_RESULT, "unseen_in_training": {"words": 4, "tokens": 60, "unknown_tokens": 7}}
     row = "| test words unseen in training | 4 of 60 (7 encoded UNK, with those beyond max_words) |"
     assert row in experiment_section("x", words)
+
+
+def test_the_bag_of_words_baselines_stand_beside_the_classifier():
+    base = {"accuracy": 0.93, "f1": 0.931, "confusion_matrix": [[9, 1], [0, 10]], "described": "1643 word ids"}
+    result = {
+        **SENTIMENT_RESULT,
+        "majority_baseline": {"accuracy": 0.5, "f1": 0.0},
+        "model_metrics_not_in_training": {"accuracy": 0.8},
+        "bag_of_words_baselines": {"unigram_binary": {**base, "not_in_training": {"accuracy": 0.75}}},
+    }
+    section = experiment_section("x", result)
+    assert "| 0.9000 / 0.9000 / 0.9000 (majority class F1 0.0000) |" in section
+    row = "| bag-of-words baseline `unigram_binary` (1643 word ids): test accuracy / F1, confusion matrix | "
+    assert row + "0.9300 / 0.9310, [[9, 1], [0, 10]] |" in section
+    assert "| accuracy on test sentences not in training | 0.8000 (10 sentences; unigram_binary 0.7500) |" in section
+    assert "bag-of-words" not in experiment_section("x", SENTIMENT_RESULT)  # an evaluation of before them
