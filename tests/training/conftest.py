@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -77,3 +83,70 @@ def char_experiment(tmp_path):
 def sentiment_experiment(tmp_path):
     settings = tiny_settings("senti")
     return settings, prepare(settings, tmp_path / "results")
+
+
+PYTHON = sys.executable  # the training environment's interpreter
+HOROVODRUN = str(Path(PYTHON).parent / "horovodrun")
+
+
+def run_stage(
+    stage: str,
+    settings: dict,
+    results_dir: Path,
+    launcher: list[str] | None = None,
+    extra: list[str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    command = (
+        (launcher or [])
+        + [PYTHON, "-m", "hpcseq", stage, "--settings", json.dumps(settings), "--results-dir", str(results_dir)]
+        + (extra or [])
+    )
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{stage} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def summary_of(paths):
+    return json.loads(paths.training_summary.read_text())
+
+
+def metrics_of(paths):
+    return [json.loads(line) for line in paths.metrics.read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def _plain_trainings(tmp_path_factory) -> dict:
+    """The tiny `char` and `senti` experiments trained once each in a plain process (1 rank),
+    with that training's console: a TensorFlow start, tracing and training fewer for every test
+    that only needs a finished training."""
+    trained = {}
+    for name in ("char", "senti"):
+        settings = tiny_settings(name)
+        results_dir = tmp_path_factory.mktemp(f"plain-{name}") / "results"
+        prepare(settings, results_dir)
+        trained[name] = (settings, results_dir, run_stage("train", settings, results_dir))
+    return trained
+
+
+@pytest.fixture
+def plain_training(_plain_trainings, tmp_path):
+    """A copy of the trained tiny experiments in this test's tmp_path, which the test may change:
+    plain_training(name) -> SimpleNamespace(settings, paths, console, console_paths), where
+    console_paths are the shared original's, which the console names (read them, never change them)."""
+
+    def copy_of(name: str) -> SimpleNamespace:
+        settings, results_dir, console = _plain_trainings[name]
+        copied = tmp_path / f"trained-{name}" / "results"
+        shutil.copytree(results_dir, copied)
+        return SimpleNamespace(
+            settings=settings,
+            paths=ExperimentPaths.of(copied, name),
+            console=console,
+            console_paths=ExperimentPaths.of(results_dir, name),
+        )
+
+    return copy_of
