@@ -54,6 +54,7 @@ LECTURE_SIMPLE_RNN = {
     "dropout": 0,
     "recurrent_dropout": 0,
     "unroll": True,
+    "dropout_after": 0,
 }
 LECTURE_SENTIMENT_LSTM = {
     "task": "sequence_classification",
@@ -61,8 +62,17 @@ LECTURE_SENTIMENT_LSTM = {
     "embedding": 128,
     "spatial_dropout": 0.2,
     "layers": [
-        {"cell": "lstm", "units": 64, "bidirectional": False, "dropout": 0.2, "recurrent_dropout": 0.2, "unroll": False}
+        {
+            "cell": "lstm",
+            "units": 64,
+            "bidirectional": False,
+            "dropout": 0.2,
+            "recurrent_dropout": 0.2,
+            "unroll": False,
+            "dropout_after": 0,
+        }
     ],
+    "dense": [],
 }
 
 
@@ -94,6 +104,8 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
         "macbeth_char_rnn",
         "umich_sentiment_bilstm",
         "umich_sentiment_stacked",
+        "sonnets_word_lstm",
+        "shakespeare_char_gru",
     }
     assert config["results_dir"] == "results" and config["logs_dir"] == "logs"
     assert config["local_launcher"] == "horovodrun"
@@ -739,7 +751,21 @@ def test_the_shipped_experiments_name_the_course_models_and_get_their_tasks_pres
 
 def test_the_course_models_hold_the_course_layers():
     models = C.validate_config(base_raw())["models"]
-    assert set(models) == {"char_rnn", "char_gru", "sentiment_lstm", "sentiment_bilstm", "sentiment_stacked_bilstm"}
+    assert set(models) == {
+        "char_rnn",
+        "char_gru",
+        "sentiment_lstm",
+        "sentiment_bilstm",
+        "sentiment_stacked_bilstm",
+        "poetry_bilstm",
+        "tutorial_char_gru",
+    }
+    tutorial = models["tutorial_char_gru"]
+    assert (tutorial["task"], tutorial["embedding"], tutorial["layers"][0]["units"]) == (
+        "next_character_sequence",
+        256,
+        1024,
+    )
     bilstm = models["sentiment_bilstm"]
     assert (bilstm["embedding"], bilstm["spatial_dropout"]) == (128, 0.2)  # the lecture's embedding
     assert [(layer["cell"], layer["units"], layer["bidirectional"]) for layer in bilstm["layers"]] == [
@@ -844,14 +870,21 @@ def test_preset_overrides_name_defined_models_and_follow_their_task():
 
 
 def test_a_bidirectional_layer_is_refused_where_a_task_predicts_at_every_step():
-    # No per-step task exists yet (PER_STEP_TASKS is empty): a hypothetical one stands in for it.
-    models = {
-        "seq2seq": {"task": "per_step", "layers": [{"cell": "lstm", "bidirectional": False}, {"bidirectional": True}]}
-    }
-    [error] = C.bidirectional_layer_errors(models, per_step_tasks={"per_step"})
-    assert error.key == "models.seq2seq.layers.1.bidirectional"
-    assert "would read the characters it is to predict" in str(error)
-    assert C.bidirectional_layer_errors(models) == []  # reading a whole window both ways is fine
+    raw = base_raw()
+    raw["models"] = {"tutorial_char_gru": {"layers": [{"cell": "gru", "units": 8, "bidirectional": True}]}}
+    raw["experiments"]["stepwise"] = {"model": "tutorial_char_gru", "dataset": "text"}
+    error = single_error(raw)
+    assert error.key == "models.tutorial_char_gru.layers.0.bidirectional"
+    assert "task next_character_sequence predicts at every step: a bidirectional layer would read the characters" in (
+        str(error)
+    )
+    # reading a whole window both ways before one prediction after it is fine
+    for model in ("sentiment_bilstm", "poetry_bilstm"):
+        assert C.named_models()[model]["task"] not in C.PER_STEP_TASKS
+    raw["models"]["tutorial_char_gru"]["layers"][0]["bidirectional"] = False
+    config = C.validate_config(raw)
+    assert config["experiments"]["stepwise"]["hyperparameters"] == {"sequence_length": 100, "step": 101}
+    assert config["experiments"]["stepwise"]["preprocess"]["lowercase"] is False  # the tutorial keeps case
 
 
 def test_the_schema_tasks_are_those_with_a_data_format():
