@@ -15,7 +15,10 @@ import tensorflow as tf
 import yaml
 
 from hpcseq import cli
+from hpcseq.data.vocabulary import load_lines
 from hpcseq.evaluation.evaluate import evaluate
+from hpcseq.training import inputs
+from hpcseq.training.models import load_model
 from tests.training.conftest import TINY_CONFIG, prepare, tiny_settings
 from tests.training.test_train import HOROVODRUN, run_stage, summary_of
 
@@ -54,6 +57,19 @@ def test_the_word_model_trains_on_two_ranks_and_is_evaluated_next_to_a_unigram_w
     # a vocabulary of a few thousand words: a uniform guess costs log(V); the unigram model less
     vocabulary_size = summary["vocabulary_size"]
     assert 0 < unigram["loss"] < np.log(vocabulary_size) and 0 < model["loss"] < 2 * np.log(vocabulary_size)
+    # the same without the targets that are unknown words (1 - share of unknown targets of the whole)
+    unknown = metrics["unseen_in_training"]["unknown_targets"]
+    assert 0 < unknown < metrics["samples_evaluated"]
+    known = metrics["model_metrics_known_targets"]["loss"]
+    assert 0 < known < model["loss"]  # the model never had <unk> as a target: those cost it most
+    assert 0 < metrics["unigram_baseline_known_targets"]["loss"] < unigram["loss"]
+    # the mean over every prefix equals Keras' cross-entropy of the same batches (its loss would add the L2 term)
+    keras_model = load_model(paths.final_model)
+    keras_model.compile(loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_crossentropy"])
+    split = load_lines(paths.encoded, metrics["evaluated_split"])
+    dataset = inputs.prefix_eval_dataset(*split, metrics["input_length"], 256)
+    _, cross_entropy = keras_model.evaluate(dataset, verbose=0)
+    assert cross_entropy == pytest.approx(model["loss"], rel=1e-4)
 
 
 def test_the_evaluation_generates_words_greedy_and_sampled(trained):

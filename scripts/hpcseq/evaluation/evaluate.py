@@ -132,6 +132,20 @@ def evaluate_next_character(settings: dict, paths: ExperimentPaths, model, vocab
     return result
 
 
+def _per_sample_losses(model, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cross-entropy (nats, probabilities clipped at 1e-7 as Keras' loss clips them), hit of the
+    most probable id, and target of every sample, batch by batch (no matrix of all predictions)."""
+    losses, hits, targets = [], [], []
+    for inputs_batch, target_batch in dataset:
+        probabilities = model(inputs_batch, training=False).numpy()
+        target = target_batch.numpy().astype(np.int64)
+        chosen = probabilities[np.arange(len(target)), target]
+        losses.append(-np.log(np.clip(chosen, 1e-7, 1.0)))
+        hits.append(probabilities.argmax(axis=1) == target)
+        targets.append(target)
+    return np.concatenate(losses), np.concatenate(hits), np.concatenate(targets)
+
+
 def evaluate_next_word(settings: dict, paths: ExperimentPaths, model, vocabulary: WordVocabulary, log) -> dict:
     """Loss, perplexity and bits per word of every line prefix of the held-out split, next to a
     unigram word model of the training split; generated text, greedy and sampled."""
@@ -146,13 +160,14 @@ def evaluate_next_word(settings: dict, paths: ExperimentPaths, model, vocabulary
             f"the {split} split has no line of two or more words: nothing to predict",
         )
     dataset = inputs.prefix_eval_dataset(flat, offsets, length, settings["evaluation"]["batch_size"])
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
     started = time.perf_counter()
-    loss, accuracy = model.evaluate(dataset, verbose=0)
+    losses, hits, targets = _per_sample_losses(model, dataset)
     seconds = time.perf_counter() - started
-    starts = offsets[:-1][np.diff(offsets) > 0]
-    targets = np.delete(flat.astype(np.int64), starts)  # every word but the first of its line
+    loss, accuracy = float(losses.mean()), float(hits.mean())
     baseline = metrics.unigram_cross_entropy(vocabulary.counts, targets, never=(PAD,))
+    # Words training never saw are all <unk>, a target training never had: its probability is tiny
+    # for the model and 1/(N+1) for the unigram model; both again on the other targets alone.
+    known = targets != UNK
     words = encoded_index(paths.encoded)["splits"][split]
     result = {
         "experiment": settings["name"],
@@ -166,6 +181,14 @@ def evaluate_next_word(settings: dict, paths: ExperimentPaths, model, vocabulary
         "input_length": length,
         "model_metrics": {**metrics.language_model_metrics(float(loss), "word"), "accuracy": float(accuracy)},
         "unigram_baseline": metrics.language_model_metrics(baseline, "word"),
+        "model_metrics_known_targets": metrics.language_model_metrics(float(losses[known].mean()), "word")
+        if known.any()
+        else None,
+        "unigram_baseline_known_targets": metrics.language_model_metrics(
+            metrics.unigram_cross_entropy(vocabulary.counts, targets[known], never=(PAD,)), "word"
+        )
+        if known.any()
+        else None,
         "unseen_in_training": {
             "words": words["unseen"],
             "tokens": words["tokens"],

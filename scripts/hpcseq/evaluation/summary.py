@@ -53,8 +53,19 @@ def _word_rows(result: dict) -> list[str]:
         f"| {split} bits per word | {_fmt(model['bits_per_word'], 3)} "
         f"(unigram word model {_fmt(base['bits_per_word'], 3)}) |",
         f"| {split} next-word accuracy | {_fmt(model['accuracy'])} |",
+        *_known_targets_row(result),
         f"| {split} words unseen in training | {unseen['words']} of {unseen['tokens']} "
         f"({unseen['unknown_targets']} of {result['samples_evaluated']} targets) |",
+    ]
+
+
+def _known_targets_row(result: dict) -> list[str]:
+    model, base = result.get("model_metrics_known_targets"), result.get("unigram_baseline_known_targets")
+    if not model:
+        return []
+    return [
+        f"| {result['evaluated_split']} perplexity on targets seen in training | {_fmt(model['perplexity'], 1)} "
+        f"(unigram word model {_fmt(base['perplexity'], 1)}) |"
     ]
 
 
