@@ -278,8 +278,10 @@ def _fill_download_paths(config: dict) -> None:
 
 # Tasks that predict at every step of a sequence from the states of that step (a per-step
 # sequence-to-sequence language model): a bidirectional layer there would read the characters it
-# is to predict. None exists yet; such a task goes here when it is added.
-PER_STEP_TASKS: frozenset[str] = frozenset()
+# is to predict. Their last recurrent layer returns its whole sequence (training.models).
+PER_STEP_TASKS: frozenset[str] = frozenset({"next_character_sequence"})
+# Tasks whose data are a character stream (the same data stages: preprocess_text, vocabulary_characters).
+CHARACTER_TASKS = ("next_character", "next_character_sequence")
 
 
 def bidirectional_layer_errors(models: dict, per_step_tasks=PER_STEP_TASKS) -> list[ConfigError]:
@@ -353,12 +355,12 @@ def _preprocess_errors(name: str, prep: dict) -> list[ConfigError]:
         errors.append(ConfigError(key, f"validation_fraction + test_fraction = {held_out:g} leaves no training data"))
     if prep.get("validation_fraction", 0) <= 0:
         errors.append(ConfigError(f"{key}.validation_fraction", "must be above 0: training always validates"))
-    pattern = prep.get("start_after")
-    if pattern:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            errors.append(ConfigError(f"{key}.start_after", f"not a valid regular expression: {error}"))
+    for option in ("start_after", "drop_lines_matching"):
+        if pattern := prep.get(option):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                errors.append(ConfigError(f"{key}.{option}", f"not a valid regular expression: {error}"))
     return errors
 
 

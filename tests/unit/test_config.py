@@ -54,6 +54,7 @@ LECTURE_SIMPLE_RNN = {
     "dropout": 0,
     "recurrent_dropout": 0,
     "unroll": True,
+    "dropout_after": 0,
 }
 LECTURE_SENTIMENT_LSTM = {
     "task": "sequence_classification",
@@ -61,7 +62,15 @@ LECTURE_SENTIMENT_LSTM = {
     "embedding": 128,
     "spatial_dropout": 0.2,
     "layers": [
-        {"cell": "lstm", "units": 64, "bidirectional": False, "dropout": 0.2, "recurrent_dropout": 0.2, "unroll": False}
+        {
+            "cell": "lstm",
+            "units": 64,
+            "bidirectional": False,
+            "dropout": 0.2,
+            "recurrent_dropout": 0.2,
+            "unroll": False,
+            "dropout_after": 0,
+        }
     ],
     # no head besides the output layer (the schema's defaults)
     "pooling": None,
@@ -101,6 +110,8 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
         "sarcasm_headlines",
         "sarcasm_headlines_bilstm",
         "imdb_bilstm",
+        "sonnets_word_lstm",
+        "shakespeare_char_gru",
     }
     assert config["results_dir"] == "results" and config["logs_dir"] == "logs"
     assert config["local_launcher"] == "horovodrun"
@@ -755,10 +766,12 @@ def test_the_course_models_hold_the_course_layers():
         "headline_pooling",
         "headline_bilstm",
         "review_bilstm",
+        "poetry_bilstm",
+        "tutorial_char_gru",
     }
     pooling = models["headline_pooling"]  # TensorFlow in Practice's sarcasm classifier
     assert (pooling["embedding"], pooling["pooling"], pooling["layers"]) == (16, "average", [])
-    assert pooling["dense"] == [{"units": 24, "activation": "relu"}]
+    assert pooling["dense"] == [{"units": 24, "activation": "relu", "l2": 0}]
     headline_bilstm = models["headline_bilstm"]
     assert [(layer["cell"], layer["units"], layer["bidirectional"]) for layer in headline_bilstm["layers"]] == [
         ("lstm", 32, True)
@@ -769,6 +782,12 @@ def test_the_course_models_hold_the_course_layers():
         32,
         True,
         0.5,
+    )
+    tutorial = models["tutorial_char_gru"]
+    assert (tutorial["task"], tutorial["embedding"], tutorial["layers"][0]["units"]) == (
+        "next_character_sequence",
+        256,
+        1024,
     )
     bilstm = models["sentiment_bilstm"]
     assert (bilstm["embedding"], bilstm["spatial_dropout"]) == (128, 0.2)  # the lecture's embedding
@@ -898,19 +917,26 @@ def test_preset_overrides_name_defined_models_and_follow_their_task():
 
 
 def test_a_bidirectional_layer_is_refused_where_a_task_predicts_at_every_step():
-    # No per-step task exists yet (PER_STEP_TASKS is empty): a hypothetical one stands in for it.
-    models = {
-        "seq2seq": {"task": "per_step", "layers": [{"cell": "lstm", "bidirectional": False}, {"bidirectional": True}]}
-    }
-    [error] = C.bidirectional_layer_errors(models, per_step_tasks={"per_step"})
-    assert error.key == "models.seq2seq.layers.1.bidirectional"
-    assert "would read the characters it is to predict" in str(error)
-    assert C.bidirectional_layer_errors(models) == []  # reading a whole window both ways is fine
+    raw = base_raw()
+    raw["models"] = {"tutorial_char_gru": {"layers": [{"cell": "gru", "units": 8, "bidirectional": True}]}}
+    raw["experiments"]["stepwise"] = {"model": "tutorial_char_gru", "dataset": "text"}
+    error = single_error(raw)
+    assert error.key == "models.tutorial_char_gru.layers.0.bidirectional"
+    assert "task next_character_sequence predicts at every step: a bidirectional layer would read the characters" in (
+        str(error)
+    )
+    # reading a whole window both ways before one prediction after it is fine
+    for model in ("sentiment_bilstm", "poetry_bilstm"):
+        assert C.named_models()[model]["task"] not in C.PER_STEP_TASKS
+    raw["models"]["tutorial_char_gru"]["layers"][0]["bidirectional"] = False
+    config = C.validate_config(raw)
+    assert config["experiments"]["stepwise"]["hyperparameters"] == {"sequence_length": 100, "step": 101}
+    assert config["experiments"]["stepwise"]["preprocess"]["lowercase"] is False  # the tutorial keeps case
 
 
 def test_the_schema_tasks_are_those_with_a_data_format():
-    from hpcseq.paths import TASK_DATA_FORMAT
+    from hpcseq.paths import TASK_STAGE_FORMAT
 
-    assert set(C.load_schema()["$defs"]["task"]["enum"]) == set(TASK_DATA_FORMAT)
-    for task in TASK_DATA_FORMAT:
+    assert set(C.load_schema()["$defs"]["task"]["enum"]) == set(TASK_STAGE_FORMAT)
+    for task in TASK_STAGE_FORMAT:
         assert f"{task}_experiment" in C.load_schema()["$defs"] and f"{task}_overrides" in C.load_schema()["$defs"]

@@ -31,3 +31,11 @@ use rule vocabulary_characters as vocabulary_words with:
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
     localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`
+
+
+use rule vocabulary_characters as vocabulary_lines with:
+    output:
+        **EXPERIMENT.encoded_files("next_word"),
+    wildcard_constraints:
+        experiment=name_pattern(WORD_LM_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`

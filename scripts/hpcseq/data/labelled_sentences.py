@@ -25,7 +25,7 @@ from hpcseq.errors import InputDataError
 from hpcseq.io import atomic_open, write_json
 from hpcseq.paths import SPLIT_REPORT, SPLITS, prepared_split_file
 
-FORMAT = "labelled_sentences"  # the data format this module prepares (paths.TASK_DATA_FORMAT)
+FORMAT = "labelled_sentences"  # the data format this module prepares (paths.TASK_STAGE_FORMAT)
 LABELS = {"0": 0, "1": 1}
 TOKEN_PATTERNS = {
     "words_and_punctuation": re.compile(r"\w+(?:'\w+)*|[^\w\s]"),

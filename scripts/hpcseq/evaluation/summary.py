@@ -38,6 +38,37 @@ def _char_rows(result: dict) -> list[str]:
     ]
 
 
+def _word_rows(result: dict) -> list[str]:
+    """A word language model's rows: per word, next to the unigram word model."""
+    model, base = result["model_metrics"], result["unigram_baseline"]
+    training = result.get("training") or {}
+    final = training.get("final") or {}
+    split, unseen = result["evaluated_split"], result["unseen_in_training"]
+    return [
+        f"| training loss (last epoch) | {_fmt(final.get('loss'))} |",
+        f"| validation loss (last epoch / best) | {_fmt(final.get('val_loss'))} / "
+        f"{_fmt(training.get('best_val_loss'))} |",
+        f"| {split} loss (nats/word) | {_fmt(model['loss'])} (unigram word model {_fmt(base['loss'])}) |",
+        f"| {split} perplexity | {_fmt(model['perplexity'], 1)} (unigram word model {_fmt(base['perplexity'], 1)}) |",
+        f"| {split} bits per word | {_fmt(model['bits_per_word'], 3)} "
+        f"(unigram word model {_fmt(base['bits_per_word'], 3)}) |",
+        f"| {split} next-word accuracy | {_fmt(model['accuracy'])} |",
+        *_known_targets_row(result),
+        f"| {split} words unseen in training | {unseen['words']} of {unseen['tokens']} "
+        f"({unseen['unknown_targets']} of {result['samples_evaluated']} targets) |",
+    ]
+
+
+def _known_targets_row(result: dict) -> list[str]:
+    model, base = result.get("model_metrics_known_targets"), result.get("unigram_baseline_known_targets")
+    if not model:
+        return []
+    return [
+        f"| {result['evaluated_split']} perplexity on targets seen in training | {_fmt(model['perplexity'], 1)} "
+        f"(unigram word model {_fmt(base['perplexity'], 1)}) |"
+    ]
+
+
 def _unseen_characters_row(result: dict) -> list[str]:
     """The evaluated split's characters that training lacks (evaluations before they were counted: none shown)."""
     unseen = result.get("unseen_in_training")
@@ -141,12 +172,13 @@ def experiment_section(name: str, result: dict) -> str:
     if result.get("evaluated_split_note"):
         lines += [f"*Note:* {result['evaluated_split_note']}", ""]
     lines += ["| metric | value |", "| --- | --- |"]
-    next_character = result["task"] == "next_character"
-    lines += _char_rows(result) if next_character else _sentiment_rows(result)
-    if next_character:
+    rows = {"next_character": _char_rows, "next_character_sequence": _char_rows, "next_word": _word_rows}
+    lines += rows.get(result["task"], _sentiment_rows)(result)
+    if "samples" in result:
         lines += ["", "Samples (greedy, then with temperature):", ""]
         for sample in result.get("samples", []):
-            text = (sample["window"] + "|" + sample["text"]).replace("\n", " ")
+            separator = " " if result["task"] == "next_word" else ""
+            text = f"{sample['window']}{separator}|{separator}{sample['text']}".replace("\n", " ")
             lines += [f"- `{sample['mode']}`: {text}"]
     return "\n".join(lines) + "\n"
 

@@ -1,29 +1,48 @@
 """One builder for every named model: a task's input and output around a recurrent stack.
 
 A named model (config `models:`) is a task and an architecture: an embedding (one-hot or learned),
-optional spatial dropout, recurrent layers (simple_rnn, gru, lstm; bidirectional or not), every
-one but the last returning its sequence, or instead of them an average-pooling head
-(GlobalAveragePooling1D, TensorFlow in Practice's headline classifier); then optional Dense layers
-and dropout before the task's output layer. The lecture's two models are two such descriptions and
-build exactly the layers (names, initialisers, order) of the lecture code.
+optional spatial dropout, recurrent layers (simple_rnn, gru, lstm; bidirectional or not; each
+optionally followed by a Dropout layer), every one but the last returning its sequence (in a
+per-step task the last too), or instead of them an average-pooling head (GlobalAveragePooling1D,
+TensorFlow in Practice's headline classifier); then optional Dense layers and dropout before the
+task's output layer. The lecture's two models are two such descriptions and build exactly the
+layers (names, initialisers, order) of the lecture code, as the course's poetry model
+(poetry_bilstm) builds the layers of its notebook.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from hpcseq.config import PER_STEP_TASKS
+
 # What each task feeds the model and reads from it: the input's name and the hyperparameter of its
 # length, and the output layer (units: None for one per vocabulary entry).
 TASK_INPUTS = {
     "next_character": {"name": "char_ids", "length": "sequence_length"},
     "sequence_classification": {"name": "word_ids", "length": "sentence_length"},
+    "next_word": {"name": "word_ids", "length": "sequence_length"},
+    "next_character_sequence": {"name": "char_ids", "length": "sequence_length"},
 }
 TASK_OUTPUTS = {
     "next_character": {"name": "next_char", "units": None, "activation": "softmax"},
     "sequence_classification": {"name": "positive", "units": 1, "activation": "sigmoid"},
+    "next_word": {"name": "next_word", "units": None, "activation": "softmax"},
+    "next_character_sequence": {"name": "next_chars", "units": None, "activation": "softmax"},  # at every step
 }
-LOSSES = {"next_character": "sparse_categorical_crossentropy", "sequence_classification": "binary_crossentropy"}
-METRICS = {"next_character": ["sparse_categorical_accuracy"], "sequence_classification": ["accuracy"]}
+# the course's categorical cross-entropy on one-hot labels, computed from the label's id
+LOSSES = {
+    "next_character": "sparse_categorical_crossentropy",
+    "sequence_classification": "binary_crossentropy",
+    "next_word": "sparse_categorical_crossentropy",
+    "next_character_sequence": "sparse_categorical_crossentropy",  # the tutorial's, from probabilities
+}
+METRICS = {
+    "next_character": ["sparse_categorical_accuracy"],
+    "sequence_classification": ["accuracy"],
+    "next_word": ["sparse_categorical_accuracy"],
+    "next_character_sequence": ["sparse_categorical_accuracy"],
+}
 CELLS = {"simple_rnn": tf.keras.layers.SimpleRNN, "gru": tf.keras.layers.GRU, "lstm": tf.keras.layers.LSTM}
 
 
@@ -41,17 +60,33 @@ def build_model(
         hidden = tf.keras.layers.GlobalAveragePooling1D(name="global_average_pooling")(hidden)
     layers = architecture["layers"]
     for index, layer in enumerate(layers):
-        hidden = _recurrent(layer, _layer_name(layer, index, len(layers)), last=index == len(layers) - 1)(hidden)
-    dense = architecture.get("dense") or []
+        layer_name = _layer_name(layer, index, len(layers))
+        # a per-step task reads every step's state: its last layer returns its sequence too
+        last = index == len(layers) - 1 and task not in PER_STEP_TASKS
+        hidden = _recurrent(layer, layer_name, last=last)(hidden)
+        if layer["dropout_after"] > 0:
+            hidden = tf.keras.layers.Dropout(layer["dropout_after"], name=f"dropout_after_{layer_name}")(hidden)
+    dense = architecture["dense"]
     for index, layer in enumerate(dense):
-        layer_name = f"dense_{index + 1}" if len(dense) > 1 else "dense"
-        hidden = tf.keras.layers.Dense(layer["units"], activation=layer["activation"], name=layer_name)(hidden)
-    if architecture.get("output_dropout"):
+        hidden = tf.keras.layers.Dense(
+            dense_units(layer["units"], vocabulary_size),
+            activation=layer["activation"],
+            kernel_regularizer=tf.keras.regularizers.l2(layer["l2"]) if layer["l2"] > 0 else None,
+            name=f"dense_{index + 1}" if len(dense) > 1 else "dense",  # Keras' names
+        )(hidden)
+    if architecture["output_dropout"] > 0:
         hidden = tf.keras.layers.Dropout(architecture["output_dropout"], name="dropout")(hidden)
     output = TASK_OUTPUTS[task]
     units = output["units"] or vocabulary_size
     outputs = tf.keras.layers.Dense(units, activation=output["activation"], name=output["name"])(hidden)
     return tf.keras.Model(inputs, outputs, name=name)
+
+
+def dense_units(units, vocabulary_size: int) -> int:
+    """A dense layer's units: a number, or vocabulary/N (the course's total_words/2)."""
+    if isinstance(units, str):
+        return max(1, vocabulary_size // int(units.split("/")[1]))
+    return int(units)
 
 
 def _embedding(embedding, vocabulary_size: int) -> tf.keras.layers.Layer:
