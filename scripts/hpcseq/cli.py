@@ -77,10 +77,24 @@ def cmd_preprocess(args) -> int:
     log = setup_logging("preprocess")
     if settings["task"] == "next_character":
         from hpcseq.data.text_corpus import prepare_text_corpus as prepare
+    elif settings["task"] == "sequence_regression":
+        from hpcseq.data.time_series import prepare_series as prepare
     else:
         from hpcseq.data.labelled_sentences import prepare_sentences as prepare
     report = prepare(settings, paths.prepared)
     log.info("%s: %s", settings["name"], json.dumps(report.get("characters") or report.get("sizes")))
+    if report["kind"] == "time_series":
+        steps = report["steps_ending_runs"]
+        log.info(
+            "time index: %d gaps (%d missing rows), %d repeated, %d backwards, %d irregular steps; "
+            "no window spans one (first: %s)",
+            steps["gap"],
+            steps["missing_rows"],
+            steps["repeated"],
+            steps["backwards"],
+            steps["irregular"],
+            "; ".join(steps["first"][:3]) or "none",
+        )
     if report["kind"] == "labelled_sentences":
         skipped = report["source"]["bad_lines_skipped"]
         if skipped:

@@ -31,7 +31,13 @@ SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
 
 # What a named model holds besides its task and description: what training builds.
-ARCHITECTURE_KEYS = ("embedding", "spatial_dropout", "layers")
+ARCHITECTURE_KEYS = ("embedding", "spatial_dropout", "layers", "output_dropout")
+RECURRENT_CELLS = ("simple_rnn", "gru", "lstm")
+# Keys of a layer that only a recurrent layer reads, with their defaults (schema recurrent_layer).
+RECURRENT_ONLY_KEYS = {"bidirectional": False, "dropout": 0, "recurrent_dropout": 0, "unroll": False}
+NON_RECURRENT_KEYS = ("activation", "kernel_size", "pool_size")
+# Tasks whose inputs are ids (an embedding needed); sequence_regression reads numbers (none).
+TASKS_WITH_IDS = ("next_character", "sequence_classification")
 STAGES = ("preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm")
 
 _schema_cache: dict | None = None
@@ -231,7 +237,9 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
     datasets = config.get("datasets", {})
     for name, dataset in datasets.items():
         errors += _download_errors(name, dataset)
+        errors += _time_series_errors(name, dataset)
     errors += bidirectional_layer_errors(config.get("models", {}))
+    errors += model_layer_errors(config.get("models", {}))
     for name, experiment in config.get("experiments", {}).items():
         errors += _name_errors(name)
         errors += _dataset_errors(name, experiment, datasets, config.get("models", {}))
@@ -298,6 +306,47 @@ def bidirectional_layer_errors(models: dict, per_step_tasks=PER_STEP_TASKS) -> l
                     )
                 )
     return errors
+
+
+def model_layer_errors(models: dict) -> list[ConfigError]:
+    """What one named model's task allows: an embedding for ids and none for numbers; the
+    comparison layers (dense, conv1d, ...) in sequence_regression models only, and none of them
+    with a recurrent layer's keys (bidirectional, dropout, recurrent_dropout, unroll)."""
+    errors = []
+    for name, model in models.items():
+        task = model.get("task")
+        embedding = model.get("embedding")
+        if task in TASKS_WITH_IDS and embedding is None:
+            errors.append(ConfigError(f"models.{name}.embedding", f"task {task} reads ids: give one_hot or a size"))
+        if task == "sequence_regression" and embedding is not None:
+            errors.append(
+                ConfigError(f"models.{name}.embedding", "task sequence_regression reads numbers: leave it out")
+            )
+        if task == "sequence_regression" and model.get("spatial_dropout"):
+            errors.append(ConfigError(f"models.{name}.spatial_dropout", "acts on an embedding: leave it out"))
+        for index, layer in enumerate(model.get("layers", [])):
+            cell = layer.get("cell")
+            if cell in RECURRENT_CELLS:
+                continue
+            if task != "sequence_regression":
+                errors.append(
+                    ConfigError(
+                        f"models.{name}.layers.{index}.cell",
+                        f"{cell} layers are for sequence_regression models; task {task} takes simple_rnn, gru, lstm",
+                    )
+                )
+            errors += [
+                ConfigError(f"models.{name}.layers.{index}.{key}", f"a {cell} layer has no {key}")
+                for key, default in RECURRENT_ONLY_KEYS.items()
+                if layer.get(key, default) != default
+            ]
+    return errors
+
+
+def _time_series_errors(name: str, dataset: dict) -> list[ConfigError]:
+    if dataset.get("format") == "time_series" and not dataset.get("time_series"):
+        return [ConfigError(f"datasets.{name}.time_series", "format time_series needs its layout (time_column, ...)")]
+    return []
 
 
 def _dataset_errors(name: str, experiment: dict, datasets: dict, models: dict) -> list[ConfigError]:
@@ -498,6 +547,8 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
         errors += _scaling_plan_errors(config)
     if errors:
         raise ConfigErrors(errors)
+    for model in config["models"].values():
+        model["layers"] = layers_of_their_kind(model["layers"])
     _fill_download_paths(config)
     return config
 
@@ -534,6 +585,28 @@ def parse_command_line_values(items: list[str] | None) -> dict:
     return values
 
 
+def architecture_of(model: dict) -> dict:
+    """What training builds a named model from (ARCHITECTURE_KEYS), without the keys that change
+    nothing: each layer keeps only the keys of its kind, and output_dropout appears only when set.
+    The models that existed before the comparison layers thus keep their settings, fingerprints
+    and checkpoints (and Snakemake sees no change in them)."""
+    architecture = {key: copy.deepcopy(model[key]) for key in ARCHITECTURE_KEYS if key in model}
+    if not architecture.get("output_dropout"):
+        architecture.pop("output_dropout", None)
+    architecture["layers"] = layers_of_their_kind(architecture.get("layers", []))
+    return architecture
+
+
+def layers_of_their_kind(layers: list[dict]) -> list[dict]:
+    """Each layer with only the keys its kind has: the schema fills every default into every layer
+    (a recurrent layer would get the dense layers' activation), which would misdescribe it."""
+    kept = []
+    for layer in layers:
+        dropped = NON_RECURRENT_KEYS if layer.get("cell") in RECURRENT_CELLS else tuple(RECURRENT_ONLY_KEYS)
+        kept.append({key: value for key, value in layer.items() if key not in dropped})
+    return kept
+
+
 def experiment_task(config: dict, name: str) -> str:
     """The task of an experiment's named model (which decides its data format and stages)."""
     return config["models"][config["experiments"][name]["model"]]["task"]
@@ -553,7 +626,7 @@ def experiment_settings(config: dict, name: str) -> dict:
         "model": experiment["model"],
         "task": model["task"],
         # the recurrent stack the model is built from (training.models.build_model)
-        "architecture": {key: copy.deepcopy(model[key]) for key in ARCHITECTURE_KEYS},
+        "architecture": architecture_of(model),
         "ranks": experiment["ranks"],
         "preset": config.get("preset"),
         "preset_description": (config.get("presets", {}).get(config.get("preset")) or {}).get("description", ""),

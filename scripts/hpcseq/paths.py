@@ -1,7 +1,7 @@
 """Where each stage's files live: one definition for the workflow rules, the CLI and `hpcseq logs`.
 
 results/<experiment>/
-    prepared/{train,validation,test}.{txt|tsv}, split_report.json     (preprocess)
+    prepared/{train,validation,test}.{txt|tsv|npz}, split_report.json (preprocess)
     vocab.json, encoded/{index.json, <split>.ids | <split>.npz}       (vocabulary)
     model/final.keras, metrics.jsonl, training_summary.json,          (train)
           checkpoints/, ranks/rank-<r>.json, heartbeats/rank-<r>.json (while it runs)
@@ -24,11 +24,16 @@ from pathlib import Path
 SPLITS = ("train", "validation", "test")
 # The data format each task reads (a dataset's `format` in the config must match it); the tasks
 # are those of the config schema ($defs.task).
-TASK_DATA_FORMAT = {"next_character": "text", "sequence_classification": "labelled_sentences"}
+TASK_DATA_FORMAT = {
+    "next_character": "text",
+    "sequence_classification": "labelled_sentences",
+    "sequence_regression": "time_series",
+}
 # What the data stages write per split: cleaned text / labelled sentences as TSV (preprocess);
-# character ids as a flat array / token ids of sentences in an .npz (vocabulary).
-PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv"}
-ENCODED_SUFFIX = {"text": "ids", "labelled_sentences": "npz"}
+# character ids as a flat array / token ids of sentences in an .npz (vocabulary); a time series'
+# values, times and runs as an .npz (preprocess), normalised values and runs as an .npz (vocabulary).
+PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv", "time_series": "npz"}
+ENCODED_SUFFIX = {"text": "ids", "labelled_sentences": "npz", "time_series": "npz"}
 SPLIT_REPORT = "split_report.json"
 ENCODED_INDEX = "index.json"
 # The entries of an experiment's folder, by which a path is recognised as lying under one.

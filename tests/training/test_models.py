@@ -17,7 +17,11 @@ from hpcseq.training.models import build_model, fused_kernel_report
 from tests.training.conftest import prepare, tiny_settings
 from tests.training.test_train import HOROVODRUN, run_stage, summary_of
 
-INPUT_LENGTH = {"next_character": {"sequence_length": 10}, "sequence_classification": {"sentence_length": 40}}
+INPUT_LENGTH = {
+    "next_character": {"sequence_length": 10},
+    "sequence_classification": {"sentence_length": 40},
+    "sequence_regression": {"sequence_length": 120},
+}
 
 
 @functools.cache

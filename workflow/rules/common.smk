@@ -76,6 +76,7 @@ EXPERIMENTS = sorted(config["experiments"])
 # by task: the data stages differ (hpcseq.paths.TASK_DATA_FORMAT)
 CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "next_character"]
 SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "sequence_classification"]
+SERIES_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "sequence_regression"]
 # the experiments of a plain run (and of its summary); the others run by target (all_experiments)
 DEFAULT_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["default_target"]]
 CLUSTERS = sorted(config["clusters"])

@@ -2,8 +2,10 @@
 
 A named model (config `models:`) is a task and an architecture: an embedding (one-hot or learned),
 optional spatial dropout, recurrent layers (simple_rnn, gru, lstm; bidirectional or not), every
-one but the last returning its sequence. The lecture's two models are two such descriptions and
-build exactly the layers (names, initialisers, order) of the lecture code.
+one but the last returning its sequence, optional dropout before the output. The lecture's two
+models are two such descriptions and build exactly the layers (names, initialisers, order) of the
+lecture code. Forecasting models (sequence_regression) read a window of numbers, no embedding,
+and may use the material's comparison layers instead (flatten, dense, conv1d, pooling).
 """
 
 from __future__ import annotations
@@ -15,13 +17,24 @@ import tensorflow as tf
 TASK_INPUTS = {
     "next_character": {"name": "char_ids", "length": "sequence_length"},
     "sequence_classification": {"name": "word_ids", "length": "sentence_length"},
+    "sequence_regression": {"name": "window", "length": "sequence_length"},
 }
 TASK_OUTPUTS = {
     "next_character": {"name": "next_char", "units": None, "activation": "softmax"},
     "sequence_classification": {"name": "positive", "units": 1, "activation": "sigmoid"},
+    "sequence_regression": {"name": "forecast", "units": 1, "activation": None},
 }
-LOSSES = {"next_character": "sparse_categorical_crossentropy", "sequence_classification": "binary_crossentropy"}
-METRICS = {"next_character": ["sparse_categorical_accuracy"], "sequence_classification": ["accuracy"]}
+# The material's forecasting loss and metric (mse, mae), on the normalised target.
+LOSSES = {
+    "next_character": "sparse_categorical_crossentropy",
+    "sequence_classification": "binary_crossentropy",
+    "sequence_regression": "mse",
+}
+METRICS = {
+    "next_character": ["sparse_categorical_accuracy"],
+    "sequence_classification": ["accuracy"],
+    "sequence_regression": ["mae"],
+}
 CELLS = {"simple_rnn": tf.keras.layers.SimpleRNN, "gru": tf.keras.layers.GRU, "lstm": tf.keras.layers.LSTM}
 
 
@@ -31,13 +44,25 @@ def build_model(
     """The named model `name` (its `task` and `architecture`, config.ARCHITECTURE_KEYS) for a
     vocabulary of `vocabulary_size` ids; `hyperparameters` give the input length."""
     given = TASK_INPUTS[task]
-    inputs = tf.keras.Input(shape=(hyperparameters[given["length"]],), dtype=tf.int32, name=given["name"])
-    hidden = _embedding(architecture["embedding"], vocabulary_size)(inputs)
-    if architecture["spatial_dropout"] > 0:
+    length = hyperparameters[given["length"]]
+    if architecture.get("embedding") is None:  # numbers: `vocabulary_size` features per time step
+        inputs = tf.keras.Input(shape=(length, vocabulary_size), dtype=tf.float32, name=given["name"])
+        hidden = inputs
+    else:
+        inputs = tf.keras.Input(shape=(length,), dtype=tf.int32, name=given["name"])
+        hidden = _embedding(architecture["embedding"], vocabulary_size)(inputs)
+    if architecture.get("spatial_dropout", 0) > 0:
         hidden = tf.keras.layers.SpatialDropout1D(architecture["spatial_dropout"], name="spatial_dropout")(hidden)
     layers = architecture["layers"]
+    recurrent = [index for index, layer in enumerate(layers) if layer["cell"] in CELLS]
     for index, layer in enumerate(layers):
-        hidden = _recurrent(layer, _layer_name(layer, index, len(layers)), last=index == len(layers) - 1)(hidden)
+        layer_name = _layer_name(layer, index, len(layers))
+        if layer["cell"] in CELLS:
+            hidden = _recurrent(layer, layer_name, last=index == recurrent[-1])(hidden)
+        else:
+            hidden = _other_layer(layer, layer_name)(hidden)
+    if architecture.get("output_dropout", 0) > 0:
+        hidden = tf.keras.layers.Dropout(architecture["output_dropout"], name="output_dropout")(hidden)
     output = TASK_OUTPUTS[task]
     units = output["units"] or vocabulary_size
     outputs = tf.keras.layers.Dense(units, activation=output["activation"], name=output["name"])(hidden)
@@ -57,8 +82,26 @@ def _embedding(embedding, vocabulary_size: int) -> tf.keras.layers.Layer:
 
 def _layer_name(layer: dict, index: int, count: int) -> str:
     """simple_rnn, lstm (the lecture's names), bidirectional_lstm; numbered from 1 when stacked."""
-    name = f"bidirectional_{layer['cell']}" if layer["bidirectional"] else layer["cell"]
+    name = f"bidirectional_{layer['cell']}" if layer.get("bidirectional") else layer["cell"]
     return f"{name}_{index + 1}" if count > 1 else name
+
+
+def _other_layer(layer: dict, name: str) -> tf.keras.layers.Layer:
+    """The material's comparison layers of forecasting models (no recurrence)."""
+    cell = layer["cell"]
+    if cell == "flatten":
+        return tf.keras.layers.Flatten(name=name)
+    if cell == "dense":
+        return tf.keras.layers.Dense(layer["units"], activation=layer.get("activation", "relu"), name=name)
+    if cell == "conv1d":
+        return tf.keras.layers.Conv1D(
+            layer["units"], layer["kernel_size"], activation=layer.get("activation", "relu"), name=name
+        )
+    if cell == "max_pooling1d":
+        return tf.keras.layers.MaxPooling1D(layer["pool_size"], name=name)
+    if cell == "global_average_pooling1d":
+        return tf.keras.layers.GlobalAveragePooling1D(name=name)
+    raise ValueError(f"unknown layer {cell}")  # the schema admits no other
 
 
 def _recurrent(layer: dict, name: str, last: bool) -> tf.keras.layers.Layer:
@@ -66,11 +109,11 @@ def _recurrent(layer: dict, name: str, last: bool) -> tf.keras.layers.Layer:
     cell = CELLS[layer["cell"]]
     options = {
         "return_sequences": not last,
-        "unroll": layer["unroll"],
-        "dropout": layer["dropout"],
-        "recurrent_dropout": layer["recurrent_dropout"],
+        "unroll": layer.get("unroll", False),
+        "dropout": layer.get("dropout", 0),
+        "recurrent_dropout": layer.get("recurrent_dropout", 0),
     }
-    if not layer["bidirectional"]:
+    if not layer.get("bidirectional", False):
         return cell(layer["units"], name=name, **options)
     return tf.keras.layers.Bidirectional(cell(layer["units"], name=layer["cell"], **options), name=name)
 
