@@ -419,6 +419,40 @@ def scaling_run_config(config: dict, experiment: str, ranks: int) -> dict:
     return {**config, "experiments": {**config["experiments"], experiment: own}}
 
 
+def _sweep_errors(config: dict) -> list[ConfigError]:
+    """A sweep names an experiment of the config and named models of that experiment's task."""
+    errors = []
+    for name, sweep in config.get("sweeps", {}).items():
+        experiment = config["experiments"].get(sweep["experiment"])
+        if experiment is None:
+            valid = ", ".join(sorted(config["experiments"]))
+            errors.append(
+                ConfigError(
+                    f"sweeps.{name}.experiment", f"{sweep['experiment']!r} is not an experiment; defined: {valid}"
+                )
+            )
+            continue
+        task = config["models"][experiment["model"]]["task"]
+        for index, model in enumerate(sweep["models"]):
+            if model not in config["models"]:
+                errors.append(ConfigError(f"sweeps.{name}.models.{index}", f"{model!r} is not a named model"))
+            elif config["models"][model]["task"] != task:
+                errors.append(
+                    ConfigError(
+                        f"sweeps.{name}.models.{index}",
+                        f"{model} is a {config['models'][model]['task']} model; {sweep['experiment']} is {task}",
+                    )
+                )
+    return errors
+
+
+def sweep_run_config(config: dict, sweep: str, model: str) -> dict:
+    """The config of one run of a sweep: its experiment with `model` (resolved with that model's
+    preset overrides when the config was validated)."""
+    chosen = config["sweeps"][sweep]
+    return {**config, "experiments": {**config["experiments"], chosen["experiment"]: chosen["runs"][model]}}
+
+
 def _scaling_errors(config: dict) -> list[ConfigError]:
     """The experiments of the scaling study exist."""
     experiments = config.get("experiments", {})
@@ -529,17 +563,23 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
     preset_name = config.get("preset")
     # as written (the filled-in preset would carry every default, which would hide the task's keys)
     preset = (raw.get("presets") or {}).get(preset_name) or {} if preset_name else {}
-    resolved_experiments = {}
-    for name, experiment in config["experiments"].items():
-        model = experiment["model"]
+
+    def resolved(name: str, model: str) -> dict:
+        """The experiment `name` as written, with `model` as its model, over that model's preset."""
         overrides = deep_merge(
             preset.get("tasks", {}).get(config["models"][model]["task"], {}), preset.get("models", {}).get(model, {})
         )
-        own = raw["experiments"][name]
-        merged = deep_merge(overrides, own)
-        resolved_experiments[name] = _fill_defaults(merged, schema["$defs"]["experiment"], schema)
-    config["experiments"] = resolved_experiments
-    errors = _semantic_errors(config)
+        own = {**raw["experiments"][name], "model": model}
+        return _fill_defaults(deep_merge(overrides, own), schema["$defs"]["experiment"], schema)
+
+    config["experiments"] = {
+        name: resolved(name, experiment["model"]) for name, experiment in config["experiments"].items()
+    }
+    errors = _sweep_errors(config)
+    if not errors:  # each model of a sweep resolved as its own experiment would be (sweep_run_config)
+        for sweep in config["sweeps"].values():
+            sweep["runs"] = {model: resolved(sweep["experiment"], model) for model in sweep["models"]}
+    errors += _semantic_errors(config)
     from hpcseq.cluster.resources import slurm_config_errors  # Slurm values reach shell scripts: check them all now
 
     errors += slurm_config_errors(config)

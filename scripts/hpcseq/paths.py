@@ -8,6 +8,7 @@ results/<experiment>/
     eval/metrics.json, samples.txt, plots/*.png                       (evaluate)
 data/downloads/<dataset>/                                             (datasets fetched by `hpcseq download`)
     <file>, <file>.sha256, unpacked/                                  (see DownloadPaths)
+results/sweeps/<sweep>.{json,md,png}, <sweep>/<model>/{model,eval}/   (a sweep's table and runs)
 results/scaling/                                                      (the scaling study)
     <experiment>.{json,md,png}, <experiment>.timeline/ranks-<n>.json  (table, plot, Horovod timelines)
     <experiment>/ranks-<n>/model/                                     (its training run at n ranks)
@@ -46,6 +47,8 @@ class ExperimentPaths:
     name: str
     # where training writes (model/): elsewhere for a scaling run, which reads the experiment's data
     model_root: Path | None = None
+    # where evaluation writes (eval/): elsewhere for a sweep's run
+    eval_root: Path | None = None
 
     @classmethod
     def of(cls, results_dir: str | Path, name: str) -> ExperimentPaths:
@@ -117,7 +120,7 @@ class ExperimentPaths:
     # evaluate
     @property
     def eval_dir(self) -> Path:
-        return self.root / "eval"
+        return self.eval_root if self.eval_root is not None else self.root / "eval"
 
     @property
     def eval_metrics(self) -> Path:
@@ -196,6 +199,40 @@ class ScalingPaths:
     def run(self, ranks: int | str) -> ExperimentPaths:
         """The training run at `ranks` ranks: the experiment's data, its own model folder."""
         return ExperimentPaths(self.results_dir, self.name, self.root / self.name / f"ranks-{ranks}" / "model")
+
+
+@dataclass(frozen=True)
+class SweepPaths:
+    """The files of a sweep (`snakemake sweeps`), under <results>/sweeps/: the comparison table,
+    JSON and plot, and each model's run (its model/ and eval/) on the experiment's data."""
+
+    results_dir: Path
+    name: str
+
+    @classmethod
+    def of(cls, results_dir: str | Path, name: str) -> SweepPaths:
+        return cls(Path(results_dir), name)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.results_dir) / "sweeps"
+
+    @property
+    def table_json(self) -> Path:
+        return self.root / f"{self.name}.json"
+
+    @property
+    def table_md(self) -> Path:
+        return self.root / f"{self.name}.md"
+
+    @property
+    def plot(self) -> Path:
+        return self.root / f"{self.name}.png"
+
+    def run(self, experiment: str, model: str) -> ExperimentPaths:
+        """The run of `model`: the experiment's data, its own model/ and eval/ folders."""
+        run_root = self.root / self.name / model
+        return ExperimentPaths(self.results_dir, experiment, run_root / "model", run_root / "eval")
 
 
 def summary_file(results_dir: str | Path) -> Path:
