@@ -462,7 +462,8 @@ def sweep_results_dir(wildcards, input):
 
 
 def sweep_json(wildcards):
-    """Params function: what `hpcseq sweep --settings` needs (hpcseq.evaluation.sweep.sweep_description)."""
+    """Params function: what `hpcseq sweep --settings` needs (hpcseq.evaluation.sweep.sweep_description;
+    the models a list, in the sweep's order, which the table keeps)."""
     sweep = config["sweeps"][wildcards.sweep]
-    models = {model: config["models"][model]["description"].strip() for model in sweep["models"]}
+    models = [[model, config["models"][model]["description"].strip()] for model in sweep["models"]]
     return json.dumps({"name": wildcards.sweep, "experiment": sweep["experiment"], "models": models}, sort_keys=True)

@@ -46,11 +46,11 @@ def _read(path) -> dict:
 
 def sweep_description(config: dict, name: str) -> dict:
     """What the table needs of the config: the sweep's experiment and its models with their
-    descriptions (what the workflow hands `hpcseq sweep --settings`)."""
+    descriptions, in the sweep's order (what the workflow hands `hpcseq sweep --settings`)."""
     if name not in config.get("sweeps", {}):
         raise ConfigError("sweeps", f"no sweep named {name!r}; defined: {', '.join(sorted(config['sweeps']))}")
     sweep = config["sweeps"][name]
-    models = {model: config["models"][model].get("description", "").strip() for model in sweep["models"]}
+    models = [[model, config["models"][model].get("description", "").strip()] for model in sweep["models"]]
     return {"name": name, "experiment": sweep["experiment"], "models": models}
 
 
@@ -60,7 +60,7 @@ def sweep_rows(sweep: dict, results_dir) -> dict:
     paths = SweepPaths.of(results_dir, name)
     rows = []
     task = None
-    for model in sweep["models"]:
+    for model, description in sweep["models"]:
         run = paths.run(sweep["experiment"], model)
         metrics, training = _read(run.eval_metrics), _read(run.training_summary)
         task = metrics["task"]
@@ -68,7 +68,7 @@ def sweep_rows(sweep: dict, results_dir) -> dict:
         rows.append(
             {
                 "model": model,
-                "description": sweep["models"][model],
+                "description": description,
                 "value": metrics[headline["model"][0]][headline["model"][1]],
                 "baseline": metrics[headline["baseline"][0]][headline["baseline"][1]],
                 "epochs": training["epochs"],

@@ -47,13 +47,14 @@ def write_run(results, model: str, mae: float, fused: list[bool]) -> None:
 def test_the_table_puts_each_models_mae_beside_persistence(tmp_path):
     config = C.load_config(SHIPPED)
     sweep = sweep_description(config, "seattle_forecast")
-    sweep["models"] = {model: sweep["models"][model] for model in RUNS}
+    sweep["models"] = [[model, description] for model, description in sweep["models"] if model in RUNS]
     write_run(tmp_path, "forecast_dense", RUNS["forecast_dense"], [])
     write_run(tmp_path, "forecast_lstm_dropout", RUNS["forecast_lstm_dropout"], [False])
     table = write_sweep(sweep, tmp_path)
     paths = SweepPaths.of(tmp_path, "seattle_forecast")
     assert json.loads(paths.table_json.read_text()) == table
     assert paths.plot.read_bytes()[:4] == b"\x89PNG"
+    assert [row["model"] for row in table["rows"]] == ["forecast_dense", "forecast_lstm_dropout"]  # the sweep's order
     rows = {row["model"]: row for row in table["rows"]}
     assert (rows["forecast_dense"]["value"], rows["forecast_dense"]["baseline"]) == (0.81, 0.19)
     assert not rows["forecast_dense"]["beats_baseline"] and rows["forecast_lstm_dropout"]["beats_baseline"]
