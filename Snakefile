@@ -63,3 +63,17 @@ rule all:
 rule all_experiments:
     input:
         experiment_targets(EXPERIMENTS),
+
+
+# Each experiment by its name (`snakemake --cores 2 imdb_bilstm`): its evaluation and plots, after
+# its dataset's download where it has one (a name that is already a rule's keeps only the above).
+RULE_NAMES = {rule.name for rule in workflow.rules}
+for experiment_name in EXPERIMENTS:
+    if experiment_name not in RULE_NAMES:
+
+        rule:
+            name:
+                experiment_name
+            input:
+                experiment_targets([experiment_name]),
+            localrule: True

@@ -25,6 +25,7 @@ VENV_TRAIN = Path(os.environ.get("HPCSEQ_VENVS", REPO_ROOT / ".venv")) / "train"
 SHAKESPEARE = REPO_ROOT / "data" / "tinyshakespeare.txt"
 UMICH = REPO_ROOT / "data" / "umich-sentiment-train.txt"
 MACBETH = REPO_ROOT / "data" / "macbeth.txt"
+SONNETS = REPO_ROOT / "data" / "sonnets.txt"
 
 SHIPPED_EXPERIMENTS = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["experiments"]
 # what a plain `snakemake` run trains (experiments.<name>.default_target, default true)

@@ -71,18 +71,22 @@ def _settings_and_paths(args):
 
 
 def cmd_preprocess(args) -> int:
+    from hpcseq import config as config_module
     from hpcseq.events import setup_logging
 
     settings, paths = _settings_and_paths(args)
     log = setup_logging("preprocess")
-    if settings["task"] == "next_character":
+    if settings["task"] in config_module.CHARACTER_TASKS:
         from hpcseq.data.text_corpus import prepare_text_corpus as prepare
+    elif settings["task"] == "next_word":
+        from hpcseq.data.text_lines import prepare_text_lines as prepare
     elif settings["task"] == "sequence_regression":
         from hpcseq.data.time_series import prepare_series as prepare
     else:
         from hpcseq.data.labelled_sentences import prepare_sentences as prepare
     report = prepare(settings, paths.prepared)
-    log.info("%s: %s", settings["name"], json.dumps(report.get("characters") or report.get("sizes")))
+    sizes = report.get("characters") or report.get("lines") or report.get("sizes")
+    log.info("%s: %s", settings["name"], json.dumps(sizes))
     if report["kind"] == "time_series":
         steps = report["steps_ending_runs"]
         log.info(
@@ -160,6 +164,47 @@ def cmd_evaluate(args) -> int:
         paths = dataclasses.replace(paths, eval_root=args.eval_dir)
     evaluate(settings, paths)
     return 0
+
+
+def cmd_generate(args) -> int:
+    """Text from a trained language model: `hpcseq generate results/<experiment> --seed TEXT`."""
+    from hpcseq import config as config_module
+    from hpcseq.evaluation.generation import check_generate_request
+    from hpcseq.paths import ExperimentPaths
+
+    folder = Path(args.experiment_dir)
+    config = _load_config(args)
+    settings = config_module.experiment_settings(config, folder.name)
+    paths = ExperimentPaths.of(folder.parent, folder.name)
+    check_generate_request(settings, paths, args.length, args.temperature)  # before TensorFlow loads
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from hpcseq.evaluation.generation import generate_text
+
+    result = generate_text(settings, paths, args.seed, args.length, args.temperature, args.random_seed)
+    separator = " " if settings["task"] == "next_word" else ""  # words are shown apart, characters as they are
+    print(f"{result['window']}{separator}|{separator}{result['text']}" if args.show_window else result["text"])
+    return 0
+
+
+def _add_generate_command(sub) -> None:
+    text = (
+        "text from a trained language model (next_character, next_character_sequence, next_word): LENGTH "
+        "characters or words after a seed text, greedy (--temperature 0) or sampled; the model rereads its "
+        "sliding window at every step (a GRU's state is not carried over: each step reruns the window)"
+    )
+    generate = sub.add_parser("generate", help=text, description=text)
+    generate.add_argument("experiment_dir", help="the experiment's results folder, e.g. results/sonnets_word_lstm")
+    generate.add_argument("--seed", required=True, help="the text to continue (cleaned like the corpus)")
+    generate.add_argument("--length", type=int, default=100, help="characters or words to generate (default 100)")
+    generate.add_argument(
+        "--temperature", type=float, default=1.0, help="0: greedy; below 1 safer, above 1 wilder (default 1)"
+    )
+    generate.add_argument("--random-seed", type=int, default=1, help="of the sampler (default 1)")
+    generate.add_argument(
+        "--show-window", action="store_true", help="print the model's input window before the text, then |"
+    )
+    _add_config_arguments(generate)
+    generate.set_defaults(function=cmd_generate)
 
 
 def cmd_plot(args) -> int:
@@ -507,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_command(sub)
     _add_download_command(sub)
     _add_logs_command(sub)
+    _add_generate_command(sub)
     return parser
 
 

@@ -24,20 +24,26 @@ from typing import Any
 import yaml
 
 from hpcseq.errors import ConfigError, ConfigErrors
-from hpcseq.paths import TASK_DATA_FORMAT
+from hpcseq.paths import TASK_SOURCE_FORMATS, TASK_STAGE_FORMAT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
 
 # What a named model holds besides its task and description: what training builds.
-ARCHITECTURE_KEYS = ("embedding", "spatial_dropout", "layers", "output_dropout")
+ARCHITECTURE_KEYS = ("embedding", "spatial_dropout", "layers", "pooling", "dense", "output_dropout")
 RECURRENT_CELLS = ("simple_rnn", "gru", "lstm")
 # Keys of a layer that only a recurrent layer reads, with their defaults (schema recurrent_layer).
-RECURRENT_ONLY_KEYS = {"bidirectional": False, "dropout": 0, "recurrent_dropout": 0, "unroll": False}
+RECURRENT_ONLY_KEYS = {
+    "bidirectional": False,
+    "dropout": 0,
+    "recurrent_dropout": 0,
+    "unroll": False,
+    "dropout_after": 0,
+}
 NON_RECURRENT_KEYS = ("activation", "kernel_size", "pool_size")
 # Tasks whose inputs are ids (an embedding needed); sequence_regression reads numbers (none).
-TASKS_WITH_IDS = ("next_character", "sequence_classification")
+TASKS_WITH_IDS = tuple(task for task, stage in TASK_STAGE_FORMAT.items() if stage != "time_series")
 STAGES = ("preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm")
 
 _schema_cache: dict | None = None
@@ -239,6 +245,7 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
         errors += _download_errors(name, dataset)
         errors += _time_series_errors(name, dataset)
     errors += bidirectional_layer_errors(config.get("models", {}))
+    errors += model_head_errors(config.get("models", {}))
     errors += model_layer_errors(config.get("models", {}))
     for name, experiment in config.get("experiments", {}).items():
         errors += _name_errors(name)
@@ -285,8 +292,10 @@ def _fill_download_paths(config: dict) -> None:
 
 # Tasks that predict at every step of a sequence from the states of that step (a per-step
 # sequence-to-sequence language model): a bidirectional layer there would read the characters it
-# is to predict. None exists yet; such a task goes here when it is added.
-PER_STEP_TASKS: frozenset[str] = frozenset()
+# is to predict. Their last recurrent layer returns its whole sequence (training.models).
+PER_STEP_TASKS: frozenset[str] = frozenset({"next_character_sequence"})
+# Tasks whose data are a character stream (the same data stages: preprocess_text, vocabulary_characters).
+CHARACTER_TASKS = ("next_character", "next_character_sequence")
 
 
 def bidirectional_layer_errors(models: dict, per_step_tasks=PER_STEP_TASKS) -> list[ConfigError]:
@@ -308,10 +317,45 @@ def bidirectional_layer_errors(models: dict, per_step_tasks=PER_STEP_TASKS) -> l
     return errors
 
 
+def model_head_errors(models: dict) -> list[ConfigError]:
+    """What reads the (embedded) sequence: recurrent layers or a pooling head, exactly one; the
+    convolutional layers of forecasting models return a sequence, so a pooling head follows them."""
+    errors = []
+    for name, model in models.items():
+        all_layers, pooling = model.get("layers") or [], model.get("pooling")
+        layers = [layer for layer in all_layers if layer.get("cell", "lstm") in RECURRENT_CELLS]
+        if all_layers and all_layers[-1].get("cell", "lstm") not in RECURRENT_CELLS and not pooling:
+            errors.append(
+                ConfigError(
+                    f"models.{name}.pooling",
+                    f"the last layer ({all_layers[-1].get('cell')}) returns a sequence: give `pooling: average` "
+                    "or `pooling: flatten` to read it",
+                )
+            )
+        elif layers and pooling:
+            errors.append(
+                ConfigError(
+                    f"models.{name}.pooling",
+                    f"{pooling!r} pools the embedded sequence in place of recurrent layers, but `layers` has "
+                    f"{len(layers)}: give one or the other (pooling: null keeps the layers)",
+                )
+            )
+        elif not layers and not pooling:
+            errors.append(
+                ConfigError(
+                    f"models.{name}.layers",
+                    "no recurrent layer and no pooling: give `layers` (e.g. [{cell: lstm, units: 64}]) or "
+                    "`pooling: average`",
+                )
+            )
+    return errors
+
+
 def model_layer_errors(models: dict) -> list[ConfigError]:
     """What one named model's task allows: an embedding for ids and none for numbers; the
-    comparison layers (dense, conv1d, ...) in sequence_regression models only, and none of them
-    with a recurrent layer's keys (bidirectional, dropout, recurrent_dropout, unroll)."""
+    convolutional layers (conv1d, max_pooling1d) in sequence_regression models only, and none of
+    them with a recurrent layer's keys (bidirectional, dropout, recurrent_dropout, unroll,
+    dropout_after). Dense layers and pooling are the model's `dense` and `pooling`, for every task."""
     errors = []
     for name, model in models.items():
         task = model.get("task")
@@ -357,12 +401,12 @@ def _dataset_errors(name: str, experiment: dict, datasets: dict, models: dict) -
             ConfigError(f"experiments.{name}.dataset", f"{dataset!r} is not defined under `datasets`; defined: {valid}")
         ]
     task = models.get(model, {}).get("task")
-    wanted = TASK_DATA_FORMAT.get(task)
-    if wanted is not None and datasets[dataset].get("format") != wanted:
+    wanted = TASK_SOURCE_FORMATS.get(task)
+    if wanted is not None and datasets[dataset].get("format") not in wanted:
         return [
             ConfigError(
                 f"experiments.{name}.dataset",
-                f"model {model} (task {task}) needs a dataset of format {wanted!r}, "
+                f"model {model} (task {task}) needs a dataset of format {' or '.join(map(repr, wanted))}, "
                 f"but {dataset} has format {datasets[dataset].get('format')!r}",
             )
         ]
@@ -377,12 +421,12 @@ def _preprocess_errors(name: str, prep: dict) -> list[ConfigError]:
         errors.append(ConfigError(key, f"validation_fraction + test_fraction = {held_out:g} leaves no training data"))
     if prep.get("validation_fraction", 0) <= 0:
         errors.append(ConfigError(f"{key}.validation_fraction", "must be above 0: training always validates"))
-    pattern = prep.get("start_after")
-    if pattern:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            errors.append(ConfigError(f"{key}.start_after", f"not a valid regular expression: {error}"))
+    for option in ("start_after", "drop_lines_matching"):
+        if pattern := prep.get(option):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                errors.append(ConfigError(f"{key}.{option}", f"not a valid regular expression: {error}"))
     return errors
 
 
@@ -627,12 +671,9 @@ def parse_command_line_values(items: list[str] | None) -> dict:
 
 def architecture_of(model: dict) -> dict:
     """What training builds a named model from (ARCHITECTURE_KEYS), without the keys that change
-    nothing: each layer keeps only the keys of its kind, and output_dropout appears only when set.
-    The models that existed before the comparison layers thus keep their settings, fingerprints
-    and checkpoints (and Snakemake sees no change in them)."""
+    nothing: each layer keeps only the keys of its kind. The recurrent models thus keep their
+    settings, fingerprints and checkpoints (and Snakemake sees no change in them)."""
     architecture = {key: copy.deepcopy(model[key]) for key in ARCHITECTURE_KEYS if key in model}
-    if not architecture.get("output_dropout"):
-        architecture.pop("output_dropout", None)
     architecture["layers"] = layers_of_their_kind(architecture.get("layers", []))
     return architecture
 

@@ -4,6 +4,7 @@ results/<experiment>/
     prepared/{train,validation,test}.{txt|tsv|npz}, split_report.json (preprocess)
     vocab.json, encoded/{index.json, <split>.ids | <split>.npz}       (vocabulary)
     model/final.keras, metrics.jsonl, training_summary.json,          (train)
+          tensorboard/{train,validation}/ (rank 0's TensorBoard logs),
           checkpoints/, ranks/rank-<r>.json, heartbeats/rank-<r>.json (while it runs)
     eval/metrics.json, samples.txt, plots/*.png                       (evaluate)
 data/downloads/<dataset>/                                             (datasets fetched by `hpcseq download`)
@@ -25,16 +26,31 @@ from pathlib import Path
 SPLITS = ("train", "validation", "test")
 # The data format each task reads (a dataset's `format` in the config must match it); the tasks
 # are those of the config schema ($defs.task).
-TASK_DATA_FORMAT = {
+# The dataset formats (config datasets.<name>.format) each task reads: preprocessing turns each
+# into the task's stage format below (review folders and JSON records into labelled sentences).
+TASK_SOURCE_FORMATS = {
+    "next_character": ("text",),
+    "sequence_classification": ("labelled_sentences", "review_folders", "json_records"),
+    "next_word": ("text",),
+    "next_character_sequence": ("text",),
+    "sequence_regression": ("time_series",),
+}
+# What the data stages of each task write: a character stream (text), labelled sentences, the
+# lines of a text kept apart (text_lines: a word model's samples never cross a line), or a numeric
+# time series (time_series).
+TASK_STAGE_FORMAT = {
     "next_character": "text",
     "sequence_classification": "labelled_sentences",
+    "next_word": "text_lines",
+    "next_character_sequence": "text",
     "sequence_regression": "time_series",
 }
-# What the data stages write per split: cleaned text / labelled sentences as TSV (preprocess);
-# character ids as a flat array / token ids of sentences in an .npz (vocabulary); a time series'
-# values, times and runs as an .npz (preprocess), normalised values and runs as an .npz (vocabulary).
-PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv", "time_series": "npz"}
-ENCODED_SUFFIX = {"text": "ids", "labelled_sentences": "npz", "time_series": "npz"}
+# What the data stages write per split: cleaned text / labelled sentences as TSV / one cleaned
+# line per line (preprocess); character ids as a flat array / token ids of sentences or lines in
+# an .npz (vocabulary); a time series' values, times and runs as an .npz (preprocess), normalised
+# values and runs as an .npz (vocabulary).
+PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv", "text_lines": "txt", "time_series": "npz"}
+ENCODED_SUFFIX = {"text": "ids", "labelled_sentences": "npz", "text_lines": "npz", "time_series": "npz"}
 SPLIT_REPORT = "split_report.json"
 ENCODED_INDEX = "index.json"
 # The entries of an experiment's folder, by which a path is recognised as lying under one.
@@ -64,7 +80,7 @@ class ExperimentPaths:
         return self.root / "prepared"
 
     def prepared_split(self, split: str, task: str) -> Path:
-        return prepared_split_file(self.prepared, split, TASK_DATA_FORMAT[task])
+        return prepared_split_file(self.prepared, split, TASK_STAGE_FORMAT[task])
 
     @property
     def split_report(self) -> Path:
@@ -80,7 +96,7 @@ class ExperimentPaths:
         return self.root / "encoded"
 
     def encoded_split(self, split: str, task: str) -> Path:
-        return encoded_split_file(self.encoded, split, TASK_DATA_FORMAT[task])
+        return encoded_split_file(self.encoded, split, TASK_STAGE_FORMAT[task])
 
     @property
     def encoded_index(self) -> Path:
@@ -102,6 +118,12 @@ class ExperimentPaths:
     @property
     def training_summary(self) -> Path:
         return self.model_dir / "training_summary.json"
+
+    @property
+    def tensorboard(self) -> Path:
+        """Rank 0's TensorBoard logs (Keras' TensorBoard callback: train/ and validation/ event
+        files with the epoch metrics), beside metrics.jsonl: `tensorboard --logdir <this>`."""
+        return self.model_dir / "tensorboard"
 
     @property
     def checkpoints(self) -> Path:

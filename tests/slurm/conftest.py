@@ -77,9 +77,15 @@ def sacct_row(job_id: str, fields: str, timeout: float = 30) -> dict:
         time.sleep(1)
 
 
-def slurm_config(tmp_path: Path, account: str, **changes) -> Path:
-    """The tiny config of the workflow tests, for the local cluster (2 ranks, short epochs)."""
+def slurm_config(tmp_path: Path, account: str, data_stages_on_login_node: bool = False, **changes) -> Path:
+    """The tiny config of the workflow tests, for the local cluster (2 ranks, short epochs).
+
+    data_stages_on_login_node: preprocessing and vocabulary run where Snakemake runs, as on the JSC
+    clusters (clusters.<name>.light_stages_on_login_node), for the tests about training jobs: two
+    Slurm jobs fewer in a row, each of which costs a status-check interval of the profile."""
     shipped = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    if data_stages_on_login_node:
+        shipped["clusters"]["local"]["light_stages_on_login_node"] = True
     config = tiny_workflow_config(tmp_path)
     config.update(
         cluster="local",

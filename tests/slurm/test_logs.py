@@ -130,7 +130,8 @@ def jobs(local_slurm, tmp_path_factory):
         "killed": experiment_dir(base, "killed", local_slurm, epochs=500),
         "cancelled": experiment_dir(base, "cancelled", local_slurm, epochs=500),
         # one rank (one core) trains until the limit: the other jobs keep the other core. Alone on
-        # a node it trains about 250 of these tiny epochs a minute: far more than it can finish
+        # a node it trains about 250 of these tiny epochs a minute: far more than it can finish. (A
+        # limit of 1 minute left no epoch done under load: start-up and tracing took all of it.)
         "timeout": experiment_dir(
             base, "timeout", local_slurm, ranks=1, epochs=TIMEOUT_EPOCHS, checkpoint_every_epochs=25
         ),
@@ -420,7 +421,7 @@ def test_every_failed_attempt_of_a_profile_run_keeps_its_own_diagnosis(local_slu
     # a batch larger than the training data: training stops with an input error in every attempt (only
     # training knows it: the config alone cannot); Snakemake retries it, each retry overwriting
     # logs/train/tiny_char.log
-    config_path = slurm_config(tmp_path / "config", local_slurm)
+    config_path = slurm_config(tmp_path / "config", local_slurm, data_stages_on_login_node=True)
     config = yaml.safe_load(config_path.read_text())
     config["experiments"]["tiny_char"]["training"]["batch_size"] = 1_000_000
     del config["experiments"]["tiny_sentiment"]

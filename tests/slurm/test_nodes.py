@@ -48,7 +48,7 @@ def test_each_node_is_a_host_of_its_own(local_slurm):
 def cross_node_config(tmp_path: Path, account: str, **changes) -> Path:
     """tiny_char alone, on 4 ranks (2 nodes x 2 ranks under Slurm), 6 epochs with a checkpoint
     after each: long enough for a node to die in the middle of it."""
-    path = slurm_config(tmp_path, account, **changes)
+    path = slurm_config(tmp_path, account, data_stages_on_login_node=True, **changes)
     config = yaml.safe_load(path.read_text())
     config["experiments"] = {"tiny_char": {**config["experiments"]["tiny_char"], **CROSS_NODE}}
     config["experiments"]["tiny_char"]["training"].update(epochs=6, checkpoint_every_epochs=1)

@@ -139,3 +139,74 @@ def test_too_small_data_is_a_clear_error():
 
     with pytest.raises(InputDataError, match="fewer than one batch"):
         inputs.char_training_dataset(np.zeros(12, np.uint8), 10, 1, 8, 1, 0, 0, 0, 1)
+
+
+# --------------------------------------------------------------------- line prefixes (word models)
+
+VERSE = [
+    "From fairest creatures we desire increase,",
+    "That thereby beauty's rose might never die,",
+    "Pity",
+    "But as the riper should by time decease,",
+    "His tender heir might bear his memory: but thou, contracted to thine own bright eyes",
+]
+
+
+def course_samples(lines, maxlen=None):
+    """The poetry notebook of "TensorFlow in Practice", verbatim in logic: Tokenizer on the lowercased
+    lines, every prefix of 2 or more words of a line, pad_sequences (pre) to the longest, the last
+    word the label; as words."""
+    from tensorflow.keras.preprocessing.sequence import pad_sequences
+    from tensorflow.keras.preprocessing.text import Tokenizer
+
+    corpus = [line.lower() for line in lines]
+    tokenizer = Tokenizer()
+    tokenizer.fit_on_texts(corpus)
+    input_sequences = []
+    for line in corpus:
+        token_list = tokenizer.texts_to_sequences([line])[0]
+        for i in range(1, len(token_list)):
+            input_sequences.append(token_list[: i + 1])
+    max_sequence_len = maxlen or max(len(x) for x in input_sequences)
+    padded = np.array(pad_sequences(input_sequences, maxlen=max_sequence_len, padding="pre"))
+    words = {index: word for word, index in tokenizer.word_index.items()}
+    predictors = [[words.get(int(i), "<pad>") for i in row] for row in padded[:, :-1]]
+    return predictors, [words[int(i)] for i in padded[:, -1]], max_sequence_len
+
+
+@pytest.mark.parametrize("sequence_length", [None, 4])
+def test_line_prefixes_cut_in_tf_data_equal_the_course_notebook(sequence_length):
+    from hpcseq.data.text_lines import tokenize_words
+    from hpcseq.data.vocabulary import build_word_vocabulary
+
+    expected_inputs, expected_labels, longest = course_samples(VERSE, sequence_length and sequence_length + 1)
+    lines = [tokenize_words(line.lower()) for line in VERSE]
+    vocabulary = build_word_vocabulary(lines, None)
+    ids = [vocabulary.encode(tokens) for tokens in lines]
+    offsets = np.concatenate([[0], np.cumsum([len(row) for row in ids])])
+    flat = np.array([i for row in ids for i in row], dtype=np.uint16)
+    assert inputs.prefix_count(offsets) == len(expected_labels)
+    got_inputs, got_labels = [], []
+    for x, y in inputs.prefix_eval_dataset(flat, offsets, longest - 1, batch_size=7):
+        got_inputs += [[vocabulary.words[i] for i in row] for row in x.numpy()]
+        got_labels += [vocabulary.words[i] for i in y.numpy()]
+    assert got_inputs == expected_inputs  # "<pad>" where the notebook pads with 0; a long prefix keeps its end
+    assert got_labels == expected_labels
+
+
+def test_each_rank_trains_on_its_own_block_of_prefixes_once_per_epoch():
+    offsets = np.array([0, 5, 6, 9, 20, 27, 40], dtype=np.int64)  # a line of one word gives no sample
+    flat = np.arange(40, dtype=np.uint16)  # id == position: the target says which sample it is
+    total = inputs.prefix_count(offsets)
+    assert total == 4 + 0 + 2 + 10 + 6 + 12
+    seen = []
+    for rank in range(2):
+        lo, hi = inputs.contiguous_shard(total, rank, 2)
+        steps = (hi - lo) // 3
+        dataset = inputs.prefix_training_dataset(flat, offsets, 5, lo, hi - lo, 3, steps, 7, rank, 0, steps)
+        targets = np.concatenate([y.numpy() for _, y in dataset]).tolist()
+        assert len(set(targets)) == steps * 3  # no sample twice in an epoch
+        seen.append(set(targets))
+    assert not seen[0] & seen[1]
+    line_starts = set(offsets[:-1].tolist())
+    assert not (seen[0] | seen[1]) & line_starts  # a line's first word is never a target

@@ -20,6 +20,8 @@ from tests.training.test_train import HOROVODRUN, run_stage, summary_of
 INPUT_LENGTH = {
     "next_character": {"sequence_length": 10},
     "sequence_classification": {"sentence_length": 40},
+    "next_word": {"sequence_length": 10},
+    "next_character_sequence": {"sequence_length": 10},
     "sequence_regression": {"sequence_length": 120},
 }
 
@@ -66,6 +68,54 @@ def test_the_lecture_models_are_the_lecture_layers_with_the_same_initial_weights
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(built.weights, expected.weights, strict=True))
 
 
+def course_poetry_model(total_words: int, input_length: int) -> tf.keras.Model:
+    """The poetry model of "TensorFlow in Practice", as its notebook builds it (Sequential)."""
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(input_length,), dtype=tf.int32),
+            tf.keras.layers.Embedding(total_words, 100),
+            tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(150, return_sequences=True)),
+            tf.keras.layers.Dropout(0.2),
+            tf.keras.layers.LSTM(100),
+            tf.keras.layers.Dense(
+                total_words / 2, activation="relu", kernel_regularizer=tf.keras.regularizers.l2(0.01)
+            ),
+            tf.keras.layers.Dense(total_words, activation="softmax"),
+        ]
+    )
+    return model
+
+
+def tutorial_gru_model(vocabulary_size: int, input_length: int) -> tf.keras.Model:
+    """TensorFlow's "Text generation with an RNN" model (its logits made probabilities)."""
+    inputs = tf.keras.Input(shape=(input_length,), dtype=tf.int32)
+    hidden = tf.keras.layers.Embedding(vocabulary_size, 256)(inputs)
+    hidden = tf.keras.layers.GRU(1024, return_sequences=True)(hidden)
+    return tf.keras.Model(inputs, tf.keras.layers.Dense(vocabulary_size, activation="softmax")(hidden))
+
+
+def layer_shapes(model: tf.keras.Model) -> list[tuple]:
+    """(kind, output shape, parameters) of every layer but the input."""
+    return [
+        (type(layer).__name__, layer.output_shape, layer.count_params())
+        for layer in model.layers
+        if not isinstance(layer, tf.keras.layers.InputLayer)
+    ]
+
+
+def test_the_course_poetry_and_tutorial_models_are_their_notebooks_layers():
+    model = config_module.filled_named_models()["poetry_bilstm"]
+    architecture = {key: model[key] for key in config_module.ARCHITECTURE_KEYS}
+    built = build_model("poetry_bilstm", "next_word", architecture, 3211, {"sequence_length": 10})
+    assert layer_shapes(built) == layer_shapes(course_poetry_model(3211, 10))
+    assert built.get_layer("dense").kernel_regularizer.get_config() == {"l2": pytest.approx(0.01)}
+    assert built.get_layer("dropout_after_bidirectional_lstm_1").rate == 0.2
+    model = config_module.filled_named_models()["tutorial_char_gru"]
+    architecture = {key: model[key] for key in config_module.ARCHITECTURE_KEYS}
+    built = build_model("tutorial_char_gru", "next_character_sequence", architecture, 65, {"sequence_length": 100})
+    assert layer_shapes(built) == layer_shapes(tutorial_gru_model(65, 100))
+
+
 def test_every_named_model_builds_and_stacked_layers_pass_their_sequences_on():
     for name in config_module.named_models():
         model = named(name)
@@ -75,6 +125,19 @@ def test_every_named_model_builds_and_stacked_layers_pass_their_sequences_on():
     first, second = stacked.get_layer("bidirectional_lstm_1"), stacked.get_layer("bidirectional_lstm_2")
     assert first.return_sequences and not second.return_sequences
     assert first.output_shape == (None, 40, 128) and second.output_shape == (None, 64)  # both directions
+    # the headline classifier pools instead of a recurrent layer; the IMDB BiLSTM drops out before its output
+    pooling = named("headline_pooling")
+    assert [layer.name for layer in pooling.layers] == [
+        "word_ids",
+        "embedding",
+        "global_average_pooling",
+        "dense",
+        "positive",
+    ]
+    assert pooling.get_layer("global_average_pooling").output_shape == (None, 16) and fused_kernel_report(pooling) == []
+    review = named("review_bilstm")
+    assert [layer.name for layer in review.layers][2:] == ["bidirectional_lstm", "dropout", "positive"]
+    assert review.get_layer("dropout").rate == 0.5 and review.get_layer("bidirectional_lstm").output_shape == (None, 64)
 
 
 def test_fused_cudnn_kernel_from_the_layers_own_properties():

@@ -10,8 +10,7 @@ import pytest
 from hpcseq.events import CONSOLE, TRAINING_DONE
 from hpcseq.logs.parse import console_epochs, console_progress, lines_from_text
 from hpcseq.records import checkpoints_on_disk
-from tests.training.conftest import prepare, tiny_settings
-from tests.training.test_train import metrics_of, run_stage, summary_of
+from tests.training.test_train import metrics_of, summary_of
 
 METRICS = {
     "next_character": ("loss", "val_loss", "sparse_categorical_accuracy", "val_sparse_categorical_accuracy"),
@@ -20,11 +19,10 @@ METRICS = {
 
 
 @pytest.mark.parametrize("name", ["char", "senti"])
-def test_the_console_of_a_real_training_agrees_with_its_metrics_and_summary(tmp_path, name):
-    settings = tiny_settings(name)
-    paths = prepare(settings, tmp_path / "results")
-    result = run_stage("train", settings, paths.results_dir)
-    lines = lines_from_text(result.stdout, "train.out")
+def test_the_console_of_a_real_training_agrees_with_its_metrics_and_summary(plain_training, name):
+    trained = plain_training(name)
+    settings, paths = trained.settings, trained.console_paths  # the files its console names
+    lines = lines_from_text(trained.console.stdout, "train.out")
     records, summary = metrics_of(paths), summary_of(paths)
 
     shown = console_epochs(lines)

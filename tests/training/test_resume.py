@@ -107,11 +107,10 @@ def references(tmp_path_factory):
     return refs
 
 
-@pytest.mark.parametrize(
-    "model,repetition",
-    [("char_rnn", 1), ("char_rnn", 2), ("char_rnn", 3), ("sentiment_lstm", 1), ("sentiment_lstm", 2)],
-)
-def test_sigkill_at_a_random_step_then_rerun_equals_an_uninterrupted_run(model, repetition, references, tmp_path):
+# One kill per model and run: each run draws its own moment (printed), so CI runs keep sampling
+# new steps; repetitions within one run cost a minute of both cores each.
+@pytest.mark.parametrize("model", ["char_rnn", "sentiment_lstm"])
+def test_sigkill_at_a_random_step_then_rerun_equals_an_uninterrupted_run(model, references, tmp_path):
     settings = settings_for(model)
     paths = prepare(settings, tmp_path / "results")
     process = subprocess.Popen(

@@ -4,12 +4,9 @@ reproducibility, resume from checkpoints, refusal of foreign checkpoints, evalua
 from __future__ import annotations
 
 import json
-import os
 import platform
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import horovod
 import numpy
@@ -18,48 +15,24 @@ import tensorflow
 
 from hpcseq.logs.parse import console_progress, lines_from_text
 from tests.conftest import REPO_ROOT
-from tests.training.conftest import prepare, tiny_settings
-
-PYTHON = sys.executable  # the training environment's interpreter
-HOROVODRUN = str(Path(PYTHON).parent / "horovodrun")
-
-
-def run_stage(
-    stage: str,
-    settings: dict,
-    results_dir: Path,
-    launcher: list[str] | None = None,
-    extra: list[str] | None = None,
-    check: bool = True,
-) -> subprocess.CompletedProcess:
-    command = (
-        (launcher or [])
-        + [PYTHON, "-m", "hpcseq", stage, "--settings", json.dumps(settings), "--results-dir", str(results_dir)]
-        + (extra or [])
-    )
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{stage} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def summary_of(paths):
-    return json.loads(paths.training_summary.read_text())
-
-
-def metrics_of(paths):
-    return [json.loads(line) for line in paths.metrics.read_text().splitlines()]
+from tests.training.conftest import (
+    HOROVODRUN,
+    PYTHON,
+    metrics_of,
+    prepare,
+    run_stage,
+    summary_of,
+    tiny_settings,
+)
 
 
 def rank_reports(paths):
     return [json.loads(p.read_text()) for p in sorted(paths.rank_reports.glob("rank-*.json"))]
 
 
-def test_plain_process_trains_writes_metrics_checkpoints_and_is_reproducible(char_experiment, tmp_path):
-    settings, paths = char_experiment
-    run_stage("train", settings, paths.results_dir)
+def test_plain_process_trains_writes_metrics_checkpoints_and_is_reproducible(plain_training):
+    trained = plain_training("char")
+    settings, paths = trained.settings, trained.paths
     summary = summary_of(paths)
     assert summary["ranks"] == 1 and summary["launcher"] == "plain"
     records = metrics_of(paths)
@@ -217,9 +190,9 @@ def test_two_ranks_under_mpirun(sentiment_experiment):
     assert shard_a["offset"] == 0 and shard_b["offset"] == 1 and shard_a["stride"] == 2
 
 
-def test_evaluation_of_both_models(char_experiment, sentiment_experiment):
-    for settings, paths in (char_experiment, sentiment_experiment):
-        run_stage("train", settings, paths.results_dir)
+def test_evaluation_of_both_models(plain_training):
+    for trained in (plain_training("char"), plain_training("senti")):
+        settings, paths = trained.settings, trained.paths
         run_stage("evaluate", settings, paths.results_dir)
         result = json.loads(paths.eval_metrics.read_text())
         assert paths.samples.is_file()

@@ -54,6 +54,7 @@ LECTURE_SIMPLE_RNN = {
     "dropout": 0,
     "recurrent_dropout": 0,
     "unroll": True,
+    "dropout_after": 0,
 }
 LECTURE_SENTIMENT_LSTM = {
     "task": "sequence_classification",
@@ -61,8 +62,19 @@ LECTURE_SENTIMENT_LSTM = {
     "embedding": 128,
     "spatial_dropout": 0.2,
     "layers": [
-        {"cell": "lstm", "units": 64, "bidirectional": False, "dropout": 0.2, "recurrent_dropout": 0.2, "unroll": False}
+        {
+            "cell": "lstm",
+            "units": 64,
+            "bidirectional": False,
+            "dropout": 0.2,
+            "recurrent_dropout": 0.2,
+            "unroll": False,
+            "dropout_after": 0,
+        }
     ],
+    # no head besides the output layer (the schema's defaults)
+    "pooling": None,
+    "dense": [],
     "output_dropout": 0,
 }
 
@@ -95,6 +107,11 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
         "macbeth_char_rnn",
         "umich_sentiment_bilstm",
         "umich_sentiment_stacked",
+        "sarcasm_headlines",
+        "sarcasm_headlines_bilstm",
+        "imdb_bilstm",
+        "sonnets_word_lstm",
+        "shakespeare_char_gru",
         "seattle_temperature_forecast",
         "jena_temperature_forecast",
     }
@@ -743,9 +760,38 @@ def test_the_shipped_experiments_name_the_course_models_and_get_their_tasks_pres
 
 def test_the_course_models_hold_the_course_layers():
     models = C.validate_config(base_raw())["models"]
-    assert set(models) == {"char_rnn", "char_gru", "sentiment_lstm", "sentiment_bilstm", "sentiment_stacked_bilstm"} | {
-        f"forecast_{name}" for name in ("dense", "conv1d", "lstm", "lstm_dropout", "stacked_gru", "bilstm")
-    }
+    assert set(models) == {
+        "char_rnn",
+        "char_gru",
+        "sentiment_lstm",
+        "sentiment_bilstm",
+        "sentiment_stacked_bilstm",
+        "headline_pooling",
+        "headline_bilstm",
+        "review_bilstm",
+        "poetry_bilstm",
+        "tutorial_char_gru",
+    } | {f"forecast_{name}" for name in ("dense", "conv1d", "lstm", "lstm_dropout", "stacked_gru", "bilstm")}
+    pooling = models["headline_pooling"]  # TensorFlow in Practice's sarcasm classifier
+    assert (pooling["embedding"], pooling["pooling"], pooling["layers"]) == (16, "average", [])
+    assert pooling["dense"] == [{"units": 24, "activation": "relu", "l2": 0}]
+    headline_bilstm = models["headline_bilstm"]
+    assert [(layer["cell"], layer["units"], layer["bidirectional"]) for layer in headline_bilstm["layers"]] == [
+        ("lstm", 32, True)
+    ]
+    assert headline_bilstm["embedding"] == 16 and headline_bilstm["dense"] == pooling["dense"]
+    review = models["review_bilstm"]
+    assert (review["layers"][0]["units"], review["layers"][0]["bidirectional"], review["output_dropout"]) == (
+        32,
+        True,
+        0.5,
+    )
+    tutorial = models["tutorial_char_gru"]
+    assert (tutorial["task"], tutorial["embedding"], tutorial["layers"][0]["units"]) == (
+        "next_character_sequence",
+        256,
+        1024,
+    )
     bilstm = models["sentiment_bilstm"]
     assert (bilstm["embedding"], bilstm["spatial_dropout"]) == (128, 0.2)  # the lecture's embedding
     assert [(layer["cell"], layer["units"], layer["bidirectional"]) for layer in bilstm["layers"]] == [
@@ -759,8 +805,7 @@ def test_the_course_models_hold_the_course_layers():
 def test_settings_carry_the_task_and_architecture_of_the_named_model():
     settings = C.experiment_settings(C.validate_config(base_raw()), "words")
     assert settings["task"] == "sequence_classification"
-    # output_dropout only where a model has one: the settings of the models before it are unchanged
-    assert set(settings["architecture"]) == set(C.ARCHITECTURE_KEYS) - {"output_dropout"}
+    assert set(settings["architecture"]) == set(C.ARCHITECTURE_KEYS)
     assert settings["architecture"]["layers"][0]["recurrent_dropout"] == 0.2
 
 
@@ -790,9 +835,12 @@ def test_forecasting_models_get_the_materials_layers_and_hyperparameters():
                 "dropout": 0,
                 "recurrent_dropout": 0.25,
                 "unroll": False,
+                "dropout_after": 0,
             }
         ],
-        "output_dropout": 0.5,
+        "pooling": None,
+        "dense": [],
+        "output_dropout": 0.5,  # the one model-level dropout before the output (the IMDB BiLSTM's too)
     }
     assert settings["hyperparameters"] == {"sequence_length": 120, "sampling_step": 6, "horizon": 24}
     training = settings["training"]
@@ -801,6 +849,13 @@ def test_forecasting_models_get_the_materials_layers_and_hyperparameters():
     conv = config["models"]["forecast_conv1d"]["layers"]
     assert [layer["cell"] for layer in conv][:2] == ["conv1d", "max_pooling1d"]
     assert conv[0] == {"cell": "conv1d", "units": 8, "kernel_size": 24, "activation": "relu"}  # no recurrent keys
+    assert config["models"]["forecast_conv1d"]["pooling"] == "average"  # the headline classifier's head
+    dense = config["models"]["forecast_dense"]  # the window flattened, then the one dense-layer definition
+    assert (dense["pooling"], dense["layers"], dense["dense"]) == (
+        "flatten",
+        [],
+        [{"units": 16, "activation": "relu", "l2": 0}],
+    )
     lecture = C.load_config(SHIPPED, overrides={"preset": "lecture"})
     assert lecture["presets"]["lecture"]["models"]["forecast_stacked_gru"]["training"]["epochs"] == 50
 
@@ -819,14 +874,33 @@ def test_forecasting_models_get_the_materials_layers_and_hyperparameters():
             "reads ids",
         ),
         (
-            {"task": "sequence_classification", "embedding": 8, "layers": [{"cell": "dense", "units": 4}]},
+            {
+                "task": "sequence_classification",
+                "embedding": 8,
+                "layers": [{"cell": "conv1d", "units": 4, "kernel_size": 3}],
+                "pooling": "average",
+            },
             "models.bad.layers.0.cell",
             "for sequence_regression models",
         ),
         (
-            {"task": "sequence_regression", "layers": [{"cell": "dense", "units": 4, "bidirectional": True}]},
+            {
+                "task": "sequence_regression",
+                "layers": [{"cell": "conv1d", "units": 4, "kernel_size": 3, "bidirectional": True}],
+                "pooling": "flatten",
+            },
             "models.bad.layers.0.bidirectional",
-            "a dense layer has no bidirectional",
+            "a conv1d layer has no bidirectional",
+        ),
+        (
+            {"task": "sequence_regression", "layers": [{"cell": "conv1d", "units": 4, "kernel_size": 3}]},
+            "models.bad.pooling",
+            "returns a sequence: give `pooling: average` or `pooling: flatten`",
+        ),
+        (
+            {"task": "sequence_regression", "layers": [{"cell": "dense", "units": 4}]},
+            "models.bad.layers.0.cell",
+            "'dense' is not one of",  # dense layers are the model's `dense` ($defs/dense_layer), not a cell
         ),
         (
             {"task": "sequence_regression", "layers": [{"cell": "conv1d", "units": 4}]},
@@ -893,12 +967,36 @@ def test_a_recurrent_layer_that_makes_no_sense_is_refused_by_key(layer, key, wor
     assert words in str(error)
 
 
+@pytest.mark.parametrize(
+    ("model", "key", "words"),
+    [
+        ({**GRU, "pooling": "average"}, "models.bad.pooling", "give one or the other"),
+        ({**GRU, "layers": []}, "models.bad.layers", "no recurrent layer and no pooling"),
+        ({**GRU, "layers": [], "pooling": "max"}, "models.bad.pooling", "'max' is not one of None, 'average'"),
+        ({**GRU, "dense": [{"units": 0}]}, "models.bad.dense.0.units", "less than the minimum of 1"),
+        ({**GRU, "dense": [{"units": 4, "activation": "gelu"}]}, "models.bad.dense.0.activation", "not one of"),
+        ({**GRU, "output_dropout": 1}, "models.bad.output_dropout", "maximum of 1"),
+    ],
+)
+def test_a_model_head_that_makes_no_sense_is_refused_by_key(model, key, words):
+    error = single_error(with_model(base_raw(), "bad", **model))
+    assert error.key == key
+    assert words in str(error)
+
+
+def test_an_average_pooling_model_needs_no_recurrent_layer():
+    raw = with_model(base_raw(), "pooled", task="sequence_classification", embedding=16, pooling="average")
+    config = C.validate_config(raw)
+    assert config["models"]["pooled"]["layers"] == [] and config["models"]["pooled"]["dense"] == []
+
+
 def test_a_model_needs_a_known_task_and_an_embedding_that_is_one_hot_or_a_size():
     errors = config_errors(with_model(base_raw(), "bad", task="translation", embedding="onehot", layers=[]))
     messages = {error.key: str(error) for error in errors}
     assert "'translation' is not one of 'next_character', 'sequence_classification'" in messages["models.bad.task"]
     assert "does not match the pattern ^one_hot$" in messages["models.bad.embedding"]
-    assert "should be non-empty" in messages["models.bad.layers"]
+    # empty layers are a model without recurrent layers: refused unless it pools (model_head_errors, checked
+    # once the schema's own errors are fixed: test_a_model_head_that_makes_no_sense_is_refused_by_key)
     error = single_error(with_model(base_raw(), "bad", **{**GRU, "embedding": 0}))
     assert error.key == "models.bad.embedding"
 
@@ -940,19 +1038,26 @@ def test_preset_overrides_name_defined_models_and_follow_their_task():
 
 
 def test_a_bidirectional_layer_is_refused_where_a_task_predicts_at_every_step():
-    # No per-step task exists yet (PER_STEP_TASKS is empty): a hypothetical one stands in for it.
-    models = {
-        "seq2seq": {"task": "per_step", "layers": [{"cell": "lstm", "bidirectional": False}, {"bidirectional": True}]}
-    }
-    [error] = C.bidirectional_layer_errors(models, per_step_tasks={"per_step"})
-    assert error.key == "models.seq2seq.layers.1.bidirectional"
-    assert "would read the characters it is to predict" in str(error)
-    assert C.bidirectional_layer_errors(models) == []  # reading a whole window both ways is fine
+    raw = base_raw()
+    raw["models"] = {"tutorial_char_gru": {"layers": [{"cell": "gru", "units": 8, "bidirectional": True}]}}
+    raw["experiments"]["stepwise"] = {"model": "tutorial_char_gru", "dataset": "text"}
+    error = single_error(raw)
+    assert error.key == "models.tutorial_char_gru.layers.0.bidirectional"
+    assert "task next_character_sequence predicts at every step: a bidirectional layer would read the characters" in (
+        str(error)
+    )
+    # reading a whole window both ways before one prediction after it is fine
+    for model in ("sentiment_bilstm", "poetry_bilstm"):
+        assert C.named_models()[model]["task"] not in C.PER_STEP_TASKS
+    raw["models"]["tutorial_char_gru"]["layers"][0]["bidirectional"] = False
+    config = C.validate_config(raw)
+    assert config["experiments"]["stepwise"]["hyperparameters"] == {"sequence_length": 100, "step": 101}
+    assert config["experiments"]["stepwise"]["preprocess"]["lowercase"] is False  # the tutorial keeps case
 
 
 def test_the_schema_tasks_are_those_with_a_data_format():
-    from hpcseq.paths import TASK_DATA_FORMAT
+    from hpcseq.paths import TASK_STAGE_FORMAT
 
-    assert set(C.load_schema()["$defs"]["task"]["enum"]) == set(TASK_DATA_FORMAT)
-    for task in TASK_DATA_FORMAT:
+    assert set(C.load_schema()["$defs"]["task"]["enum"]) == set(TASK_STAGE_FORMAT)
+    for task in TASK_STAGE_FORMAT:
         assert f"{task}_experiment" in C.load_schema()["$defs"] and f"{task}_overrides" in C.load_schema()["$defs"]

@@ -73,10 +73,11 @@ LOGS = config["logs_dir"]
 BENCHMARKS = config["benchmarks_dir"]
 JOBS = config["jobs_dir"]
 EXPERIMENTS = sorted(config["experiments"])
-# by task: the data stages differ (hpcseq.paths.TASK_DATA_FORMAT)
-CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "next_character"]
+# by task: the data stages differ (hpcseq.paths.TASK_STAGE_FORMAT)
+CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) in hpcseq_config.CHARACTER_TASKS]
 SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "sequence_classification"]
 SERIES_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "sequence_regression"]
+WORD_LM_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "next_word"]
 # the experiments of a plain run (and of its summary); the others run by target (all_experiments)
 DEFAULT_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["default_target"]]
 CLUSTERS = sorted(config["clusters"])

@@ -1,5 +1,6 @@
 # Stage 1: clean and split each experiment's dataset (contiguous blocks for text; grouped or
-# random splits for labelled sentences). Runs in the workflow environment (no TensorFlow).
+# random splits for labelled sentences; contiguous blocks of lines for word language models).
+# Runs in the workflow environment (no TensorFlow).
 
 
 rule preprocess_text:
@@ -31,6 +32,14 @@ use rule preprocess_text as preprocess_sentences with:
         **EXPERIMENT.prepared_files("sequence_classification"),
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`
+
+
+use rule preprocess_text as preprocess_lines with:
+    output:
+        **EXPERIMENT.prepared_files("next_word"),
+    wildcard_constraints:
+        experiment=name_pattern(WORD_LM_EXPERIMENTS),
     localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`
 
 

@@ -33,6 +33,14 @@ use rule vocabulary_characters as vocabulary_words with:
     localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`
 
 
+use rule vocabulary_characters as vocabulary_lines with:
+    output:
+        **EXPERIMENT.encoded_files("next_word"),
+    wildcard_constraints:
+        experiment=name_pattern(WORD_LM_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`
+
+
 # time series: the vocabulary stage writes the training split's normalisation (hpcseq.data.time_series)
 use rule vocabulary_characters as normalisation_series with:
     output:

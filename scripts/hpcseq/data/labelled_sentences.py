@@ -13,6 +13,7 @@ expression keeps words with inner apostrophes ("i've", "don't") and, by default,
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from hpcseq.errors import InputDataError
 from hpcseq.io import atomic_open, write_json
 from hpcseq.paths import SPLIT_REPORT, SPLITS, prepared_split_file
 
-FORMAT = "labelled_sentences"  # the data format this module prepares (paths.TASK_DATA_FORMAT)
+FORMAT = "labelled_sentences"  # the data format this module prepares (paths.TASK_STAGE_FORMAT)
 LABELS = {"0": 0, "1": 1}
 TOKEN_PATTERNS = {
     "words_and_punctuation": re.compile(r"\w+(?:'\w+)*|[^\w\s]"),
@@ -71,15 +72,41 @@ def parse_line(raw: bytes, encoding: str = "utf-8") -> tuple[int, str]:
     return LABELS[label_text], sentence
 
 
+def example_of(number: int, label: int, text: str, preprocess: dict) -> Example:
+    """A labelled text as the model sees it: its tokens (each interned: a large corpus repeats its
+    words, which then cost one pointer each); ValueError when it has none."""
+    tokens = tokenize(text, preprocess.get("tokenizer", "words_and_punctuation"), preprocess.get("lowercase", True))
+    if not tokens:
+        raise ValueError(f"the text {text[:40]!r} has no tokens")
+    return Example(number, label, tuple(map(sys.intern, tokens)))
+
+
+class BadRecords:
+    """preprocess.on_bad_line for every reader: `error` stops at the first malformed line or record
+    (file and line in the message), `skip` drops it and counts it for the split report."""
+
+    def __init__(self, preprocess: dict):
+        self.on_bad_line = preprocess.get("on_bad_line", "error")
+        self.count = 0
+        self.first: list[dict] = []
+
+    def found(self, path, line: int | None, problem: str) -> None:
+        if self.on_bad_line == "error":
+            raise InputDataError(
+                path, f"{problem}; fix it, or set preprocess.on_bad_line: skip to drop malformed records", line=line
+            )
+        self.count += 1
+        if len(self.first) < MAX_REPORTED_BAD_LINES:
+            self.first.append({"file": str(path), "line": line, "problem": problem})
+
+
 def read_examples(
     path: str | Path, preprocess: dict, encoding: str = "utf-8", expected_sha256: str | None = None
 ) -> tuple[list[Example], dict]:
     reader = HashingLineReader(path)
-    on_bad_line = preprocess.get("on_bad_line", "error")
     max_lines = preprocess.get("max_lines")
     examples: list[Example] = []
-    bad: list[dict] = []
-    bad_count = 0
+    bad = BadRecords(preprocess)
     lines_read = 0
     for number, raw in reader:
         if max_lines is not None and number > max_lines:
@@ -87,29 +114,15 @@ def read_examples(
         lines_read += 1
         try:
             label, sentence = parse_line(raw, encoding)
-            tokens = tokenize(
-                sentence, preprocess.get("tokenizer", "words_and_punctuation"), preprocess.get("lowercase", True)
-            )
-            if not tokens:
-                raise ValueError(f"the sentence {sentence[:40]!r} has no tokens")
+            examples.append(example_of(number, label, sentence, preprocess))
         except ValueError as problem:
-            if on_bad_line == "error":
-                raise InputDataError(
-                    reader.path,
-                    f"{problem}; fix the line, or set preprocess.on_bad_line: skip to drop malformed lines",
-                    line=number,
-                ) from None
-            bad_count += 1
-            if len(bad) < MAX_REPORTED_BAD_LINES:
-                bad.append({"line": number, "problem": str(problem)})
-            continue
-        examples.append(Example(number, label, tuple(tokens)))
+            bad.found(reader.path, number, str(problem))
     if max_lines is not None and lines_read >= max_lines:
         reader.hash_remaining()
     reader.verify_sha256(expected_sha256)
     if not examples:
         raise InputDataError(
-            reader.path, f"no usable `label<TAB>sentence` lines ({lines_read} lines read, {bad_count} malformed)"
+            reader.path, f"no usable `label<TAB>sentence` lines ({lines_read} lines read, {bad.count} malformed)"
         )
     info = {
         "path": str(path),
@@ -117,8 +130,8 @@ def read_examples(
         "bytes": reader.bytes_read,
         "checksum_verified": bool(expected_sha256),
         "lines_read": lines_read,
-        "bad_lines_skipped": bad_count,
-        "bad_lines_first": bad,
+        "bad_lines_skipped": bad.count,
+        "bad_lines_first": bad.first,
         "examples": len(examples),
         "subset": f"first {max_lines} lines" if max_lines is not None else None,
     }
@@ -194,17 +207,43 @@ def _split_summary(parts: dict[str, list[Example]]) -> dict:
 SPLITTERS = {"random": random_split, "grouped": grouped_split}
 
 
+def _read_and_split(dataset: dict, preprocess: dict) -> tuple[dict[str, dict[str, list[Example]]], dict]:
+    """Every split method's splits of the dataset (the split report compares them), and the source's info.
+
+    labelled_sentences and json_records are split here (grouped or random); review_folders come
+    with their own test part, and only the validation split is cut from their training part."""
+    from hpcseq.data import json_records, review_folders
+
+    data_format = dataset.get("format", FORMAT)
+    if data_format == review_folders.FORMAT:
+        parts, info = review_folders.read_reviews(dataset["path"], preprocess, dataset.get("encoding", "utf-8"))
+        args = (preprocess["validation_fraction"], 0.0, preprocess["split_seed"])
+        all_splits = {
+            method: {**splitter(parts["train"], *args), "test": parts["test"]} for method, splitter in SPLITTERS.items()
+        }
+        return all_splits, info
+    if data_format == json_records.FORMAT:
+        examples, info = json_records.read_records(dataset, preprocess)
+    else:
+        examples, info = read_examples(
+            dataset["path"], preprocess, dataset.get("encoding", "utf-8"), dataset.get("sha256")
+        )
+    args = (preprocess["validation_fraction"], preprocess["test_fraction"], preprocess["split_seed"])
+    return {method: splitter(examples, *args) for method, splitter in SPLITTERS.items()}, info
+
+
 def prepare_sentences(settings: dict, output_dir: str | Path) -> dict:
+    """Read a dataset of labelled texts (labelled_sentences, json_records, review_folders), split
+    it, and write every split as `label<TAB>tokens` lines (the one format the later stages read)."""
     dataset, preprocess = settings["dataset"], settings["preprocess"]
     output_dir = Path(output_dir)
-    examples, info = read_examples(dataset["path"], preprocess, dataset.get("encoding", "utf-8"), dataset.get("sha256"))
-    args = (preprocess["validation_fraction"], preprocess["test_fraction"], preprocess["split_seed"])
-    all_splits = {method: splitter(examples, *args) for method, splitter in SPLITTERS.items()}
+    all_splits, info = _read_and_split(dataset, preprocess)
     chosen = all_splits[preprocess["split"]]
     for split in ("train", "validation"):
         if not chosen[split]:
             raise InputDataError(
-                dataset["path"], f"the {split} split would be empty with {len(examples)} usable sentences"
+                dataset["path"],
+                f"the {split} split would be empty with {sum(map(len, chosen.values()))} usable sentences",
             )
     for split in SPLITS:
         with atomic_open(prepared_split_file(output_dir, split, FORMAT)) as handle:
@@ -213,6 +252,7 @@ def prepare_sentences(settings: dict, output_dir: str | Path) -> dict:
     report = {
         "experiment": settings["name"],
         "kind": "labelled_sentences",
+        "source_format": dataset.get("format", FORMAT),
         "source": info,
         "preprocess": preprocess,
         "split": preprocess["split"],

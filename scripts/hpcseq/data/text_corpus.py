@@ -26,7 +26,7 @@ from hpcseq.errors import InputDataError
 from hpcseq.io import atomic_open, write_json
 from hpcseq.paths import SPLIT_REPORT, SPLITS, prepared_split_file
 
-FORMAT = "text"  # the data format this module prepares (paths.TASK_DATA_FORMAT)
+FORMAT = "text"  # the data format this module prepares (paths.TASK_STAGE_FORMAT)
 CHUNK_CHARS = 1 << 22
 
 

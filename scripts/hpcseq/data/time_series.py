@@ -34,7 +34,7 @@ from hpcseq.errors import ConfigError, InputDataError
 from hpcseq.io import atomic_path, write_json
 from hpcseq.paths import ENCODED_INDEX, SPLIT_REPORT, SPLITS, encoded_split_file, prepared_split_file
 
-FORMAT = "time_series"  # the data format this module prepares (paths.TASK_DATA_FORMAT)
+FORMAT = "time_series"  # the data format this module prepares (paths.TASK_STAGE_FORMAT)
 KIND = "normalisation"  # what vocab.json holds for this format
 EPOCH = datetime(1970, 1, 1)
 STEP_KINDS = ("gap", "repeated", "backwards", "irregular")  # steps that end a run

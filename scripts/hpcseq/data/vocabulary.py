@@ -7,9 +7,10 @@ records counts and the settings that made it.
 Validation and test text may hold characters or words the training split lacks (`unseen`). Setting
 `vocabulary.unseen` says what becomes of them: `unknown` (the default) encodes them as the unknown
 id, so that any corpus runs; `refuse` stops with an error naming the split, the item and its count;
-`skip` (characters only) drops them. Words always have UNK (it also stands for the words beyond
-max_words). Characters get an unknown id, after all training characters, only when some split has
-an unseen character: a corpus without any (Shakespeare) keeps its vocabulary, ids and model size.
+`skip` (characters, and the words of a word language model's lines) drops them. Words always have
+UNK (it also stands for the words beyond max_words). Characters get an unknown id, after all
+training characters, only when some split has an unseen character: a corpus without any
+(Shakespeare) keeps its vocabulary, ids and model size.
 Every split's count of unseen items is recorded in the vocabulary file and its encoded index.
 
 Encoding streams: text is converted chunk by chunk to code points and mapped through a lookup
@@ -37,10 +38,10 @@ UNKNOWN_TOKEN = "<unk>"  # the unknown id's token in the vocabulary file, for wo
 # How text shows the character unknown id (a seed window holding it); generated text never has it.
 UNKNOWN_MARKER = "\ufffd"
 UNSEEN_KEY = "vocabulary.unseen"  # the setting, as messages name it
-UNKNOWN, REFUSE, SKIP = "unknown", "refuse", "skip"  # its values (skip: characters only)
+UNKNOWN, REFUSE, SKIP = "unknown", "refuse", "skip"  # its values (skip: characters and lines of words)
 UNSEEN_LISTED_WORDS = 10  # the most frequent unseen words a split's record names
 CHUNK_CHARS = 1 << 22
-TEXT, SENTENCES = "text", "labelled_sentences"  # the data formats (paths.TASK_DATA_FORMAT)
+TEXT, SENTENCES, LINES = "text", "labelled_sentences", "text_lines"  # the stage formats (paths.TASK_STAGE_FORMAT)
 
 
 def id_dtype(size: int) -> np.dtype:
@@ -212,7 +213,8 @@ def most_frequent(counts: dict, top: int = UNSEEN_LISTED_WORDS) -> dict:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top])
 
 
-def build_word_vocabulary(token_lists: list[list[str]], max_words: int, min_count: int = 1) -> WordVocabulary:
+def build_word_vocabulary(token_lists: list[list[str]], max_words: int | None, min_count: int = 1) -> WordVocabulary:
+    """The training words by frequency (ties alphabetical), at most `max_words` (None: all)."""
     counter = Counter(token for tokens in token_lists for token in tokens)
     ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))  # ties: alphabetical
     kept = [(word, n) for word, n in ranked if n >= min_count][:max_words]
@@ -330,14 +332,70 @@ def build_word_vocabulary_and_encode(
     return document
 
 
+def build_line_vocabulary_and_encode(
+    settings: dict, prepared_dir: str | Path, vocab_path: str | Path, encoded_dir: str | Path
+) -> dict:
+    """The words of the training lines (all of them unless max_words), every split's lines encoded
+    as one flat id array with line offsets (encoded/<split>.npz: ids, offsets). Unseen words:
+    the unknown id, an error (refuse) or left out of their line (skip)."""
+    from hpcseq.data.text_lines import read_lines
+
+    prepared_dir, encoded_dir = Path(prepared_dir), Path(encoded_dir)
+    options = settings["vocabulary"]
+    sources = {split: prepared_split_file(prepared_dir, split, LINES) for split in SPLITS}
+    read = {split: read_lines(sources[split]) for split in SPLITS}
+    vocabulary = build_word_vocabulary(read["train"], options["max_words"], options["min_count"])
+    index_map = vocabulary.index()
+    seen = {token for tokens in read["train"] for token in tokens}
+    policy = options.get("unseen", UNKNOWN)
+    unseen = {
+        split: Counter(token for tokens in read[split] for token in tokens if token not in seen) for split in SPLITS
+    }
+    for split in SPLITS:
+        if unseen[split] and policy == REFUSE:
+            refuse_unseen(sources[split], split, unseen[split], "word")
+    dtype = id_dtype(vocabulary.size)
+    splits = {}
+    for split in SPLITS:
+        lines = read[split] if policy != SKIP else [[t for t in tokens if t in seen] for tokens in read[split]]
+        ids = [vocabulary.encode(tokens, index_map) for tokens in lines]
+        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(row) for row in ids])
+        flat = np.fromiter((i for row in ids for i in row), dtype=dtype, count=int(offsets[-1]))
+        with atomic_open(encoded_split_file(encoded_dir, split, LINES), "wb") as handle:
+            np.savez(handle, ids=flat, offsets=offsets)
+        splits[split] = {
+            "lines": len(ids),
+            "tokens": int(offsets[-1]),
+            "longest_line": int(np.diff(offsets).max(initial=0)),  # the model's input length follows from it
+            "unknown_tokens": int((flat == UNK).sum()),
+            "unseen": sum(unseen[split].values()),
+            "unseen_words": most_frequent(unseen[split]),
+        }
+    index = {"kind": "words", "dtype": dtype.str, "splits": splits}
+    write_json(encoded_dir / ENCODED_INDEX, index)
+    document = {
+        "experiment": settings["name"],
+        "settings": options,
+        "built_from": str(sources["train"]),
+        **vocabulary.to_json(),
+        "encoded": index,
+    }
+    write_json(vocab_path, document)
+    return document
+
+
 def build_vocabulary(settings: dict, prepared_dir, vocab_path, encoded_dir) -> dict:
     """The vocabulary stage of the experiment's task; for a time series (no vocabulary) the
     normalisation of the training split (hpcseq.data.time_series), so every task has the same stages."""
-    if settings["task"] == "sequence_regression":
-        return time_series.build_normalisation_and_encode(settings, prepared_dir, vocab_path, encoded_dir)
-    if settings["task"] == "next_character":
-        return build_char_vocabulary_and_encode(settings, prepared_dir, vocab_path, encoded_dir)
-    return build_word_vocabulary_and_encode(settings, prepared_dir, vocab_path, encoded_dir)
+    builders = {
+        "next_character": build_char_vocabulary_and_encode,
+        "sequence_classification": build_word_vocabulary_and_encode,
+        "next_word": build_line_vocabulary_and_encode,
+        "next_character_sequence": build_char_vocabulary_and_encode,
+        "sequence_regression": time_series.build_normalisation_and_encode,
+    }
+    return builders[settings["task"]](settings, prepared_dir, vocab_path, encoded_dir)
 
 
 def load_vocabulary(path: str | Path) -> CharVocabulary | WordVocabulary | time_series.Normalisation:
@@ -400,6 +458,12 @@ def load_char_ids(encoded_dir: str | Path, split: str, start: int = 0, stop: int
 
 def char_split_length(encoded_dir: str | Path, split: str) -> int:
     return encoded_index(encoded_dir)["splits"][split]["length"]
+
+
+def load_lines(encoded_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (flat ids, line offsets) of one split of a word language model."""
+    with np.load(encoded_split_file(encoded_dir, split, LINES)) as data:
+        return data["ids"], data["offsets"]
 
 
 def load_sentences(encoded_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

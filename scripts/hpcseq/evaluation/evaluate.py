@@ -2,12 +2,15 @@
 
 next_character models: test loss, perplexity and bits per character next to a unigram model
 of the training split, and text sampled from fixed seed strings (greedy and with temperatures).
-Generated text never holds the unknown id (characters unseen in training): its probability is set
-to 0 before each choice, so a sample is made of training characters only; a seed window that holds
-it shows it as U+FFFD (vocabulary.UNKNOWN_MARKER).
+next_word models: the same per word (every line prefix of the test split), next to a unigram
+word model of the training split, and 100 generated words per seed, greedy and sampled.
+Generated text never holds the unknown id (characters or words unseen in training) nor padding
+(generation.py), so a sample is made of training characters or words only; a seed window that
+holds it shows it as U+FFFD (vocabulary.UNKNOWN_MARKER) or <unk>.
 sequence_classification models: accuracy, precision, recall, F1 and the confusion matrix next to the majority
-class, on the whole test split and separately on test sentences that do / do not also occur in
-training (the number that tells whether the model generalises).
+class and bag-of-words classifiers trained on the same split and vocabulary (evaluation/baselines.py),
+on the whole test split and separately on test sentences that do / do not also occur in training
+(the number that tells whether the model generalises).
 sequence_regression models: mean absolute error in the data's unit (predictions un-normalised with
 the training split's mean and std) next to persistence (the target column's last value in the
 window, the material's "naive" forecast) and the training mean, on the same test windows.
@@ -20,17 +23,23 @@ import time
 
 import numpy as np
 
+from hpcseq.config import CHARACTER_TASKS, PER_STEP_TASKS
 from hpcseq.data.labelled_sentences import read_prepared
 from hpcseq.data.vocabulary import (
+    PAD,
+    UNK,
     CharVocabulary,
+    WordVocabulary,
     char_split_length,
     encoded_index,
     load_char_ids,
+    load_lines,
     load_sentences,
     load_vocabulary,
 )
 from hpcseq.errors import InputDataError
-from hpcseq.evaluation import metrics
+from hpcseq.evaluation import generation, metrics
+from hpcseq.evaluation.baselines import bag_of_words_baseline
 from hpcseq.events import setup_logging
 from hpcseq.io import write_json, write_text
 from hpcseq.paths import ExperimentPaths
@@ -42,69 +51,25 @@ def held_out_split(settings: dict, lengths: dict) -> str:
     return "test" if lengths.get("test", 0) > 0 else "validation"
 
 
-def _seed_window(seed_text: str, settings: dict, vocabulary: CharVocabulary, log) -> np.ndarray:
-    """Encode a seed string the way the corpus was cleaned, cut or left-padded to the window length.
-
-    A seed is config, not data: a character the training split lacks becomes the unknown id where
-    the vocabulary has one, else it is left out (the log says so), so the defaults' seeds work on
-    any corpus."""
-    preprocess = settings["preprocess"]
-    text = seed_text.strip() if preprocess.get("strip_lines", True) else seed_text
-    if preprocess.get("lowercase", True):
-        text = text.lower()
-    if preprocess.get("ascii_only", True):
-        text = text.encode("ascii", "ignore").decode("ascii")
-    if vocabulary.unk_id is None and (missing := sorted(set(text) - set(vocabulary.chars))):
-        log.warning("seed text %r: %s not in the training text, left out", seed_text, ", ".join(map(repr, missing)))
-        text = "".join(char for char in text if char not in missing)
-    length = settings["hyperparameters"]["sequence_length"]
-    if len(text) < length:
-        pad = " " if " " in vocabulary.chars else vocabulary.chars[0]
-        text = pad * (length - len(text)) + text
-    return vocabulary.encode_text(text[-length:])
-
-
-def _next_id(probabilities: np.ndarray, temperature: float | None, rng, banned: int | None) -> int:
-    """Greedy (temperature None) or sampled choice of the next id; `banned` (the unknown id) never."""
-    if banned is not None:
-        probabilities = probabilities.copy()
-        probabilities[banned] = 0.0
-    if temperature is None:
-        return int(np.argmax(probabilities))
-    logits = np.log(np.maximum(probabilities, 1e-12)) / temperature
-    p = np.exp(logits - logits.max())
-    if banned is not None:
-        p[banned] = 0.0
-    return int(rng.choice(len(p), p=p / p.sum()))
-
-
-def sample_texts(model, vocabulary: CharVocabulary, settings: dict, log) -> list[dict]:
-    """Generate from every seed with every mode in one batch: one model call per character."""
-    import tensorflow as tf
-
+def sample_texts(model, codec, settings: dict) -> list[dict]:
+    """Generate from every seed text of the config, greedy and at each temperature (generation.sample)."""
     evaluation = settings["evaluation"]
     modes = [("greedy", None)] + [(f"temperature {t:g}", float(t)) for t in evaluation["temperatures"]]
-    windows, jobs = [], []
-    for seed_text in evaluation["seed_texts"]:
-        window = _seed_window(seed_text, settings, vocabulary, log)
-        for mode, temperature in modes:
-            windows.append(window)
-            jobs.append(
-                {"seed": seed_text, "mode": mode, "temperature": temperature, "window": vocabulary.decode(window)}
-            )
-    state = np.stack(windows).astype(np.int32)
-    rng = np.random.default_rng(evaluation["sample_seed"])
-    generated = [[] for _ in jobs]
-    for _ in range(evaluation["sample_length"]):
-        probabilities = model(tf.constant(state), training=False).numpy().astype(np.float64)
-        next_ids = np.empty(len(jobs), dtype=np.int32)
-        for row, job in enumerate(jobs):
-            next_ids[row] = _next_id(probabilities[row], job["temperature"], rng, vocabulary.unk_id)
-            generated[row].append(int(next_ids[row]))
-        state = np.concatenate([state[:, 1:], next_ids[:, None]], axis=1)
-    for job, ids in zip(jobs, generated, strict=True):
-        job["text"] = vocabulary.decode(ids)
-    return jobs
+    return generation.sample(
+        model, codec, evaluation["seed_texts"], modes, evaluation["sample_length"], evaluation["sample_seed"]
+    )
+
+
+def write_samples(settings: dict, paths: ExperimentPaths, samples: list[dict], unit: str, separator: str) -> None:
+    lines = [f"# Samples from {settings['name']} ({settings['evaluation']['sample_length']} {unit}s each)", ""]
+    for sample in samples:
+        lines += [
+            f"## seed {sample['seed']!r} (window {sample['window']!r}), {sample['mode']}",
+            "",
+            f"{sample['window']}{separator}|{separator}{sample['text']}",
+            "",
+        ]
+    write_text(paths.samples, "\n".join(lines))
 
 
 def evaluate_next_character(settings: dict, paths: ExperimentPaths, model, vocabulary: CharVocabulary, log) -> dict:
@@ -118,12 +83,19 @@ def evaluate_next_character(settings: dict, paths: ExperimentPaths, model, vocab
             paths.encoded_split(split, settings["task"]),
             f"the {split} split has {len(ids)} characters, too few for one window of {hp['sequence_length']}+1",
         )
-    dataset = inputs.char_eval_dataset(ids, hp["sequence_length"], hp["step"], settings["evaluation"]["batch_size"])
+    per_step = settings["task"] in PER_STEP_TASKS  # a target at every step of each window
+    dataset = inputs.char_eval_dataset(
+        ids, hp["sequence_length"], hp["step"], settings["evaluation"]["batch_size"], per_step
+    )
     model.compile(loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
     started = time.perf_counter()
     loss, accuracy = model.evaluate(dataset, verbose=0)
     seconds = time.perf_counter() - started
-    targets = ids[hp["sequence_length"] :: hp["step"]][:windows]  # the target of every window
+    if per_step:  # every window shifted by one
+        starts = np.arange(windows, dtype=np.int64) * hp["step"]
+        targets = ids[(starts[:, None] + 1 + np.arange(hp["sequence_length"])).reshape(-1)]
+    else:
+        targets = ids[hp["sequence_length"] :: hp["step"]][:windows]  # the target of every window
     baseline = metrics.unigram_cross_entropy(vocabulary.id_counts, targets)
     unseen = encoded_index(paths.encoded)["splits"][split]
     result = {
@@ -135,6 +107,7 @@ def evaluate_next_character(settings: dict, paths: ExperimentPaths, model, vocab
         if split == "test"
         else "no test part configured (test_fraction 0): these are validation numbers",
         "windows": windows,
+        "targets": len(targets),
         "model_metrics": {**metrics.language_model_metrics(float(loss)), "accuracy": float(accuracy)},
         "unigram_baseline": metrics.language_model_metrics(baseline),
         "unseen_in_training": {
@@ -158,17 +131,93 @@ def evaluate_next_character(settings: dict, paths: ExperimentPaths, model, vocab
         result["unseen_in_training"]["targets"],
         windows,
     )
-    samples = sample_texts(model, vocabulary, settings, log)
-    result["samples"] = samples
-    lines = [f"# Samples from {settings['name']} ({settings['evaluation']['sample_length']} characters each)", ""]
-    for sample in samples:
-        lines += [
-            f"## seed {sample['seed']!r} (window {sample['window']!r}), {sample['mode']}",
-            "",
-            sample["window"] + "|" + sample["text"],
-            "",
-        ]
-    write_text(paths.samples, "\n".join(lines))
+    codec = generation.text_codec(settings, vocabulary, hp["sequence_length"], log)
+    result["samples"] = sample_texts(model, codec, settings)
+    write_samples(settings, paths, result["samples"], "character", "")
+    return result
+
+
+def _per_sample_losses(model, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cross-entropy (nats, probabilities clipped at 1e-7 as Keras' loss clips them), hit of the
+    most probable id, and target of every sample, batch by batch (no matrix of all predictions)."""
+    losses, hits, targets = [], [], []
+    for inputs_batch, target_batch in dataset:
+        probabilities = model(inputs_batch, training=False).numpy()
+        target = target_batch.numpy().astype(np.int64)
+        chosen = probabilities[np.arange(len(target)), target]
+        losses.append(-np.log(np.clip(chosen, 1e-7, 1.0)))
+        hits.append(probabilities.argmax(axis=1) == target)
+        targets.append(target)
+    return np.concatenate(losses), np.concatenate(hits), np.concatenate(targets)
+
+
+def evaluate_next_word(settings: dict, paths: ExperimentPaths, model, vocabulary: WordVocabulary, log) -> dict:
+    """Loss, perplexity and bits per word of every line prefix of the held-out split, next to a
+    unigram word model of the training split; generated text, greedy and sampled."""
+    length = int(model.input_shape[1])  # what training resolved (sequence_length null: the longest line)
+    lengths = {split: encoded_index(paths.encoded)["splits"][split]["lines"] for split in ("validation", "test")}
+    split = held_out_split(settings, lengths)
+    flat, offsets = load_lines(paths.encoded, split)
+    count = inputs.prefix_count(offsets)
+    if count < 1:
+        raise InputDataError(
+            paths.encoded_split(split, settings["task"]),
+            f"the {split} split has no line of two or more words: nothing to predict",
+        )
+    dataset = inputs.prefix_eval_dataset(flat, offsets, length, settings["evaluation"]["batch_size"])
+    started = time.perf_counter()
+    losses, hits, targets = _per_sample_losses(model, dataset)
+    seconds = time.perf_counter() - started
+    loss, accuracy = float(losses.mean()), float(hits.mean())
+    baseline = metrics.unigram_cross_entropy(vocabulary.counts, targets, never=(PAD,))
+    # Words training never saw are all <unk>, a target training never had: its probability is tiny
+    # for the model and 1/(N+1) for the unigram model; both again on the other targets alone.
+    known = targets != UNK
+    words = encoded_index(paths.encoded)["splits"][split]
+    result = {
+        "experiment": settings["name"],
+        "model": settings["model"],
+        "task": settings["task"],
+        "evaluated_split": split,
+        "evaluated_split_note": None
+        if split == "test"
+        else "no test part configured (test_fraction 0): these are validation numbers",
+        "samples_evaluated": count,
+        "input_length": length,
+        "model_metrics": {**metrics.language_model_metrics(float(loss), "word"), "accuracy": float(accuracy)},
+        "unigram_baseline": metrics.language_model_metrics(baseline, "word"),
+        "model_metrics_known_targets": metrics.language_model_metrics(float(losses[known].mean()), "word")
+        if known.any()
+        else None,
+        "unigram_baseline_known_targets": metrics.language_model_metrics(
+            metrics.unigram_cross_entropy(vocabulary.counts, targets[known], never=(PAD,)), "word"
+        )
+        if known.any()
+        else None,
+        "unseen_in_training": {
+            "words": words["unseen"],
+            "tokens": words["tokens"],
+            "unknown_tokens": words["unknown_tokens"],
+            "unknown_targets": int((targets == UNK).sum()),
+        },
+        "samples_per_second": count / seconds,
+    }
+    log.info(
+        "%s split: loss %.4f (perplexity %.1f, %.3f bits/word); unigram word model %.4f (perplexity %.1f, "
+        "%.3f bits/word); %d of %d targets unknown words",
+        split,
+        loss,
+        result["model_metrics"]["perplexity"],
+        result["model_metrics"]["bits_per_word"],
+        baseline,
+        result["unigram_baseline"]["perplexity"],
+        result["unigram_baseline"]["bits_per_word"],
+        result["unseen_in_training"]["unknown_targets"],
+        count,
+    )
+    codec = generation.text_codec(settings, vocabulary, length, log)
+    result["samples"] = sample_texts(model, codec, settings)
+    write_samples(settings, paths, result["samples"], "word", " ")
     return result
 
 
@@ -186,6 +235,36 @@ def _prediction_examples(name, split, token_lists, labels, probabilities, predic
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def bag_of_words_baselines(settings: dict, paths: ExperimentPaths, evaluated: tuple, seen: np.ndarray, log) -> dict:
+    """Each configured bag-of-words baseline (evaluation.bag_of_words.features), trained on the
+    encoded training split, its iterations chosen on the validation split, scored on `evaluated`,
+    also on its sentences that training lacks (`seen` False), as the model is."""
+    options = settings["evaluation"]["bag_of_words"]
+    if not options["features"]:
+        return {}
+    splits = {split: load_sentences(paths.encoded, split) for split in ("train", "validation")}
+    size = load_vocabulary(paths.vocab).size
+    results = {}
+    for kind in options["features"]:
+        started = time.perf_counter()
+        results[kind], predicted = bag_of_words_baseline(kind, {**splits, "evaluated": evaluated}, size, options)
+        labels = evaluated[2]
+        results[kind]["not_in_training"] = (
+            metrics.classification_metrics(labels[~seen], predicted[~seen]) if (~seen).any() else None
+        )
+        log.info(
+            "bag-of-words baseline %s (%s): accuracy %.4f, F1 %.4f (validation %.4f, %d iterations, %.1f s)",
+            kind,
+            results[kind]["described"],
+            results[kind]["accuracy"],
+            results[kind]["f1"],
+            results[kind]["validation_accuracy"],
+            results[kind]["iterations"],
+            time.perf_counter() - started,
+        )
+    return results
 
 
 def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) -> dict:
@@ -209,6 +288,7 @@ def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) 
     seen_keys = {" ".join(tokens) for tokens in train_tokens}
     words = encoded_index(paths.encoded)["splits"][split]
     seen = np.array([" ".join(tokens) in seen_keys for tokens in test_tokens], dtype=bool)
+    baselines = bag_of_words_baselines(settings, paths, (flat, offsets, labels), seen, log)
     majority = metrics.majority_class(train_labels)
     result = {
         "experiment": settings["name"],
@@ -221,6 +301,7 @@ def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) 
             "class": majority,
             **metrics.classification_metrics(labels, np.full(len(labels), majority)),
         },
+        "bag_of_words_baselines": baselines,
         "overlap": {
             "test_sentences": len(labels),
             "also_in_training": int(seen.sum()),
@@ -340,8 +421,10 @@ def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
         raise InputDataError(paths.final_model, "no trained model: run the train stage first")
     model = load_model(paths.final_model)
     vocabulary = load_vocabulary(paths.vocab)
-    if settings["task"] == "next_character":
+    if settings["task"] in CHARACTER_TASKS:
         result = evaluate_next_character(settings, paths, model, vocabulary, log)
+    elif settings["task"] == "next_word":
+        result = evaluate_next_word(settings, paths, model, vocabulary, log)
     elif settings["task"] == "sequence_regression":
         result = evaluate_regression(settings, paths, model, vocabulary, log)
     else:

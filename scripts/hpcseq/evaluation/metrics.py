@@ -7,16 +7,16 @@ import math
 import numpy as np
 
 
-def language_model_metrics(mean_cross_entropy_nats: float) -> dict:
-    """Loss in nats per character, its perplexity and bits per character."""
+def language_model_metrics(mean_cross_entropy_nats: float, unit: str = "character") -> dict:
+    """Loss in nats per character (or word: `unit`), its perplexity and bits per character (word)."""
     return {
         "loss": mean_cross_entropy_nats,
         "perplexity": math.exp(mean_cross_entropy_nats),
-        "bits_per_character": mean_cross_entropy_nats / math.log(2),
+        f"bits_per_{unit}": mean_cross_entropy_nats / math.log(2),
     }
 
 
-def unigram_cross_entropy(train_counts, targets: np.ndarray) -> float:
+def unigram_cross_entropy(train_counts, targets: np.ndarray, never=()) -> float:
     """Mean cross-entropy (nats) of `targets` under the training split's character frequencies.
 
     Every id but the unknown one occurs in training (the vocabulary is built from it), so only a
@@ -24,11 +24,13 @@ def unigram_cross_entropy(train_counts, targets: np.ndarray) -> float:
     p = n / (N + z) with z zero-count ids, so an unseen test character costs log(N + 1), finite,
     about what a character seen once in training costs. Adding one to every count instead would
     change the baseline of a vocabulary without an unknown id (Shakespeare's), which needs none.
+    `never`: ids that are no token and never a target (a word model's padding): no probability.
     """
     counts = np.asarray(train_counts, dtype=np.float64)
     counts = np.where(counts > 0, counts, 1.0)
-    log_probabilities = np.log(counts / counts.sum())
-    return float(-log_probabilities[np.asarray(targets, dtype=np.int64)].mean())
+    counts[list(never)] = 0.0
+    probabilities = counts / counts.sum()
+    return float(-np.log(probabilities[np.asarray(targets, dtype=np.int64)]).mean())
 
 
 def classification_metrics(y_true, y_pred) -> dict:

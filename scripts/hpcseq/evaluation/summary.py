@@ -38,6 +38,37 @@ def _char_rows(result: dict) -> list[str]:
     ]
 
 
+def _word_rows(result: dict) -> list[str]:
+    """A word language model's rows: per word, next to the unigram word model."""
+    model, base = result["model_metrics"], result["unigram_baseline"]
+    training = result.get("training") or {}
+    final = training.get("final") or {}
+    split, unseen = result["evaluated_split"], result["unseen_in_training"]
+    return [
+        f"| training loss (last epoch) | {_fmt(final.get('loss'))} |",
+        f"| validation loss (last epoch / best) | {_fmt(final.get('val_loss'))} / "
+        f"{_fmt(training.get('best_val_loss'))} |",
+        f"| {split} loss (nats/word) | {_fmt(model['loss'])} (unigram word model {_fmt(base['loss'])}) |",
+        f"| {split} perplexity | {_fmt(model['perplexity'], 1)} (unigram word model {_fmt(base['perplexity'], 1)}) |",
+        f"| {split} bits per word | {_fmt(model['bits_per_word'], 3)} "
+        f"(unigram word model {_fmt(base['bits_per_word'], 3)}) |",
+        f"| {split} next-word accuracy | {_fmt(model['accuracy'])} |",
+        *_known_targets_row(result),
+        f"| {split} words unseen in training | {unseen['words']} of {unseen['tokens']} "
+        f"({unseen['unknown_targets']} of {result['samples_evaluated']} targets) |",
+    ]
+
+
+def _known_targets_row(result: dict) -> list[str]:
+    model, base = result.get("model_metrics_known_targets"), result.get("unigram_baseline_known_targets")
+    if not model:
+        return []
+    return [
+        f"| {result['evaluated_split']} perplexity on targets seen in training | {_fmt(model['perplexity'], 1)} "
+        f"(unigram word model {_fmt(base['perplexity'], 1)}) |"
+    ]
+
+
 def _unseen_characters_row(result: dict) -> list[str]:
     """The evaluated split's characters that training lacks (evaluations before they were counted: none shown)."""
     unseen = result.get("unseen_in_training")
@@ -56,13 +87,34 @@ def _sentiment_rows(result: dict) -> list[str]:
         f"| split method | {result['split_method']} |",
         f"| {result['evaluated_split']} accuracy | {_fmt(model['accuracy'])} "
         f"(majority class {_fmt(base['accuracy'])}) |",
-        f"| precision / recall / F1 | {_fmt(model['precision'])} / {_fmt(model['recall'])} / {_fmt(model['f1'])} |",
+        f"| precision / recall / F1 | {_fmt(model['precision'])} / {_fmt(model['recall'])} / {_fmt(model['f1'])} "
+        f"(majority class F1 {_fmt(base.get('f1'))}) |",
         f"| confusion matrix [[tn, fp], [fn, tp]] | {model['confusion_matrix']} |",
+        *_bag_of_words_rows(result),
         f"| test sentences also in training | {overlap['also_in_training']} of {overlap['test_sentences']} |",
         f"| accuracy on test sentences not in training | {_fmt(unseen['accuracy'] if unseen else None)} "
-        f"({overlap['not_in_training']} sentences) |",
+        f"({overlap['not_in_training']} sentences{_bag_of_words_unseen(result)}) |",
         *_unseen_words_row(result),
     ]
+
+
+def _bag_of_words_rows(result: dict) -> list[str]:
+    """The bag-of-words baselines beside the model (evaluations before they existed: none shown)."""
+    split = result["evaluated_split"]
+    return [
+        f"| bag-of-words baseline `{kind}` ({base['described']}): {split} accuracy / F1, confusion matrix | "
+        f"{_fmt(base['accuracy'])} / {_fmt(base['f1'])}, {base['confusion_matrix']} |"
+        for kind, base in (result.get("bag_of_words_baselines") or {}).items()
+    ]
+
+
+def _bag_of_words_unseen(result: dict) -> str:
+    """`; unigram_binary 0.9480`: each bag-of-words baseline's accuracy on them, where recorded."""
+    return "".join(
+        f"; {kind} {_fmt(base['not_in_training']['accuracy'])}"
+        for kind, base in (result.get("bag_of_words_baselines") or {}).items()
+        if base.get("not_in_training")
+    )
 
 
 def _unseen_words_row(result: dict) -> list[str]:
@@ -97,6 +149,8 @@ def _regression_rows(result: dict) -> list[str]:
 
 ROWS = {
     "next_character": _char_rows,
+    "next_character_sequence": _char_rows,
+    "next_word": _word_rows,
     "sequence_classification": _sentiment_rows,
     "sequence_regression": _regression_rows,
 }
@@ -147,12 +201,12 @@ def experiment_section(name: str, result: dict) -> str:
     if result.get("evaluated_split_note"):
         lines += [f"*Note:* {result['evaluated_split_note']}", ""]
     lines += ["| metric | value |", "| --- | --- |"]
-    next_character = result["task"] == "next_character"
     lines += ROWS[result["task"]](result)
-    if next_character:
+    if "samples" in result:
         lines += ["", "Samples (greedy, then with temperature):", ""]
         for sample in result.get("samples", []):
-            text = (sample["window"] + "|" + sample["text"]).replace("\n", " ")
+            separator = " " if result["task"] == "next_word" else ""
+            text = f"{sample['window']}{separator}|{separator}{sample['text']}".replace("\n", " ")
             lines += [f"- `{sample['mode']}`: {text}"]
     return "\n".join(lines) + "\n"
 

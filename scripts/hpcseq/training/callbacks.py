@@ -1,7 +1,7 @@
 """The Keras callbacks of a training run: the epoch record (metrics line, console line, epoch-end
 checkpoint), the step guard (after each execution of steps, all ranks agree on stopping for a
-signal or writing a time-based checkpoint) and, with several ranks, the progress the heartbeats
-carry (training/watchdog.py)."""
+signal or writing a time-based checkpoint), with several ranks the progress the heartbeats carry
+(training/watchdog.py), and on rank 0 Keras' TensorBoard logs of the epoch metrics."""
 
 from __future__ import annotations
 
@@ -18,7 +18,22 @@ def make_callbacks(run: RunState) -> list:
     """The epoch recorder, the step guard and the watchdog's progress of one run (Keras callback
     classes need TensorFlow)."""
     watching = run.watchdog is not None and run.watchdog.enabled
-    return [_epoch_recorder(run), _step_guard(run), *([_progress(run)] if watching else [])]
+    return [
+        _epoch_recorder(run),
+        _step_guard(run),
+        *([_progress(run)] if watching else []),
+        *([_tensorboard(run)] if run.ranks.is_root else []),
+    ]
+
+
+def _tensorboard(run: RunState):
+    """Keras' TensorBoard callback, rank 0 only (after Horovod's metric averaging: the global
+    values), into model/tensorboard/ (paths.ExperimentPaths.tensorboard). Cheap: epoch scalars
+    only, no histograms, graph or profiling. A resumed run adds event files beside the earlier
+    ones; its epochs continue the step axis (Keras logs by epoch number), so the curves join up."""
+    return run.tf.keras.callbacks.TensorBoard(
+        log_dir=str(run.paths.tensorboard), histogram_freq=0, write_graph=False, profile_batch=0, update_freq="epoch"
+    )
 
 
 def epoch_record(run: RunState, epoch: int, logs: dict, learning_rate: float, timing: dict) -> dict:

@@ -108,14 +108,19 @@ def _sequential_batches(count: int, batch_size: int, make_batch) -> tf.data.Data
 # ------------------------------------------------------------------------------------ characters
 
 
-def _window_maker(ids: np.ndarray, sequence_length: int, step: int):
+def _window_maker(ids: np.ndarray, sequence_length: int, step: int, per_step: bool = False):
+    """Window i: text[i*step : i*step+L], its target text[i*step+L]; per step (a per-step task),
+    the window shifted by one, text[i*step+1 : i*step+L+1] (the same characters are needed)."""
     ids_tensor = tf.constant(ids)  # this rank's slice only; uint8 for small vocabularies
     window_offsets = tf.range(sequence_length, dtype=tf.int64)
 
     def make_batch(window_indices):
         starts = window_indices * step
         inputs = tf.gather(ids_tensor, starts[:, None] + window_offsets[None, :])
-        targets = tf.gather(ids_tensor, starts + sequence_length)
+        if per_step:
+            targets = tf.gather(ids_tensor, starts[:, None] + 1 + window_offsets[None, :])
+        else:
+            targets = tf.gather(ids_tensor, starts + sequence_length)
         return tf.cast(inputs, tf.int32), tf.cast(targets, tf.int32)
 
     return make_batch
@@ -131,17 +136,19 @@ def char_training_dataset(
     rank: int,
     first_step: int,
     last_step: int,
+    per_step: bool = False,
 ) -> tf.data.Dataset:
     """Shuffled training batches of (windows, next characters) from this rank's ids."""
     count = window_count(len(ids), sequence_length, step)
-    return _training_batches(
-        count, batch_size, steps, seed, rank, first_step, last_step, _window_maker(ids, sequence_length, step)
-    )
+    make_batch = _window_maker(ids, sequence_length, step, per_step)
+    return _training_batches(count, batch_size, steps, seed, rank, first_step, last_step, make_batch)
 
 
-def char_eval_dataset(ids: np.ndarray, sequence_length: int, step: int, batch_size: int) -> tf.data.Dataset:
+def char_eval_dataset(
+    ids: np.ndarray, sequence_length: int, step: int, batch_size: int, per_step: bool = False
+) -> tf.data.Dataset:
     count = window_count(len(ids), sequence_length, step)
-    return _sequential_batches(count, batch_size, _window_maker(ids, sequence_length, step))
+    return _sequential_batches(count, batch_size, _window_maker(ids, sequence_length, step, per_step))
 
 
 # ------------------------------------------------------------------------------------- sentences
@@ -201,6 +208,59 @@ def sentence_training_dataset(
 
 def sentence_eval_dataset(matrix: np.ndarray, labels: np.ndarray, batch_size: int) -> tf.data.Dataset:
     return _sequential_batches(len(labels), batch_size, _sentence_maker(matrix, labels))
+
+
+# ----------------------------------------------------------------------------- lines of words
+
+
+def prefix_sample_starts(offsets: np.ndarray) -> np.ndarray:
+    """Cumulative count of samples before each line (length lines + 1): a line of n words gives
+    the n - 1 samples of the course, its prefixes of 2 to n words (the last word the target)."""
+    samples = np.maximum(np.diff(offsets) - 1, 0)
+    return np.concatenate([[0], np.cumsum(samples)]).astype(np.int64)
+
+
+def prefix_count(offsets: np.ndarray) -> int:
+    return int(prefix_sample_starts(offsets)[-1])
+
+
+def _prefix_maker(flat_ids: np.ndarray, offsets: np.ndarray, sequence_length: int, first: int = 0):
+    """Samples cut inside the graph from the flat word ids and the line offsets: sample s (plus
+    `first`, this rank's first) is found in its line by a binary search over the per-line sample
+    counts; its input is the `sequence_length` words before its target, pre-padded with PAD (0)
+    where the line starts later (Keras' pad_sequences, pre: a longer prefix keeps its last words).
+    Only the ids and two arrays per line are held: no padded matrix of all prefixes exists."""
+    ids_tensor = tf.constant(flat_ids)
+    line_offsets = tf.constant(offsets.astype(np.int64))
+    sample_starts = tf.constant(prefix_sample_starts(offsets))
+    window_offsets = tf.range(-sequence_length, 0, dtype=tf.int64)
+
+    def make_batch(indices):
+        samples = indices + first
+        line = tf.searchsorted(sample_starts, samples, side="right") - 1
+        line_start = tf.gather(line_offsets, line)
+        target = line_start + 1 + samples - tf.gather(sample_starts, line)
+        positions = target[:, None] + window_offsets[None, :]
+        inside = positions >= line_start[:, None]
+        words = tf.gather(ids_tensor, tf.maximum(positions, 0))
+        inputs = tf.where(inside, tf.cast(words, tf.int32), tf.zeros_like(positions, tf.int32))
+        return inputs, tf.cast(tf.gather(ids_tensor, target), tf.int32)
+
+    return make_batch
+
+
+def prefix_training_dataset(
+    flat_ids, offsets, sequence_length, first, count, batch_size, steps, seed, rank, first_step, last_step
+) -> tf.data.Dataset:
+    """Shuffled training batches of (pre-padded prefixes, next words) of this rank's `count`
+    samples from sample `first` on."""
+    make_batch = _prefix_maker(flat_ids, offsets, sequence_length, first)
+    return _training_batches(count, batch_size, steps, seed, rank, first_step, last_step, make_batch)
+
+
+def prefix_eval_dataset(flat_ids, offsets, sequence_length, batch_size, first: int = 0, count=None) -> tf.data.Dataset:
+    count = prefix_count(offsets) - first if count is None else count
+    return _sequential_batches(count, batch_size, _prefix_maker(flat_ids, offsets, sequence_length, first))
 
 
 # ----------------------------------------------------------------------------------- time series

@@ -1,38 +1,53 @@
 """One builder for every named model: a task's input and output around a recurrent stack.
 
 A named model (config `models:`) is a task and an architecture: an embedding (one-hot or learned),
-optional spatial dropout, recurrent layers (simple_rnn, gru, lstm; bidirectional or not), every
-one but the last returning its sequence, optional dropout before the output. The lecture's two
-models are two such descriptions and build exactly the layers (names, initialisers, order) of the
-lecture code. Forecasting models (sequence_regression) read a window of numbers, no embedding,
-and may use the material's comparison layers instead (flatten, dense, conv1d, pooling).
+optional spatial dropout, layers (recurrent: simple_rnn, gru, lstm, bidirectional or not, each
+optionally followed by a Dropout layer, every one but the last returning its sequence, in a
+per-step task the last too; or, for forecasting, conv1d / max_pooling1d), a head that reads the
+whole sequence in place of a last recurrent state (`pooling`: average, GlobalAveragePooling1D,
+TensorFlow in Practice's headline classifier; flatten, the forecasting material's dense model);
+then optional Dense layers and dropout before the task's output layer. The lecture's two models
+are two such descriptions and build exactly the layers (names, initialisers, order) of the
+lecture code, as the course's poetry model (poetry_bilstm) builds the layers of its notebook.
+Forecasting models (sequence_regression) read a window of numbers, no embedding.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from hpcseq.config import PER_STEP_TASKS
+
 # What each task feeds the model and reads from it: the input's name and the hyperparameter of its
 # length, and the output layer (units: None for one per vocabulary entry).
 TASK_INPUTS = {
     "next_character": {"name": "char_ids", "length": "sequence_length"},
     "sequence_classification": {"name": "word_ids", "length": "sentence_length"},
+    "next_word": {"name": "word_ids", "length": "sequence_length"},
+    "next_character_sequence": {"name": "char_ids", "length": "sequence_length"},
     "sequence_regression": {"name": "window", "length": "sequence_length"},
 }
 TASK_OUTPUTS = {
     "next_character": {"name": "next_char", "units": None, "activation": "softmax"},
     "sequence_classification": {"name": "positive", "units": 1, "activation": "sigmoid"},
+    "next_word": {"name": "next_word", "units": None, "activation": "softmax"},
+    "next_character_sequence": {"name": "next_chars", "units": None, "activation": "softmax"},  # at every step
     "sequence_regression": {"name": "forecast", "units": 1, "activation": None},
 }
-# The material's forecasting loss and metric (mse, mae), on the normalised target.
+# the course's categorical cross-entropy on one-hot labels, computed from the label's id; the
+# forecasting material's mse (and mae metric) on the normalised target
 LOSSES = {
     "next_character": "sparse_categorical_crossentropy",
     "sequence_classification": "binary_crossentropy",
+    "next_word": "sparse_categorical_crossentropy",
+    "next_character_sequence": "sparse_categorical_crossentropy",  # the tutorial's, from probabilities
     "sequence_regression": "mse",
 }
 METRICS = {
     "next_character": ["sparse_categorical_accuracy"],
     "sequence_classification": ["accuracy"],
+    "next_word": ["sparse_categorical_accuracy"],
+    "next_character_sequence": ["sparse_categorical_accuracy"],
     "sequence_regression": ["mae"],
 }
 CELLS = {"simple_rnn": tf.keras.layers.SimpleRNN, "gru": tf.keras.layers.GRU, "lstm": tf.keras.layers.LSTM}
@@ -53,20 +68,44 @@ def build_model(
         hidden = _embedding(architecture["embedding"], vocabulary_size)(inputs)
     if architecture.get("spatial_dropout", 0) > 0:
         hidden = tf.keras.layers.SpatialDropout1D(architecture["spatial_dropout"], name="spatial_dropout")(hidden)
-    layers = architecture["layers"]
-    recurrent = [index for index, layer in enumerate(layers) if layer["cell"] in CELLS]
+    layers = architecture.get("layers", [])
+    recurrent = [index for index, layer in enumerate(layers) if layer["cell"] in CELLS] or [None]
     for index, layer in enumerate(layers):
         layer_name = _layer_name(layer, index, len(layers))
-        if layer["cell"] in CELLS:
-            hidden = _recurrent(layer, layer_name, last=index == recurrent[-1])(hidden)
-        else:
-            hidden = _other_layer(layer, layer_name)(hidden)
+        if layer["cell"] not in CELLS:  # conv1d, max_pooling1d (config.model_head_errors)
+            hidden = _convolution_layer(layer, layer_name)(hidden)
+            continue
+        # a per-step task reads every step's state: its last recurrent layer returns its sequence too
+        last = index == recurrent[-1] and task not in PER_STEP_TASKS
+        hidden = _recurrent(layer, layer_name, last=last)(hidden)
+        if layer.get("dropout_after", 0) > 0:
+            hidden = tf.keras.layers.Dropout(layer["dropout_after"], name=f"dropout_after_{layer_name}")(hidden)
+    # in place of a last recurrent state: the whole sequence (config.model_head_errors)
+    if architecture.get("pooling") == "average":
+        hidden = tf.keras.layers.GlobalAveragePooling1D(name="global_average_pooling")(hidden)
+    elif architecture.get("pooling") == "flatten":
+        hidden = tf.keras.layers.Flatten(name="flatten")(hidden)
+    dense = architecture.get("dense", [])
+    for index, layer in enumerate(dense):
+        hidden = tf.keras.layers.Dense(
+            dense_units(layer["units"], vocabulary_size),
+            activation=layer.get("activation", "relu"),
+            kernel_regularizer=tf.keras.regularizers.l2(layer["l2"]) if layer.get("l2", 0) > 0 else None,
+            name=f"dense_{index + 1}" if len(dense) > 1 else "dense",  # Keras' names
+        )(hidden)
     if architecture.get("output_dropout", 0) > 0:
-        hidden = tf.keras.layers.Dropout(architecture["output_dropout"], name="output_dropout")(hidden)
+        hidden = tf.keras.layers.Dropout(architecture["output_dropout"], name="dropout")(hidden)
     output = TASK_OUTPUTS[task]
     units = output["units"] or vocabulary_size
     outputs = tf.keras.layers.Dense(units, activation=output["activation"], name=output["name"])(hidden)
     return tf.keras.Model(inputs, outputs, name=name)
+
+
+def dense_units(units, vocabulary_size: int) -> int:
+    """A dense layer's units: a number, or vocabulary/N (the course's total_words/2)."""
+    if isinstance(units, str):
+        return max(1, vocabulary_size // int(units.split("/")[1]))
+    return int(units)
 
 
 def _embedding(embedding, vocabulary_size: int) -> tf.keras.layers.Layer:
@@ -86,22 +125,13 @@ def _layer_name(layer: dict, index: int, count: int) -> str:
     return f"{name}_{index + 1}" if count > 1 else name
 
 
-def _other_layer(layer: dict, name: str) -> tf.keras.layers.Layer:
-    """The material's comparison layers of forecasting models (no recurrence)."""
-    cell = layer["cell"]
-    if cell == "flatten":
-        return tf.keras.layers.Flatten(name=name)
-    if cell == "dense":
-        return tf.keras.layers.Dense(layer["units"], activation=layer.get("activation", "relu"), name=name)
-    if cell == "conv1d":
+def _convolution_layer(layer: dict, name: str) -> tf.keras.layers.Layer:
+    """The forecasting material's convolutional layers (no recurrence); a pooling head follows."""
+    if layer["cell"] == "conv1d":
         return tf.keras.layers.Conv1D(
             layer["units"], layer["kernel_size"], activation=layer.get("activation", "relu"), name=name
         )
-    if cell == "max_pooling1d":
-        return tf.keras.layers.MaxPooling1D(layer["pool_size"], name=name)
-    if cell == "global_average_pooling1d":
-        return tf.keras.layers.GlobalAveragePooling1D(name=name)
-    raise ValueError(f"unknown layer {cell}")  # the schema admits no other
+    return tf.keras.layers.MaxPooling1D(layer["pool_size"], name=name)
 
 
 def _recurrent(layer: dict, name: str, last: bool) -> tf.keras.layers.Layer:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hpcseq.config import global_batch_problem
+from hpcseq.config import PER_STEP_TASKS, global_batch_problem
 from hpcseq.data import time_series
-from hpcseq.data.vocabulary import char_split_length, encoded_index, load_char_ids, load_sentences
+from hpcseq.data.vocabulary import char_split_length, encoded_index, load_char_ids, load_lines, load_sentences
 from hpcseq.errors import ConfigError, InputDataError
 from hpcseq.paths import encoded_split_file
 from hpcseq.training import inputs
@@ -58,6 +58,7 @@ def char_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Traini
             f"{length}+1; {size} ranks x batch {batch} need at least {size * batch} windows",
         )
     ids = load_char_ids(encoded_dir, "train", shard.char_start, shard.char_stop)
+    per_step = settings["task"] in PER_STEP_TASKS  # a target at every step: the window shifted by one
     validation_chars = char_split_length(encoded_dir, "validation")
     vshard = inputs.WindowShard.for_rank(validation_chars, length, step, rank, size)
     if vshard.windows < 1:
@@ -88,9 +89,9 @@ def char_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Traini
             "bytes_loaded": int(ids.nbytes),
         },
         make_training=lambda first, last: inputs.char_training_dataset(
-            ids, length, step, batch, steps, seed, rank, first, last
+            ids, length, step, batch, steps, seed, rank, first, last, per_step
         ),
-        validation=inputs.char_eval_dataset(validation_ids, length, step, _validation_batch_size(batch)),
+        validation=inputs.char_eval_dataset(validation_ids, length, step, _validation_batch_size(batch), per_step),
         validation_items_this_rank=vshard.windows,
         notes=notes,
     )
@@ -226,9 +227,63 @@ def series_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Trai
     )
 
 
-LOADERS = {"next_character": char_data, "sequence_classification": sentence_data, "sequence_regression": series_data}
+def resolved_hyperparameters(settings: dict, encoded_dir: Path) -> dict:
+    """The hyperparameters with a word model's input length filled in where the config leaves it
+    to the data (sequence_length null: the longest training line's words minus one)."""
+    hp = dict(settings["hyperparameters"])
+    if settings["task"] == "next_word" and hp.get("sequence_length") is None:
+        hp["sequence_length"] = max(1, encoded_index(encoded_dir)["splits"]["train"]["longest_line"] - 1)
+    return hp
+
+
+def word_line_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
+    """Every prefix of every line a sample (inputs.prefix_training_dataset), contiguous blocks of
+    samples per rank."""
+    length, training = settings["hyperparameters"]["sequence_length"], settings["training"]
+    batch = batch_per_rank(training, size, settings["name"])
+    flat, offsets = load_lines(encoded_dir, "train")
+    total = inputs.prefix_count(offsets)
+    steps = inputs.steps_per_epoch(total // size, batch, training["max_steps_per_epoch"])
+    if steps < 1:
+        raise InputDataError(
+            encoded_split_file(encoded_dir, "train", "text_lines"),
+            f"the training split has {total} samples (line prefixes of 2 or more words); "
+            f"{size} ranks x batch {batch} need at least {size * batch}",
+        )
+    lo, hi = inputs.contiguous_shard(total, rank, size)
+    vflat, voffsets = load_lines(encoded_dir, "validation")
+    vlo, vhi = inputs.contiguous_shard(inputs.prefix_count(voffsets), rank, size)
+    if vhi <= vlo:
+        raise InputDataError(
+            encoded_split_file(encoded_dir, "validation", "text_lines"),
+            f"the validation split has {inputs.prefix_count(voffsets)} samples, fewer than the {size} ranks",
+        )
+    seed = training["seed"]
+    notes = []
+    if training["max_steps_per_epoch"] is not None and steps * batch * size < total:
+        notes.append(f"each epoch uses {steps * batch * size} of {total} training samples (line prefixes)")
+    return TrainingData(
+        steps_per_epoch=steps,
+        batch_size=batch,
+        items_total=total,
+        items_this_rank=hi - lo,
+        shard={"kind": "line prefixes", "first": lo, "count": hi - lo, "bytes_loaded": int(flat.nbytes)},
+        make_training=lambda first, last: inputs.prefix_training_dataset(
+            flat, offsets, length, lo, hi - lo, batch, steps, seed, rank, first, last
+        ),
+        validation=inputs.prefix_eval_dataset(vflat, voffsets, length, _validation_batch_size(batch), vlo, vhi - vlo),
+        validation_items_this_rank=vhi - vlo,
+        notes=notes,
+    )
 
 
 def load_rank_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
     """This rank's data for the experiment's task."""
-    return LOADERS[settings["task"]](settings, encoded_dir, rank, size)
+    loaders = {
+        "next_character": char_data,
+        "next_character_sequence": char_data,
+        "sequence_classification": sentence_data,
+        "next_word": word_line_data,
+        "sequence_regression": series_data,
+    }
+    return loaders[settings["task"]](settings, encoded_dir, rank, size)

@@ -32,7 +32,7 @@ from hpcseq.records import rank_report_path
 from hpcseq.training.callbacks import make_callbacks
 from hpcseq.training.checkpoints import CheckpointStore, ForeignCheckpointError, fingerprint_differences
 from hpcseq.training.provenance import record_provenance
-from hpcseq.training.rank_data import TrainingData, load_rank_data
+from hpcseq.training.rank_data import TrainingData, load_rank_data, resolved_hyperparameters
 from hpcseq.training.run_state import (
     RunState,
     build_metrics,
@@ -100,6 +100,7 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
     tf = make_reproducible(settings["training"]["seed"])
     provenance = record_provenance(ranks, device["launcher"])  # rank 0: where and with what it ran
     vocabulary = load_vocabulary(paths.vocab)
+    settings = {**settings, "hyperparameters": resolved_hyperparameters(settings, paths.encoded)}
     data = load_data(settings, paths, ranks)
     model, optimizer, rate = build_model(tf, settings, vocabulary.size, data, ranks)
     generators = prepare_resumable_state(model, data, settings, ranks)

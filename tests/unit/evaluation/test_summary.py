@@ -84,3 +84,42 @@ def test_the_section_counts_what_training_never_saw_and_leaves_out_older_evaluat
     words = {**SENTIMENT_RESULT, "unseen_in_training": {"words": 4, "tokens": 60, "unknown_tokens": 7}}
     row = "| test words unseen in training | 4 of 60 (7 encoded UNK, with those beyond max_words) |"
     assert row in experiment_section("x", words)
+
+
+def test_the_bag_of_words_baselines_stand_beside_the_classifier():
+    base = {"accuracy": 0.93, "f1": 0.931, "confusion_matrix": [[9, 1], [0, 10]], "described": "1643 word ids"}
+    result = {
+        **SENTIMENT_RESULT,
+        "majority_baseline": {"accuracy": 0.5, "f1": 0.0},
+        "model_metrics_not_in_training": {"accuracy": 0.8},
+        "bag_of_words_baselines": {"unigram_binary": {**base, "not_in_training": {"accuracy": 0.75}}},
+    }
+    section = experiment_section("x", result)
+    assert "| 0.9000 / 0.9000 / 0.9000 (majority class F1 0.0000) |" in section
+    row = "| bag-of-words baseline `unigram_binary` (1643 word ids): test accuracy / F1, confusion matrix | "
+    assert row + "0.9300 / 0.9310, [[9, 1], [0, 10]] |" in section
+    assert "| accuracy on test sentences not in training | 0.8000 (10 sentences; unigram_binary 0.7500) |" in section
+    assert "bag-of-words" not in experiment_section("x", SENTIMENT_RESULT)  # an evaluation of before them
+
+
+def test_a_word_model_is_summarised_per_word_next_to_the_unigram_word_model_with_its_text():
+    def per_word(loss):
+        return {"loss": loss, "perplexity": 2.718281828**loss, "bits_per_word": loss / 0.693147}
+
+    result = {
+        "model": "poetry_bilstm",
+        "task": "next_word",
+        "evaluated_split": "test",
+        "samples_evaluated": 1569,
+        "model_metrics": {**per_word(7.5), "accuracy": 0.03},
+        "unigram_baseline": per_word(6.7),
+        "model_metrics_known_targets": per_word(6.0),
+        "unigram_baseline_known_targets": per_word(6.1),
+        "unseen_in_training": {"words": 260, "tokens": 1785, "unknown_tokens": 260, "unknown_targets": 242},
+        "samples": [{"mode": "greedy", "window": "from fairest", "text": "the love of"}],
+    }
+    section = experiment_section("sonnets", result)
+    assert "| test bits per word | 10.820 (unigram word model 9.666) |" in section
+    assert "| test perplexity on targets seen in training | 403.4 (unigram word model 445.9) |" in section
+    assert "| test words unseen in training | 260 of 1785 (242 of 1569 targets) |" in section
+    assert "- `greedy`: from fairest | the love of" in section
