@@ -10,6 +10,7 @@
 #   snakemake scaling --cores 2              # the scaling study (config `scaling`; not part of a run)
 #   snakemake downloads --cores 1            # datasets that do not ship (needs internet; not part of a run)
 #   snakemake all_experiments --cores 2      # also the experiments left out of a plain run
+#   snakemake sweeps --cores 2               # the model comparisons (config `sweeps`; not part of a run)
 
 from snakemake.utils import min_version
 
@@ -32,6 +33,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/jobs.smk"
 include: "workflow/rules/scaling.smk"
+include: "workflow/rules/sweep.smk"
 
 
 # Cheap bookkeeping runs on the submit host under `--profile slurm`.
@@ -44,6 +46,8 @@ localrules:
     sbatch_script,
     scaling,
     scaling_table,
+    sweeps,
+    sweep_table,
 
 
 report: "workflow/report/workflow.rst"

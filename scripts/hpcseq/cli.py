@@ -80,11 +80,25 @@ def cmd_preprocess(args) -> int:
         from hpcseq.data.text_corpus import prepare_text_corpus as prepare
     elif settings["task"] == "next_word":
         from hpcseq.data.text_lines import prepare_text_lines as prepare
+    elif settings["task"] == "sequence_regression":
+        from hpcseq.data.time_series import prepare_series as prepare
     else:
         from hpcseq.data.labelled_sentences import prepare_sentences as prepare
     report = prepare(settings, paths.prepared)
     sizes = report.get("characters") or report.get("lines") or report.get("sizes")
     log.info("%s: %s", settings["name"], json.dumps(sizes))
+    if report["kind"] == "time_series":
+        steps = report["steps_ending_runs"]
+        log.info(
+            "time index: %d gaps (%d missing rows), %d repeated, %d backwards, %d irregular steps; "
+            "no window spans one (first: %s)",
+            steps["gap"],
+            steps["missing_rows"],
+            steps["repeated"],
+            steps["backwards"],
+            steps["irregular"],
+            "; ".join(steps["first"][:3]) or "none",
+        )
     if report["kind"] == "labelled_sentences":
         skipped = report["source"]["bad_lines_skipped"]
         if skipped:
@@ -144,6 +158,10 @@ def cmd_evaluate(args) -> int:
     from hpcseq.evaluation.evaluate import evaluate
 
     settings, paths = _settings_and_paths(args)
+    if args.model_dir:
+        paths = dataclasses.replace(paths, model_root=args.model_dir)
+    if args.eval_dir:
+        paths = dataclasses.replace(paths, eval_root=args.eval_dir)
     evaluate(settings, paths)
     return 0
 
@@ -203,6 +221,26 @@ def cmd_summary(args) -> int:
     from hpcseq.evaluation.summary import write_summary
 
     write_summary(args.results_dir or Path("results"), args.experiments, args.output)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from hpcseq.evaluation.sweep import sweep_description, write_sweep
+    from hpcseq.paths import SweepPaths
+
+    if args.settings:
+        try:
+            sweep = json.loads(args.settings)
+        except json.JSONDecodeError as error:
+            raise ConfigError("--settings", f"not valid JSON: {error}") from None
+    elif args.sweep:
+        sweep = sweep_description(_load_config(args), args.sweep)
+    else:
+        raise ConfigError("--sweep", "give --sweep NAME (with --configfile FILE), or --settings JSON")
+    results_dir = args.results_dir or Path("results")
+    write_sweep(sweep, results_dir)
+    paths = SweepPaths.of(results_dir, sweep["name"])
+    print(f"wrote {paths.table_json}, {paths.table_md}, {paths.plot}")
     return 0
 
 
@@ -507,6 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot_command(sub)
     _add_summary_command(sub)
     _add_scaling_command(sub)
+    _add_sweep_command(sub)
     _add_launch_command(sub)
     _add_sbatch_command(sub)
     _add_smoke_test_command(sub)
@@ -530,6 +569,13 @@ def _add_stage_commands(sub) -> None:
         command.set_defaults(function=function)
         if name == "train":
             _add_train_arguments(command)
+        if name == "evaluate":
+            command.add_argument(
+                "--model-dir", type=Path, help="the trained model's folder (default: <results>/<experiment>/model)"
+            )
+            command.add_argument(
+                "--eval-dir", type=Path, help="where the evaluation goes (default: <results>/<experiment>/eval)"
+            )
 
 
 def _add_train_arguments(command) -> None:
@@ -590,6 +636,20 @@ def _add_scaling_command(sub) -> None:
     scaling.add_argument("--ranks", type=int, nargs="+", required=True, help="the rank counts of the runs")
     scaling.add_argument("--experiment", required=True)
     scaling.set_defaults(function=cmd_scaling)
+
+
+def _add_sweep_command(sub) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="a sweep's comparison table, JSON and plot (results/sweeps/<sweep>.*) from its runs",
+        description="Each model's test metrics beside the experiment's baselines, from the runs of "
+        "`snakemake sweeps` (results/sweeps/<sweep>/<model>/).",
+    )
+    sweep.add_argument("--results-dir", type=Path, help="default: results/")
+    sweep.add_argument("--sweep", help="a sweep of the config (`sweeps:`)")
+    sweep.add_argument("--settings", help="the sweep as JSON (name, experiment, models: descriptions; the rule's form)")
+    _add_config_arguments(sweep)
+    sweep.set_defaults(function=cmd_sweep)
 
 
 def _add_launch_command(sub) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from hpcseq.errors import ConfigError, ConfigErrors
-from hpcseq.paths import TASK_SOURCE_FORMATS
+from hpcseq.paths import TASK_SOURCE_FORMATS, TASK_STAGE_FORMAT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -32,6 +32,18 @@ DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
 
 # What a named model holds besides its task and description: what training builds.
 ARCHITECTURE_KEYS = ("embedding", "spatial_dropout", "layers", "pooling", "dense", "output_dropout")
+RECURRENT_CELLS = ("simple_rnn", "gru", "lstm")
+# Keys of a layer that only a recurrent layer reads, with their defaults (schema recurrent_layer).
+RECURRENT_ONLY_KEYS = {
+    "bidirectional": False,
+    "dropout": 0,
+    "recurrent_dropout": 0,
+    "unroll": False,
+    "dropout_after": 0,
+}
+NON_RECURRENT_KEYS = ("activation", "kernel_size", "pool_size")
+# Tasks whose inputs are ids (an embedding needed); sequence_regression reads numbers (none).
+TASKS_WITH_IDS = tuple(task for task, stage in TASK_STAGE_FORMAT.items() if stage != "time_series")
 STAGES = ("preprocess", "vocabulary", "hyperparameters", "training", "evaluation", "slurm")
 
 _schema_cache: dict | None = None
@@ -231,8 +243,10 @@ def _semantic_errors(config: dict) -> list[ConfigError]:
     datasets = config.get("datasets", {})
     for name, dataset in datasets.items():
         errors += _download_errors(name, dataset)
+        errors += _time_series_errors(name, dataset)
     errors += bidirectional_layer_errors(config.get("models", {}))
     errors += model_head_errors(config.get("models", {}))
+    errors += model_layer_errors(config.get("models", {}))
     for name, experiment in config.get("experiments", {}).items():
         errors += _name_errors(name)
         errors += _dataset_errors(name, experiment, datasets, config.get("models", {}))
@@ -304,11 +318,21 @@ def bidirectional_layer_errors(models: dict, per_step_tasks=PER_STEP_TASKS) -> l
 
 
 def model_head_errors(models: dict) -> list[ConfigError]:
-    """What reads the embedded sequence: recurrent layers or an average-pooling head, exactly one."""
+    """What reads the (embedded) sequence: recurrent layers or a pooling head, exactly one; the
+    convolutional layers of forecasting models return a sequence, so a pooling head follows them."""
     errors = []
     for name, model in models.items():
-        layers, pooling = model.get("layers") or [], model.get("pooling")
-        if layers and pooling:
+        all_layers, pooling = model.get("layers") or [], model.get("pooling")
+        layers = [layer for layer in all_layers if layer.get("cell", "lstm") in RECURRENT_CELLS]
+        if all_layers and all_layers[-1].get("cell", "lstm") not in RECURRENT_CELLS and not pooling:
+            errors.append(
+                ConfigError(
+                    f"models.{name}.pooling",
+                    f"the last layer ({all_layers[-1].get('cell')}) returns a sequence: give `pooling: average` "
+                    "or `pooling: flatten` to read it",
+                )
+            )
+        elif layers and pooling:
             errors.append(
                 ConfigError(
                     f"models.{name}.pooling",
@@ -325,6 +349,48 @@ def model_head_errors(models: dict) -> list[ConfigError]:
                 )
             )
     return errors
+
+
+def model_layer_errors(models: dict) -> list[ConfigError]:
+    """What one named model's task allows: an embedding for ids and none for numbers; the
+    convolutional layers (conv1d, max_pooling1d) in sequence_regression models only, and none of
+    them with a recurrent layer's keys (bidirectional, dropout, recurrent_dropout, unroll,
+    dropout_after). Dense layers and pooling are the model's `dense` and `pooling`, for every task."""
+    errors = []
+    for name, model in models.items():
+        task = model.get("task")
+        embedding = model.get("embedding")
+        if task in TASKS_WITH_IDS and embedding is None:
+            errors.append(ConfigError(f"models.{name}.embedding", f"task {task} reads ids: give one_hot or a size"))
+        if task == "sequence_regression" and embedding is not None:
+            errors.append(
+                ConfigError(f"models.{name}.embedding", "task sequence_regression reads numbers: leave it out")
+            )
+        if task == "sequence_regression" and model.get("spatial_dropout"):
+            errors.append(ConfigError(f"models.{name}.spatial_dropout", "acts on an embedding: leave it out"))
+        for index, layer in enumerate(model.get("layers", [])):
+            cell = layer.get("cell")
+            if cell in RECURRENT_CELLS:
+                continue
+            if task != "sequence_regression":
+                errors.append(
+                    ConfigError(
+                        f"models.{name}.layers.{index}.cell",
+                        f"{cell} layers are for sequence_regression models; task {task} takes simple_rnn, gru, lstm",
+                    )
+                )
+            errors += [
+                ConfigError(f"models.{name}.layers.{index}.{key}", f"a {cell} layer has no {key}")
+                for key, default in RECURRENT_ONLY_KEYS.items()
+                if layer.get(key, default) != default
+            ]
+    return errors
+
+
+def _time_series_errors(name: str, dataset: dict) -> list[ConfigError]:
+    if dataset.get("format") == "time_series" and not dataset.get("time_series"):
+        return [ConfigError(f"datasets.{name}.time_series", "format time_series needs its layout (time_column, ...)")]
+    return []
 
 
 def _dataset_errors(name: str, experiment: dict, datasets: dict, models: dict) -> list[ConfigError]:
@@ -395,6 +461,40 @@ def scaling_run_config(config: dict, experiment: str, ranks: int) -> dict:
     )
     own["slurm"] = {**own.get("slurm", {}), **study["slurm"]}
     return {**config, "experiments": {**config["experiments"], experiment: own}}
+
+
+def _sweep_errors(config: dict) -> list[ConfigError]:
+    """A sweep names an experiment of the config and named models of that experiment's task."""
+    errors = []
+    for name, sweep in config.get("sweeps", {}).items():
+        experiment = config["experiments"].get(sweep["experiment"])
+        if experiment is None:
+            valid = ", ".join(sorted(config["experiments"]))
+            errors.append(
+                ConfigError(
+                    f"sweeps.{name}.experiment", f"{sweep['experiment']!r} is not an experiment; defined: {valid}"
+                )
+            )
+            continue
+        task = config["models"][experiment["model"]]["task"]
+        for index, model in enumerate(sweep["models"]):
+            if model not in config["models"]:
+                errors.append(ConfigError(f"sweeps.{name}.models.{index}", f"{model!r} is not a named model"))
+            elif config["models"][model]["task"] != task:
+                errors.append(
+                    ConfigError(
+                        f"sweeps.{name}.models.{index}",
+                        f"{model} is a {config['models'][model]['task']} model; {sweep['experiment']} is {task}",
+                    )
+                )
+    return errors
+
+
+def sweep_run_config(config: dict, sweep: str, model: str) -> dict:
+    """The config of one run of a sweep: its experiment with `model` (resolved with that model's
+    preset overrides when the config was validated)."""
+    chosen = config["sweeps"][sweep]
+    return {**config, "experiments": {**config["experiments"], chosen["experiment"]: chosen["runs"][model]}}
 
 
 def _scaling_errors(config: dict) -> list[ConfigError]:
@@ -507,17 +607,23 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
     preset_name = config.get("preset")
     # as written (the filled-in preset would carry every default, which would hide the task's keys)
     preset = (raw.get("presets") or {}).get(preset_name) or {} if preset_name else {}
-    resolved_experiments = {}
-    for name, experiment in config["experiments"].items():
-        model = experiment["model"]
+
+    def resolved(name: str, model: str) -> dict:
+        """The experiment `name` as written, with `model` as its model, over that model's preset."""
         overrides = deep_merge(
             preset.get("tasks", {}).get(config["models"][model]["task"], {}), preset.get("models", {}).get(model, {})
         )
-        own = raw["experiments"][name]
-        merged = deep_merge(overrides, own)
-        resolved_experiments[name] = _fill_defaults(merged, schema["$defs"]["experiment"], schema)
-    config["experiments"] = resolved_experiments
-    errors = _semantic_errors(config)
+        own = {**raw["experiments"][name], "model": model}
+        return _fill_defaults(deep_merge(overrides, own), schema["$defs"]["experiment"], schema)
+
+    config["experiments"] = {
+        name: resolved(name, experiment["model"]) for name, experiment in config["experiments"].items()
+    }
+    errors = _sweep_errors(config)
+    if not errors:  # each model of a sweep resolved as its own experiment would be (sweep_run_config)
+        for sweep in config["sweeps"].values():
+            sweep["runs"] = {model: resolved(sweep["experiment"], model) for model in sweep["models"]}
+    errors += _semantic_errors(config)
     from hpcseq.cluster.resources import slurm_config_errors  # Slurm values reach shell scripts: check them all now
 
     errors += slurm_config_errors(config)
@@ -525,6 +631,8 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
         errors += _scaling_plan_errors(config)
     if errors:
         raise ConfigErrors(errors)
+    for model in config["models"].values():
+        model["layers"] = layers_of_their_kind(model["layers"])
     _fill_download_paths(config)
     return config
 
@@ -561,6 +669,25 @@ def parse_command_line_values(items: list[str] | None) -> dict:
     return values
 
 
+def architecture_of(model: dict) -> dict:
+    """What training builds a named model from (ARCHITECTURE_KEYS), without the keys that change
+    nothing: each layer keeps only the keys of its kind. The recurrent models thus keep their
+    settings, fingerprints and checkpoints (and Snakemake sees no change in them)."""
+    architecture = {key: copy.deepcopy(model[key]) for key in ARCHITECTURE_KEYS if key in model}
+    architecture["layers"] = layers_of_their_kind(architecture.get("layers", []))
+    return architecture
+
+
+def layers_of_their_kind(layers: list[dict]) -> list[dict]:
+    """Each layer with only the keys its kind has: the schema fills every default into every layer
+    (a recurrent layer would get the dense layers' activation), which would misdescribe it."""
+    kept = []
+    for layer in layers:
+        dropped = NON_RECURRENT_KEYS if layer.get("cell") in RECURRENT_CELLS else tuple(RECURRENT_ONLY_KEYS)
+        kept.append({key: value for key, value in layer.items() if key not in dropped})
+    return kept
+
+
 def experiment_task(config: dict, name: str) -> str:
     """The task of an experiment's named model (which decides its data format and stages)."""
     return config["models"][config["experiments"][name]["model"]]["task"]
@@ -580,7 +707,7 @@ def experiment_settings(config: dict, name: str) -> dict:
         "model": experiment["model"],
         "task": model["task"],
         # the recurrent stack the model is built from (training.models.build_model)
-        "architecture": {key: copy.deepcopy(model[key]) for key in ARCHITECTURE_KEYS},
+        "architecture": architecture_of(model),
         "ranks": experiment["ranks"],
         "preset": config.get("preset"),
         "preset_description": (config.get("presets", {}).get(config.get("preset")) or {}).get("description", ""),

@@ -1,7 +1,7 @@
 """Where each stage's files live: one definition for the workflow rules, the CLI and `hpcseq logs`.
 
 results/<experiment>/
-    prepared/{train,validation,test}.{txt|tsv}, split_report.json     (preprocess)
+    prepared/{train,validation,test}.{txt|tsv|npz}, split_report.json (preprocess)
     vocab.json, encoded/{index.json, <split>.ids | <split>.npz}       (vocabulary)
     model/final.keras, metrics.jsonl, training_summary.json,          (train)
           tensorboard/{train,validation}/ (rank 0's TensorBoard logs),
@@ -9,6 +9,7 @@ results/<experiment>/
     eval/metrics.json, samples.txt, plots/*.png                       (evaluate)
 data/downloads/<dataset>/                                             (datasets fetched by `hpcseq download`)
     <file>, <file>.sha256, unpacked/                                  (see DownloadPaths)
+results/sweeps/<sweep>.{json,md,png}, <sweep>/<model>/{model,eval}/   (a sweep's table and runs)
 results/scaling/                                                      (the scaling study)
     <experiment>.{json,md,png}, <experiment>.timeline/ranks-<n>.json  (table, plot, Horovod timelines)
     <experiment>/ranks-<n>/model/                                     (its training run at n ranks)
@@ -32,20 +33,24 @@ TASK_SOURCE_FORMATS = {
     "sequence_classification": ("labelled_sentences", "review_folders", "json_records"),
     "next_word": ("text",),
     "next_character_sequence": ("text",),
+    "sequence_regression": ("time_series",),
 }
-# What the data stages of each task write: a character stream (text), labelled sentences, or the
-# lines of a text kept apart (text_lines: a word model's samples never cross a line).
+# What the data stages of each task write: a character stream (text), labelled sentences, the
+# lines of a text kept apart (text_lines: a word model's samples never cross a line), or a numeric
+# time series (time_series).
 TASK_STAGE_FORMAT = {
     "next_character": "text",
     "sequence_classification": "labelled_sentences",
     "next_word": "text_lines",
     "next_character_sequence": "text",
+    "sequence_regression": "time_series",
 }
 # What the data stages write per split: cleaned text / labelled sentences as TSV / one cleaned
 # line per line (preprocess); character ids as a flat array / token ids of sentences or lines in
-# an .npz (vocabulary).
-PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv", "text_lines": "txt"}
-ENCODED_SUFFIX = {"text": "ids", "labelled_sentences": "npz", "text_lines": "npz"}
+# an .npz (vocabulary); a time series' values, times and runs as an .npz (preprocess), normalised
+# values and runs as an .npz (vocabulary).
+PREPARED_SUFFIX = {"text": "txt", "labelled_sentences": "tsv", "text_lines": "txt", "time_series": "npz"}
+ENCODED_SUFFIX = {"text": "ids", "labelled_sentences": "npz", "text_lines": "npz", "time_series": "npz"}
 SPLIT_REPORT = "split_report.json"
 ENCODED_INDEX = "index.json"
 # The entries of an experiment's folder, by which a path is recognised as lying under one.
@@ -58,6 +63,8 @@ class ExperimentPaths:
     name: str
     # where training writes (model/): elsewhere for a scaling run, which reads the experiment's data
     model_root: Path | None = None
+    # where evaluation writes (eval/): elsewhere for a sweep's run
+    eval_root: Path | None = None
 
     @classmethod
     def of(cls, results_dir: str | Path, name: str) -> ExperimentPaths:
@@ -135,7 +142,7 @@ class ExperimentPaths:
     # evaluate
     @property
     def eval_dir(self) -> Path:
-        return self.root / "eval"
+        return self.eval_root if self.eval_root is not None else self.root / "eval"
 
     @property
     def eval_metrics(self) -> Path:
@@ -214,6 +221,40 @@ class ScalingPaths:
     def run(self, ranks: int | str) -> ExperimentPaths:
         """The training run at `ranks` ranks: the experiment's data, its own model folder."""
         return ExperimentPaths(self.results_dir, self.name, self.root / self.name / f"ranks-{ranks}" / "model")
+
+
+@dataclass(frozen=True)
+class SweepPaths:
+    """The files of a sweep (`snakemake sweeps`), under <results>/sweeps/: the comparison table,
+    JSON and plot, and each model's run (its model/ and eval/) on the experiment's data."""
+
+    results_dir: Path
+    name: str
+
+    @classmethod
+    def of(cls, results_dir: str | Path, name: str) -> SweepPaths:
+        return cls(Path(results_dir), name)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.results_dir) / "sweeps"
+
+    @property
+    def table_json(self) -> Path:
+        return self.root / f"{self.name}.json"
+
+    @property
+    def table_md(self) -> Path:
+        return self.root / f"{self.name}.md"
+
+    @property
+    def plot(self) -> Path:
+        return self.root / f"{self.name}.png"
+
+    def run(self, experiment: str, model: str) -> ExperimentPaths:
+        """The run of `model`: the experiment's data, its own model/ and eval/ folders."""
+        run_root = self.root / self.name / model
+        return ExperimentPaths(self.results_dir, experiment, run_root / "model", run_root / "eval")
 
 
 def summary_file(results_dir: str | Path) -> Path:

@@ -22,6 +22,7 @@ INPUT_LENGTH = {
     "sequence_classification": {"sentence_length": 40},
     "next_word": {"sequence_length": 10},
     "next_character_sequence": {"sequence_length": 10},
+    "sequence_regression": {"sequence_length": 120},
 }
 
 

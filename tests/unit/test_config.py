@@ -112,6 +112,8 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
         "imdb_bilstm",
         "sonnets_word_lstm",
         "shakespeare_char_gru",
+        "seattle_temperature_forecast",
+        "jena_temperature_forecast",
     }
     assert config["results_dir"] == "results" and config["logs_dir"] == "logs"
     assert config["local_launcher"] == "horovodrun"
@@ -746,6 +748,7 @@ def test_the_shipped_experiments_name_the_course_models_and_get_their_tasks_pres
         "umich_sentiment_lstm",
         "umich_sentiment_lstm_random_split",
         "macbeth_char_rnn",
+        "seattle_temperature_forecast",
     }  # make run stays well under 10 minutes on 2 cores
     for name in ("umich_sentiment_bilstm", "umich_sentiment_stacked"):
         assert config["experiments"][name]["preprocess"]["split"] == "grouped"
@@ -768,7 +771,7 @@ def test_the_course_models_hold_the_course_layers():
         "review_bilstm",
         "poetry_bilstm",
         "tutorial_char_gru",
-    }
+    } | {f"forecast_{name}" for name in ("dense", "conv1d", "lstm", "lstm_dropout", "stacked_gru", "bilstm")}
     pooling = models["headline_pooling"]  # TensorFlow in Practice's sarcasm classifier
     assert (pooling["embedding"], pooling["pooling"], pooling["layers"]) == (16, "average", [])
     assert pooling["dense"] == [{"units": 24, "activation": "relu", "l2": 0}]
@@ -804,6 +807,124 @@ def test_settings_carry_the_task_and_architecture_of_the_named_model():
     assert settings["task"] == "sequence_classification"
     assert set(settings["architecture"]) == set(C.ARCHITECTURE_KEYS)
     assert settings["architecture"]["layers"][0]["recurrent_dropout"] == 0.2
+
+
+def forecast_raw() -> dict:
+    raw = base_raw()
+    raw["datasets"]["series"] = {
+        "format": "time_series",
+        "path": "series.csv",
+        "time_series": {"time_column": "date", "time_format": "%Y/%m/%d %H:%M", "units": {"temp": "degF"}},
+    }
+    raw["experiments"]["forecast"] = {"model": "forecast_lstm_dropout", "dataset": "series"}
+    return raw
+
+
+def test_forecasting_models_get_the_materials_layers_and_hyperparameters():
+    config = C.validate_config(forecast_raw())
+    settings = C.experiment_settings(config, "forecast")
+    assert settings["task"] == "sequence_regression"
+    assert settings["architecture"] == {
+        "embedding": None,
+        "spatial_dropout": 0,
+        "layers": [
+            {
+                "cell": "lstm",
+                "units": 32,
+                "bidirectional": False,
+                "dropout": 0,
+                "recurrent_dropout": 0.25,
+                "unroll": False,
+                "dropout_after": 0,
+            }
+        ],
+        "pooling": None,
+        "dense": [],
+        "output_dropout": 0.5,  # the one model-level dropout before the output (the IMDB BiLSTM's too)
+    }
+    assert settings["hyperparameters"] == {"sequence_length": 120, "sampling_step": 6, "horizon": 24}
+    training = settings["training"]
+    assert (training["optimizer"], training["global_batch_size"], training["epochs"]) == ("rmsprop", 256, 10)
+    assert settings["preprocess"]["validation_fraction"] == settings["preprocess"]["test_fraction"] == 0.25
+    conv = config["models"]["forecast_conv1d"]["layers"]
+    assert [layer["cell"] for layer in conv][:2] == ["conv1d", "max_pooling1d"]
+    assert conv[0] == {"cell": "conv1d", "units": 8, "kernel_size": 24, "activation": "relu"}  # no recurrent keys
+    assert config["models"]["forecast_conv1d"]["pooling"] == "average"  # the headline classifier's head
+    dense = config["models"]["forecast_dense"]  # the window flattened, then the one dense-layer definition
+    assert (dense["pooling"], dense["layers"], dense["dense"]) == (
+        "flatten",
+        [],
+        [{"units": 16, "activation": "relu", "l2": 0}],
+    )
+    lecture = C.load_config(SHIPPED, overrides={"preset": "lecture"})
+    assert lecture["presets"]["lecture"]["models"]["forecast_stacked_gru"]["training"]["epochs"] == 50
+
+
+@pytest.mark.parametrize(
+    ("model", "key", "words"),
+    [
+        (
+            {"task": "sequence_regression", "embedding": 8, "layers": [{"cell": "lstm", "units": 4}]},
+            "models.bad.embedding",
+            "reads numbers",
+        ),
+        (
+            {"task": "sequence_classification", "layers": [{"cell": "lstm", "units": 4}]},
+            "models.bad.embedding",
+            "reads ids",
+        ),
+        (
+            {
+                "task": "sequence_classification",
+                "embedding": 8,
+                "layers": [{"cell": "conv1d", "units": 4, "kernel_size": 3}],
+                "pooling": "average",
+            },
+            "models.bad.layers.0.cell",
+            "for sequence_regression models",
+        ),
+        (
+            {
+                "task": "sequence_regression",
+                "layers": [{"cell": "conv1d", "units": 4, "kernel_size": 3, "bidirectional": True}],
+                "pooling": "flatten",
+            },
+            "models.bad.layers.0.bidirectional",
+            "a conv1d layer has no bidirectional",
+        ),
+        (
+            {"task": "sequence_regression", "layers": [{"cell": "conv1d", "units": 4, "kernel_size": 3}]},
+            "models.bad.pooling",
+            "returns a sequence: give `pooling: average` or `pooling: flatten`",
+        ),
+        (
+            {"task": "sequence_regression", "layers": [{"cell": "dense", "units": 4}]},
+            "models.bad.layers.0.cell",
+            "'dense' is not one of",  # dense layers are the model's `dense` ($defs/dense_layer), not a cell
+        ),
+        (
+            {"task": "sequence_regression", "layers": [{"cell": "conv1d", "units": 4}]},
+            "models.bad.layers.0",
+            "'kernel_size' is required",
+        ),
+        (
+            {"task": "sequence_regression", "layers": [{"cell": "max_pooling1d"}]},
+            "models.bad.layers.0",
+            "'pool_size' is required",
+        ),
+    ],
+)
+def test_a_model_that_its_task_cannot_build_is_refused_by_key(model, key, words):
+    with pytest.raises(ConfigErrors) as caught:
+        C.validate_config(with_model(base_raw(), "bad", **model))
+    assert any(error.key == key and words in str(error) for error in caught.value.errors), caught.value
+
+
+def test_a_time_series_dataset_without_its_layout_is_refused_by_key():
+    raw = forecast_raw()
+    del raw["datasets"]["series"]["time_series"]
+    with pytest.raises(ConfigErrors, match=r"datasets\.series\.time_series: format time_series needs its layout"):
+        C.validate_config(raw)
 
 
 def test_a_config_adds_a_model_and_changes_a_named_one_key_by_key():

@@ -15,7 +15,7 @@ from hpcseq.cluster import clusters as hpcseq_clusters
 from hpcseq.cluster import resources as hpcseq_resources
 from hpcseq.cluster.validators import expand_path
 from hpcseq.errors import HpcseqError
-from hpcseq.paths import DownloadPaths, ExperimentPaths, ScalingPaths, results_dir_of, summary_file
+from hpcseq.paths import DownloadPaths, ExperimentPaths, ScalingPaths, SweepPaths, results_dir_of, summary_file
 
 
 def replace_with_validated(config):
@@ -76,6 +76,7 @@ EXPERIMENTS = sorted(config["experiments"])
 # by task: the data stages differ (hpcseq.paths.TASK_STAGE_FORMAT)
 CHAR_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) in hpcseq_config.CHARACTER_TASKS]
 SENTENCE_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "sequence_classification"]
+SERIES_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "sequence_regression"]
 WORD_LM_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(config, n) == "next_word"]
 # the experiments of a plain run (and of its summary); the others run by target (all_experiments)
 DEFAULT_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["default_target"]]
@@ -378,3 +379,92 @@ def scaling_threads(wildcards):
     except WorkflowError:
         cores = 0
     return max(int(wildcards.ranks), cores)
+
+
+# Sweeps (sweep.smk) ---------------------------------------------------------------------------------
+
+SWEEPS = sorted(config["sweeps"])
+SWEEP_MODELS = sorted({model for sweep in config["sweeps"].values() for model in sweep["models"]})
+# A sweep's files with the wildcards `{sweep}` and `{model}` (hpcseq.paths.SweepPaths): its table,
+# and a run's model/ and eval/ (the experiment's name only places its data, which the inputs name).
+SWEEP = SweepPaths.of(RESULTS, "{sweep}")
+SWEEP_RUN = SWEEP.run("{sweep}", "{model}")
+
+
+def sweep_experiment(wildcards):
+    return config["sweeps"][wildcards.sweep]["experiment"]
+
+
+def sweep_targets():
+    """The table, JSON and plot of every sweep (`snakemake sweeps`)."""
+    if not SWEEPS and workflow.is_main_process:
+        logger.warning("the config defines no sweeps: `sweeps` has nothing to run")
+    paths = [SweepPaths.of(RESULTS, name) for name in SWEEPS]
+    return [str(file) for path in paths for file in (path.table_json, path.table_md, path.plot)]
+
+
+def sweep_data(stage):
+    """Input function: the experiment's prepared or encoded files, which every run of the sweep reads."""
+
+    def files(wildcards):
+        experiment = sweep_experiment(wildcards)
+        paths = experiment_paths(experiment)
+        task = hpcseq_config.experiment_task(config, experiment)
+        chosen = paths.prepared_files(task) if stage == "prepared" else paths.encoded_files(task)
+        return [str(path) for path in chosen.values()]
+
+    return files
+
+
+def sweep_run_files(kind):
+    """Input function: every run's evaluation or training summary (the table reads both)."""
+
+    def files(wildcards):
+        paths = SweepPaths.of(RESULTS, wildcards.sweep)
+        runs = [paths.run(sweep_experiment(wildcards), model) for model in config["sweeps"][wildcards.sweep]["models"]]
+        return [str(run.eval_metrics if kind == "eval" else run.training_summary) for run in runs]
+
+    return files
+
+
+def sweep_run_config(wildcards):
+    """The config of the run of `{model}` (hpcseq.config.sweep_run_config)."""
+    return hpcseq_config.sweep_run_config(config, wildcards.sweep, wildcards.model)
+
+
+def sweep_settings(stage):
+    """Params function: the JSON of the run's settings of `stage`, so Snakemake reruns it on change."""
+
+    def params(wildcards):
+        settings = hpcseq_config.experiment_settings(sweep_run_config(wildcards), sweep_experiment(wildcards))
+        return json.dumps(hpcseq_config.stage_settings(settings, stage), sort_keys=True)
+
+    return params
+
+
+def sweep_ranks(wildcards):
+    return sweep_run_config(wildcards)["experiments"][sweep_experiment(wildcards)]["ranks"]
+
+
+def sweep_resources(stage):
+    """Slurm resources of a sweep's run: those of the stage for its experiment with its model."""
+
+    def resource(key):
+        return lambda wildcards: hpcseq_resources.stage_resources(
+            sweep_run_config(wildcards), sweep_experiment(wildcards), stage
+        )[key]
+
+    return {key: resource(key) for key in hpcseq_resources.resource_keys(stage, config)}
+
+
+def sweep_results_dir(wildcards, input):
+    """Params function: the results folder of the experiment whose data the run reads."""
+    return str(results_dir_of(input[0], sweep_experiment(wildcards)))
+
+
+def sweep_json(wildcards):
+    """Params function: what `hpcseq sweep --settings` needs (hpcseq.evaluation.sweep.sweep_description;
+    the models a list, in the sweep's order, which the table keeps)."""
+    sweep = config["sweeps"][wildcards.sweep]
+    models = [[model, config["models"][model]["description"].strip()] for model in sweep["models"]]
+    return json.dumps({"name": wildcards.sweep, "experiment": sweep["experiment"], "models": models}, sort_keys=True)

@@ -35,11 +35,14 @@ rule evaluate:
         workflow_python=WORKFLOW_PYTHON,
         setup=cluster_setup,
         container=cluster_container,
+        model_dir=lambda wildcards, input: str(Path(input.model).parent),
+        eval_dir=parent_of_output("metrics"),
     shell:
         logged(
             "{params.workflow_python:q} -m hpcseq launch --ranks 1 --srun= --slurm-setup={params.setup:q} "
             "--slurm-container={params.container:q} "
-            "-- {params.python:q} -m hpcseq evaluate --settings {params.settings:q} --results-dir {params.results:q}"
+            "-- {params.python:q} -m hpcseq evaluate --settings {params.settings:q} --results-dir {params.results:q} "
+            "--model-dir {params.model_dir:q} --eval-dir {params.eval_dir:q}"
         )
 
 

@@ -41,3 +41,12 @@ use rule preprocess_text as preprocess_lines with:
     wildcard_constraints:
         experiment=name_pattern(WORD_LM_EXPERIMENTS),
     localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`
+
+
+# time series: read, gaps counted, chronological split (hpcseq.data.time_series)
+use rule preprocess_text as preprocess_series with:
+    output:
+        **EXPERIMENT.prepared_files("sequence_regression"),
+    wildcard_constraints:
+        experiment=name_pattern(SERIES_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`

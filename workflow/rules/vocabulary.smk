@@ -39,3 +39,12 @@ use rule vocabulary_characters as vocabulary_lines with:
     wildcard_constraints:
         experiment=name_pattern(WORD_LM_EXPERIMENTS),
     localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`
+
+
+# time series: the vocabulary stage writes the training split's normalisation (hpcseq.data.time_series)
+use rule vocabulary_characters as normalisation_series with:
+    output:
+        **EXPERIMENT.encoded_files("sequence_regression"),
+    wildcard_constraints:
+        experiment=name_pattern(SERIES_EXPERIMENTS),
+    localrule: LIGHT_STAGES_ON_LOGIN_NODE  # not inherited by `use rule`

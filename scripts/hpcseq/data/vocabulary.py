@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hpcseq.data import time_series
 from hpcseq.errors import InputDataError
 from hpcseq.io import atomic_open, write_json
 from hpcseq.paths import ENCODED_INDEX, SPLITS, encoded_split_file, prepared_split_file
@@ -385,18 +386,23 @@ def build_line_vocabulary_and_encode(
 
 
 def build_vocabulary(settings: dict, prepared_dir, vocab_path, encoded_dir) -> dict:
+    """The vocabulary stage of the experiment's task; for a time series (no vocabulary) the
+    normalisation of the training split (hpcseq.data.time_series), so every task has the same stages."""
     builders = {
         "next_character": build_char_vocabulary_and_encode,
         "sequence_classification": build_word_vocabulary_and_encode,
         "next_word": build_line_vocabulary_and_encode,
         "next_character_sequence": build_char_vocabulary_and_encode,
+        "sequence_regression": time_series.build_normalisation_and_encode,
     }
     return builders[settings["task"]](settings, prepared_dir, vocab_path, encoded_dir)
 
 
-def load_vocabulary(path: str | Path) -> CharVocabulary | WordVocabulary:
+def load_vocabulary(path: str | Path) -> CharVocabulary | WordVocabulary | time_series.Normalisation:
     with open(path, encoding="utf-8") as handle:
         document = json.load(handle)
+    if document["kind"] == time_series.KIND:
+        return time_series.Normalisation.from_json(document)
     entries = document["entries"]
     if document["kind"] == "characters":
         known = [e for e in entries if e["id"] != document.get("unk_id")]
@@ -418,6 +424,12 @@ def unseen_summary(document: dict) -> str:
     """One line for the vocabulary stage's log (and so `hpcseq logs`): each split's unseen items,
     what became of them."""
     kind = document["kind"]
+    if kind == time_series.KIND:
+        spread = ", ".join(
+            f"{name} {mean:.4g} +- {std:.4g}"
+            for name, mean, std in zip(document["columns"], document["mean"], document["std"], strict=True)
+        )
+        return f"normalisation from the training split only (mean +- std): {spread}"
     splits = document["encoded"]["splits"]
     if not any(record["unseen"] for record in splits.values()):
         return f"{kind} unseen in training: none" + ("; no unknown id added" if kind == "characters" else "")

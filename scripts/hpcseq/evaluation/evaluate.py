@@ -11,6 +11,9 @@ sequence_classification models: accuracy, precision, recall, F1 and the confusio
 class and bag-of-words classifiers trained on the same split and vocabulary (evaluation/baselines.py),
 on the whole test split and separately on test sentences that do / do not also occur in training
 (the number that tells whether the model generalises).
+sequence_regression models: mean absolute error in the data's unit (predictions un-normalised with
+the training split's mean and std) next to persistence (the target column's last value in the
+window, the material's "naive" forecast) and the training mean, on the same test windows.
 """
 
 from __future__ import annotations
@@ -338,6 +341,75 @@ def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) 
     return result
 
 
+def evaluate_regression(settings: dict, paths: ExperimentPaths, model, normalisation, log) -> dict:
+    from hpcseq.data import time_series
+    from hpcseq.training.rank_data import series_windows
+
+    index = encoded_index(paths.encoded)
+    split = "test" if index["splits"]["test"]["rows"] > 0 else "validation"
+    series = series_windows(settings, paths.encoded, split)
+    if len(series["starts"]) < 1:
+        raise InputDataError(
+            paths.encoded_split(split, settings["task"]),
+            f"the {split} split has {len(series['values'])} rows: no window of {series['span']} rows inside a run",
+        )
+    dataset = inputs.series_eval_dataset(
+        series["values"], series["starts"], series["windows"], settings["evaluation"]["batch_size"]
+    )
+    started = time.perf_counter()
+    predicted = normalisation.target_to_data_unit(model.predict(dataset, verbose=0).reshape(-1))
+    seconds = time.perf_counter() - started
+    raw = time_series.load_arrays(paths.prepared_split(split, settings["task"]))  # in the data's unit
+    target = normalisation.target_index
+    windows = series["windows"]
+    last_row = series["starts"] + (windows["sequence_length"] - 1) * windows["sampling_step"]
+    target_row = last_row + windows["horizon"] * windows["sampling_step"]
+    truth = raw["values"][target_row, target].astype(np.float64)
+    persistence = raw["values"][last_row, target].astype(np.float64)
+    training_mean = np.full(len(truth), normalisation.mean[target])
+    report = json.loads(paths.split_report.read_text(encoding="utf-8"))
+    unit = normalisation.unit
+    result = {
+        "experiment": settings["name"],
+        "model": settings["model"],
+        "task": settings["task"],
+        "evaluated_split": split,
+        "evaluated_split_note": None if split == "test" else "no test part configured: these are validation numbers",
+        "target_column": normalisation.target_column,
+        "unit": unit,
+        "windows": len(truth),
+        "windows_dropped_at_gaps": series["dropped_at_gaps"],
+        "time_index": {key: report["splits"][split][key] for key in ("runs", *time_series.STEP_KINDS, "missing_rows")},
+        "horizon_minutes": windows["horizon"] * windows["sampling_step"] * report["interval_minutes"],
+        "model_metrics": metrics.regression_metrics(truth, predicted),
+        "persistence_baseline": metrics.regression_metrics(truth, persistence),
+        "training_mean_baseline": metrics.regression_metrics(truth, training_mean),
+        "windows_per_second": len(truth) / seconds,
+    }
+    examples = settings["evaluation"]["examples"]
+    lines = [
+        f"# Forecasts of {settings['name']} on its {split} split ({normalisation.target_column}, {unit})",
+        "",
+        "time of the last input | persistence | forecast | truth",
+        "",
+    ]
+    for row in np.linspace(0, len(truth) - 1, num=min(examples, len(truth)), dtype=np.int64) if examples else []:
+        when = time_series.time_text(raw["minutes"][last_row[row]])
+        lines.append(f"{when} | {persistence[row]:.2f} | {predicted[row]:.2f} | {truth[row]:.2f}")
+    write_text(paths.samples, "\n".join(lines) + "\n")
+    log.info(
+        "%s split, %d windows (%d dropped at gaps): MAE %.4f %s; persistence %.4f, training mean %.4f",
+        split,
+        len(truth),
+        series["dropped_at_gaps"],
+        result["model_metrics"]["mae"],
+        unit or "",
+        result["persistence_baseline"]["mae"],
+        result["training_mean_baseline"]["mae"],
+    )
+    return result
+
+
 def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
     import tensorflow as tf
 
@@ -353,6 +425,8 @@ def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
         result = evaluate_next_character(settings, paths, model, vocabulary, log)
     elif settings["task"] == "next_word":
         result = evaluate_next_word(settings, paths, model, vocabulary, log)
+    elif settings["task"] == "sequence_regression":
+        result = evaluate_regression(settings, paths, model, vocabulary, log)
     else:
         result = evaluate_classification(settings, paths, model, log)
     summary_path = paths.training_summary

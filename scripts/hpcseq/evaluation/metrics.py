@@ -59,3 +59,13 @@ def majority_class(train_labels) -> int:
     labels = np.asarray(train_labels, dtype=np.int64)
     positives = int(labels.sum())
     return 1 if positives * 2 >= len(labels) else 0
+
+
+def regression_metrics(truth, predicted) -> dict:
+    """Mean absolute error (the material's metric) and root mean squared error, in the data's unit."""
+    error = np.asarray(predicted, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
+    return {
+        "examples": len(error),
+        "mae": float(np.abs(error).mean()) if len(error) else None,
+        "rmse": float(np.sqrt((error**2).mean())) if len(error) else None,
+    }

@@ -28,8 +28,9 @@ def plot_training_curves(records: list[dict], title: str, path: Path) -> None:
     from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in records]
-    accuracy_key = next((k for k in ("accuracy", "sparse_categorical_accuracy") if records and k in records[0]), None)
-    panels = [("loss", "loss")] + ([(accuracy_key, "accuracy")] if accuracy_key else [])
+    labels = {"accuracy": "accuracy", "sparse_categorical_accuracy": "accuracy", "mae": "MAE (normalised)"}
+    second = next((key for key in labels if records and key in records[0]), None)
+    panels = [("loss", "loss")] + ([(second, labels[second])] if second else [])
     figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     for axis, (key, label) in zip(axes[0], panels, strict=True):
         axis.plot(epochs, [r.get(key) for r in records], marker="o", label="training")

@@ -127,6 +127,35 @@ def _unseen_words_row(result: dict) -> list[str]:
     ]
 
 
+def _regression_rows(result: dict) -> list[str]:
+    model, persistence = result["model_metrics"], result["persistence_baseline"]
+    mean = result["training_mean_baseline"]
+    unit = result.get("unit") or "the data's unit"
+    split, index = result["evaluated_split"], result["time_index"]
+    training = result.get("training") or {}
+    final = training.get("final") or {}
+    return [
+        f"| forecast | {result['target_column']}, {result['horizon_minutes'] / 60:g} h after the window |",
+        f"| training loss (mse, normalised; last epoch) | {_fmt(final.get('loss'))} |",
+        f"| {split} MAE ({unit}) | {_fmt(model['mae'], 3)} (persistence {_fmt(persistence['mae'], 3)}, "
+        f"training mean {_fmt(mean['mae'], 3)}) |",
+        f"| {split} RMSE ({unit}) | {_fmt(model['rmse'], 3)} (persistence {_fmt(persistence['rmse'], 3)}) |",
+        f"| {split} windows | {result['windows']} ({result['windows_dropped_at_gaps']} dropped: they would span "
+        f"a gap) |",
+        f"| {split} time index | {index['runs']} run(s); {index['gap']} gap(s), {index['missing_rows']} missing "
+        f"row(s), {index['repeated']} repeated, {index['backwards']} backwards, {index['irregular']} irregular |",
+    ]
+
+
+ROWS = {
+    "next_character": _char_rows,
+    "next_character_sequence": _char_rows,
+    "next_word": _word_rows,
+    "sequence_classification": _sentiment_rows,
+    "sequence_regression": _regression_rows,
+}
+
+
 def ran_on(provenance: dict | None, most_hosts: int = 4) -> str | None:
     """`*Ran on* 2 host(s) (n1: ranks 0-1; n2: ranks 2-3); code 48a66027687f with changes; ...`:
     where and with what the training ran (training_summary.json's provenance); None for a
@@ -172,8 +201,7 @@ def experiment_section(name: str, result: dict) -> str:
     if result.get("evaluated_split_note"):
         lines += [f"*Note:* {result['evaluated_split_note']}", ""]
     lines += ["| metric | value |", "| --- | --- |"]
-    rows = {"next_character": _char_rows, "next_character_sequence": _char_rows, "next_word": _word_rows}
-    lines += rows.get(result["task"], _sentiment_rows)(result)
+    lines += ROWS[result["task"]](result)
     if "samples" in result:
         lines += ["", "Samples (greedy, then with temperature):", ""]
         for sample in result.get("samples", []):

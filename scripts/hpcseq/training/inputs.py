@@ -1,4 +1,5 @@
-"""tf.data input pipelines: windows and padded sentences, sharded by rank, shuffled statelessly.
+"""tf.data input pipelines: windows, padded sentences and time-series windows, sharded by rank,
+shuffled statelessly.
 
 Memory stays proportional to the data: the character pipeline holds only this rank's slice of
 the encoded corpus (1 byte per character for <= 256 symbols) and cuts each batch's windows with
@@ -6,6 +7,9 @@ one gather, so neither one-hot arrays nor the list of windows ever exist. A batc
 function of (epoch, step): the pipeline over all remaining steps of a run is
 `Dataset.range(first_step, last_step).map(batch_at)`, which needs no shuffle buffer, feeds the
 model faster than it trains (see `hpcseq benchmark`), and restarts exactly at any step.
+
+Time-series windows are cut the same way, with one gather from the rows by each window's first
+row (a list of ints, one per window: the windows themselves are never stored).
 
 Windows follow the lecture's definition: for a text of N characters, window i (i = 0, step,
 2*step, ... while i + L < N) is text[i:i+L] and its target is text[i+L].
@@ -257,3 +261,56 @@ def prefix_training_dataset(
 def prefix_eval_dataset(flat_ids, offsets, sequence_length, batch_size, first: int = 0, count=None) -> tf.data.Dataset:
     count = prefix_count(offsets) - first if count is None else count
     return _sequential_batches(count, batch_size, _prefix_maker(flat_ids, offsets, sequence_length, first))
+
+
+# ----------------------------------------------------------------------------------- time series
+
+
+def _series_window_maker(
+    values: np.ndarray, starts: np.ndarray, sequence_length: int, sampling_step: int, horizon: int, target: int
+):
+    """Batches of (windows, targets) from this rank's rows: window i holds the rows starts[i],
+    starts[i] + sampling_step, ... (sequence_length of them, every feature); its target is the
+    target column `horizon` time steps after its last row. `starts` lists only windows inside one
+    run of the time index (hpcseq.data.time_series.window_starts), so none spans a gap."""
+    values_tensor = tf.constant(values)  # (rows, features) float32: this rank's rows only
+    target_tensor = tf.constant(values[:, target])
+    starts_tensor = tf.constant(starts)
+    offsets = tf.range(sequence_length, dtype=tf.int64) * sampling_step
+    target_offset = (sequence_length - 1 + horizon) * sampling_step
+
+    def make_batch(indices):
+        first = tf.gather(starts_tensor, indices)
+        inputs = tf.gather(values_tensor, first[:, None] + offsets[None, :])
+        return inputs, tf.gather(target_tensor, first + target_offset)
+
+    return make_batch
+
+
+def series_training_dataset(
+    values: np.ndarray,
+    starts: np.ndarray,
+    windows: dict,
+    batch_size: int,
+    steps: int,
+    seed: int,
+    rank: int,
+    first_step: int,
+    last_step: int,
+) -> tf.data.Dataset:
+    """Shuffled training batches of (windows, targets); `windows`: sequence_length,
+    sampling_step, horizon and the target column's index."""
+    return _training_batches(
+        len(starts),
+        batch_size,
+        steps,
+        seed,
+        rank,
+        first_step,
+        last_step,
+        _series_window_maker(values, starts, **windows),
+    )
+
+
+def series_eval_dataset(values: np.ndarray, starts: np.ndarray, windows: dict, batch_size: int) -> tf.data.Dataset:
+    return _sequential_batches(len(starts), batch_size, _series_window_maker(values, starts, **windows))

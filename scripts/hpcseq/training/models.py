@@ -1,13 +1,15 @@
 """One builder for every named model: a task's input and output around a recurrent stack.
 
 A named model (config `models:`) is a task and an architecture: an embedding (one-hot or learned),
-optional spatial dropout, recurrent layers (simple_rnn, gru, lstm; bidirectional or not; each
-optionally followed by a Dropout layer), every one but the last returning its sequence (in a
-per-step task the last too), or instead of them an average-pooling head (GlobalAveragePooling1D,
-TensorFlow in Practice's headline classifier); then optional Dense layers and dropout before the
-task's output layer. The lecture's two models are two such descriptions and build exactly the
-layers (names, initialisers, order) of the lecture code, as the course's poetry model
-(poetry_bilstm) builds the layers of its notebook.
+optional spatial dropout, layers (recurrent: simple_rnn, gru, lstm, bidirectional or not, each
+optionally followed by a Dropout layer, every one but the last returning its sequence, in a
+per-step task the last too; or, for forecasting, conv1d / max_pooling1d), a head that reads the
+whole sequence in place of a last recurrent state (`pooling`: average, GlobalAveragePooling1D,
+TensorFlow in Practice's headline classifier; flatten, the forecasting material's dense model);
+then optional Dense layers and dropout before the task's output layer. The lecture's two models
+are two such descriptions and build exactly the layers (names, initialisers, order) of the
+lecture code, as the course's poetry model (poetry_bilstm) builds the layers of its notebook.
+Forecasting models (sequence_regression) read a window of numbers, no embedding.
 """
 
 from __future__ import annotations
@@ -23,25 +25,30 @@ TASK_INPUTS = {
     "sequence_classification": {"name": "word_ids", "length": "sentence_length"},
     "next_word": {"name": "word_ids", "length": "sequence_length"},
     "next_character_sequence": {"name": "char_ids", "length": "sequence_length"},
+    "sequence_regression": {"name": "window", "length": "sequence_length"},
 }
 TASK_OUTPUTS = {
     "next_character": {"name": "next_char", "units": None, "activation": "softmax"},
     "sequence_classification": {"name": "positive", "units": 1, "activation": "sigmoid"},
     "next_word": {"name": "next_word", "units": None, "activation": "softmax"},
     "next_character_sequence": {"name": "next_chars", "units": None, "activation": "softmax"},  # at every step
+    "sequence_regression": {"name": "forecast", "units": 1, "activation": None},
 }
-# the course's categorical cross-entropy on one-hot labels, computed from the label's id
+# the course's categorical cross-entropy on one-hot labels, computed from the label's id; the
+# forecasting material's mse (and mae metric) on the normalised target
 LOSSES = {
     "next_character": "sparse_categorical_crossentropy",
     "sequence_classification": "binary_crossentropy",
     "next_word": "sparse_categorical_crossentropy",
     "next_character_sequence": "sparse_categorical_crossentropy",  # the tutorial's, from probabilities
+    "sequence_regression": "mse",
 }
 METRICS = {
     "next_character": ["sparse_categorical_accuracy"],
     "sequence_classification": ["accuracy"],
     "next_word": ["sparse_categorical_accuracy"],
     "next_character_sequence": ["sparse_categorical_accuracy"],
+    "sequence_regression": ["mae"],
 }
 CELLS = {"simple_rnn": tf.keras.layers.SimpleRNN, "gru": tf.keras.layers.GRU, "lstm": tf.keras.layers.LSTM}
 
@@ -52,29 +59,41 @@ def build_model(
     """The named model `name` (its `task` and `architecture`, config.ARCHITECTURE_KEYS) for a
     vocabulary of `vocabulary_size` ids; `hyperparameters` give the input length."""
     given = TASK_INPUTS[task]
-    inputs = tf.keras.Input(shape=(hyperparameters[given["length"]],), dtype=tf.int32, name=given["name"])
-    hidden = _embedding(architecture["embedding"], vocabulary_size)(inputs)
-    if architecture["spatial_dropout"] > 0:
+    length = hyperparameters[given["length"]]
+    if architecture.get("embedding") is None:  # numbers: `vocabulary_size` features per time step
+        inputs = tf.keras.Input(shape=(length, vocabulary_size), dtype=tf.float32, name=given["name"])
+        hidden = inputs
+    else:
+        inputs = tf.keras.Input(shape=(length,), dtype=tf.int32, name=given["name"])
+        hidden = _embedding(architecture["embedding"], vocabulary_size)(inputs)
+    if architecture.get("spatial_dropout", 0) > 0:
         hidden = tf.keras.layers.SpatialDropout1D(architecture["spatial_dropout"], name="spatial_dropout")(hidden)
-    if architecture.get("pooling") == "average":  # in place of recurrent layers (config.model_head_errors)
-        hidden = tf.keras.layers.GlobalAveragePooling1D(name="global_average_pooling")(hidden)
-    layers = architecture["layers"]
+    layers = architecture.get("layers", [])
+    recurrent = [index for index, layer in enumerate(layers) if layer["cell"] in CELLS] or [None]
     for index, layer in enumerate(layers):
         layer_name = _layer_name(layer, index, len(layers))
-        # a per-step task reads every step's state: its last layer returns its sequence too
-        last = index == len(layers) - 1 and task not in PER_STEP_TASKS
+        if layer["cell"] not in CELLS:  # conv1d, max_pooling1d (config.model_head_errors)
+            hidden = _convolution_layer(layer, layer_name)(hidden)
+            continue
+        # a per-step task reads every step's state: its last recurrent layer returns its sequence too
+        last = index == recurrent[-1] and task not in PER_STEP_TASKS
         hidden = _recurrent(layer, layer_name, last=last)(hidden)
-        if layer["dropout_after"] > 0:
+        if layer.get("dropout_after", 0) > 0:
             hidden = tf.keras.layers.Dropout(layer["dropout_after"], name=f"dropout_after_{layer_name}")(hidden)
-    dense = architecture["dense"]
+    # in place of a last recurrent state: the whole sequence (config.model_head_errors)
+    if architecture.get("pooling") == "average":
+        hidden = tf.keras.layers.GlobalAveragePooling1D(name="global_average_pooling")(hidden)
+    elif architecture.get("pooling") == "flatten":
+        hidden = tf.keras.layers.Flatten(name="flatten")(hidden)
+    dense = architecture.get("dense", [])
     for index, layer in enumerate(dense):
         hidden = tf.keras.layers.Dense(
             dense_units(layer["units"], vocabulary_size),
-            activation=layer["activation"],
-            kernel_regularizer=tf.keras.regularizers.l2(layer["l2"]) if layer["l2"] > 0 else None,
+            activation=layer.get("activation", "relu"),
+            kernel_regularizer=tf.keras.regularizers.l2(layer["l2"]) if layer.get("l2", 0) > 0 else None,
             name=f"dense_{index + 1}" if len(dense) > 1 else "dense",  # Keras' names
         )(hidden)
-    if architecture["output_dropout"] > 0:
+    if architecture.get("output_dropout", 0) > 0:
         hidden = tf.keras.layers.Dropout(architecture["output_dropout"], name="dropout")(hidden)
     output = TASK_OUTPUTS[task]
     units = output["units"] or vocabulary_size
@@ -102,8 +121,17 @@ def _embedding(embedding, vocabulary_size: int) -> tf.keras.layers.Layer:
 
 def _layer_name(layer: dict, index: int, count: int) -> str:
     """simple_rnn, lstm (the lecture's names), bidirectional_lstm; numbered from 1 when stacked."""
-    name = f"bidirectional_{layer['cell']}" if layer["bidirectional"] else layer["cell"]
+    name = f"bidirectional_{layer['cell']}" if layer.get("bidirectional") else layer["cell"]
     return f"{name}_{index + 1}" if count > 1 else name
+
+
+def _convolution_layer(layer: dict, name: str) -> tf.keras.layers.Layer:
+    """The forecasting material's convolutional layers (no recurrence); a pooling head follows."""
+    if layer["cell"] == "conv1d":
+        return tf.keras.layers.Conv1D(
+            layer["units"], layer["kernel_size"], activation=layer.get("activation", "relu"), name=name
+        )
+    return tf.keras.layers.MaxPooling1D(layer["pool_size"], name=name)
 
 
 def _recurrent(layer: dict, name: str, last: bool) -> tf.keras.layers.Layer:
@@ -111,11 +139,11 @@ def _recurrent(layer: dict, name: str, last: bool) -> tf.keras.layers.Layer:
     cell = CELLS[layer["cell"]]
     options = {
         "return_sequences": not last,
-        "unroll": layer["unroll"],
-        "dropout": layer["dropout"],
-        "recurrent_dropout": layer["recurrent_dropout"],
+        "unroll": layer.get("unroll", False),
+        "dropout": layer.get("dropout", 0),
+        "recurrent_dropout": layer.get("recurrent_dropout", 0),
     }
-    if not layer["bidirectional"]:
+    if not layer.get("bidirectional", False):
         return cell(layer["units"], name=name, **options)
     return tf.keras.layers.Bidirectional(cell(layer["units"], name=layer["cell"], **options), name=name)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hpcseq.config import PER_STEP_TASKS, global_batch_problem
+from hpcseq.data import time_series
 from hpcseq.data.vocabulary import char_split_length, encoded_index, load_char_ids, load_lines, load_sentences
 from hpcseq.errors import ConfigError, InputDataError
 from hpcseq.paths import encoded_split_file
@@ -143,6 +144,89 @@ def sentence_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Tr
     )
 
 
+def series_windows(settings: dict, encoded_dir: Path, split: str) -> dict:
+    """One split's normalised rows, the first row of each window inside a run (none spans a gap)
+    and the count of windows the gaps cost; `windows` are what the window maker needs."""
+    hp = settings["hyperparameters"]
+    values, runs = time_series.load_split(encoded_dir, split)
+    span = time_series.window_span(hp["sequence_length"], hp["sampling_step"], hp["horizon"])
+    starts = time_series.window_starts(runs, len(values), span)
+    target = encoded_index(encoded_dir)["target_index"]
+    return {
+        "values": values,
+        "starts": starts,
+        "span": span,
+        "dropped_at_gaps": time_series.windows_without_gaps(len(values), span) - len(starts),
+        "windows": {
+            "sequence_length": hp["sequence_length"],
+            "sampling_step": hp["sampling_step"],
+            "horizon": hp["horizon"],
+            "target": target,
+        },
+    }
+
+
+def _rows_of(series: dict, lo: int, hi: int) -> tuple:
+    """The rows windows lo..hi-1 read, and their first rows counted from there."""
+    if hi <= lo:
+        return series["values"][:0], series["starts"][:0], 0, 0
+    first, stop = int(series["starts"][lo]), int(series["starts"][hi - 1]) + series["span"]
+    return series["values"][first:stop], series["starts"][lo:hi] - first, first, stop
+
+
+def series_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> TrainingData:
+    """Contiguous blocks of the training and validation windows per rank; each rank keeps only
+    the rows its windows read."""
+    training = settings["training"]
+    batch = batch_per_rank(training, size, settings["name"])
+    train = series_windows(settings, encoded_dir, "train")
+    total = len(train["starts"])
+    steps = inputs.steps_per_epoch(total // size, batch, training["max_steps_per_epoch"])
+    if steps < 1:
+        raise InputDataError(
+            encoded_split_file(encoded_dir, "train", "time_series"),
+            f"the training split has {len(train['values'])} rows = {total} windows of {train['span']} rows "
+            f"inside runs; {size} ranks x batch {batch} need at least {size * batch}",
+        )
+    lo, hi = inputs.contiguous_shard(total, rank, size)
+    values, starts, row_start, row_stop = _rows_of(train, lo, hi)
+    validation = series_windows(settings, encoded_dir, "validation")
+    vlo, vhi = inputs.contiguous_shard(len(validation["starts"]), rank, size)
+    if vhi <= vlo:
+        raise InputDataError(
+            encoded_split_file(encoded_dir, "validation", "time_series"),
+            f"the validation split has {len(validation['starts'])} windows of {validation['span']} rows, "
+            f"fewer than the {size} ranks",
+        )
+    vvalues, vstarts, _, _ = _rows_of(validation, vlo, vhi)
+    windows, seed = train["windows"], training["seed"]
+    notes = []
+    if train["dropped_at_gaps"]:
+        notes.append(f"{train['dropped_at_gaps']} training windows would span a gap in the time index: not used")
+    if training["max_steps_per_epoch"] is not None and steps * batch * size < total:
+        notes.append(f"each epoch uses {steps * batch * size} of {total} training windows")
+    return TrainingData(
+        steps_per_epoch=steps,
+        batch_size=batch,
+        items_total=total,
+        items_this_rank=len(starts),
+        shard={
+            "kind": "series_windows",
+            "first": lo,
+            "count": hi - lo,
+            "row_start": row_start,
+            "row_stop": row_stop,
+            "bytes_loaded": int(values.nbytes),
+        },
+        make_training=lambda first, last: inputs.series_training_dataset(
+            values, starts, windows, batch, steps, seed, rank, first, last
+        ),
+        validation=inputs.series_eval_dataset(vvalues, vstarts, windows, _validation_batch_size(batch)),
+        validation_items_this_rank=len(vstarts),
+        notes=notes,
+    )
+
+
 def resolved_hyperparameters(settings: dict, encoded_dir: Path) -> dict:
     """The hyperparameters with a word model's input length filled in where the config leaves it
     to the data (sequence_length null: the longest training line's words minus one)."""
@@ -200,5 +284,6 @@ def load_rank_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> T
         "next_character_sequence": char_data,
         "sequence_classification": sentence_data,
         "next_word": word_line_data,
+        "sequence_regression": series_data,
     }
     return loaders[settings["task"]](settings, encoded_dir, rank, size)

@@ -139,6 +139,8 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
     summary = training_summary(
         settings, run, resume, device, rate, vocabulary.size, weights_hash, fingerprint, provenance, model
     )
+    if settings["task"] == "sequence_regression":  # saved with the model: evaluation un-normalises with it
+        summary["normalisation"] = vocabulary.to_json()
     write_json(paths.training_summary, summary)
     get_logger().info(TRAINING_DONE.text(model=paths.final_model, metrics=paths.metrics))
     return summary
