@@ -1061,3 +1061,20 @@ def test_the_schema_tasks_are_those_with_a_data_format():
     assert set(C.load_schema()["$defs"]["task"]["enum"]) == set(TASK_STAGE_FORMAT)
     for task in TASK_STAGE_FORMAT:
         assert f"{task}_experiment" in C.load_schema()["$defs"] and f"{task}_overrides" in C.load_schema()["$defs"]
+
+
+def test_whole_nodes_sizes_every_shipped_experiment_for_the_jsc_clusters():
+    """config/whole-nodes.yaml, read after the shipped config (README, JURECA-DC), makes every
+    experiment fill whole nodes; without it the JSC clusters refuse the shipped 2 ranks."""
+    shipped = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    sizes = yaml.safe_load((REPO_ROOT / "config" / "whole-nodes.yaml").read_text())
+    assert set(sizes["experiments"]) == set(shipped["experiments"])
+    for cluster in ("jureca-dc", "juwels-booster"):
+        raw = copy.deepcopy(shipped)
+        raw.update(cluster=cluster, slurm={"account": "training2543"})
+        with pytest.raises(ConfigErrors):
+            C.validate_config(copy.deepcopy(raw))
+        for name, size in sizes["experiments"].items():
+            raw["experiments"][name].update(size)
+        config = C.validate_config(raw)
+        assert all(experiment["ranks"] % 4 == 0 for experiment in config["experiments"].values())

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_snakemake, tiny_workflow_config, write_config
+from tests.conftest import REPO_ROOT, run_snakemake, tiny_workflow_config, write_config
 
 STUDY = {"experiments": ["tiny_char"], "ranks": [1, 2], "steps_per_epoch": 6, "epochs": 2}
 
@@ -62,10 +62,9 @@ def test_a_normal_run_leaves_the_study_out_and_a_cluster_gets_nodes_per_rank_cou
     result = snakemake(
         "-n", "-p", "scaling", "--config", "cluster=jureca-dc", "scaling={ranks: [1, 8]}", f"results_dir={tmp_path}/r",
         "slurm={account: training2543}",
-        # one whole JSC node each (JSC charges whole nodes); the study's 1 rank is allowed on part of one
-        "experiments={shakespeare_char_rnn: {ranks: 4}, umich_sentiment_lstm: {ranks: 4}, "
-        "umich_sentiment_lstm_random_split: {ranks: 4}, macbeth_char_rnn: {ranks: 4}, "
-        "umich_sentiment_bilstm: {ranks: 4}, umich_sentiment_stacked: {ranks: 4}}",
+        # whole JSC nodes for every experiment (JSC charges whole nodes), as the README says; the
+        # study's 1 rank is allowed on part of one
+        "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(REPO_ROOT / "config" / "whole-nodes.yaml"),
     )  # fmt: skip
     planned = result.stdout
     assert planned.count("rule scaling_train:") == 2 and "rule scaling_table:" in planned

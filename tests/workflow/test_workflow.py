@@ -212,13 +212,10 @@ def test_a_local_run_is_held_to_no_clusters_geometry_and_job_scripts_are_written
     assert f"no job script {tmp_path}/j/jureca-dc/umich_sentiment_lstm.sbatch" in planned
     assert "2 rank(s) use 2 of the 4 GPUs of a node, and jureca-dc charges whole nodes" in planned
     # on JURECA-DC, the README's advice for the development partition (the others on one whole node)
-    whole = (
-        "experiments={umich_sentiment_lstm: {ranks: 4}, umich_sentiment_lstm_random_split: {ranks: 4}, "
-        "macbeth_char_rnn: {ranks: 4}, umich_sentiment_bilstm: {ranks: 4}, umich_sentiment_stacked: {ranks: 4}}"
-    )
+    whole = ("--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(REPO_ROOT / "config" / "whole-nodes.yaml"))
     snakemake(
         "-n", "--config", "cluster=jureca-dc", f"results_dir={tmp_path}/r", f"jobs_dir={tmp_path}/j",
-        experiment, budget, whole,
+        experiment, budget, *whole,
     )  # fmt: skip
     refused = snakemake("-n", "--config", "cluster=local", f"results_dir={tmp_path}/r", experiment, check=False)
     assert refused.returncode != 0
