@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 SPLITS = ("train", "validation", "test")
 # The data format each task reads (a dataset's `format` in the config must match it); the tasks
@@ -184,19 +185,20 @@ def encoded_split_file(encoded_dir: str | Path, split: str, data_format: str) ->
 
 
 @dataclass(frozen=True)
-class ScalingPaths:
-    """The files of an experiment's scaling study (`snakemake scaling`), under <results>/scaling/."""
+class _StudyPaths:
+    """A study's comparison of runs under <results>/<FOLDER>/: its table (JSON, Markdown) and plot."""
 
+    FOLDER: ClassVar[str]
     results_dir: Path
     name: str
 
     @classmethod
-    def of(cls, results_dir: str | Path, name: str) -> ScalingPaths:
+    def of(cls, results_dir: str | Path, name: str):
         return cls(Path(results_dir), name)
 
     @property
     def root(self) -> Path:
-        return Path(self.results_dir) / "scaling"
+        return Path(self.results_dir) / self.FOLDER
 
     @property
     def table_json(self) -> Path:
@@ -209,6 +211,13 @@ class ScalingPaths:
     @property
     def plot(self) -> Path:
         return self.root / f"{self.name}.png"
+
+
+@dataclass(frozen=True)
+class ScalingPaths(_StudyPaths):
+    """The files of an experiment's scaling study (`snakemake scaling`), under <results>/scaling/."""
+
+    FOLDER: ClassVar[str] = "scaling"
 
     @property
     def timelines(self) -> Path:
@@ -224,32 +233,11 @@ class ScalingPaths:
 
 
 @dataclass(frozen=True)
-class SweepPaths:
+class SweepPaths(_StudyPaths):
     """The files of a sweep (`snakemake sweeps`), under <results>/sweeps/: the comparison table,
     JSON and plot, and each model's run (its model/ and eval/) on the experiment's data."""
 
-    results_dir: Path
-    name: str
-
-    @classmethod
-    def of(cls, results_dir: str | Path, name: str) -> SweepPaths:
-        return cls(Path(results_dir), name)
-
-    @property
-    def root(self) -> Path:
-        return Path(self.results_dir) / "sweeps"
-
-    @property
-    def table_json(self) -> Path:
-        return self.root / f"{self.name}.json"
-
-    @property
-    def table_md(self) -> Path:
-        return self.root / f"{self.name}.md"
-
-    @property
-    def plot(self) -> Path:
-        return self.root / f"{self.name}.png"
+    FOLDER: ClassVar[str] = "sweeps"
 
     def run(self, experiment: str, model: str) -> ExperimentPaths:
         """The run of `model`: the experiment's data, its own model/ and eval/ folders."""

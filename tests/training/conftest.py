@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -184,3 +185,19 @@ def plain_training(_plain_trainings, tmp_path):
         )
 
     return copy_of
+
+
+def train_on_two_ranks_and_evaluate(name: str, tmp_path: Path) -> tuple[dict, ExperimentPaths, Path]:
+    """The tiny experiment `name` trained by 2 Horovod ranks (horovodrun) and evaluated in this
+    process; with a config file of TINY_CONFIG for the commands that read one (hpcseq generate)."""
+    from hpcseq.evaluation.evaluate import evaluate
+
+    settings = tiny_settings(name, ranks=2)
+    paths = prepare(settings, tmp_path / "results")
+    run_stage("train", settings, paths.results_dir, launcher=[HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"])
+    evaluate(settings, paths)
+    raw = copy.deepcopy(TINY_CONFIG)
+    raw["experiments"][name]["ranks"] = 2
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return settings, paths, configfile

@@ -4,35 +4,22 @@ to the unigram baseline, text from the evaluation and from `hpcseq generate`."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np
 import pytest
-import yaml
 
 from hpcseq import cli
-from hpcseq.evaluation.evaluate import evaluate
 from hpcseq.training.models import load_model
-from tests.training.conftest import TINY_CONFIG, prepare, tiny_settings
-from tests.training.test_train import HOROVODRUN, run_stage, summary_of
+from tests.training.conftest import train_on_two_ranks_and_evaluate
+from tests.training.test_train import summary_of
 
 RANKS = 2
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("stepwise")
-    settings = tiny_settings("stepwise", ranks=RANKS)
-    paths = prepare(settings, tmp_path / "results")
-    launcher = [HOROVODRUN, "-np", str(RANKS), "-H", f"localhost:{RANKS}", "--gloo"]
-    run_stage("train", settings, paths.results_dir, launcher=launcher)
-    evaluate(settings, paths)
-    raw = copy.deepcopy(TINY_CONFIG)
-    raw["experiments"]["stepwise"]["ranks"] = RANKS
-    configfile = tmp_path / "config.yaml"
-    configfile.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return settings, paths, configfile
+    return train_on_two_ranks_and_evaluate("stepwise", tmp_path_factory.mktemp("stepwise"))
 
 
 def test_the_per_step_gru_predicts_every_step_and_is_evaluated_next_to_the_unigram_baseline(trained):

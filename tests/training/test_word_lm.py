@@ -5,22 +5,19 @@ every test of this module."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
-import yaml
 
 from hpcseq import cli
 from hpcseq.data.vocabulary import load_lines
-from hpcseq.evaluation.evaluate import evaluate
 from hpcseq.training import inputs
 from hpcseq.training.models import load_model
-from tests.training.conftest import TINY_CONFIG, prepare, tiny_settings
-from tests.training.test_train import HOROVODRUN, run_stage, summary_of
+from tests.training.conftest import train_on_two_ranks_and_evaluate
+from tests.training.test_train import summary_of
 
 RANKS = 2
 
@@ -28,17 +25,7 @@ RANKS = 2
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """2 ranks, 2 epochs of 8 steps; evaluated in this process."""
-    tmp_path = tmp_path_factory.mktemp("words")
-    settings = tiny_settings("words", ranks=RANKS)
-    paths = prepare(settings, tmp_path / "results")
-    launcher = [HOROVODRUN, "-np", str(RANKS), "-H", f"localhost:{RANKS}", "--gloo"]
-    run_stage("train", settings, paths.results_dir, launcher=launcher)
-    evaluate(settings, paths)
-    raw = copy.deepcopy(TINY_CONFIG)
-    raw["experiments"]["words"]["ranks"] = RANKS
-    configfile = tmp_path / "config.yaml"
-    configfile.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return settings, paths, configfile
+    return train_on_two_ranks_and_evaluate("words", tmp_path_factory.mktemp("words"))
 
 
 def test_the_word_model_trains_on_two_ranks_and_is_evaluated_next_to_a_unigram_word_model(trained):

@@ -51,6 +51,19 @@ def held_out_split(settings: dict, lengths: dict) -> str:
     return "test" if lengths.get("test", 0) > 0 else "validation"
 
 
+def _result_header(settings: dict, split: str) -> dict:
+    """What every evaluation's metrics.json begins with: the run, and which split was evaluated."""
+    return {
+        "experiment": settings["name"],
+        "model": settings["model"],
+        "task": settings["task"],
+        "evaluated_split": split,
+        "evaluated_split_note": None
+        if split == "test"
+        else "no test part configured (test_fraction 0): these are validation numbers",
+    }
+
+
 def sample_texts(model, codec, settings: dict) -> list[dict]:
     """Generate from every seed text of the config, greedy and at each temperature (generation.sample)."""
     evaluation = settings["evaluation"]
@@ -99,13 +112,7 @@ def evaluate_next_character(settings: dict, paths: ExperimentPaths, model, vocab
     baseline = metrics.unigram_cross_entropy(vocabulary.id_counts, targets)
     unseen = encoded_index(paths.encoded)["splits"][split]
     result = {
-        "experiment": settings["name"],
-        "model": settings["model"],
-        "task": settings["task"],
-        "evaluated_split": split,
-        "evaluated_split_note": None
-        if split == "test"
-        else "no test part configured (test_fraction 0): these are validation numbers",
+        **_result_header(settings, split),
         "windows": windows,
         "targets": len(targets),
         "model_metrics": {**metrics.language_model_metrics(float(loss)), "accuracy": float(accuracy)},
@@ -175,13 +182,7 @@ def evaluate_next_word(settings: dict, paths: ExperimentPaths, model, vocabulary
     known = targets != UNK
     words = encoded_index(paths.encoded)["splits"][split]
     result = {
-        "experiment": settings["name"],
-        "model": settings["model"],
-        "task": settings["task"],
-        "evaluated_split": split,
-        "evaluated_split_note": None
-        if split == "test"
-        else "no test part configured (test_fraction 0): these are validation numbers",
+        **_result_header(settings, split),
         "samples_evaluated": count,
         "input_length": length,
         "model_metrics": {**metrics.language_model_metrics(float(loss), "word"), "accuracy": float(accuracy)},
@@ -291,10 +292,7 @@ def evaluate_classification(settings: dict, paths: ExperimentPaths, model, log) 
     baselines = bag_of_words_baselines(settings, paths, (flat, offsets, labels), seen, log)
     majority = metrics.majority_class(train_labels)
     result = {
-        "experiment": settings["name"],
-        "model": settings["model"],
-        "task": settings["task"],
-        "evaluated_split": split,
+        **_result_header(settings, split),
         "split_method": settings["preprocess"]["split"],
         "model_metrics": metrics.classification_metrics(labels, predicted),
         "majority_baseline": {
@@ -370,11 +368,7 @@ def evaluate_regression(settings: dict, paths: ExperimentPaths, model, normalisa
     report = json.loads(paths.split_report.read_text(encoding="utf-8"))
     unit = normalisation.unit
     result = {
-        "experiment": settings["name"],
-        "model": settings["model"],
-        "task": settings["task"],
-        "evaluated_split": split,
-        "evaluated_split_note": None if split == "test" else "no test part configured: these are validation numbers",
+        **_result_header(settings, split),
         "target_column": normalisation.target_column,
         "unit": unit,
         "windows": len(truth),

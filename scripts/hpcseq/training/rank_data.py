@@ -28,6 +28,16 @@ class TrainingData:
     notes: list = field(default_factory=list)
 
 
+def subset_notes(training: dict, used: int, total: int, items: str) -> list[str]:
+    """The note of an epoch capped by max_steps_per_epoch: how many of the items it uses."""
+    if training["max_steps_per_epoch"] is None or used >= total:
+        return []
+    return [
+        f"each epoch uses {used} of {total} {items} (max_steps_per_epoch = {training['max_steps_per_epoch']}), "
+        "a fresh random subset every epoch"
+    ]
+
+
 def batch_per_rank(training: dict, size: int, experiment: str = "") -> int:
     """training.batch_size per rank, or global_batch_size split over the ranks."""
     total = training.get("global_batch_size")
@@ -69,12 +79,7 @@ def char_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Traini
         )
     validation_ids = load_char_ids(encoded_dir, "validation", vshard.char_start, vshard.char_stop)
     seed = training["seed"]
-    notes = []
-    if training["max_steps_per_epoch"] is not None and steps * batch * size < total_windows:
-        notes.append(
-            f"each epoch uses {steps * batch * size} of {total_windows} training windows "
-            f"(max_steps_per_epoch = {training['max_steps_per_epoch']}), a fresh random subset every epoch"
-        )
+    notes = subset_notes(training, steps * batch * size, total_windows, "training windows")
     return TrainingData(
         steps_per_epoch=steps,
         batch_size=batch,
@@ -120,9 +125,7 @@ def sentence_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Tr
         )
     vmatrix = inputs.pad_sentences(vflat, voffsets, hp["sentence_length"], hp["padding"])[vmine]
     seed = training["seed"]
-    notes = []
-    if training["max_steps_per_epoch"] is not None and steps * batch * size < total:
-        notes.append(f"each epoch uses {steps * batch * size} of {total} training sentences")
+    notes = subset_notes(training, steps * batch * size, total, "training sentences")
     return TrainingData(
         steps_per_epoch=steps,
         batch_size=batch,
@@ -203,8 +206,7 @@ def series_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Trai
     notes = []
     if train["dropped_at_gaps"]:
         notes.append(f"{train['dropped_at_gaps']} training windows would span a gap in the time index: not used")
-    if training["max_steps_per_epoch"] is not None and steps * batch * size < total:
-        notes.append(f"each epoch uses {steps * batch * size} of {total} training windows")
+    notes += subset_notes(training, steps * batch * size, total, "training windows")
     return TrainingData(
         steps_per_epoch=steps,
         batch_size=batch,
@@ -259,9 +261,7 @@ def word_line_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> T
             f"the validation split has {inputs.prefix_count(voffsets)} samples, fewer than the {size} ranks",
         )
     seed = training["seed"]
-    notes = []
-    if training["max_steps_per_epoch"] is not None and steps * batch * size < total:
-        notes.append(f"each epoch uses {steps * batch * size} of {total} training samples (line prefixes)")
+    notes = subset_notes(training, steps * batch * size, total, "training samples (line prefixes)")
     return TrainingData(
         steps_per_epoch=steps,
         batch_size=batch,
