@@ -15,7 +15,7 @@ CONFIG_ARGS := $(if $(PRESET),--config preset=$(PRESET))
 PYTEST_ARGS ?= --durations=8
 
 .PHONY: help setup setup-workflow setup-training run report dry-run lint format test test-unit test-training \
-	test-workflow test-slurm suite-train suite-slurm benchmark clean
+	test-workflow test-slurm suite-train suite-slurm suite-timelimit benchmark clean
 
 help: ## this list
 	@sed -n '1,6p' Makefile
@@ -54,20 +54,37 @@ format: setup-workflow ## rewrite Python and Snakemake files in the house style
 	$(WORKFLOW)/snakefmt Snakefile workflow/
 
 # The suite runs in two interpreters: TensorFlow code in the training environment, everything
-# else (Snakemake, Slurm, log inspection) in the workflow environment. After the unit tests, the
-# training tests and the workflow + Slurm tests run side by side (each suite's output is printed
-# whole when it ends): the second waits for Slurm much of the time (job starts, status checks,
-# time limits), and the first uses that CPU time.
+# else (Snakemake, Slurm, log inspection) in the workflow environment. After lint, two streams run
+# side by side (each one's output is printed whole when it ends), then the time-limit tests alone:
+#   suite-train      the unit tests, the training tests (no Slurm), then SLURM_AFTER_TRAINING;
+#   suite-slurm      SLURM_FIRST (they kill, stop and drain nodes: while the other stream trains
+#                    outside Slurm, no other test has a job there), then the other workflow and
+#                    Slurm tests, which wait for Slurm much of the time while the other stream
+#                    uses the CPU;
+#   suite-timelimit  SLURM_ALONE: Slurm's warning leaves a job 30 s to checkpoint and stop, too
+#                    little when other tests take the cores.
+SLURM_FIRST := tests/slurm/test_nodes.py
+SLURM_AFTER_TRAINING := tests/slurm/test_accounts.py tests/slurm/test_jsc_scripts.py tests/slurm/test_scripts.py \
+	tests/workflow/test_scaling.py
+SLURM_ALONE := tests/slurm/test_timelimit.py
+SLURM_REST = $(filter-out $(SLURM_FIRST) $(SLURM_AFTER_TRAINING) $(SLURM_ALONE), \
+	$(wildcard tests/workflow/test_*.py tests/slurm/test_*.py))
+
 test: setup lint ## lint, then unit, training, workflow and Slurm tests
 	command -v shellcheck >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } || echo "shellcheck missing: the job-script tests will fail" >&2
-	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory -j2 --output-sync=target suite-train suite-slurm
+	$(MAKE) --no-print-directory suite-timelimit
 
-suite-train: ## the training tests, no set-up or lint (make test runs it beside the next)
+suite-train: ## unit and training tests, then some Slurm tests (make test runs it beside the next)
+	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
 	$(TRAIN)/python -m pytest tests/training $(PYTEST_ARGS)
+	$(WORKFLOW)/python -m pytest $(SLURM_AFTER_TRAINING) $(PYTEST_ARGS)
 
-suite-slurm: ## the workflow and Slurm tests, no set-up or lint
-	$(WORKFLOW)/python -m pytest tests/workflow tests/slurm $(PYTEST_ARGS)
+suite-slurm: ## the other workflow and Slurm tests but the time-limit ones, the node tests first
+	$(WORKFLOW)/python -m pytest $(SLURM_FIRST) $(SLURM_REST) $(PYTEST_ARGS)
+
+suite-timelimit: ## the time-limit tests (make test runs them last, alone)
+	$(WORKFLOW)/python -m pytest $(SLURM_ALONE) $(PYTEST_ARGS)
 
 test-unit: setup-workflow ## pure-Python tests (seconds)
 	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)

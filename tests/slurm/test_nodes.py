@@ -184,9 +184,9 @@ def revive_nodes(local_slurm):
 def profile_run_losing_a_node(config_path: Path, run_dir: Path, results: Path) -> tuple[int, str, str, str]:
     """`snakemake --profile slurm` of a 2-node training, whose second node (not the one that runs
     the batch script) dies once training wrote its second checkpoint: (exit code, output, the
-    training job's id, the node that died)."""
+    training job's id, the node that died). Only the training runs (its summary is the target)."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), *PROFILE]
-    command += ["--configfile", str(config_path), "--retries", "2"]
+    command += ["--configfile", str(config_path), "--retries", "2", str(results / "model" / "training_summary.json")]
     snakemake_run = subprocess.Popen(
         command, cwd=run_directory(run_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

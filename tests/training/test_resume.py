@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from hpcseq.cluster.launch import local_mpirun
 from tests.training.conftest import prepare, tiny_settings
 from tests.training.test_train import HOROVODRUN, PYTHON, metrics_of, summary_of
 
@@ -35,11 +36,7 @@ def settings_for(model: str) -> dict:
 
 
 def command(settings, results_dir, launcher="horovodrun"):
-    prefix = (
-        [HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"]
-        if launcher == "horovodrun"
-        else ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
-    )
+    prefix = [HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo"] if launcher == "horovodrun" else local_mpirun(2)
     return [
         *prefix,
         PYTHON,

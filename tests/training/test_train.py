@@ -13,6 +13,7 @@ import numpy
 import pytest
 import tensorflow
 
+from hpcseq.cluster.launch import local_mpirun
 from hpcseq.logs.parse import console_progress, lines_from_text
 from tests.conftest import REPO_ROOT
 from tests.training.conftest import (
@@ -181,7 +182,7 @@ def test_two_ranks_under_horovodrun_end_identical_with_disjoint_shards(char_expe
 def test_two_ranks_under_mpirun(sentiment_experiment):
     settings, paths = sentiment_experiment
     settings = {**settings, "ranks": 2}
-    mpirun = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+    mpirun = local_mpirun(2)
     git_before = git_state()
     result = run_stage("train", settings, paths.results_dir, launcher=mpirun)
     reports = _check_two_ranks(paths, "mpirun")

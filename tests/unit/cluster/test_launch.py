@@ -134,7 +134,9 @@ def test_horovodrun_missing_everywhere(tmp_path, monkeypatch):
 def test_mpirun_allows_root_only_as_root(is_root):
     argv = build_launch_command(command(), 3, 1, 3, "srun", "mpirun", environ=LOCAL, is_root=is_root)
     root_flag = ["--allow-run-as-root"] if is_root else []
-    assert argv == ["mpirun", *root_flag, "--oversubscribe", "--bind-to", "none", "-np", "3", *command()]
+    # waiting ranks yield their core to TensorFlow's threads (Open MPI would spin)
+    flags = ["--oversubscribe", "--bind-to", "none", "--mca", "mpi_yield_when_idle", "1"]
+    assert argv == ["mpirun", *root_flag, *flags, "-np", "3", *command()]
 
 
 def test_mpirun_default_root_detection():
