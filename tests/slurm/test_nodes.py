@@ -30,6 +30,10 @@ from tests.slurm.test_scripts import render
 NODES = ("node1", "node2", "node3", "node4")
 # 4 ranks on a cluster with 2 GPUs per node: 2 nodes x 2 ranks
 CROSS_NODE = {"ranks": 4}
+# 4 epochs, a checkpoint after each: the node-failure test kills a node once the checkpoint of
+# epoch 1 is written, three epochs before the end (an epoch of these takes a few seconds)
+EPOCHS = 4
+KILLED_AFTER_EPOCH = 1
 
 
 def test_each_node_is_a_host_of_its_own(local_slurm):
@@ -46,12 +50,12 @@ def test_each_node_is_a_host_of_its_own(local_slurm):
 
 
 def cross_node_config(tmp_path: Path, account: str, **changes) -> Path:
-    """tiny_char alone, on 4 ranks (2 nodes x 2 ranks under Slurm), 6 epochs with a checkpoint
-    after each: long enough for a node to die in the middle of it."""
+    """tiny_char alone, on 4 ranks (2 nodes x 2 ranks under Slurm), EPOCHS epochs with a
+    checkpoint after each: long enough for a node to die in the middle of it."""
     path = slurm_config(tmp_path, account, data_stages_on_login_node=True, **changes)
     config = yaml.safe_load(path.read_text())
     config["experiments"] = {"tiny_char": {**config["experiments"]["tiny_char"], **CROSS_NODE}}
-    config["experiments"]["tiny_char"]["training"].update(epochs=6, checkpoint_every_epochs=1)
+    config["experiments"]["tiny_char"]["training"].update(epochs=EPOCHS, checkpoint_every_epochs=1)
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -183,7 +187,7 @@ def revive_nodes(local_slurm):
 
 def profile_run_losing_a_node(config_path: Path, run_dir: Path, results: Path) -> tuple[int, str, str, str]:
     """`snakemake --profile slurm` of a 2-node training, whose second node (not the one that runs
-    the batch script) dies once training wrote its second checkpoint: (exit code, output, the
+    the batch script) dies once training wrote its first checkpoint: (exit code, output, the
     training job's id, the node that died). Only the training runs (its summary is the target)."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), *PROFILE]
     command += ["--configfile", str(config_path), "--retries", "2", str(results / "model" / "training_summary.json")]
@@ -192,9 +196,9 @@ def profile_run_losing_a_node(config_path: Path, run_dir: Path, results: Path) -
     )
     try:
         deadline = time.time() + 600
-        while not list((results / "model" / "checkpoints").glob("epoch-0002-*")):
+        while not list((results / "model" / "checkpoints").glob(f"epoch-{KILLED_AFTER_EPOCH:04d}-*")):
             assert snakemake_run.poll() is None, snakemake_run.stdout.read()
-            assert time.time() < deadline, "training never wrote its second checkpoint"
+            assert time.time() < deadline, "training never wrote its first checkpoint"
             time.sleep(1)
         job_id = _squeue_train_job()
         _batch_host, other = nodes_of(job_id)
@@ -210,7 +214,7 @@ def test_the_profile_trains_on_two_nodes_like_four_local_ranks_even_when_a_node_
     local_slurm, tmp_path, revive_nodes, four_local_ranks
 ):
     """`snakemake --profile slurm` of a 2-node training whose second node dies once training wrote
-    its second checkpoint: the job ends NODE_FAIL, `hpcseq logs` names the node and its ranks, the
+    its first checkpoint: the job ends NODE_FAIL, `hpcseq logs` names the node and its ranks, the
     retry runs on two other nodes, resumes and ends with the weights of 4 ranks of mpirun."""
     config_path = cross_node_config(tmp_path, local_slurm)
     results = tmp_path / "results" / "tiny_char"
@@ -223,8 +227,8 @@ def test_the_profile_trains_on_two_nodes_like_four_local_ranks_even_when_a_node_
     assert trains[0] == job_id and len(trains) == 2, trains
     assert [state for state, _ in sacct_runs(job_id)] == ["NODE_FAIL"]
     summary = json.loads((results / "model" / "training_summary.json").read_text())
-    assert other not in summary["provenance"]["hosts"] and summary["final"]["epoch"] == 6
-    assert summary["resumed_from_epoch"] >= 2  # at most one checkpoint interval lost
+    assert other not in summary["provenance"]["hosts"] and summary["final"]["epoch"] == EPOCHS
+    assert summary["resumed_from_epoch"] >= KILLED_AFTER_EPOCH  # at most one checkpoint interval lost
     assert summary["provenance"]["slurm"]["SLURM_JOB_ID"] == trains[1]
     # the retry: 2 nodes x 2 ranks, and the weights and metrics of 4 ranks on one machine
     assert_two_nodes_of_two_ranks(summary, trains[1])
@@ -244,12 +248,13 @@ def test_the_profile_trains_on_two_nodes_like_four_local_ranks_even_when_a_node_
     assert "DUE TO NODE FAILURE" in diagnosis["evidence"]["text"], diagnosis
     assert any(other in item["text"] for item in diagnosis["also"]), diagnosis
     assert f"continued as job {trains[1]}" in diagnosis["next_step"], diagnosis
-    # ... and that job says where it started: from the failed job's last checkpoint (epoch 2 or later)
+    # ... and that job says where it started: from the failed job's last checkpoint (epoch 1 or later)
     rerun = subprocess.run(
         [sys.executable, "-m", "hpcseq", "logs", "--json", trains[1]], cwd=run_dir, capture_output=True, text=True
     )
     rerun_job = json.loads(rerun.stdout)["jobs"][0]
-    assert rerun_job["previous_job"] == job_id and rerun_job["epochs_this_job"] <= 4, rerun_job
+    assert rerun_job["previous_job"] == job_id, rerun_job
+    assert rerun_job["epochs_this_job"] <= EPOCHS - KILLED_AFTER_EPOCH, rerun_job
     assert set(rerun_job["rank_hosts"]) == set(summary["provenance"]["hosts"])
     text = subprocess.run([sys.executable, "-m", "hpcseq", "logs", job_id], cwd=run_dir, capture_output=True, text=True)
     assert f"Node {other} (ranks 2-3) failed" in " ".join(text.stdout.split()), text.stdout

@@ -81,7 +81,7 @@ def test_trains_on_two_ranks_and_is_evaluated_in_degrees_next_to_persistence(tra
     assert (summary["task"], summary["ranks"], summary["global_batch_size"]) == ("sequence_regression", 2, 64)
     assert summary["normalisation"]["columns"] == ["temp"] and summary["normalisation"]["unit"] == "degF"
     assert summary["cudnn_kernels"] == [{"layer": "lstm", "cell": "LSTM", "fused_cudnn_kernel": True, "why_not": []}]
-    assert any("would span a gap" in note for note in summary["subset_notes"])  # the daylight-saving hour
+    assert any("would span a gap" in note for note in summary["training_data_notes"])  # the daylight-saving hour
     assert "cuDNN fused kernel on a GPU, layer lstm (LSTM): yes" in result.stdout + result.stderr
     assert {"loss", "mae", "val_loss", "val_mae"} <= set(metrics_of(paths)[-1])
     metrics = json.loads(paths.eval_metrics.read_text())

@@ -59,14 +59,14 @@ def test_plain_process_trains_writes_metrics_checkpoints_and_is_reproducible(pla
     assert [r["loss"] for r in metrics_of(paths)] == [r["loss"] for r in records]
 
 
-def test_rerun_resumes_from_the_last_checkpoint_and_matches_an_uninterrupted_run(tmp_path):
+def test_rerun_resumes_from_the_last_checkpoint_and_matches_an_uninterrupted_run(plain_training, tmp_path):
     three = tiny_settings("char", training={"epochs": 3})
     straight = prepare(three, tmp_path / "straight")
     run_stage("train", three, straight.results_dir)
 
-    two = tiny_settings("char", training={"epochs": 2})
-    resumed = prepare(two, tmp_path / "resumed")
-    run_stage("train", two, resumed.results_dir)
+    two = plain_training("char")  # the same settings, trained for 2 epochs once per session
+    assert two.settings == tiny_settings("char", training={"epochs": 2})
+    resumed = two.paths
     result = run_stage("train", three, resumed.results_dir)  # more epochs: continues, does not restart
     assert "resuming from" in result.stdout and "2 of 3 epochs done" in result.stdout
     assert summary_of(resumed)["resumed_from_epoch"] == 2

@@ -174,7 +174,7 @@ def test_whole_pipeline_small_with_two_horovod_ranks(local_pipeline):
     assert (results / "tiny_sentiment" / "eval" / "plots" / "confusion_matrix.png").is_file()
     summary_md = (results / "summary.md").read_text()
     assert "## tiny_char (char_rnn)" in summary_md and "## tiny_sentiment (sentiment_lstm)" in summary_md
-    assert "Subset:" in summary_md  # max_steps_per_epoch is stated
+    assert "Training data:* each epoch uses" in summary_md  # max_steps_per_epoch is stated
 
     # a second run has nothing to do
     again = snakemake("--cores", "2", "--configfile", str(config))

@@ -436,7 +436,7 @@ def evaluate(settings: dict, paths: ExperimentPaths) -> dict:
                 "mean_samples_per_second",
                 "final",
                 "best_val_loss",
-                "subset_notes",
+                "training_data_notes",
                 "preset",
                 "launcher",
                 "provenance",

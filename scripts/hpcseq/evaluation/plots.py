@@ -45,23 +45,42 @@ def plot_training_curves(records: list[dict], title: str, path: Path) -> None:
     plt.close(figure)
 
 
-def plot_confusion_matrix(matrix: list[list[int]], title: str, path: Path) -> None:
+def confusion_panels(result: dict) -> list[tuple[str, list[list[int]]]]:
+    """(label, confusion matrix) of the model and of each baseline of a classification evaluation
+    (metrics.json), the model first: the plot shows each matrix beside its baselines'."""
+
+    def label(name: str, metrics: dict) -> str:
+        return f"{name}\naccuracy {metrics['accuracy']:.3f}, F1 {metrics['f1']:.3f}"
+
+    panels = [(label("model", result["model_metrics"]), result["model_metrics"]["confusion_matrix"])]
+    for kind, baseline in (result.get("bag_of_words_baselines") or {}).items():
+        panels.append((label(f"bag of words: {kind.replace('_', ' ')}", baseline), baseline["confusion_matrix"]))
+    majority = result.get("majority_baseline")
+    if majority:
+        panels.append((label(f"majority class ({majority['class']})", majority), majority["confusion_matrix"]))
+    return panels
+
+
+def plot_confusion_matrices(panels: list[tuple[str, list[list[int]]]], title: str, path: Path) -> None:
+    """One confusion matrix per panel, side by side, on one colour scale (counts of one split)."""
     plt = pyplot()
-    figure, axis = plt.subplots(figsize=(4.2, 3.8))
-    image = axis.imshow(matrix, cmap="Blues")
+    figure, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.8, 3.9), squeeze=False)
     names = ["negative (0)", "positive (1)"]
-    axis.set_xticks([0, 1], names)
-    axis.set_yticks([0, 1], names)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    axis.set_title(title)
-    peak = max(max(row) for row in matrix) or 1
-    for i in range(2):
-        for j in range(2):
-            axis.text(
-                j, i, str(matrix[i][j]), ha="center", va="center", color="white" if matrix[i][j] > peak / 2 else "black"
-            )
-    figure.colorbar(image, ax=axis, fraction=0.046)
+    peak = max(max(max(row) for row in matrix) for _, matrix in panels) or 1
+    for index, (axis, (label, matrix)) in enumerate(zip(axes[0], panels, strict=True)):
+        image = axis.imshow(matrix, cmap="Blues", vmin=0, vmax=peak)
+        axis.set_xticks([0, 1], names)
+        axis.set_yticks([0, 1], names if index == 0 else ["", ""])
+        axis.set_xlabel("predicted")
+        if index == 0:
+            axis.set_ylabel("true")
+        axis.set_title(label, fontsize=9)
+        for i in range(2):
+            for j in range(2):
+                color = "white" if matrix[i][j] > peak / 2 else "black"
+                axis.text(j, i, str(matrix[i][j]), ha="center", va="center", color=color)
+    figure.suptitle(title)
+    figure.colorbar(image, ax=list(axes[0]), fraction=0.046 / len(panels) * 2)
     save_figure(figure, path)
     plt.close(figure)
 
@@ -71,6 +90,4 @@ def plot_from_files(kind: str, source: Path, title: str, output: Path) -> None:
         plot_training_curves(read_epoch_records(source), title, output)
     else:
         result = json.loads(Path(source).read_text(encoding="utf-8"))
-        plot_confusion_matrix(
-            result["model_metrics"]["confusion_matrix"], f"{title} ({result['evaluated_split']})", output
-        )
+        plot_confusion_matrices(confusion_panels(result), f"{title} ({result['evaluated_split']} split)", output)

@@ -196,8 +196,8 @@ def experiment_section(name: str, result: dict) -> str:
     ]
     if where := ran_on(training.get("provenance")):
         lines += [where, ""]
-    for note in training.get("subset_notes") or []:
-        lines += [f"*Subset:* {note}", ""]
+    for note in training.get("training_data_notes") or []:
+        lines += [f"*Training data:* {note}", ""]
     if result.get("evaluated_split_note"):
         lines += [f"*Note:* {result['evaluated_split_note']}", ""]
     lines += ["| metric | value |", "| --- | --- |"]

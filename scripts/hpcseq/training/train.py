@@ -375,7 +375,7 @@ def training_summary(
         "global_batch_size": data.batch_size * run.ranks.size,
         "training_items": data.items_total,
         "learning_rate": {"base": rate.base, "scaled": rate.scaled, "warmup_steps": rate.warmup_steps},
-        "subset_notes": data.notes,
+        "training_data_notes": data.notes,
         "vocabulary_size": vocabulary_size,
         "final": history[-1] if history else None,
         "best_val_loss": min((h["val_loss"] for h in history if "val_loss" in h), default=None),
