@@ -1,7 +1,8 @@
 """Fixtures for tests against the real local Slurm cluster (slurmctld, slurmd, slurmdbd, MariaDB,
 munge), started by tests/cluster/local_slurm.sh. Needs root (the script installs packages with apt
-and starts the daemons). The only stand-ins: the node's two GPUs are fake gres devices (this
-machine has no GPU), and there is one node (no second physical machine)."""
+and starts the daemons). The only stand-ins: each node's two GPUs are fake gres devices (this
+machine has no GPU), and the four nodes are slurmd daemons in namespaces of their own on this one
+machine (no second physical machine)."""
 
 from __future__ import annotations
 
