@@ -15,7 +15,7 @@ CONFIG_ARGS := $(if $(PRESET),--config preset=$(PRESET))
 PYTEST_ARGS ?= --durations=8
 
 .PHONY: help setup setup-workflow setup-training run report dry-run lint format test test-unit test-training \
-	test-workflow test-slurm checks suite-train suite-slurm suite-timelimit benchmark clean
+	test-workflow test-slurm suite-train suite-slurm suite-timelimit benchmark clean
 
 help: ## this list
 	@sed -n '1,6p' Makefile
@@ -54,17 +54,17 @@ format: setup-workflow ## rewrite Python and Snakemake files in the house style
 	$(WORKFLOW)/snakefmt Snakefile workflow/
 
 # The suite runs in two interpreters: TensorFlow code in the training environment, everything
-# else (Snakemake, Slurm, log inspection) in the workflow environment. Lint and the unit tests run
-# while the training environment is set up (they need only the workflow environment); then two
-# streams run side by side (each one's output is printed whole when it ends), then the time-limit
-# tests alone:
+# else (Snakemake, Slurm, log inspection) in the workflow environment. Both environments are set up
+# at once, and lint runs as soon as the workflow one is ready; then two streams run side by side
+# (each one's output is printed whole when it ends), then the time-limit tests:
 #   suite-train      the training tests (no Slurm), then SLURM_AFTER_TRAINING;
 #   suite-slurm      SLURM_FIRST (they kill, stop and drain nodes: while the other stream trains
 #                    outside Slurm, no other test has a job there), then the other workflow and
 #                    Slurm tests, which wait for Slurm much of the time while the other stream
-#                    uses the CPU;
+#                    uses the CPU, then the unit tests (their minute of CPU fills the end of the
+#                    stream, where it waits for Slurm most);
 #   suite-timelimit  SLURM_ALONE: Slurm's warning leaves a job 30 s to checkpoint and stop, too
-#                    little when other tests take the cores.
+#                    little when other tests take the cores; its two chains run at once, a core each.
 SLURM_FIRST := tests/slurm/test_nodes.py
 SLURM_AFTER_TRAINING := tests/slurm/test_accounts.py tests/slurm/test_jsc_scripts.py tests/slurm/test_scripts.py \
 	tests/workflow/test_scaling.py
@@ -72,21 +72,19 @@ SLURM_ALONE := tests/slurm/test_timelimit.py
 SLURM_REST = $(filter-out $(SLURM_FIRST) $(SLURM_AFTER_TRAINING) $(SLURM_ALONE), \
 	$(wildcard tests/workflow/test_*.py tests/slurm/test_*.py))
 
-test: setup-workflow ## lint, then unit, training, workflow and Slurm tests
+test: ## lint, then unit, training, workflow and Slurm tests
 	command -v shellcheck >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } || echo "shellcheck missing: the job-script tests will fail" >&2
-	$(MAKE) --no-print-directory -j2 --output-sync=target checks setup-training
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint setup-training
 	$(MAKE) --no-print-directory -j2 --output-sync=target suite-train suite-slurm
 	$(MAKE) --no-print-directory suite-timelimit
-
-checks: lint ## lint, then the unit tests (make test runs them while it sets up the training environment)
-	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 suite-train: ## training tests, then some Slurm tests (make test runs it beside the next)
 	$(TRAIN)/python -m pytest tests/training $(PYTEST_ARGS)
 	$(WORKFLOW)/python -m pytest $(SLURM_AFTER_TRAINING) $(PYTEST_ARGS)
 
-suite-slurm: ## the other workflow and Slurm tests but the time-limit ones, the node tests first
+suite-slurm: ## the node tests, the other workflow and Slurm tests but the time-limit ones, then the unit tests
 	$(WORKFLOW)/python -m pytest $(SLURM_FIRST) $(SLURM_REST) $(PYTEST_ARGS)
+	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 suite-timelimit: ## the time-limit tests (make test runs them last, alone)
 	$(WORKFLOW)/python -m pytest $(SLURM_ALONE) $(PYTEST_ARGS)

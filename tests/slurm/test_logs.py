@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.slurm.conftest import PROFILE, rank_process, slurm_config, snakemake, wait_for_job
+from tests.slurm.conftest import rank_process, slurm_config, wait_for_job
 
 
 def hpcseq(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -433,29 +433,3 @@ def test_a_snakemake_profile_run_directory(profile_pipeline):
     detail_view = hpcseq("logs", train, cwd=run_dir).stdout
     assert f"job {train}: rule train, experiment {experiments[train]} (Snakemake)" in detail_view
     assert "epoch 2/2" in detail_view
-
-
-def test_every_failed_attempt_of_a_profile_run_keeps_its_own_diagnosis(local_slurm, tmp_path):
-    # a batch larger than the training data: training stops with an input error in every attempt (only
-    # training knows it: the config alone cannot); Snakemake retries it, each retry overwriting
-    # logs/train/tiny_char.log
-    config_path = slurm_config(tmp_path / "config", local_slurm, data_stages_on_login_node=True)
-    config = yaml.safe_load(config_path.read_text())
-    config["experiments"]["tiny_char"]["training"]["batch_size"] = 1_000_000
-    del config["experiments"]["tiny_sentiment"]
-    config_path.write_text(yaml.safe_dump(config))
-    run_dir = tmp_path / "run"
-    run = snakemake(*PROFILE, "--configfile", str(config_path), "--retries", "1", cwd=run_dir, check=False)
-    assert run.returncode != 0
-    trains = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/", run.stdout + run.stderr)
-    assert len(trains) == 2  # the first attempt and one retry
-    for job_id in trains:
-        wait_for_job(job_id, timeout=120)
-    found = logs_json(cwd=run_dir)
-    for job_id in trains:
-        job = found[job_id]
-        assert job["state"] == "failed", job
-        assert job["diagnosis"]["kind"] == "hpcseq_error", job["diagnosis"]
-        assert "need at least" in job["diagnosis"]["summary"], job["diagnosis"]
-    # the first attempt's evidence is in its own Slurm log: the rule's log now holds the retry's output
-    assert found[trains[0]]["diagnosis"]["evidence"]["path"].endswith(f"rule_train/tiny_char/{trains[0]}.log")

@@ -81,7 +81,8 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
             assert resources["mpi"].startswith("srun ")
             assert f"--ntasks-per-node={per_node}" in call
         else:
-            assert resources.get("mpi", "") == ""  # the plugin then wraps the single rank in srun -n1
+            # the plugin refuses an MPI job of one task; the rule starts the rank with srun itself
+            assert resources.get("mpi", "") == ""
 
 
 def _rank_reports(results, experiment):

@@ -2,14 +2,17 @@
 training checkpoints and exits 75, the job is requeued (generated script) or resubmitted
 (Snakemake profile), continues from the checkpoint and completes.
 
-Both chains train the same settings, interrupted at different steps (wherever the warning
-finds them), and must end with the same weights. That an interrupted and resumed run equals an
-uninterrupted one is proven in tests/training/test_resume.py (SIGKILL at a random step, SIGUSR1 on
-one rank); here, where a third, uninterrupted run would cost 2.5 minutes of both cores, the two
-chains are compared with each other."""
+Both chains train the same settings at the same time, one rank each (a core each on the 2-core CI
+machine), interrupted at different steps (wherever the warning finds them), and must end with the
+same weights. That an interrupted and resumed run equals an uninterrupted one is proven in
+tests/training/test_resume.py (SIGKILL at a random step, SIGUSR1 on one of two ranks); here, where
+a third, uninterrupted run would cost minutes of a core, the two chains are compared with each
+other. The profile chain's failed attempts also show that `hpcseq logs` keeps a diagnosis for each
+of them, from its own Slurm log: Snakemake's retry overwrites the rule's log."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -24,13 +27,15 @@ from tests.slurm.conftest import PROFILE, epoch_metrics, sacct, slurm_config, sl
 
 # Each training job may run 2 minutes and asks for SIGUSR1 30 s before its end. slurmctld checks
 # limits every 30 s and sends the warning within the 30 s before the asked time, so it comes 60-90 s
-# into the job (measured: 70-89 s), and 30 s are left to checkpoint and exit. The work: 10 epochs of
-# 7-13 s each on 2 ranks on the 2-core CI machine, after about 15 s of start-up and the first
-# epoch's tracing (measured alone; 6 epochs, as before Open MPI's ranks yielded their cores on the
-# test cluster, all finished once just as the warning came), so no job can do it all: the chain
-# warning -> checkpoint -> requeue or resubmission -> resume happens at least once, and a later job
-# finishes it.
-EPOCHS = 10
+# into the job, and 30 s are left to checkpoint and exit. The work, one rank per chain (a core each
+# on the 2-core CI machine): 15-25 s from the job's start to the end of the first epoch (data
+# stages, start-up, tracing), then 4-11 s per epoch, 5-7 on average from run to run (measured with
+# both chains side by side). With 16 epochs, 100-130 s in all, the first job is warned before it
+# can finish, also on a machine a fifth faster; the rest takes one or two more jobs, depending on
+# where in its 30-s window the warning comes. (10 epochs once finished before the warning; with 3
+# or 4 minutes and enough epochs to need exactly two jobs, the time per epoch varied too much from
+# run to run for a second job to finish before its own warning, and the chains took 8 minutes.)
+EPOCHS = 16
 LONG_TRAINING = {"epochs": EPOCHS, "batch_size": 64, "max_steps_per_epoch": 2500, "steps_per_execution": 16}
 SLURM = {
     "time": {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:02:00", "evaluate": "00:05:00"},
@@ -46,53 +51,66 @@ def long_config(tmp_path, account, **extra):
     config["experiments"]["tiny_char"]["training"].update(LONG_TRAINING)
     config["models"]["char_rnn"] = {"layers": [{"cell": "simple_rnn", "units": 64, "unroll": True}]}
     config["experiments"]["tiny_char"]["preprocess"] = {}  # the whole corpus: 2500 steps per epoch
+    config["experiments"]["tiny_char"]["ranks"] = 1  # one core per chain: both chains run at once
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 @pytest.fixture(scope="module")
-def generated_chain(local_slurm, tmp_path_factory) -> SimpleNamespace:
-    """A generated job script of the long training, submitted with sbatch and waited for."""
-    root = tmp_path_factory.mktemp("generated_chain")
-    config = long_config(root / "slurm", local_slurm)
+def chains(local_slurm, tmp_path_factory) -> SimpleNamespace:
+    """The long training twice at once: a generated job script submitted with sbatch (Slurm
+    requeues it), and `snakemake --profile slurm` with retries to resubmit it (only the training:
+    its summary is the target; evaluation adds nothing to what is tested here)."""
+    generated_root = tmp_path_factory.mktemp("generated_chain")
+    config = long_config(generated_root / "slurm", local_slurm)
     subprocess.run(
         [
             *(sys.executable, "-m", "hpcseq", "sbatch", "--configfile", str(config), "--cluster", "local"),
-            *("--output-dir", str(root / "jobs")),
+            *("--output-dir", str(generated_root / "jobs")),
             *("--workdir", str(REPO_ROOT)),  # submitted from root/submit, run in this checkout
         ],
         check=True,
         capture_output=True,
-        cwd=root,
+        cwd=generated_root,
     )
-    script = root / "jobs" / "local" / "tiny_char.sbatch"
-    submit = root / "submit"
+    script = generated_root / "jobs" / "local" / "tiny_char.sbatch"
+    submit = generated_root / "submit"
     submit.mkdir()
     job_id = subprocess.run(
         ["sbatch", "--parsable", str(script)], cwd=submit, capture_output=True, text=True, check=True
     ).stdout.strip()
+
+    # while Slurm runs that job, Snakemake submits and resubmits the other chain's
+    profile_root = tmp_path_factory.mktemp("profile_chain")
+    profile_config = long_config(profile_root, local_slurm)
+    run_dir = profile_root / "run"
+    profile_results = profile_root / "results" / "tiny_char"
+    target = str(profile_results / "model" / "training_summary.json")
+    run = snakemake(*PROFILE, "--configfile", str(profile_config), "--retries", "10", target, cwd=run_dir, timeout=2400)
+
     row = wait_for_job(job_id, timeout=1500)
-    return SimpleNamespace(
+    generated = SimpleNamespace(
         script=script.read_text(),
         job_id=job_id,
         row=row,
         out=(submit / f"tiny_char_out.{job_id}").read_text(),
         err=(submit / f"tiny_char_err.{job_id}").read_text(),
-        results=root / "slurm" / "results" / "tiny_char",
+        results=generated_root / "slurm" / "results" / "tiny_char",
     )
+    profile = SimpleNamespace(
+        log=run.stdout + run.stderr, run_dir=run_dir, logs=profile_root / "logs", results=profile_results
+    )
+    return SimpleNamespace(generated=generated, profile=profile)
 
 
 @pytest.fixture(scope="module")
-def profile_chain(local_slurm, tmp_path_factory) -> SimpleNamespace:
-    """The same long training under `snakemake --profile slurm`, with retries to resubmit it; only
-    the training (its summary is the target): evaluation adds nothing to what is tested here."""
-    root = tmp_path_factory.mktemp("profile_chain")
-    config = long_config(root, local_slurm)
-    run_dir = root / "run"
-    results = root / "results" / "tiny_char"
-    target = str(results / "model" / "training_summary.json")
-    run = snakemake(*PROFILE, "--configfile", str(config), "--retries", "10", target, cwd=run_dir, timeout=2400)
-    return SimpleNamespace(log=run.stdout + run.stderr, run_dir=run_dir, logs=root / "logs", results=results)
+def generated_chain(chains) -> SimpleNamespace:
+    return chains.generated
+
+
+@pytest.fixture(scope="module")
+def profile_chain(chains) -> SimpleNamespace:
+    return chains.profile
 
 
 def test_generated_script_is_warned_checkpoints_requeues_and_completes(generated_chain):
@@ -126,6 +144,22 @@ def test_snakemake_profile_resubmits_a_warned_training_job_until_done(profile_ch
     assert "resuming from" in (profile_chain.logs / "train" / "tiny_char.log").read_text()
     summary = json.loads((profile_chain.results / "model" / "training_summary.json").read_text())
     assert summary["epochs"] == EPOCHS and summary["final"]["epoch"] == EPOCHS
+    # hpcseq logs: each attempt keeps its own diagnosis, its evidence in its own Slurm log (the
+    # rule's log holds only the last attempt's output now), and names the job that continued it
+    logs = subprocess.run(
+        [sys.executable, "-m", "hpcseq", "logs", "--json", *train_jobs],
+        cwd=profile_chain.run_dir,
+        capture_output=True,
+        text=True,
+    )
+    assert logs.returncode == 0, logs.stderr
+    found = {job["job_id"]: job for job in json.loads(logs.stdout)["jobs"]}
+    for attempt, next_attempt in itertools.pairwise(train_jobs):
+        diagnosis = found[attempt]["diagnosis"]
+        assert diagnosis["kind"] == "time_limit", found[attempt]
+        assert diagnosis["evidence"]["path"].endswith(f"rule_train/tiny_char/{attempt}.log"), diagnosis
+        assert f"job {next_attempt}" in diagnosis["summary"] + diagnosis["next_step"], diagnosis
+    assert found[train_jobs[-1]]["state"] == "completed" and found[train_jobs[-1]]["diagnosis"] is None
 
 
 def test_both_chains_end_with_the_same_weights_wherever_they_were_interrupted(generated_chain, profile_chain):

@@ -277,6 +277,17 @@ def cluster_setup(wildcards, resources):
     return "\n".join(hpcseq_clusters.setup_lines(cluster, geometry))
 
 
+def training_srun(wildcards, resources):
+    """The srun line that starts the training ranks in a Slurm job: the cluster's, for one rank as
+    for many. resources.mpi holds the same line only for more than one rank, because the Slurm
+    plugin refuses an MPI job of one task; it then runs the command in the batch step, where a
+    single rank started without srun would never get Slurm's time-limit warning (sent to job steps)."""
+    if config["cluster"] is None:
+        return resources.mpi
+    cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
+    return cluster.srun_line()
+
+
 def cluster_container(wildcards):
     """The words that run a training or evaluation command inside the cluster's container on its
     container route (clusters.<name>.software: container), put by `hpcseq launch` between srun and

@@ -30,6 +30,7 @@ rule train:
         workflow_python=WORKFLOW_PYTHON,
         launcher=config["local_launcher"],
         setup=cluster_setup,
+        srun=training_srun,
         container=cluster_container,
         model_dir=parent_of_output("summary"),
         timeline="",  # none here; the scaling study's runs (scaling.smk) record Horovod's timeline
@@ -37,7 +38,7 @@ rule train:
         logged(
             "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
             "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
-            "--srun={resources.mpi:q} --slurm-setup={params.setup:q} --slurm-container={params.container:q} "
+            "--srun={params.srun:q} --slurm-setup={params.setup:q} --slurm-container={params.container:q} "
             "--local-launcher {params.launcher} "
             "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
             "--model-dir {params.model_dir:q} --horovod-timeline={params.timeline:q} --foreign-checkpoints set-aside"

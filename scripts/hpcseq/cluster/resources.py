@@ -187,8 +187,10 @@ def snakemake_resources(plan: JobPlan) -> dict:
     Training asks for nodes, tasks_per_node and gres and sets `mpi`, never `tasks`: with a GPU
     gres the plugin turns `tasks` into --ntasks-per-gpu (`gres=gpu:2, tasks=2` asked for 4 tasks
     on 2 nodes and stayed pending forever). With `mpi` the plugin leaves starting the ranks to the
-    rule (hpcseq launch -> srun); a single rank has no `mpi`, the plugin then runs the rule inside
-    its own `srun -n1`.
+    rule (hpcseq launch -> srun). A single rank has `mpi` empty, since the plugin refuses an MPI job
+    of one task; its jobstep plugin (0.6.1) then still runs the rule directly in the batch step (it
+    asks only whether the key exists), so the rule starts that rank with srun too (the train rule's
+    params.srun, workflow/rules/common.smk): a job step, which Slurm's time-limit warning reaches.
     """
     extras = sbatch_arguments({k: v for k, v in plan.site.items() if k not in PLUGIN_SITE_OPTIONS})
     extras += sbatch_arguments(plan.extra)
