@@ -55,8 +55,8 @@ format: setup-workflow ## rewrite Python and Snakemake files in the house style
 
 # The suite runs in two interpreters: TensorFlow code in the training environment, everything
 # else (Snakemake, Slurm, log inspection) in the workflow environment. Both environments are set up
-# at once, and lint runs as soon as the workflow one is ready; then two streams run side by side
-# (each one's output is printed whole when it ends), then the time-limit tests:
+# at once; then lint and two streams of tests run side by side (each one's output is printed whole
+# when it ends), then the time-limit tests:
 #   suite-train      the training tests (no Slurm), then SLURM_AFTER_TRAINING;
 #   suite-slurm      SLURM_FIRST (they kill, stop and drain nodes: while the other stream trains
 #                    outside Slurm, no other test has a job there), then the other workflow and
@@ -74,19 +74,18 @@ SLURM_REST = $(filter-out $(SLURM_FIRST) $(SLURM_AFTER_TRAINING) $(SLURM_ALONE),
 
 test: ## lint, then unit, training, workflow and Slurm tests
 	command -v shellcheck >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } || echo "shellcheck missing: the job-script tests will fail" >&2
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint setup-training
-	$(MAKE) --no-print-directory -j2 --output-sync=target suite-train suite-slurm
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint suite-train suite-slurm
 	$(MAKE) --no-print-directory suite-timelimit
 
-suite-train: ## training tests, then some Slurm tests (make test runs it beside the next)
+suite-train: setup-workflow setup-training ## training tests, then some Slurm tests (make test runs it beside the next)
 	$(TRAIN)/python -m pytest tests/training $(PYTEST_ARGS)
 	$(WORKFLOW)/python -m pytest $(SLURM_AFTER_TRAINING) $(PYTEST_ARGS)
 
-suite-slurm: ## the node tests, the other workflow and Slurm tests but the time-limit ones, then the unit tests
+suite-slurm: setup-workflow setup-training ## the node tests, the other workflow and Slurm tests but the time-limit ones, then the unit tests
 	$(WORKFLOW)/python -m pytest $(SLURM_FIRST) $(SLURM_REST) $(PYTEST_ARGS)
 	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-suite-timelimit: ## the time-limit tests (make test runs them last, alone)
+suite-timelimit: ## the time-limit tests (make test runs them last, alone, once the environments are set up)
 	$(WORKFLOW)/python -m pytest $(SLURM_ALONE) $(PYTEST_ARGS)
 
 test-unit: setup-workflow ## pure-Python tests (seconds)
