@@ -64,7 +64,7 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
     config["slurm"]["account"] = "training2543"
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = snakemake("-n", *PROFILE, "--configfile", str(path), cwd=tmp_path / "run")
+    result = snakemake("-n", "-p", *PROFILE, "--configfile", str(path), cwd=tmp_path / "run")
     plans = planned_train_resources(result.stdout)
     assert sorted(plans) == DEFAULT_RUN
     for experiment, resources in plans.items():
@@ -83,6 +83,9 @@ def test_profile_dry_run_for_every_cluster_matches_its_shape(cluster, ranks, loc
         else:
             # the plugin refuses an MPI job of one task; the rule starts the rank with srun itself
             assert resources.get("mpi", "") == ""
+    # every rank count, one too, starts as a job step (Slurm's time-limit warning goes to job steps)
+    for block in result.stdout.split("rule train:")[1:]:
+        assert "--srun='srun " in block, block
 
 
 def _rank_reports(results, experiment):

@@ -2,13 +2,13 @@
 training checkpoints and exits 75, the job is requeued (generated script) or resubmitted
 (Snakemake profile), continues from the checkpoint and completes.
 
-Both chains train the same settings at the same time, one rank each (a core each on the 2-core CI
-machine), interrupted at different steps (wherever the warning finds them), and must end with the
-same weights. That an interrupted and resumed run equals an uninterrupted one is proven in
-tests/training/test_resume.py (SIGKILL at a random step, SIGUSR1 on one of two ranks); here, where
-a third, uninterrupted run would cost minutes of a core, the two chains are compared with each
-other. The profile chain's failed attempts also show that `hpcseq logs` keeps a diagnosis for each
-of them, from its own Slurm log: Snakemake's retry overwrites the rule's log."""
+Both chains train the same settings, one after the other, interrupted at different steps (wherever
+the warning finds them), and must end with the same weights. That an interrupted and resumed run
+equals an uninterrupted one is proven in tests/training/test_resume.py (SIGKILL at a random step,
+SIGUSR1 on one rank); here, where a third, uninterrupted run would cost 2.5 minutes of both cores,
+the two chains are compared with each other. The profile chain's failed attempts also show that
+`hpcseq logs` keeps a diagnosis for each of them, from its own Slurm log: Snakemake's retry
+overwrites the rule's log."""
 
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ from tests.slurm.conftest import PROFILE, epoch_metrics, sacct, slurm_config, sl
 
 # Each training job may run 2 minutes and asks for SIGUSR1 30 s before its end. slurmctld checks
 # limits every 30 s and sends the warning within the 30 s before the asked time, so it comes 60-90 s
-# into the job, and 30 s are left to checkpoint and exit. The work, one rank per chain (a core each
-# on the 2-core CI machine): 15-25 s from the job's start to the end of the first epoch (data
-# stages, start-up, tracing), then 4-11 s per epoch, 5-7 on average from run to run (measured with
-# both chains side by side). With 16 epochs, 100-130 s in all, the first job is warned before it
-# can finish, also on a machine a fifth faster; the rest takes one or two more jobs, depending on
-# where in its 30-s window the warning comes. (10 epochs once finished before the warning; with 3
-# or 4 minutes and enough epochs to need exactly two jobs, the time per epoch varied too much from
-# run to run for a second job to finish before its own warning, and the chains took 8 minutes.)
-EPOCHS = 16
+# into the job (measured: 70-89 s), and 30 s are left to checkpoint and exit. The work: 10 epochs of
+# 7-13 s each on 2 ranks on the 2-core CI machine, after about 15 s of start-up and the first
+# epoch's tracing (measured alone; 6 epochs, as before Open MPI's ranks yielded their cores on the
+# test cluster, all finished once just as the warning came), so no job can do it all: the chain
+# warning -> checkpoint -> requeue or resubmission -> resume happens at least once, and a later job
+# finishes it. The chains run one after the other: run side by side with one rank each (a core
+# each), an epoch took 2.6 to 7 s, depending on whether the other chain was training or between
+# jobs, and no number of epochs both outlasted the first warning and kept the chains short.
+EPOCHS = 10
 LONG_TRAINING = {"epochs": EPOCHS, "batch_size": 64, "max_steps_per_epoch": 2500, "steps_per_execution": 16}
 SLURM = {
     "time": {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:02:00", "evaluate": "00:05:00"},
@@ -51,16 +51,15 @@ def long_config(tmp_path, account, **extra):
     config["experiments"]["tiny_char"]["training"].update(LONG_TRAINING)
     config["models"]["char_rnn"] = {"layers": [{"cell": "simple_rnn", "units": 64, "unroll": True}]}
     config["experiments"]["tiny_char"]["preprocess"] = {}  # the whole corpus: 2500 steps per epoch
-    config["experiments"]["tiny_char"]["ranks"] = 1  # one core per chain: both chains run at once
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 @pytest.fixture(scope="module")
 def chains(local_slurm, tmp_path_factory) -> SimpleNamespace:
-    """The long training twice at once: a generated job script submitted with sbatch (Slurm
-    requeues it), and `snakemake --profile slurm` with retries to resubmit it (only the training:
-    its summary is the target; evaluation adds nothing to what is tested here)."""
+    """The long training twice, one chain after the other: a generated job script submitted with
+    sbatch (Slurm requeues it), then `snakemake --profile slurm` with retries to resubmit it (only
+    the training: its summary is the target; evaluation adds nothing to what is tested here)."""
     generated_root = tmp_path_factory.mktemp("generated_chain")
     config = long_config(generated_root / "slurm", local_slurm)
     subprocess.run(
@@ -79,8 +78,8 @@ def chains(local_slurm, tmp_path_factory) -> SimpleNamespace:
     job_id = subprocess.run(
         ["sbatch", "--parsable", str(script)], cwd=submit, capture_output=True, text=True, check=True
     ).stdout.strip()
+    row = wait_for_job(job_id, timeout=1500)
 
-    # while Slurm runs that job, Snakemake submits and resubmits the other chain's
     profile_root = tmp_path_factory.mktemp("profile_chain")
     profile_config = long_config(profile_root, local_slurm)
     run_dir = profile_root / "run"
@@ -88,7 +87,6 @@ def chains(local_slurm, tmp_path_factory) -> SimpleNamespace:
     target = str(profile_results / "model" / "training_summary.json")
     run = snakemake(*PROFILE, "--configfile", str(profile_config), "--retries", "10", target, cwd=run_dir, timeout=2400)
 
-    row = wait_for_job(job_id, timeout=1500)
     generated = SimpleNamespace(
         script=script.read_text(),
         job_id=job_id,
