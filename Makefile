@@ -64,7 +64,7 @@ format: setup-workflow ## rewrite Python and Snakemake files in the house style
 #                    uses the CPU, then the unit tests (their minute of CPU fills the end of the
 #                    stream, where it waits for Slurm most);
 #   suite-timelimit  SLURM_ALONE: Slurm's warning leaves a job 30 s to checkpoint and stop, too
-#                    little when other tests take the cores; its two chains run at once, a core each.
+#                    little when other tests take the cores.
 SLURM_FIRST := tests/slurm/test_nodes.py
 SLURM_AFTER_TRAINING := tests/slurm/test_accounts.py tests/slurm/test_jsc_scripts.py tests/slurm/test_scripts.py \
 	tests/workflow/test_scaling.py

@@ -56,59 +56,48 @@ def long_config(tmp_path, account, **extra):
 
 
 @pytest.fixture(scope="module")
-def chains(local_slurm, tmp_path_factory) -> SimpleNamespace:
-    """The long training twice, one chain after the other: a generated job script submitted with
-    sbatch (Slurm requeues it), then `snakemake --profile slurm` with retries to resubmit it (only
-    the training: its summary is the target; evaluation adds nothing to what is tested here)."""
-    generated_root = tmp_path_factory.mktemp("generated_chain")
-    config = long_config(generated_root / "slurm", local_slurm)
+def generated_chain(local_slurm, tmp_path_factory) -> SimpleNamespace:
+    """A generated job script of the long training, submitted with sbatch and waited for."""
+    root = tmp_path_factory.mktemp("generated_chain")
+    config = long_config(root / "slurm", local_slurm)
     subprocess.run(
         [
             *(sys.executable, "-m", "hpcseq", "sbatch", "--configfile", str(config), "--cluster", "local"),
-            *("--output-dir", str(generated_root / "jobs")),
+            *("--output-dir", str(root / "jobs")),
             *("--workdir", str(REPO_ROOT)),  # submitted from root/submit, run in this checkout
         ],
         check=True,
         capture_output=True,
-        cwd=generated_root,
+        cwd=root,
     )
-    script = generated_root / "jobs" / "local" / "tiny_char.sbatch"
-    submit = generated_root / "submit"
+    script = root / "jobs" / "local" / "tiny_char.sbatch"
+    submit = root / "submit"
     submit.mkdir()
     job_id = subprocess.run(
         ["sbatch", "--parsable", str(script)], cwd=submit, capture_output=True, text=True, check=True
     ).stdout.strip()
     row = wait_for_job(job_id, timeout=1500)
-
-    profile_root = tmp_path_factory.mktemp("profile_chain")
-    profile_config = long_config(profile_root, local_slurm)
-    run_dir = profile_root / "run"
-    profile_results = profile_root / "results" / "tiny_char"
-    target = str(profile_results / "model" / "training_summary.json")
-    run = snakemake(*PROFILE, "--configfile", str(profile_config), "--retries", "10", target, cwd=run_dir, timeout=2400)
-
-    generated = SimpleNamespace(
+    return SimpleNamespace(
         script=script.read_text(),
         job_id=job_id,
         row=row,
         out=(submit / f"tiny_char_out.{job_id}").read_text(),
         err=(submit / f"tiny_char_err.{job_id}").read_text(),
-        results=generated_root / "slurm" / "results" / "tiny_char",
+        results=root / "slurm" / "results" / "tiny_char",
     )
-    profile = SimpleNamespace(
-        log=run.stdout + run.stderr, run_dir=run_dir, logs=profile_root / "logs", results=profile_results
-    )
-    return SimpleNamespace(generated=generated, profile=profile)
 
 
 @pytest.fixture(scope="module")
-def generated_chain(chains) -> SimpleNamespace:
-    return chains.generated
-
-
-@pytest.fixture(scope="module")
-def profile_chain(chains) -> SimpleNamespace:
-    return chains.profile
+def profile_chain(local_slurm, tmp_path_factory) -> SimpleNamespace:
+    """The same long training under `snakemake --profile slurm`, with retries to resubmit it; only
+    the training (its summary is the target): evaluation adds nothing to what is tested here."""
+    root = tmp_path_factory.mktemp("profile_chain")
+    config = long_config(root, local_slurm)
+    run_dir = root / "run"
+    results = root / "results" / "tiny_char"
+    target = str(results / "model" / "training_summary.json")
+    run = snakemake(*PROFILE, "--configfile", str(config), "--retries", "10", target, cwd=run_dir, timeout=2400)
+    return SimpleNamespace(log=run.stdout + run.stderr, run_dir=run_dir, logs=root / "logs", results=results)
 
 
 def test_generated_script_is_warned_checkpoints_requeues_and_completes(generated_chain):
