@@ -6,6 +6,9 @@ from __future__ import annotations
 # `hpcseq logs` read them too).
 REQUEUE_EXIT_CODE = 75  # EX_TEMPFAIL: checkpointed before the time limit, continue in a new job
 TERMINATED_EXIT_CODE = 143  # 128 + SIGTERM
+# srun's exit code when SIGUSR1 ended the ranks (128 + SIGUSR1): Slurm's warning came while they
+# were starting, before hpcseq could catch it; nothing was trained, a new job continues.
+WARNED_WHILE_STARTING_EXIT_CODE = 138
 # Exit code of a rank whose watchdog found another rank silent for training.hang_timeout_seconds
 # (training/watchdog.py): it ends its own process so that the launcher ends the job. 124, as
 # coreutils' timeout: something took longer than it was given.

@@ -215,9 +215,16 @@ SCRIPT_START = Message(
     "job {job} on {nodes} (restart {restart})",
     re.compile(rf"^(?P<time>{TIMESTAMP}) job (?P<job>\S+) on (?P<nodes>\S+) \(restart (?P<restart>\d+)\)$"),
 )
+# Why a job script requeues its job: training checkpointed on Slurm's warning, or the warning
+# ended the ranks while they started, before they could catch it (nothing trained in that job).
+REQUEUE_CHECKPOINTED = "checkpoint written before the time limit"
+REQUEUE_WARNED_WHILE_STARTING = "warned while training started"
 SCRIPT_REQUEUE = Message(
-    "checkpoint written before the time limit: requeueing job {job}",
-    re.compile(r"checkpoint written before the time limit: requeueing job (?P<job>\S+)"),
+    "{why}: requeueing job {job}",
+    re.compile(
+        rf"(?P<why>{re.escape(REQUEUE_CHECKPOINTED)}|{re.escape(REQUEUE_WARNED_WHILE_STARTING)}): "
+        r"requeueing job (?P<job>\S+)"
+    ),
 )
 SCRIPT_TRAINING_FAILED = Message(
     "training failed with exit code {code}",

@@ -13,8 +13,10 @@ from hpcseq.cluster.launch import training_step_options
 from hpcseq.cluster.options import render_directives, sbatch_options
 from hpcseq.cluster.resources import JobPlan, plan_job, smoke_plan, training_interpreter
 from hpcseq.cluster.validators import ConfigChecks, path_value, path_variables, quote_path, signal_spec, slurm_name
-from hpcseq.errors import REQUEUE_EXIT_CODE  # training checkpointed on SIGUSR1: continue later
+from hpcseq.errors import REQUEUE_EXIT_CODE, WARNED_WHILE_STARTING_EXIT_CODE
 from hpcseq.events import (
+    REQUEUE_CHECKPOINTED,
+    REQUEUE_WARNED_WHILE_STARTING,
     SCRIPT_DONE,
     SCRIPT_REQUEUE,
     SCRIPT_START,
@@ -363,11 +365,21 @@ def _training_until_requeued(command: str) -> list[str]:
         '[ "$warned" -eq 1 ] && [ -z "${HPCSEQ_TIME_LIMIT_WARNING:-}" ] && kill -USR1 "$train_pid"',
         'wait "$train_pid"; status=$?',
         'while kill -0 "$train_pid" 2>/dev/null; do wait "$train_pid"; status=$?; done',
+        f"# {REQUEUE_EXIT_CODE}: checkpointed on the warning; {WARNED_WHILE_STARTING_EXIT_CODE}: the warning "
+        "ended the ranks while they started (nothing to save)",
         f"if [ $status -eq {REQUEUE_EXIT_CODE} ]; then",
-        "    " + _echo(SCRIPT_REQUEUE.text(job="${SLURM_JOB_ID}")),
+        *_requeue(REQUEUE_CHECKPOINTED),
+        f'elif [ $status -eq {WARNED_WHILE_STARTING_EXIT_CODE} ] && [ "$warned" -eq 1 ]; then',
+        *_requeue(REQUEUE_WARNED_WHILE_STARTING),
+        "fi",
+    ]
+
+
+def _requeue(why: str) -> list[str]:
+    return [
+        "    " + _echo(SCRIPT_REQUEUE.text(why=why, job="${SLURM_JOB_ID}")),
         '    scontrol requeue "${SLURM_JOB_ID}"',
         "    exit 0",
-        "fi",
     ]
 
 

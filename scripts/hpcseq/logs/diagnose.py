@@ -744,10 +744,19 @@ def signal_stop_codes(lines: list[LogLine]) -> set[int]:
 SRUN_EXIT_CODE = re.compile(r"^Exited with exit code (?P<code>\d+)$")
 
 
+# srun's word for a task ended by SIGUSR1. hpcseq's stages catch it (training checkpoints and
+# stops, the others ignore it) from their first lines on, so a task ended by it was signalled
+# while it was still starting: Slurm's warning before the time limit came that early.
+SRUN_WARNING_DEATH = "User defined signal 1"
+
+
 def _srun_task_death(how: str, cancelled: bool, stop_codes: set[int]) -> bool:
     """Whether srun's `task N: <how>` is a rank that died: not one killed by Slurm's own cancel
-    (a consequence), not an out-of-memory kill (host_out_of_memory's), not a clean signal stop."""
+    (a consequence), not an out-of-memory kill (host_out_of_memory's), not a clean signal stop,
+    not one ended by the time-limit warning while it started (time_limit's)."""
     if (how.startswith("Terminated") and cancelled) or "Out Of Memory" in how:
+        return False
+    if how.startswith(SRUN_WARNING_DEATH):
         return False
     exited = SRUN_EXIT_CODE.match(how)
     return not (exited and int(exited.group("code")) in stop_codes)
@@ -768,11 +777,9 @@ def rank_died(facts: Facts) -> Diagnosis | None:
         how = match.group("how")
         if not _srun_task_death(how, bool(markers), stop_codes):
             continue
-        tasks = match.group("tasks")
-        plural = "ranks" if re.search(r"[,\-]", tasks) else "rank"
         return Diagnosis(
             "rank_died",
-            f"Horovod {plural} {tasks} on {match.group('node')} ended early: {how}.",
+            f"Horovod {_tasks_text(match)} ended early: {how}.",
             Evidence.of(line),
             _join(_rank_death_advice(how, facts), checkpoint_text(facts), how_to_continue(facts)),
         )
@@ -867,9 +874,11 @@ def time_limit(facts: Facts) -> Diagnosis | None:
         None,
     )
     requeue = _find(facts.lines, SCRIPT_REQUEUE.pattern)
+    warned_while_starting = _warned_while_starting(facts)
     early_stop = (
         stopped
         or requeue
+        or warned_while_starting
         or (facts.exit_code == REQUEUE_EXIT_CODE and (facts.training_started or stage_of(facts.rule) == "train"))
     )
     if not marker and facts.state not in ("TIMEOUT", "DEADLINE") and not early_stop:
@@ -902,13 +911,42 @@ def time_limit(facts: Facts) -> Diagnosis | None:
             evidence,
             _join(checkpoint_text(facts), how_to_continue(facts), raise_limit, signal_hint),
         )
+    if warned_while_starting and not stopped:
+        line, match = warned_while_starting
+        how = (
+            f"Slurm's warning before the time limit (SIGUSR1) ended {_tasks_text(match)} while starting, "
+            "before hpcseq could catch it (nothing was trained in this job)"
+        )
+        return _clean_stop(facts, line, bool(requeue), raise_limit, how)
     line = (requeue or stopped)[0] if (requeue or stopped) else None
     return _clean_stop(facts, line, bool(requeue), raise_limit)
 
 
-def _clean_stop(facts: Facts, line: LogLine | None, requeued: bool, raise_limit: str) -> Diagnosis:
+def _warned_while_starting(facts: Facts) -> tuple[LogLine, re.Match] | None:
+    """srun's `task N: User defined signal 1`: see SRUN_WARNING_DEATH."""
+    return next(
+        (
+            (line, match)
+            for line in facts.lines
+            if (match := SRUN_TASK.match(line.text)) and match.group("how").startswith(SRUN_WARNING_DEATH)
+        ),
+        None,
+    )
+
+
+def _tasks_text(match: re.Match) -> str:
+    """`ranks 0-1 on node1` from srun's `node1: tasks 0-1: ...`."""
+    tasks = match.group("tasks")
+    plural = "ranks" if re.search(r"[,\-]", tasks) else "rank"
+    return f"{plural} {tasks} on {match.group('node')}"
+
+
+def _clean_stop(
+    facts: Facts, line: LogLine | None, requeued: bool, raise_limit: str, how: str | None = None
+) -> Diagnosis:
     """Slurm's warning before the time limit did what it is there for: training wrote a checkpoint
-    and exited with REQUEUE_EXIT_CODE, and the job is requeued or resubmitted to continue from it."""
+    and exited with REQUEUE_EXIT_CODE (or, warned while starting, ended with nothing to save), and
+    the job is requeued or resubmitted to continue from its checkpoint."""
     checkpoint = f"checkpoint {facts.checkpoint.describe()}" if facts.checkpoint else "its last checkpoint"
     if requeued:
         then = f"the job script requeued the job to continue from {checkpoint}."
@@ -916,9 +954,10 @@ def _clean_stop(facts: Facts, line: LogLine | None, requeued: bool, raise_limit:
         then = f"job {facts.next_job} continues from {checkpoint}."
     else:
         then = f"a rerun continues from {checkpoint}."
+    how = how or f"Stopped before the time limit (SIGUSR1, exit code {REQUEUE_EXIT_CODE}), as designed"
     return Diagnosis(
         "time_limit",
-        f"Stopped before the time limit (SIGUSR1, exit code {REQUEUE_EXIT_CODE}), as designed: {then}",
+        f"{how}: {then}",
         Evidence.of(line) if line else None,
         _join(
             checkpoint_text(facts),

@@ -233,6 +233,49 @@ def test_a_time_limit_warning_during_the_data_steps_reaches_training(tmp_path):
     assert result.stdout.rstrip().endswith(" done")
 
 
+# The training step's ranks are still starting when Slurm's warning comes: the batch shell passes
+# it on, and the stand-in, like a rank without its handler yet, dies of it (srun: exit 138).
+WARNED_WHILE_TRAINING_STARTS = """#!/bin/bash
+case "$*" in
+  *" hpcseq train "*) {warn}sleep 10 ;;
+esac
+exit 0
+"""
+SCONTROL = """#!/bin/bash
+echo "scontrol $*"
+"""
+
+
+def _run_with_stand_ins(tmp_path, srun: str) -> subprocess.CompletedProcess:
+    config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
+    request = jobscript.script_request(
+        config, "local", "shakespeare_char_rnn", str(tmp_path), str(config_module.DEFAULT_CONFIG_PATH)
+    )
+    script = tmp_path / "job.sbatch"
+    script.write_text(jobscript.render_job_script(request))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("srun", srun), ("scontrol", SCONTROL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "7", "SLURM_JOB_NODELIST": "n1"}
+    return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+
+
+def test_a_warning_that_ends_the_ranks_while_they_start_requeues_the_job(tmp_path):
+    warned = _run_with_stand_ins(tmp_path, WARNED_WHILE_TRAINING_STARTS.format(warn='kill -USR1 "$PPID"; '))
+    assert warned.returncode == 0, warned.stderr
+    assert "warned while training started: requeueing job 7" in warned.stdout
+    assert "scontrol requeue 7" in warned.stdout and not warned.stdout.rstrip().endswith(" done")
+
+
+def test_ranks_killed_by_sigusr1_without_a_warning_are_a_failed_training(tmp_path):
+    # the same exit code (138) with no warning to the batch shell: somebody else's signal
+    killed = _run_with_stand_ins(tmp_path, WARNED_WHILE_TRAINING_STARTS.format(warn="kill -USR1 $$; "))
+    assert killed.returncode == 138 and "training failed with exit code 138" in killed.stderr
+    assert "requeueing" not in killed.stdout
+
+
 def test_a_script_runs_in_the_folder_it_was_submitted_from_and_says_so_when_that_is_wrong(tmp_path):
     """Issue 13.6: the job runs where it is submitted ($SLURM_SUBMIT_DIR), not in the path of the
     machine that wrote it; submitted from a folder without the config, it stops before any step."""

@@ -80,6 +80,48 @@ def test_a_snakemake_retry_after_sigusr1_is_a_time_limit_continued_by_the_next_j
     assert found.evidence.line == 2
 
 
+def test_ranks_ended_by_the_warning_while_starting_are_a_time_limit_stop_not_a_dead_rank():
+    # srun's lines as recorded here for a step signalled with SIGUSR1 before its tasks could catch
+    # it (`scancel --signal=USR1 <job>.0` on `srun -n2 sleep 30`: exit 138); seen under the profile
+    # when Slurm's warning came while a resubmitted training's ranks started (job 1443, stop 21)
+    text = (
+        "hpcseq launch: srun --mpi=pmix --kill-on-bad-exit=1 --nodes=1 --ntasks=2 --ntasks-per-node=2 "
+        ".venv/train/bin/python -m hpcseq train --experiment x\n"
+        "srun: error: node1: tasks 0-1: User defined signal 1\n"
+        "srun: launch/slurm: _step_signal: Terminating StepId=1443.0\n"
+        "Error in rule train:\n"
+    )
+    found = diagnose(
+        facts(
+            text,
+            "slurm_logs/rule_train/x/1443.log",
+            state="FAILED",
+            exit_code=1,
+            rule="train",
+            experiment="x",
+            next_job="1444",
+            checkpoint=Checkpoint("/r/c/epoch-0006-step-0000000", 6, 0),
+        )
+    )
+    assert found.kind == "time_limit", found
+    assert "ended ranks 0-1 on node1 while starting" in found.summary and "job 1444 continues" in found.summary
+    assert found.evidence.line == 2 and "epoch 6" in found.next_step
+    # any other signal is still a rank that died
+    killed = diagnose(facts(text.replace("User defined signal 1", "Killed"), state="FAILED", rule="train"))
+    assert killed.kind == "rank_died"
+
+
+def test_a_job_script_requeued_after_the_warning_ended_its_starting_ranks():
+    # a generated script's own lines (jobscript._training_until_requeued) around srun's
+    text = (
+        "srun: error: jrc0001: tasks 0-3: User defined signal 1\n"
+        "2026-11-26 16:00:00 warned while training started: requeueing job 91\n"
+    )
+    found = diagnose(facts(text, "x_err.91", state="REQUEUED", rule=None, script="jobs/jureca-dc/x.sbatch"))
+    assert found.kind == "time_limit" and "ended ranks 0-3 on jrc0001 while starting" in found.summary
+    assert "the job script requeued the job" in found.summary and found.evidence.line == 1
+
+
 def test_cancelled_by_the_user():
     found = diagnose(
         facts(
