@@ -67,6 +67,22 @@ def wait_for_job(job_id: str, timeout: float = 600) -> dict:
     raise TimeoutError(f"job {job_id} not finished after {timeout} s: {sacct(job_id)}")
 
 
+def squeue_field(job_id: str, field: str) -> str:
+    """One squeue field (`%r`: the pending reason) of a job; empty once it left the queue."""
+    return subprocess.run(["squeue", "-h", "-j", job_id, "-o", field], capture_output=True, text=True).stdout.strip()
+
+
+def wait_for_pending_reason(job_id: str, expected: str | None = None, timeout: float = 60) -> str:
+    """The pending reason Slurm gives a job once its scheduler has looked at it: any but None, or
+    `expected`. A job's first reason can be a passing one (seen: Resources before BeginTime for a
+    job submitted with --begin while other jobs waited for resources)."""
+    deadline = time.time() + timeout
+    while (reason := squeue_field(job_id, "%r")) in ("", "None") or (expected and reason != expected):
+        assert time.time() < deadline, f"job {job_id}: pending reason {reason!r}, expected {expected or 'one'}"
+        time.sleep(1)
+    return reason
+
+
 def sacct_row(job_id: str, fields: str, timeout: float = 30) -> dict:
     """The job's own line in sacct, once accounting has it."""
     deadline = time.time() + timeout

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.slurm.conftest import rank_process, slurm_config, wait_for_job
+from tests.slurm.conftest import rank_process, slurm_config, wait_for_job, wait_for_pending_reason
 
 
 def hpcseq(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -332,6 +332,7 @@ def test_a_waiting_job_shows_why(local_slurm, tmp_path):
         cwd=tmp_path,
     ).stdout.strip()
     try:
+        wait_for_pending_reason(job_id, "BeginTime")  # Slurm's own word first: hpcseq logs reports it
         data = logs_json(job_id, cwd=tmp_path)[job_id]
         text = hpcseq("logs", job_id, cwd=tmp_path).stdout
     finally:

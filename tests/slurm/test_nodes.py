@@ -24,7 +24,17 @@ import pytest
 import yaml
 
 from tests.conftest import SNAKEFILE, run_directory
-from tests.slurm.conftest import PROFILE, epoch_metrics, rank_process, sacct, slurm_config, snakemake, wait_for_job
+from tests.slurm.conftest import (
+    PROFILE,
+    epoch_metrics,
+    rank_process,
+    sacct,
+    slurm_config,
+    snakemake,
+    squeue_field,
+    wait_for_job,
+    wait_for_pending_reason,
+)
 from tests.slurm.test_scripts import render
 
 NODES = ("node1", "node2", "node3", "node4")
@@ -167,12 +177,9 @@ LOCAL_SLURM = Path(__file__).resolve().parents[1] / "cluster" / "local_slurm.sh"
 
 def nodes_of(job_id: str) -> list[str]:
     """The nodes a running job holds, first the one its batch script runs on."""
-    listing = subprocess.run(["scontrol", "show", "hostnames", _squeue(job_id, "%N")], capture_output=True, text=True)
+    nodes = squeue_field(job_id, "%N")
+    listing = subprocess.run(["scontrol", "show", "hostnames", nodes], capture_output=True, text=True)
     return listing.stdout.split()
-
-
-def _squeue(job_id: str, field: str) -> str:
-    return subprocess.run(["squeue", "-h", "-j", job_id, "-o", field], capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture
@@ -291,10 +298,7 @@ def test_a_job_queued_behind_drained_nodes_waits_and_logs_says_why(local_slurm, 
         check=True,
         cwd=tmp_path,
     ).stdout.strip()
-    deadline = time.time() + 60
-    while not _squeue(job_id, "%r") or _squeue(job_id, "%r") == "None":
-        assert time.time() < deadline, "the job got no pending reason"
-        time.sleep(1)
+    wait_for_pending_reason(job_id)
     logs = subprocess.run(
         [sys.executable, "-m", "hpcseq", "logs", "--json", job_id], cwd=tmp_path, capture_output=True, text=True
     )
