@@ -123,11 +123,12 @@ def snakemake(*args, cwd: Path, timeout=1800, check=True) -> subprocess.Complete
     return run_snakemake(*args, cwd=cwd, timeout=timeout, check=check)
 
 
-def rank_process(job_id: str, rank: int) -> int:
-    """The pid of one training rank of a running job, found by its environment (SLURM_JOB_ID,
-    SLURM_PROCID) among the `hpcseq train` processes; srun itself also carries SLURM_PROCID, so the
-    command must be python."""
+def rank_processes(job_id: str) -> dict[int, int]:
+    """The pids of a running job's training ranks by rank, found by their environment
+    (SLURM_JOB_ID, SLURM_PROCID) among the `hpcseq train` processes; srun itself also carries
+    SLURM_PROCID, so the command must be python."""
     found = subprocess.run(["pgrep", "-f", "hpcseq train"], capture_output=True, text=True).stdout.split()
+    ranks = {}
     for pid in map(int, found):
         try:
             environ = dict(
@@ -138,13 +139,19 @@ def rank_process(job_id: str, rank: int) -> int:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if (
-            environ.get("SLURM_JOB_ID") == job_id
-            and environ.get("SLURM_PROCID") == str(rank)
-            and "python" in Path(command[0].decode(errors="replace")).name
-        ):
-            return pid
-    raise AssertionError(f"no training process of rank {rank} of job {job_id} among {found}")
+        rank = environ.get("SLURM_PROCID", "")
+        python = "python" in Path(command[0].decode(errors="replace")).name
+        if environ.get("SLURM_JOB_ID") == job_id and rank.isdigit() and python:
+            ranks.setdefault(int(rank), pid)
+    return ranks
+
+
+def rank_process(job_id: str, rank: int) -> int:
+    """The pid of one training rank of a running job (rank_processes)."""
+    ranks = rank_processes(job_id)
+    if rank not in ranks:
+        raise AssertionError(f"no training process of rank {rank} of job {job_id} (found ranks {sorted(ranks)})")
+    return ranks[rank]
 
 
 def epoch_metrics(final: dict) -> dict:

@@ -10,6 +10,7 @@ stay on 127.0.0.1; a drained node and a hung rank are diagnosed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from tests.slurm.conftest import (
     PROFILE,
     epoch_metrics,
     rank_process,
+    rank_processes,
     sacct,
     slurm_config,
     snakemake,
@@ -40,9 +42,10 @@ from tests.slurm.test_scripts import render
 NODES = ("node1", "node2", "node3", "node4")
 # 4 ranks on a cluster with 2 GPUs per node: 2 nodes x 2 ranks
 CROSS_NODE = {"ranks": 4}
-# 4 epochs, a checkpoint after each: the node-failure test kills a node once the checkpoint of
-# epoch 1 is written, three epochs before the end (an epoch of these takes a few seconds)
-EPOCHS = 4
+# 6 epochs, a checkpoint after each: the node-failure test kills a node once the checkpoint of
+# epoch 1 is written, five epochs before the end (after the first epoch's tracing an epoch of these
+# takes 0.3 s on an idle machine, seconds under load: the ranks are held while the node dies)
+EPOCHS = 6
 KILLED_AFTER_EPOCH = 1
 
 
@@ -206,10 +209,20 @@ def profile_run_losing_a_node(config_path: Path, run_dir: Path, results: Path) -
         while not list((results / "model" / "checkpoints").glob(f"epoch-{KILLED_AFTER_EPOCH:04d}-*")):
             assert snakemake_run.poll() is None, snakemake_run.stdout.read()
             assert time.time() < deadline, "training never wrote its first checkpoint"
-            time.sleep(1)
+            time.sleep(0.05)
+        # After the first epoch's tracing an epoch of this training takes 0.3 s on an idle machine:
+        # its ranks are held (SIGSTOP) while the node is found and killed, so that it dies in the
+        # middle of training however fast the rest would be; the survivors then go on and find it gone.
         job_id = _squeue_train_job()
+        ranks = rank_processes(job_id)
+        for pid in ranks.values():
+            os.kill(pid, signal.SIGSTOP)
+        assert len(ranks) == CROSS_NODE["ranks"], f"training ended before the node died: ranks {ranks}"
         _batch_host, other = nodes_of(job_id)
         subprocess.run([str(LOCAL_SLURM), "kill-node", other], check=True, capture_output=True, cwd="/")
+        for pid in ranks.values():
+            with contextlib.suppress(ProcessLookupError):  # the ranks of the node that died are gone
+                os.kill(pid, signal.SIGCONT)
         output, _ = snakemake_run.communicate(timeout=900)
     finally:
         if snakemake_run.poll() is None:
