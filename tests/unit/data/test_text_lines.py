@@ -136,7 +136,7 @@ def test_the_poetry_model_is_the_course_notebook_and_its_keys_are_checked():
         (100, False, 0),
     ]
     assert architecture["dense"] == [{"units": "vocabulary/2", "activation": "relu", "l2": 0.01}]
-    assert (settings["training"]["optimizer"], settings["training"]["learning_rate"]) == ("adam", 0.01)
+    assert (settings["training"]["optimizer"], settings["training"]["learning_rate"]) == ("adam", 0.001)
     assert settings["hyperparameters"]["sequence_length"] is None  # the longest training line decides
 
     bad = word_raw()
