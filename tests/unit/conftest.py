@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,24 @@ def sentence_file(write_file):
 def leftovers(directory: Path) -> list[str]:
     """Temporary files or folders an interrupted write could leave behind."""
     return sorted(p.name for p in Path(directory).iterdir() if p.name.startswith((".tmp-", ".old-")))
+
+
+def job_script_with_stand_ins(tmp_path: Path, stand_ins: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """The job script rendered for the shipped config (cluster `local`, experiment
+    shakespeare_char_rnn), and an environment whose PATH finds the given stand-ins for Slurm's
+    commands first (no Slurm in the unit tests; name -> script text). The config goes in by its
+    absolute path: the job runs in tmp_path, which holds no config/config.yaml."""
+    from hpcseq.cluster import jobscript
+
+    config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
+    request = jobscript.script_request(
+        config, "local", "shakespeare_char_rnn", str(tmp_path), str(config_module.DEFAULT_CONFIG_PATH)
+    )
+    script = tmp_path / "job.sbatch"
+    script.write_text(jobscript.render_job_script(request))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in stand_ins.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return script, {"PATH": f"{bin_dir}:{os.environ['PATH']}"}

@@ -22,8 +22,6 @@ from pathlib import Path
 import pytest
 
 from hpcseq import cli, events
-from hpcseq import config as config_module
-from hpcseq.cluster import jobscript
 from hpcseq.errors import REQUEUE_EXIT_CODE
 from hpcseq.events import (
     CHECKPOINT_WRITTEN,
@@ -51,6 +49,7 @@ from hpcseq.logs.parse import (
 )
 from hpcseq.logs.sources import Slurm
 from tests.conftest import REPO_ROOT
+from tests.unit.conftest import job_script_with_stand_ins
 
 PACKAGE = REPO_ROOT / "scripts" / "hpcseq"
 NO_SLURM = Slurm(sacct="/nonexistent/sacct", squeue="/nonexistent/squeue")
@@ -254,24 +253,13 @@ STAND_INS = {
 def run_job_script(tmp_path):
     """run(training_exit) -> the folder holding the job's <name>_out.<id> and <name>_err.<id>, as
     Slurm would write them, of the script rendered for the shipped config (cluster `local`)."""
-    config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
-    # the config by its absolute path: the job runs in tmp_path, which holds no config/config.yaml
-    request = jobscript.script_request(
-        config, "local", "shakespeare_char_rnn", str(tmp_path), str(config_module.DEFAULT_CONFIG_PATH)
-    )
-    script = tmp_path / "job.sbatch"
-    script.write_text(jobscript.render_job_script(request))
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in STAND_INS.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
+    script, stand_in_path = job_script_with_stand_ins(tmp_path, STAND_INS)
 
     def run(training_exit: int) -> Path:
         submit = tmp_path / f"submit-{training_exit}"
         submit.mkdir()
         environment = {
-            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            **stand_in_path,
             "SLURM_JOB_ID": "4711",
             "SLURM_JOB_NODELIST": "jwb[0001-0002]",
             "SLURM_RESTART_COUNT": "1",

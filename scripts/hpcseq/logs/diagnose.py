@@ -754,9 +754,7 @@ def _srun_task_death(how: str, cancelled: bool, stop_codes: set[int]) -> bool:
     """Whether srun's `task N: <how>` is a rank that died: not one killed by Slurm's own cancel
     (a consequence), not an out-of-memory kill (host_out_of_memory's), not a clean signal stop,
     not one ended by the time-limit warning while it started (time_limit's)."""
-    if (how.startswith("Terminated") and cancelled) or "Out Of Memory" in how:
-        return False
-    if how.startswith(SRUN_WARNING_DEATH):
+    if (how.startswith("Terminated") and cancelled) or "Out Of Memory" in how or how.startswith(SRUN_WARNING_DEATH):
         return False
     exited = SRUN_EXIT_CODE.match(how)
     return not (exited and int(exited.group("code")) in stop_codes)

@@ -29,6 +29,7 @@ from tests.unit.cluster.conftest import (
     jsc_config,
     shipped_config,
 )
+from tests.unit.conftest import job_script_with_stand_ins
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -202,6 +203,11 @@ def test_only_training_is_rendered():
         jobscript.render_job_script(dataclasses.replace(request, plan=cpu_plan))
 
 
+SCONTROL = """#!/bin/bash
+echo "scontrol $*"
+"""
+
+
 # srun stand-ins (no Slurm in the unit tests): the preprocessing step sends Slurm's warning to the
 # batch shell, as `--signal=B:USR1@N` would; the training step records the warning it was given.
 WARNED_DURING_PREPROCESSING = """#!/bin/bash
@@ -213,21 +219,18 @@ exit 0
 """
 
 
+def _run_with_stand_ins(tmp_path, srun: str) -> subprocess.CompletedProcess:
+    """The shipped config's job script run by bash with stand-ins for srun (given) and scontrol
+    (it echoes its arguments), as job 7."""
+    script, environment = job_script_with_stand_ins(tmp_path, {"srun": srun, "scontrol": SCONTROL})
+    environment |= {"SLURM_JOB_ID": "7", "SLURM_JOB_NODELIST": "n1"}
+    return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+
+
 def test_a_time_limit_warning_during_the_data_steps_reaches_training(tmp_path):
     """Issue 11.6: the trap was set after the data steps, so a warning that came during
     preprocessing ended the batch shell (bash's default for USR1)."""
-    config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
-    request = jobscript.script_request(
-        config, "local", "shakespeare_char_rnn", str(tmp_path), str(config_module.DEFAULT_CONFIG_PATH)
-    )
-    script = tmp_path / "job.sbatch"
-    script.write_text(jobscript.render_job_script(request))
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "srun").write_text(WARNED_DURING_PREPROCESSING)
-    (bin_dir / "srun").chmod(0o755)
-    environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "1", "SLURM_JOB_NODELIST": "n1"}
-    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+    result = _run_with_stand_ins(tmp_path, WARNED_DURING_PREPROCESSING)
     assert result.returncode == 0, result.stderr
     assert "training saw HPCSEQ_TIME_LIMIT_WARNING=1" in result.stdout
     assert result.stdout.rstrip().endswith(" done")
@@ -241,25 +244,6 @@ case "$*" in
 esac
 exit 0
 """
-SCONTROL = """#!/bin/bash
-echo "scontrol $*"
-"""
-
-
-def _run_with_stand_ins(tmp_path, srun: str) -> subprocess.CompletedProcess:
-    config = config_module.load_config(config_module.DEFAULT_CONFIG_PATH)
-    request = jobscript.script_request(
-        config, "local", "shakespeare_char_rnn", str(tmp_path), str(config_module.DEFAULT_CONFIG_PATH)
-    )
-    script = tmp_path / "job.sbatch"
-    script.write_text(jobscript.render_job_script(request))
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in (("srun", srun), ("scontrol", SCONTROL)):
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "7", "SLURM_JOB_NODELIST": "n1"}
-    return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
 
 
 def test_a_warning_that_ends_the_ranks_while_they_start_requeues_the_job(tmp_path):
