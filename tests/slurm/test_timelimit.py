@@ -27,15 +27,16 @@ from tests.slurm.conftest import PROFILE, epoch_metrics, sacct, slurm_config, sl
 
 # Each training job may run 2 minutes and asks for SIGUSR1 30 s before its end. slurmctld checks
 # limits every 30 s and sends the warning within the 30 s before the asked time, so it comes 60-90 s
-# into the job (measured: 70-89 s), and 30 s are left to checkpoint and exit. The work: 10 epochs of
-# 7-13 s each on 2 ranks on the 2-core CI machine, after about 15 s of start-up and the first
-# epoch's tracing (measured alone; 6 epochs, as before Open MPI's ranks yielded their cores on the
-# test cluster, all finished once just as the warning came), so no job can do it all: the chain
-# warning -> checkpoint -> requeue or resubmission -> resume happens at least once, and a later job
-# finishes it. The chains run one after the other: run side by side with one rank each (a core
-# each), an epoch took 2.6 to 7 s, depending on whether the other chain was training or between
-# jobs, and no number of epochs both outlasted the first warning and kept the chains short.
-EPOCHS = 10
+# into the job (measured: 70-89 s), and 30 s are left to checkpoint and exit. The work: 22 epochs
+# after about 15 s of start-up and the first epoch's tracing. On an idle 2-core machine an epoch
+# takes 4.4-5.3 s on 2 ranks (measured 2026-11-26; 10 epochs, as before, then ended before the
+# warning), 7-13 s when other work loads it: no job can do it all, so the chain warning ->
+# checkpoint -> requeue or resubmission -> resume happens at least once, and a later job finishes
+# it (on a loaded machine after a few more). The chains run one after the other: run side by side
+# with one rank each (a core each), an epoch took 2.6 to 7 s, depending on whether the other chain
+# was training or between jobs, and no number of epochs both outlasted the first warning and kept
+# the chains short.
+EPOCHS = 22
 LONG_TRAINING = {"epochs": EPOCHS, "batch_size": 64, "max_steps_per_epoch": 2500, "steps_per_execution": 16}
 SLURM = {
     "time": {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:02:00", "evaluate": "00:05:00"},
