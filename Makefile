@@ -15,7 +15,7 @@ CONFIG_ARGS := $(if $(PRESET),--config preset=$(PRESET))
 PYTEST_ARGS ?= --durations=8
 
 .PHONY: help setup setup-workflow setup-training run report dry-run lint format test test-unit test-training \
-	test-workflow test-slurm suite-train suite-slurm suite-timelimit benchmark clean
+	test-workflow test-slurm suite-train suite-slurm suite-timelimit tensorboard benchmark clean check-gpu-build check-python
 
 help: ## this list
 	@sed -n '1,6p' Makefile
@@ -100,8 +100,20 @@ test-workflow: setup ## whole pipelines through Snakemake
 test-slurm: setup ## the profile and job scripts on a local Slurm cluster (needs root)
 	$(WORKFLOW)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
+RESULTS ?= results
+TB_PORT ?= 6006
+tensorboard: ## TensorBoard over every training's epoch scalars (RESULTS=results, TB_PORT=6006; needs make setup)
+	@test -x $(TRAIN)/tensorboard || { echo "no $(TRAIN)/tensorboard: run make setup first" >&2; exit 1; }
+	$(TRAIN)/tensorboard --logdir $(RESULTS) --host 127.0.0.1 --port $(TB_PORT)
+
 benchmark: setup-training ## speed and memory next to the lecture's approach (a development tool)
 	$(TRAIN)/python -m hpcseq.devtools.benchmark
 
 clean: ## remove results, logs, benchmarks and Snakemake's state
 	rm -rf results logs benchmarks .snakemake
+
+check-gpu-build: ## the NCCL variant of Horovod's build as far as it goes without CUDA (sdist, patches, CMake)
+	envs/check-gpu-build.sh $(SDIST)
+
+check-python: ## train a shipped experiment on 2 ranks on another Python (PY=3.13: a Debian 13 root, cached)
+	envs/check-python.sh $(PY)

@@ -6,19 +6,21 @@
 #   envs/setup.sh --workflow-only the Snakemake environment only (enough for dry runs, sbatch
 #                                 scripts and `hpcseq logs`)
 #
-# .venv/workflow  Snakemake 9 + Slurm plugin + hpcseq (numpy 2)          envs/workflow.txt
-# .venv/train     TensorFlow 2.15 + Horovod 0.28.1 + hpcseq (numpy 1.26) envs/training-*.txt
+# .venv/workflow  Snakemake 9 + Slurm plugin + hpcseq                       envs/workflow.txt
+# .venv/train     TensorFlow 2.21 + tf-keras + Horovod 0.28.1 (patched) + hpcseq  envs/training-*.txt
 #
-# They cannot be one environment (see envs/README.md). Horovod is compiled against the installed
-# TensorFlow, which takes 3 to 15 minutes on 2 cores; the wheel is kept in
-# $HPCSEQ_CACHE (default ~/.cache/hpcseq) outside the repository and reused by the next setup.
+# Python 3.11 to 3.13 (PYTHON=/path/to/python3.x; default python3): Snakemake 9.27 and the Slurm
+# plugin need 3.11 or later, TensorFlow 2.21 has wheels up to 3.13. The two environments stay apart
+# (envs/README.md says why). Horovod is compiled against the installed TensorFlow by
+# envs/horovod/build.sh, from its sdist with hpcseq's patches (envs/horovod/patches/); the wheel
+# is kept in $HPCSEQ_CACHE (default ~/.cache/hpcseq) outside the repository and reused.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python3.11}"
+PYTHON="${PYTHON:-python3}"
 CACHE="${HPCSEQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hpcseq}"
 VENVS="${HPCSEQ_VENVS:-$ROOT/.venv}"
-HOROVOD_VERSION=0.28.1
+export HPCSEQ_CACHE="$CACHE"
 VARIANT=cpu
 WHAT=all
 
@@ -27,7 +29,7 @@ for arg in "$@"; do
     --gpu) VARIANT=gpu ;;
     --workflow-only) WHAT=workflow ;;
     --training-only) WHAT=training ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "setup: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -35,18 +37,19 @@ done
 say() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
-"$PYTHON" - <<'EOF' || die "Python 3.10 or 3.11 is needed (TensorFlow 2.15 has no wheels for newer); set PYTHON=/path/to/python3.11"
-import sys
-sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 11) else 1)
-EOF
-PY_TAG="$("$PYTHON" -c 'import sys; print(f"py{sys.version_info[0]}{sys.version_info[1]}")')"
-
-stamp_of() {  # the files an environment was made from, hashed: unchanged hash = nothing to do
-  cat "$@" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16
+check_python() {  # the supported range, said once: pyproject.toml's requires-python agrees (a test checks)
+  command -v "$PYTHON" >/dev/null 2>&1 || die "no Python '$PYTHON' on PATH; set PYTHON=/path/to/python3.11 (3.11 to 3.13)"
+  local found; found="$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+  "$PYTHON" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else 1)' \
+    || die "Python $found ($PYTHON) is not supported: hpcseq needs 3.11 to 3.13 (Snakemake 9.27 and its Slurm plugin need >= 3.11; TensorFlow 2.21 has wheels up to 3.13). Set PYTHON=/path/to/python3.11, 3.12 or 3.13 (on JSC: module load Stages/2025 Python)"
+  "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || die "Python $found ($PYTHON) has no venv/ensurepip module (Debian: apt-get install python3-venv)"
 }
 
-make_venv() {  # make_venv DIR REQUIREMENTS...
+stamp_of() {  # the files an environment was made from, hashed: unchanged hash = nothing to do
+  cat "$@" "$ROOT/envs/build-tools.txt" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16
+}
+
+make_venv() {  # make_venv DIR REQUIREMENTS...: a new environment whenever its files changed
   local dir="$1"; shift
   local stamp; stamp="$(stamp_of "$@")"
   if [[ -f "$dir/.hpcseq-stamp" && "$(cat "$dir/.hpcseq-stamp")" == "$stamp" ]]; then
@@ -54,8 +57,9 @@ make_venv() {  # make_venv DIR REQUIREMENTS...
     return 0
   fi
   say "creating $dir from $* (a few minutes: downloads)"
-  "$PYTHON" -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
+  # --clear: an environment of older pins (TensorFlow 2.15, say) is replaced, not upgraded in place
+  "$PYTHON" -m venv --clear "$dir"
+  "$dir/bin/python" -m pip install --quiet -r "$ROOT/envs/build-tools.txt"
   local req
   for req in "$@"; do
     "$dir/bin/python" -m pip install --quiet -r "$req"
@@ -66,52 +70,28 @@ make_venv() {  # make_venv DIR REQUIREMENTS...
 
 finish_venv() { [[ -f "$1/.hpcseq-stamp.pending" ]] && mv "$1/.hpcseq-stamp.pending" "$1/.hpcseq-stamp"; return 0; }
 
-need_build_tools() {
-  local missing=()
-  command -v cmake >/dev/null || missing+=(cmake)
-  command -v g++ >/dev/null || missing+=(g++)
-  command -v mpicc >/dev/null || missing+=(libopenmpi-dev openmpi-bin)
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    say "installing build tools for Horovod: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    die "Horovod needs ${missing[*]} to build; install them (or load the cmake/GCC/OpenMPI modules on a cluster)"
+install_horovod() {  # the wheel built (or cached) for this environment, unless it is installed already
+  local wheel
+  wheel="$("$ROOT/envs/horovod/build.sh" "$VENVS/train/bin/python" "$VARIANT")" || die "no Horovod wheel (above)"
+  if [[ "$(cat "$VENVS/train/.hpcseq-horovod" 2>/dev/null)" != "$wheel" ]]; then
+    "$VENVS/train/bin/python" -m pip install --quiet --no-deps --force-reinstall "$wheel"
+    echo "$wheel" > "$VENVS/train/.hpcseq-horovod"
   fi
 }
 
-horovod_wheel() {  # prints the path of a Horovod wheel built against this TensorFlow, building it if needed
-  local tf_version; tf_version="$("$VENVS/train/bin/python" -c 'import tensorflow as tf; print(tf.__version__)' 2>/dev/null)"
-  local dir="$CACHE/wheels/horovod-$HOROVOD_VERSION-$PY_TAG-tf$tf_version-$VARIANT"
-  local wheel; wheel="$(ls "$dir"/horovod-*.whl 2>/dev/null | head -n1 || true)"
-  if [[ -n "$wheel" ]]; then
-    echo "reusing the Horovod wheel cached in $dir" >&2
-    echo "$wheel"; return 0
-  fi
-  need_build_tools
-  say "building Horovod $HOROVOD_VERSION against TensorFlow $tf_version ($VARIANT): 3 to 15 minutes on 2 cores, once; the wheel is cached in $dir" >&2
-  mkdir -p "$dir"
-  local build_log="$dir/build.log"
-  local started=$SECONDS
-  (
-    export HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITH_MPI=1
-    [[ "$VARIANT" == gpu ]] && export HOROVOD_GPU_OPERATIONS=NCCL
-    export MAKEFLAGS="-j$(nproc)"
-    "$VENVS/train/bin/python" -m pip wheel --no-deps --no-build-isolation --no-cache-dir -w "$dir.tmp" "horovod==$HOROVOD_VERSION"
-  ) > "$build_log" 2>&1 || { tail -n 30 "$build_log" >&2; rm -rf "$dir.tmp"; die "the Horovod build failed; full log: $build_log"; }
-  mv "$dir.tmp"/horovod-*.whl "$dir"/ && rm -rf "$dir.tmp"
-  echo "built in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s" >&2
-  ls "$dir"/horovod-*.whl | head -n1
-}
-
-verify_training() {
+verify_training() {  # the build, the imports (Keras 2 selected by hpcseq) and a 2-rank allreduce
   say "checking the training environment"
-  local check; check="$("$VENVS/train/bin/horovodrun" --check-build 2>/dev/null)" || die "horovodrun --check-build failed"
-  echo "$check" | sed -n '/Available Frameworks/,$p' | grep -E '\[X\]' | sed 's/^/   /'
+  local bin="$VENVS/train/bin" check
+  check="$("$bin/horovodrun" --check-build 2>/dev/null)" || die "horovodrun --check-build failed"
+  # PyTorch is left out: Horovod 0.28.1 ticks it whenever `import horovod.torch` only warns that its
+  # library was not built (HOROVOD_WITHOUT_PYTORCH), which it always does here
+  echo "$check" | sed -n '/Available Frameworks/,$p' | grep -E '\[X\]' | grep -v PyTorch | sed 's/^/   /'
   echo "$check" | grep -q '\[X\] TensorFlow' || die "Horovod was built without TensorFlow"
   echo "$check" | grep -q '\[X\] Gloo' || die "Horovod was built without Gloo"
-  TF_CPP_MIN_LOG_LEVEL=3 "$VENVS/train/bin/python" -c 'import tensorflow as tf, horovod.tensorflow.keras, hpcseq; print("   TensorFlow", tf.__version__, "| GPUs visible:", len(tf.config.list_physical_devices("GPU")))'
+  TF_CPP_MIN_LOG_LEVEL=3 "$bin/python" -m hpcseq.training.stack_check --check || die "the training environment's imports failed (above)"
+  TF_CPP_MIN_LOG_LEVEL=3 timeout 300 "$bin/horovodrun" -np 2 -H localhost:2 --gloo \
+    "$bin/python" -m hpcseq.training.stack_check --allreduce 2>&1 | grep -E 'allreduce|Error|error' | sed 's/^/   /' \
+    || die "the 2-rank allreduce failed: $bin/horovodrun -np 2 -H localhost:2 --gloo $bin/python -m hpcseq.training.stack_check --allreduce"
 }
 
 setup_workflow() {
@@ -123,26 +103,28 @@ setup_workflow() {
 
 setup_training() {
   make_venv "$VENVS/train" "$ROOT/envs/training-$VARIANT.txt"
-  if ! "$VENVS/train/bin/python" -c 'import horovod.tensorflow.keras' 2>/dev/null; then
-    wheel="$(horovod_wheel)"
-    "$VENVS/train/bin/python" -m pip install --quiet --no-deps "$wheel"
-  fi
+  install_horovod
   verify_training
   finish_venv "$VENVS/train"
   echo "training environment: $VENVS/train"
 }
 
+check_python
 mkdir -p "$VENVS"
 case "$WHAT" in
   workflow) setup_workflow ;;
   training) setup_training ;;
-  all)  # both at once: mostly downloads and unpacking, which overlap well; the workflow's output after
+  all)  # both at once: mostly downloads and unpacking, which overlap well; the workflow's output after.
+    # Each runs as a job of its own, so that `set -e` holds inside it (it does not in a `||` list).
     workflow_log="$(mktemp)"
     setup_workflow > "$workflow_log" 2>&1 &
     workflow_pid=$!
-    setup_training || { wait "$workflow_pid"; cat "$workflow_log" >&2; rm -f "$workflow_log"; exit 1; }
+    setup_training &
+    training_pid=$!
+    training_status=0; wait "$training_pid" || training_status=$?
     workflow_status=0; wait "$workflow_pid" || workflow_status=$?
     cat "$workflow_log" >&2; rm -f "$workflow_log"
+    [[ $training_status -eq 0 ]] || die "the training environment failed (its output above)"
     [[ $workflow_status -eq 0 ]] || die "the workflow environment failed (its output above)"
     ;;
 esac

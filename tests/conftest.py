@@ -35,6 +35,8 @@ SNAKEFILE = REPO_ROOT / "Snakefile"
 SLURM_PROFILE = REPO_ROOT / "slurm"  # `--profile slurm` names it relative to the checkout
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
+# before any test module imports TensorFlow: hpcseq selects Keras 2 (hpcseq/stack.py)
+import hpcseq  # noqa: E402, F401
 
 
 @pytest.fixture

@@ -6,3 +6,8 @@ none. README.md, section "Layout and architecture", says which package owns what
 """
 
 __version__ = "0.1.0"
+
+# Before anything imports TensorFlow: hpcseq's models are Keras 2 (hpcseq/stack.py says why).
+from hpcseq.stack import select_keras_2
+
+select_keras_2()

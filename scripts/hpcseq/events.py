@@ -231,6 +231,12 @@ SCRIPT_TRAINING_FAILED = Message(
     re.compile(r"^training failed with exit code (?P<code>\d+)$"),
 )
 SCRIPT_DONE = Message("done", re.compile(rf"^{TIMESTAMP} done$"))
+# A setup line of the job (module, source, cd, the interpreter) failed: the job stops there, naming
+# it, instead of going on with whatever Python it finds. Rendered as a printf format ("%s" fields).
+SCRIPT_SETUP_FAILED = Message(
+    "hpcseq: setup failed (exit {code}): {line}",
+    re.compile(r"hpcseq: setup failed \(exit (?P<code>\d+)\): (?P<what>.*?)\s*$"),
+)
 
 # The timestamp a job script puts in front of its lines (matches TIMESTAMP).
 SHELL_TIMESTAMP = '$(date "+%F %T")'
@@ -241,7 +247,7 @@ SHELL_TIMESTAMP = '$(date "+%F %T")'
 # `hpcseq smoke-test` writes a job of this name (its output: <name>_out.<id>, as `hpcseq logs` finds it).
 SMOKE_JOB_NAME = "hpcseq-smoke-test"
 # The checks in the order they run; `all` is the verdict line after them.
-SMOKE_CHECKS = ("imports", "gpus", "horovod", "allreduce")
+SMOKE_CHECKS = ("python", "keras", "horovod_build", "imports", "gpus", "horovod", "allreduce")
 SMOKE_CHECK = Message(
     "hpcseq smoke-test {result} {check}: {detail}",
     re.compile(r"hpcseq smoke-test (?P<result>PASS|FAIL) (?P<check>[\w-]+): (?P<detail>.*?)\s*$"),

@@ -1,12 +1,15 @@
 """JURECA-DC's job scripts, both software routes and the data job, run end to end on the real local
 Slurm (issue 13).
 
-JSC's own commands cannot run here: there are no Lmod modules, no Apptainer and no `jutil` on
-these machines. The scripts are rendered from the shipped `jureca-dc` definition, with only what
-the test cluster cannot be changed (its partitions, 2 nodes of 2 stand-in GPUs and 4 cores, the
-loopback interface, `--mpi=pmix` for ParaStation's `pspmix`), and run with STAND-INS that record
-what they were asked into one log:
-  - `module` (an executable first on PATH; Lmod's is a shell function): records its arguments;
+JSC's software cannot run here: there are no JSC modules, no Apptainer and no `jutil` on these
+machines. The scripts are rendered from the shipped `jureca-dc` definition, with only what the
+test cluster cannot be changed (its partitions, 2 nodes of 2 stand-in GPUs and 4 cores, the
+loopback interface, `--mpi=pmix` for ParaStation's `pspmix`), and run under REAL Lmod over an
+empty module tree that mirrors JSC's stages (tests/slurm/lmod.py: `module load` refuses what JSC's
+Lmod would, e.g. TensorFlow on Stage 2024), with STAND-INS that record what they were asked into
+one log, each line with the modules Lmod has loaded ($LOADEDMODULES):
+  - `module`: Lmod's own shell function, exported from the submitting environment as a JSC login
+    shell exports it (sbatch passes it on), wrapped to record its arguments and a failure;
   - the venv of `setup.venv` under $PROJECT: an `activate` that puts its bin/ first on PATH and
     a `python` there that records the rank, host and CUDA_VISIBLE_DEVICES, then runs the real
     training environment's Python;
@@ -32,6 +35,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT, VENV_TRAIN
 from tests.slurm.conftest import JSC_ACCOUNT, sacct_row, slurm_config, wait_for_job
+from tests.slurm.lmod import build_tree, lmod_environment
 
 CLUSTER = "jureca-dc"
 SHIPPED = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())["clusters"][CLUSTER]
@@ -46,12 +50,19 @@ TEST_CLUSTER = {
     "max_nodes": {"gpu_devel": 2},
 }
 
-# One line per call: job, host, rank, CUDA_VISIBLE_DEVICES, SLURM_THREADS_PER_CORE, the call.
+# One line per call: job, host, rank, CUDA_VISIBLE_DEVICES, SLURM_THREADS_PER_CORE, Lmod's loaded modules, the call.
 RECORD = """\
-printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "${SLURM_JOB_ID:--}" "$(hostname)" "${SLURM_PROCID:--}" \
-"${CUDA_VISIBLE_DEVICES:--}" "${SLURM_THREADS_PER_CORE:--}" "$*" >> "$STAND_IN_LOG"
+printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "${SLURM_JOB_ID:--}" "$(hostname)" "${SLURM_PROCID:--}" \
+"${CUDA_VISIBLE_DEVICES:--}" "${SLURM_THREADS_PER_CORE:--}" "${LOADEDMODULES:--}" "$*" >> "$STAND_IN_LOG"
 """
-MODULE = '#!/bin/bash\n# stand-in for Lmod\'s `module`\nset -- module "$@"\n' + RECORD
+# Lmod's `module` function, renamed, under a recording `module` (both exported: BASH_FUNC_<name>%%)
+LMOD_MODULE = "__hpcseq_lmod_module"
+MODULE = (
+    '() {{ local __hpcseq_rc\n( set -- module "$@"\n{record})\n'
+    + LMOD_MODULE
+    + ' "$@"; __hpcseq_rc=$?\n[ "$__hpcseq_rc" -eq 0 ] || ( set -- "module failed: exit $__hpcseq_rc"\n{record})\n'
+    + 'return "$__hpcseq_rc"\n}}'
+)
 PYTHON = """#!/bin/bash
 # stand-in: records the call, then runs the real training environment's Python
 set -- {where} "$@"
@@ -96,14 +107,14 @@ def executable(path: Path, text: str) -> None:
 
 @pytest.fixture(scope="module")
 def login(tmp_path_factory) -> SimpleNamespace:
-    """$PROJECT and $SCRATCH as `jutil env activate` leaves them, the stand-ins on PATH, the venv
+    """$PROJECT and $SCRATCH as `jutil env activate` leaves them, Lmod initialised over the JSC-like
+    module tree (its `module` function exported, wrapped to record), the stand-ins on PATH, the venv
     and the image where the shipped definition expects them."""
     root = tmp_path_factory.mktemp("jsc")
     project, scratch, user = root / "project", root / "scratch", os.environ.get("USER", "root")
     log = root / "stand-ins.log"
     real_python = VENV_TRAIN / "bin" / "python"
-    executable(root / "bin" / "module", MODULE)
-    venv = project / user / "venvs" / f"hpcseq-{CLUSTER}"
+    venv = Path(str(SHIPPED["setup"]["venv"]).replace("$PROJECT", str(project)).replace("$USER", user))
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "activate").write_text(ACTIVATE.format(record=RECORD, venv=venv))
     executable(venv / "bin" / "python", PYTHON.format(where="venv-python", record=RECORD, python=real_python))
@@ -117,6 +128,9 @@ def login(tmp_path_factory) -> SimpleNamespace:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SBATCH_", "SLURM_"))}
     env.update(PATH=f"{root / 'bin'}:{env['PATH']}", PROJECT=str(project), SCRATCH=str(scratch), USER=user)
     env["STAND_IN_LOG"] = str(log)
+    env = lmod_environment(build_tree(root / "modules"), base=env)
+    env[f"BASH_FUNC_{LMOD_MODULE}%%"] = env["BASH_FUNC_module%%"]
+    env["BASH_FUNC_module%%"] = MODULE.format(record=RECORD)
     return SimpleNamespace(root=root, env=env, log=log, scratch=scratch, image=image, venv=venv)
 
 
@@ -163,9 +177,10 @@ def records(login: SimpleNamespace, job_id: str) -> list[dict]:
     """The stand-ins' log lines of one job, in order."""
     rows = []
     for line in login.log.read_text().splitlines():
-        job, host, rank, gpus, threads, call = line.split("\t")
+        job, host, rank, gpus, threads, modules, call = line.split("\t")
         if job == job_id:
-            rows.append({"host": host, "rank": rank, "gpus": gpus, "threads_per_core": threads, "call": call})
+            row = {"host": host, "rank": rank, "gpus": gpus, "threads_per_core": threads, "call": call}
+            rows.append({**row, "modules": [] if modules == "-" else modules.split(":")})
     return rows
 
 
@@ -209,10 +224,19 @@ SCRIPTS = {"data": "tiny_char-data.sbatch", "training": "tiny_char.sbatch", "smo
 MODULES_FIRST = ["module --force purge", "module load " + " ".join(SHIPPED["setup"]["modules"]), "activate"]
 
 
+def module_names(row: dict) -> list[str]:
+    """The names of the modules Lmod had loaded when the call was recorded (Lmod adds the versions)."""
+    return [module.split("/")[0] for module in row["modules"]]
+
+
+SHIPPED_NAMES = [module.split("/")[0] for module in SHIPPED["setup"]["modules"]]
+
+
 def test_the_data_job_prepares_the_data_on_one_cpu_task_and_training_waits_for_it(jobs, login):
     assert jobs.rows["data"]["State"] == "COMPLETED", jobs.out["data"][-3000:]
     calls = records(login, jobs.ids["data"])
-    assert [row["call"] for row in calls[:3]] == MODULES_FIRST
+    assert [row["call"] for row in calls[:3]] == MODULES_FIRST, calls[:4]  # a failed load would show here
+    assert all(module_names(row) == SHIPPED_NAMES for row in calls[2:]), calls  # the data steps ran on them
     steps = [row["call"].split(" -m hpcseq ")[1].split()[0] for row in calls[3:]]
     assert steps == ["preprocess", "vocab"], calls
     data, training = (sacct_row(jobs.ids[name], "JobID,Partition,NNodes,Start,End") for name in ("data", "training"))
@@ -226,13 +250,14 @@ def test_the_modules_route_loads_its_modules_and_venv_before_any_python_and_trai
     script = jobs.scripts["training"]
     assert "#SBATCH --threads-per-core=1" in script and "#SBATCH --nodes=2" in script
     calls = records(login, jobs.ids["training"])
-    assert [row["call"] for row in calls[:3]] == MODULES_FIRST  # before any Python
+    assert [row["call"] for row in calls[:3]] == MODULES_FIRST, calls[:4]  # before any Python
     assert not any(row["call"].startswith(("image-python", "apptainer")) for row in calls)
     training = [row for row in calls if " -m hpcseq train " in f" {row['call']} "]
     assert sorted(row["rank"] for row in training) == ["0", "1", "2", "3"]
     assert len({row["host"] for row in training}) == 2  # two nodes, two ranks each
     assert {row["gpus"] for row in training} == {"0,1"}  # the node's two GPUs, as asked
     assert {row["threads_per_core"] for row in training} == {"1"}
+    assert all(module_names(row) == SHIPPED_NAMES for row in training), training  # every rank on the modules
     # results went to $SCRATCH, expanded where the job ran
     assert (login.scratch / "hpcseq" / "results" / "tiny_char" / "eval" / "metrics.json").is_file()
 
@@ -253,6 +278,7 @@ def test_the_container_route_runs_every_rank_in_the_image_with_its_binds(jobs, l
     assert pythons and {row["call"].split()[0] for row in pythons} == {"image-python"}  # never the host's
     assert calls.index(containers[0]) < calls.index(pythons[0])
     assert [row["call"] for row in calls if row["call"].startswith("module")] == ["module --force purge"]
+    assert all(row["modules"] == [] for row in containers), containers  # no module reaches the container
     assert {row["gpus"] for row in containers} == {"0,1"} and {row["threads_per_core"] for row in containers} == {"1"}
     assert re.search(r"--threads-per-core=1 .*apptainer exec --nv", jobs.scripts["smoke"])
     # on the development partition, two nodes, charged to the budget; `hpcseq logs` reads the checks
@@ -262,4 +288,4 @@ def test_the_container_route_runs_every_rank_in_the_image_with_its_binds(jobs, l
         [sys.executable, "-m", "hpcseq", "logs", jobs.ids["smoke"]], capture_output=True, text=True, cwd=jobs.submit
     )
     assert logs.returncode == 0, logs.stderr
-    assert "PASS all: 4 checks passed" in logs.stdout and "smoke test" in logs.stdout
+    assert re.search(r"PASS all: \d+ checks passed", logs.stdout) and "smoke test" in logs.stdout, logs.stdout

@@ -12,6 +12,7 @@ import horovod
 import numpy
 import pytest
 import tensorflow
+import tf_keras
 
 from hpcseq.cluster.launch import local_mpirun
 from hpcseq.logs.parse import console_progress, lines_from_text
@@ -145,9 +146,10 @@ def _check_provenance(paths, result, launcher_name, controller, git_before):
     assert (provenance["hosts"], provenance["host_count"]) == ([host], 1)
     assert provenance["launcher"] == launcher_name and provenance["slurm"] is None
     versions = provenance["versions"]
-    assert (versions["python"], versions["tensorflow"], versions["horovod"], versions["numpy"]) == (
+    assert (versions["python"], versions["tensorflow"], versions["keras"], versions["horovod"], versions["numpy"]) == (
         platform.python_version(),
         tensorflow.__version__,
+        f"tf_keras {tf_keras.__version__}",  # Keras 2, as hpcseq selects it (hpcseq/stack.py)
         horovod.__version__,
         numpy.__version__,
     )

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import subprocess
+import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -16,6 +20,7 @@ from hpcseq import cli
 from hpcseq.data.vocabulary import load_lines
 from hpcseq.training import inputs
 from hpcseq.training.models import load_model
+from tests.conftest import REPO_ROOT
 from tests.training.conftest import train_on_two_ranks_and_evaluate
 from tests.training.test_train import summary_of
 
@@ -97,3 +102,35 @@ def test_rank_0_alone_writes_tensorboard_logs_with_the_epoch_losses(trained):
         recorded = [json.loads(line) for line in paths.metrics.read_text().splitlines()]
         key = "loss" if kind == "train" else "val_loss"
         assert losses == {i: pytest.approx(record[key], rel=1e-5) for i, record in enumerate(recorded)}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_make_tensorboard_serves_the_epoch_losses(trained):
+    """The documented command, `make tensorboard` (the training environment's TensorBoard over
+    results/), starts and serves the losses rank 0 wrote."""
+    _, paths, _ = trained
+    port = _free_port()
+    results = paths.model_dir.parent.parent
+    command = ["make", "--no-print-directory", "tensorboard", f"RESULTS={results}", f"TB_PORT={port}"]
+    server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, answer = time.monotonic() + 90, None
+        while time.monotonic() < deadline and server.poll() is None and answer is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/scalars/tags", timeout=5) as reply:
+                    tags = json.loads(reply.read())
+                answer = tags if any("epoch_loss" in run_tags for run_tags in tags.values()) else None
+            except OSError:
+                pass
+            time.sleep(1)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert answer, f"TensorBoard served no epoch_loss within 90 s:\n{output[-3000:]}"
+    runs = sorted(answer)
+    assert any(run.endswith("tensorboard/train") for run in runs) and any(run.endswith("validation") for run in runs)

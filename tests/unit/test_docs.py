@@ -43,10 +43,10 @@ def test_the_declared_licence_is_in_the_repository():
 
 
 def test_the_wheel_cache_is_where_envs_readme_says():
-    setup = (REPO_ROOT / "envs" / "setup.sh").read_text(encoding="utf-8")
-    assert 'CACHE="${HPCSEQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hpcseq}"' in setup
-    assert 'dir="$CACHE/wheels/' in setup
-    assert "`$HPCSEQ_CACHE/wheels/` (`HPCSEQ_CACHE` defaults to `~/.cache/hpcseq`)" in ENVS_README
+    build = (REPO_ROOT / "envs" / "horovod" / "build.sh").read_text(encoding="utf-8")
+    assert 'CACHE="${HPCSEQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hpcseq}"' in build
+    assert 'dir="$CACHE/wheels/$key"' in build
+    assert "`$HPCSEQ_CACHE/wheels/<key>/` (`HPCSEQ_CACHE` defaults to\n`~/.cache/hpcseq`)" in ENVS_README
 
 
 @pytest.mark.parametrize("command", sorted(cli.build_parser()._subparsers._group_actions[0].choices))

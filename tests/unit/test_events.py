@@ -328,6 +328,7 @@ WORDING = {
     "SCRIPT_REQUEUE": ["requeueing job"],
     "SCRIPT_TRAINING_FAILED": ["training failed with exit code"],
     "SCRIPT_DONE": [],  # "done": too short a word to be anyone's
+    "SCRIPT_SETUP_FAILED": ["hpcseq: setup failed (exit {}):"],
     "SMOKE_CHECK": ["hpcseq smoke-test {} {}:"],
 }
 

@@ -24,6 +24,7 @@ from hpcseq.cluster.validators import (
 )
 from hpcseq.durations import time_seconds
 from hpcseq.errors import ConfigError
+from hpcseq.events import SCRIPT_SETUP_FAILED
 
 # The variables that name the network interface of each library (clusters.<name>.network), each
 # set from the library's own key or else from `interface`; not set, each library chooses itself.
@@ -272,27 +273,40 @@ def setup_lines(cluster: Cluster, geometry: Geometry | None = None) -> list[str]
     interfaces, and for a training job the GPUs it sees): job scripts run them, and `hpcseq launch`
     inside Slurm (the profile's rules). On the container route the software is the image's: no
     module loads or venv (the purge stays, so that modules of the login node, which Slurm passes
-    on, put nothing on the PYTHONPATH or LD_LIBRARY_PATH the container inherits)."""
+    on, put nothing on the PYTHONPATH or LD_LIBRARY_PATH the container inherits). A module or
+    venv line that fails ends the job there, naming itself: going on would train with whatever
+    Python the node has, or die later with a misleading import error."""
     lines = []
     if cluster.purge_modules:
-        lines.append("module --force purge")
+        lines.append(or_stop("module --force purge"))
     if not cluster.in_container:
         lines += _module_lines(cluster)
     for name, value in (*cluster.environment, *cluster.network.variables(), *gpu_variables(cluster, geometry)):
         lines.append(f"export {name}={shlex.quote(value)}")
-    return lines
+    return [single for line in lines for single in line.split("\n")]
+
+
+def or_stop(line: str, what: str | None = None) -> str:
+    """`line`, and if it fails, the job's end with events.SCRIPT_SETUP_FAILED naming it (or `what`)
+    and its exit code."""
+    message = shlex.quote(SCRIPT_SETUP_FAILED.text(code="%s", line="%s") + "\\n")
+    named = shlex.quote(what or line)
+    stop = f'{line} || {{ printf {message} "$?" {named} >&2; exit 1; }}'
+    if "$" in named:  # the line is named as written, its variables unexpanded: on purpose
+        return f"# shellcheck disable=SC2016  # the failed line is named as written\n{stop}"
+    return stop
 
 
 def _module_lines(cluster: Cluster) -> list[str]:
     """The modules route: module loads, then the venv."""
     lines = []
     if cluster.module_restore:
-        lines.append(f"module restore {shlex.quote(cluster.module_restore)}")
+        lines.append(or_stop(f"module restore {shlex.quote(cluster.module_restore)}"))
     if cluster.modules:
-        lines.append("module load " + " ".join(shlex.quote(m) for m in cluster.modules))
+        lines.append(or_stop("module load " + " ".join(shlex.quote(m) for m in cluster.modules)))
     if cluster.venv:
         lines.append("# shellcheck source=/dev/null  # the venv exists on the cluster, not here")
-        lines.append(f"source {quote_path(cluster.venv.rstrip('/') + '/bin/activate')}")
+        lines.append(or_stop(f"source {quote_path(cluster.venv.rstrip('/') + '/bin/activate')}"))
     return lines
 
 

@@ -174,7 +174,10 @@ def ran_on(provenance: dict | None, most_hosts: int = 4) -> str | None:
         step = f" step {slurm['SLURM_STEP_ID']}" if slurm.get("SLURM_STEP_ID") else ""
         parts.append(f"Slurm job {slurm['SLURM_JOB_ID']}{step}")
     versions = provenance.get("versions") or {}
-    software = f"TensorFlow {versions.get('tensorflow')}, Horovod {versions.get('horovod')}"
+    software = f"TensorFlow {versions.get('tensorflow')}"
+    if versions.get("keras"):  # recorded since the move to TensorFlow 2.21 with tf_keras
+        software += f" (Keras {versions['keras']})"
+    software += f", Horovod {versions.get('horovod')}"
     controller = (versions.get("horovod_built") or {}).get("controller")
     mpi = (versions.get("mpi") or {}).get("library")
     if controller == "mpi" and mpi:

@@ -22,6 +22,7 @@ from hpcseq.events import (
     RANK_HUNG,
     RANK_SILENT,
     SCRIPT_REQUEUE,
+    SCRIPT_SETUP_FAILED,
     SMOKE_CHECK,
     STAGE_ERROR,
     STOPPED_ON_SIGNAL,
@@ -358,7 +359,9 @@ NCCL_CUDA = re.compile(
 def nccl_cuda(facts: Facts) -> Diagnosis | None:
     # TensorFlow on a node without GPU logs CUDA_ERROR_NO_DEVICE and runs on the CPU: not a failure
     found = [
-        (line, match) for line, match in _find_all(facts.lines, NCCL_CUDA) if "CUDA_ERROR_NO_DEVICE" not in line.text
+        (line, match)
+        for line, match in _find_all(facts.lines, NCCL_CUDA)
+        if "CUDA_ERROR_NO_DEVICE" not in line.text and not is_noise(line.text)
     ]
     if not found:
         return None
@@ -397,7 +400,7 @@ ENVIRONMENT = (
     (
         INTERPRETER_MISSING.pattern,
         "The training interpreter {what} does not exist on the node.",
-        "Set training_python in the config to the cluster's TensorFlow 2.15 + Horovod environment (run `make setup` "
+        "Set training_python in the config to the cluster's TensorFlow 2.21 + Horovod environment (run `make setup` "
         "for .venv/train), or load the modules/venv that provide it in the cluster's setup.",
     ),
     (
@@ -415,8 +418,8 @@ ENVIRONMENT = (
     (
         re.compile(r"(?P<what>\S+/bin/activate): No such file or directory"),
         "The virtual environment {what} does not exist.",
-        "Create it (python -m venv --system-site-packages ...; pip install horovod and -e .) or fix "
-        "clusters.<cluster>.setup.venv in the config.",
+        "Create it on a login node after the same module loads (`HPCSEQ_VENVS=<dir> envs/setup.sh --gpu "
+        "--training-only`, see envs/README.md) or fix clusters.<cluster>.setup.venv in the config.",
     ),
     (
         re.compile(r"execve\(\): (?P<what>\S+): No such file or directory"),
@@ -434,6 +437,12 @@ ENVIRONMENT = (
         "The module system reported an error: {what}",
         "Fix clusters.<cluster>.setup in the config (module names, `module restore` collection); `module spider` "
         "shows what exists.",
+    ),
+    (
+        SCRIPT_SETUP_FAILED.pattern,
+        "The job stopped at a setup line that failed: {what}",
+        "Run the same line on a login node to see why (the lines above it in the job's error file show its own "
+        "message); fix clusters.<cluster>.setup in the config, or the path it names.",
     ),
 )
 
@@ -1012,8 +1021,15 @@ def interrupted(facts: Facts) -> Diagnosis | None:
 
 # What to do when a check of the smoke test (cluster/smoke.py, `hpcseq smoke-test`) failed.
 SMOKE_ADVICE = {
+    "python": "The route's Python is outside what hpcseq supports (3.11 to 3.13): load another stage's Python "
+    "module (Stages/2025: Python 3.12) and rebuild the venv with envs/setup.sh, or use the container route.",
+    "keras": "tf.keras is not Keras 2 (tf_keras): install tf-keras of TensorFlow's version in the route "
+    "(envs/training-*.txt pins both) and start Python through hpcseq, which sets TF_USE_LEGACY_KERAS=1.",
+    "horovod_build": "Horovod lacks an operation or controller the job needs (NCCL for GPUs, MPI under srun): "
+    "rebuild it with envs/horovod/build.sh after loading the CUDA, NCCL and OpenMPI modules (the build log "
+    "in ~/.cache/hpcseq/wheels/ says what CMake found), or use the container route.",
     "imports": "The software route lacks TensorFlow, Horovod or a package of hpcseq: on the modules route check "
-    "the stage (`module spider TensorFlow`) and the venv (`pip install -e .` in it); on the container route "
+    "the venv (made by envs/setup.sh after the module loads; `pip install -e .` in it); on the container route "
     "run the image's python with the import on a login node (README, JURECA-DC).",
     "gpus": "TensorFlow sees fewer GPUs than the node gives each rank: check that the job got them (--gres), "
     "CUDA_VISIBLE_DEVICES, the CUDA of the route (the module's, or apptainer exec --nv), and a GPU build of "
@@ -1122,7 +1138,11 @@ NOISE = re.compile(
     r"disabling MLIR crash reproducer|Plugin optimizer for device_type|XLA service 0x[0-9a-f]+ initialized|"
     r"StreamExecutor device \(\d+\)|Compiled cluster using XLA|Loaded cuDNN version|"
     r"Created device /job:localhost|srun: cluster configuration lacks support for cpu binding|"
-    r"^No job memory information \('mem_mb'|^WARNING: All log messages before absl::InitializeLog"
+    r"^No job memory information \('mem_mb'|^WARNING: All log messages before absl::InitializeLog|"
+    # TensorFlow >= 2.20 logs through absl before its own log level is read: INFO lines, and on a
+    # machine without a GPU "failed call to cuInit: ... CUDA error ... (303)", after which it trains
+    # on the CPU (seen with tensorflow-cpu 2.21.0)
+    r"^I\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w.]+:\d+\] |failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit"
 )
 
 

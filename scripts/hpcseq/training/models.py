@@ -14,9 +14,14 @@ Forecasting models (sequence_regression) read a window of numbers, no embedding.
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 import tensorflow as tf
 
 from hpcseq.config import PER_STEP_TASKS
+from hpcseq.errors import CheckpointError
+from hpcseq.stack import keras_in_use
 
 # What each task feeds the model and reads from it: the input's name and the hyperparameter of its
 # length, and the output layer (units: None for one per vocabulary entry).
@@ -228,5 +233,26 @@ def make_optimizer(name: str, learning_rate) -> tf.keras.optimizers.Optimizer:
 
 
 def load_model(path) -> tf.keras.Model:
-    """Load a trained model for inference (no optimizer state needed)."""
-    return tf.keras.models.load_model(path, compile=False)
+    """Load a trained model for inference (no optimizer state needed). A file this Keras cannot read
+    (another Keras wrote it: Keras 3, say, or a newer tf_keras) is refused with the Keras that wrote
+    it and what to do; files of hpcseq's earlier stack (TensorFlow 2.15, Keras 2.15) load
+    (tests/training/test_old_stack.py)."""
+    try:
+        return tf.keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises anything from ValueError to TypeError here
+        written_by = keras_version_of(path)
+        raise CheckpointError(
+            f"{path} cannot be loaded with {keras_in_use(tf)['package']} {keras_in_use(tf)['version']}: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} (it was written by Keras "
+            f"{written_by or 'of an unknown version'}). Train it again with this stack (`snakemake --forcerun "
+            "train ...`), or load it with the stack that wrote it."
+        ) from error
+
+
+def keras_version_of(path) -> str | None:
+    """The Keras version a `.keras` file records (its metadata.json), or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("metadata.json")).get("keras_version")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None

@@ -27,6 +27,7 @@ import subprocess
 from pathlib import Path
 
 from hpcseq.events import RANKS_ON_HOSTS, get_logger, rank_hosts_text
+from hpcseq.stack import keras_in_use
 
 # The Slurm variables that identify the job a training ran in (those that are set).
 SLURM_IDS = (
@@ -141,6 +142,17 @@ def module_version(name: str) -> str | None:
         return None
 
 
+def keras_version() -> str | None:
+    """The Keras that `tf.keras` is, as "<package> <version>" (tf_keras 2.21.0 on hpcseq's stack);
+    None where TensorFlow is not installed."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    keras = keras_in_use(tf)
+    return f"{keras['package']} {keras['version']}"
+
+
 def mpi_library(maps: Path = Path("/proc/self/maps")) -> dict:
     """The MPI library loaded into this process (the one Horovod was linked with): its path, its
     own version string (MPI_Get_library_version: implementation and release) and the MPI standard
@@ -192,6 +204,7 @@ def software_versions(hvd=None) -> dict:
     versions = {
         "python": platform.python_version(),
         "tensorflow": module_version("tensorflow"),
+        "keras": keras_version(),
         "horovod": module_version("horovod"),
         "numpy": module_version("numpy"),
     }
@@ -207,7 +220,10 @@ def software_text(code: dict, versions: dict) -> str:
     commit = code["commit"][:12] if code["commit"] else f"unknown ({code['reason']})"
     if code["dirty"]:
         commit += " with changes"
-    parts = [f"code {commit}", *(f"{name} {versions[name]}" for name in ("python", "tensorflow", "horovod", "numpy"))]
+    parts = [
+        f"code {commit}",
+        *(f"{name} {versions.get(name)}" for name in ("python", "tensorflow", "keras", "horovod", "numpy")),
+    ]
     controller = (versions.get("horovod_built") or {}).get("controller")
     if controller:
         parts.append(f"controller {controller}")

@@ -18,10 +18,12 @@ from hpcseq import cli
 from hpcseq import config as config_module
 from hpcseq.cluster import jobscript
 from hpcseq.cluster import resources as job_resources
+from hpcseq.cluster.clusters import or_stop
 from hpcseq.durations import format_time, time_seconds
 from hpcseq.errors import ConfigErrors
 from tests.unit.cluster.conftest import (
     CLUSTERS,
+    SHIPPED,
     SITE,
     WORKDIR,
     assert_shellcheck_clean,
@@ -113,8 +115,8 @@ def test_juelich_style_header_and_steps():
         "#SBATCH --account=training2543",
         "#SBATCH --reservation=dl-course",
         "#SBATCH --mail-type=END,FAIL",
-        "module --force purge",
-        'source "$PROJECT"/"$USER"/venvs/hpcseq-jureca-dc/bin/activate',  # expanded in the job
+        or_stop("module --force purge"),  # a setup line that fails ends the job, naming it
+        or_stop('source "$PROJECT"/"$USER"/venvs/hpcseq-jureca-dc/train/bin/activate').splitlines()[-1],
         "export CUDA_VISIBLE_DEVICES=0,1,2,3",  # the GPUs the job asked for
         "export NCCL_SOCKET_IFNAME=ib0",  # the cluster's network interface, for every library
         "export OMPI_MCA_btl_tcp_if_include=ib0",
@@ -284,6 +286,9 @@ def test_a_script_runs_in_the_folder_it_was_submitted_from_and_says_so_when_that
     clone = tmp_path / "clone"
     (clone / "config").mkdir(parents=True)
     (clone / "config" / "config.yaml").write_text("{}\n")
+    (clone / ".venv" / "train" / "bin").mkdir(parents=True)
+    (clone / ".venv" / "train" / "bin" / "python").write_text("#!/bin/bash\n")
+    (clone / ".venv" / "train" / "bin" / "python").chmod(0o755)
     right = subprocess.run(
         ["bash", str(script)], capture_output=True, text=True, env={**environment, "SLURM_SUBMIT_DIR": str(clone)}
     )
@@ -319,3 +324,84 @@ def test_the_data_job_runs_both_data_steps_as_one_cpu_task_and_matches_its_golde
     assert_shellcheck_clean([str(script)])
     assert cli.main([*arguments, "--data-only", "--no-data-steps", "--stdout"]) == 2
     assert "option --data-only: writes the data job alone" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ setup lines that fail
+
+# Stand-ins for JSC's setup commands: Lmod's `module` refuses what it does not know (as Lmod does,
+# with its message and exit code 1) and records what it loaded; srun records each step.
+FAILING_MODULE = """#!/bin/bash
+case "$1" in
+  --force) exit 0 ;;
+  load) shift
+        for name in "$@"; do
+          if [ "$name" = "{unknown}" ]; then
+            printf 'Lmod has detected the following error:  The following module(s) are unknown: "%s"\\n' "$name" >&2
+            exit 1
+          fi
+        done
+        echo "loaded $*" ;;
+esac
+"""
+RECORDING_SRUN = '#!/bin/bash\necho "srun $*"\n'
+
+
+def _jsc_job(tmp_path: Path, unknown_module: str, venv_exists: bool, python_exists: bool = True):
+    """The shipped JURECA-DC job (modules route) run by bash with a `module` that refuses
+    `unknown_module`, the venv of `setup.venv` under $PROJECT (or not), and srun stand-ins."""
+    config = jsc_config()
+    request = jobscript.script_request(config, "jureca-dc", "shakespeare_char_rnn", str(tmp_path), "config/config.yaml")
+    script = tmp_path / "job.sbatch"
+    script.write_text(jobscript.render_job_script(request))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("{}\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in {"module": FAILING_MODULE.replace("{unknown}", unknown_module), "srun": RECORDING_SRUN}.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    project, user = tmp_path / "project", "jane"
+    venv = Path(
+        SHIPPED["clusters"]["jureca-dc"]["setup"]["venv"].replace("$PROJECT", str(project)).replace("$USER", user)
+    )
+    if venv_exists:
+        (venv / "bin").mkdir(parents=True)
+        # the venv puts its bin/ first on PATH, with (or without) the interpreter in it
+        (venv / "bin" / "activate").write_text(f'export PATH="{venv / "bin"}:$PATH"\n')
+        if python_exists:
+            (venv / "bin" / "python").write_text("#!/bin/bash\n")
+            (venv / "bin" / "python").chmod(0o755)
+    path = f"{bin_dir}:/usr/bin:/bin"  # no python of the machine's: only the venv may bring one
+    environment = {"PATH": path, "PROJECT": str(project), "USER": user, "SLURM_SUBMIT_DIR": str(tmp_path)}
+    environment |= {"SLURM_JOB_ID": "7", "SLURM_JOB_NODELIST": "n1"}
+    return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+
+
+def test_a_module_that_does_not_exist_stops_the_job_before_any_step(tmp_path):
+    """Issue 23: with `set -uo pipefail` alone, a failed `module load` let the job go on with
+    whatever Python it found. Now it ends there, naming the line, and nothing runs."""
+    modules = SHIPPED["clusters"]["jureca-dc"]["setup"]["modules"]
+    result = _jsc_job(tmp_path, unknown_module=modules[-1], venv_exists=True)
+    assert result.returncode == 1
+    assert "srun" not in result.stdout and "loaded" not in result.stdout
+    assert "The following module(s) are unknown" in result.stderr
+    assert f"hpcseq: setup failed (exit 1): module load {' '.join(modules)}" in result.stderr
+
+
+def test_a_missing_venv_stops_the_job_naming_its_activate_script(tmp_path):
+    result = _jsc_job(tmp_path, unknown_module="none", venv_exists=False)
+    assert result.returncode == 1 and "srun" not in result.stdout
+    assert "hpcseq: setup failed (exit 1): source " in result.stderr and "/bin/activate" in result.stderr
+
+
+def test_a_missing_interpreter_after_the_setup_stops_the_job(tmp_path):
+    result = _jsc_job(tmp_path, unknown_module="none", venv_exists=True, python_exists=False)
+    assert result.returncode == 1 and "srun" not in result.stdout
+    assert "hpcseq: setup failed (exit 1): the interpreter python is not there after the setup lines" in result.stderr
+
+
+def test_with_every_setup_line_working_the_job_runs_its_four_steps(tmp_path):
+    result = _jsc_job(tmp_path, unknown_module="none", venv_exists=True)
+    assert result.returncode == 0, result.stderr
+    steps = [line.split(" -m hpcseq ")[1].split()[0] for line in result.stdout.splitlines() if " -m hpcseq " in line]
+    assert steps == ["preprocess", "vocab", "train", "evaluate"]

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from hpcseq import cli
+from hpcseq.cluster.clusters import or_stop
 from hpcseq.config import DEFAULT_CONFIG_PATH, REPO_ROOT, load_yaml
 from tests.unit.cluster.conftest import EXPERIMENTS
 
@@ -50,7 +51,7 @@ def test_every_cluster_gets_a_script_where_the_setting_fits_and_the_others_are_n
 def test_a_workdir_on_the_cluster_gets_the_config_path_inside_the_repository(capsys):
     code, out, err = sbatch(capsys, "--cluster", "jureca-dc", "--nodes", "1", "--workdir", "$HOME/hpcseq", "--stdout")
     assert code == 0, err
-    assert 'cd "$HOME"/hpcseq || exit 1' in out
+    assert or_stop('cd "$HOME"/hpcseq') in out
     assert str(REPO_ROOT) not in out
     assert " --configfile config/config.yaml " in out
 
@@ -103,7 +104,7 @@ def test_by_default_a_script_runs_where_it_is_submitted_never_in_this_machines_p
     code, out, err = sbatch(capsys, "--cluster", "local", "--stdout")
     assert code == 0, err
     lines = out.splitlines()
-    assert 'cd "$SLURM_SUBMIT_DIR" || exit 1' in lines
+    assert or_stop('cd "$SLURM_SUBMIT_DIR"').splitlines()[-1] in lines
     assert str(REPO_ROOT) not in out
     # submitted from elsewhere, the job stops at once and says where to submit it from
     check = next(line for line in lines if line.startswith("[ -f config/config.yaml ]"))
@@ -118,7 +119,7 @@ def test_a_workdir_with_variables_is_expanded_where_the_job_runs_and_checked_fir
         ': "${PROJECT:?is not set, and a path of this job uses it}"',
         ': "${USER:?is not set, and a path of this job uses it}"',
     ]
-    cd = 'cd "$PROJECT"/"$USER"/\'hpc seq\' || exit 1'
+    cd = or_stop('cd "$PROJECT"/"$USER"/\'hpc seq\'').splitlines()[-1]
     assert lines.index(guards[0]) < lines.index(guards[1]) < lines.index(cd)
     # without $PROJECT the job stops before anything else, naming it
     script = tmp_path / "job.sbatch"

@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from hpcseq import cli
 from hpcseq.cluster import jobscript, smoke
+from hpcseq.cluster.clusters import or_stop
 from hpcseq.errors import ConfigErrors
 from hpcseq.events import SMOKE_CHECK, SMOKE_JOB_NAME
 from hpcseq.logs.assemble import collect
@@ -51,7 +53,7 @@ def test_the_smoke_test_is_two_whole_nodes_of_the_devel_partition_started_as_tra
         "#SBATCH --gres=gpu:4",
         "#SBATCH --account=training2543",
         "export CUDA_VISIBLE_DEVICES=0,1,2,3",
-        "module load Stages/2024 GCC ParaStationMPI TensorFlow",
+        or_stop("module load " + " ".join(SHIPPED["clusters"]["jureca-dc"]["setup"]["modules"])),
     ):
         assert line in lines, line
     step = next(line for line in lines if "hpcseq.cluster.smoke" in line)
@@ -113,11 +115,67 @@ def test_the_checks_fail_on_too_few_gpus_ranks_or_hosts():
     assert {check: passed for passed, check, _ in results} == {"imports": True, "gpus": True, "horovod": False}
 
 
+@pytest.mark.parametrize(
+    ("version", "passed"),
+    [((3, 12, 3), True), ((3, 11, 7), True), ((3, 13, 5), True), ((3, 10, 12), False), ((3, 14, 0), False)],
+)
+def test_the_python_check_names_the_version_and_the_supported_range(version, passed):
+    assert smoke.python_result(version) == (
+        passed,
+        "python",
+        f"python {'.'.join(map(str, version))}; hpcseq supports 3.11 to 3.13",
+    )
+
+
+def test_the_keras_check_needs_the_switch_and_tf_keras_2():
+    keras2 = {"package": "tf_keras", "version": "2.21.0"}
+    assert smoke.keras_result("1", keras2) == (True, "keras", "tf.keras is tf_keras 2.21.0 (TF_USE_LEGACY_KERAS=1)")
+    passed, _, detail = smoke.keras_result(None, keras2)
+    assert not passed and "(TF_USE_LEGACY_KERAS unset)" in detail and "hpcseq needs tf_keras 2.x" in detail
+    passed, _, detail = smoke.keras_result("1", {"package": "keras", "version": "3.15.1"})
+    assert not passed and detail.startswith("tf.keras is keras 3.15.1 (TF_USE_LEGACY_KERAS=1)")
+    passed, _, detail = smoke.keras_result("1", {"error": "ModuleNotFoundError: No module named 'tf_keras'"})
+    assert not passed and "tf.keras does not load: ModuleNotFoundError" in detail
+
+
+def test_the_horovod_build_check_needs_nccl_for_gpus_and_the_launchers_controller():
+    srun, horovodrun = {}, {smoke.GLOO_RENDEZVOUS_VARIABLE: "10.0.0.1"}
+    passed, check, detail = smoke.horovod_build_result(22703, True, True, 4, srun)
+    assert (passed, check) == (True, "horovod_build")
+    assert detail == (
+        "built with NCCL 2.27.3, MPI yes, Gloo yes; needed: MPI (the launcher's controller), NCCL (GPUs expected)"
+    )
+    # the CPU build on a GPU node: the NCCL variant is missing
+    passed, _, detail = smoke.horovod_build_result(0, True, True, 4, srun)
+    assert not passed and detail.endswith("missing: NCCL (rebuild Horovod: envs/setup.sh --gpu, or the image)")
+    # no GPUs expected: NCCL is not needed; under horovodrun Gloo is the controller, under srun MPI
+    assert smoke.horovod_build_result(0, False, True, 0, horovodrun)[0]
+    passed, _, detail = smoke.horovod_build_result(0, False, True, 0, srun)
+    assert not passed and "missing: MPI" in detail
+    assert smoke.nccl_version_text(2804) == "2.8.4" and smoke.nccl_version_text(23203) == "2.32.3"
+
+
+def test_the_first_checks_run_in_order_from_what_tensorflow_and_horovod_report():
+    """first_results with stand-ins for tensorflow and horovod.tensorflow (neither is installed here)."""
+    keras = SimpleNamespace(__name__="tf_keras.api._v2.keras", __version__="2.21.0")
+    tf = SimpleNamespace(keras=keras)
+    hvd = SimpleNamespace(nccl_built=lambda: 0, mpi_built=lambda: True, gloo_built=lambda: True)
+    results = smoke.first_results(tf, hvd, 0, {"TF_USE_LEGACY_KERAS": "1"})
+    assert [check for _, check, _ in results] == list(smoke.FIRST_CHECKS)
+    assert [passed for passed, _, _ in results][1:] == [True, True]
+    assert results[1][2] == "tf.keras is tf_keras 2.21.0 (TF_USE_LEGACY_KERAS=1)"
+    assert not smoke.first_results(tf, hvd, 4, {"TF_USE_LEGACY_KERAS": "1"})[2][0]  # GPUs, no NCCL
+
+
 # ------------------------------------------------------------------------------ hpcseq logs
 
 # srun stand-in: prints what rank 0 of hpcseq.cluster.smoke prints, failing the gpus check when asked
 SMOKE_SRUN = """#!/bin/bash
-echo "hpcseq smoke-test PASS imports: tensorflow 2.15.0, horovod 0.28.1, python 3.10.12"
+echo "hpcseq smoke-test PASS python: python 3.12.3; hpcseq supports 3.11 to 3.13"
+echo "hpcseq smoke-test PASS keras: tf.keras is tf_keras 2.21.0 (TF_USE_LEGACY_KERAS=1)"
+echo "hpcseq smoke-test PASS horovod_build: built with NCCL 2.27.3, MPI yes, Gloo yes; needed: MPI (the launcher's \
+controller), NCCL (GPUs expected)"
+echo "hpcseq smoke-test PASS imports: tensorflow 2.21.0, horovod 0.28.1, python 3.12.3"
 if [ -n "${NO_GPUS:-}" ]; then
   echo "hpcseq smoke-test FAIL gpus: TensorFlow sees 0 GPU(s) on every rank; expected 4"
 else
@@ -126,7 +184,7 @@ fi
 echo "hpcseq smoke-test PASS horovod: 8 rank(s) on 2 host(s), expected 8 on 2: jrc0001: ranks 0-3; jrc0002: ranks 4-7"
 echo "hpcseq smoke-test PASS allreduce: sum of the ranks 28, expected 28 (n(n-1)/2, n=8)"
 [ -n "${NO_GPUS:-}" ] && { echo "hpcseq smoke-test FAIL all: failed: gpus"; exit 1; }
-echo "hpcseq smoke-test PASS all: 4 checks passed"
+echo "hpcseq smoke-test PASS all: 7 checks passed"
 """
 
 
@@ -144,7 +202,9 @@ def test_hpcseq_logs_shows_the_smoke_tests_verdict(gpus, tmp_path):
         (bin_dir / name).chmod(0o755)
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
-    (venv / "bin" / "activate").write_text("")
+    (venv / "bin" / "activate").write_text(f'export PATH="{venv / "bin"}:$PATH"\n')
+    (venv / "bin" / "python").write_text("#!/bin/sh\n")  # the job checks it is there; srun's stand-in runs
+    (venv / "bin" / "python").chmod(0o755)
     environment = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "SLURM_JOB_ID": "4711",
@@ -153,8 +213,8 @@ def test_hpcseq_logs_shows_the_smoke_tests_verdict(gpus, tmp_path):
         "USER": "venv-owner",
         **({} if gpus else {"NO_GPUS": "1"}),
     }
-    (tmp_path / "venv-owner" / "venvs").mkdir(parents=True)
-    (tmp_path / "venv-owner" / "venvs" / "hpcseq-jureca-dc").symlink_to(venv)
+    (tmp_path / "venv-owner" / "venvs" / "hpcseq-jureca-dc").mkdir(parents=True)
+    (tmp_path / "venv-owner" / "venvs" / "hpcseq-jureca-dc" / "train").symlink_to(venv)
     submit = tmp_path / "submit"
     submit.mkdir()
     with (
@@ -166,6 +226,7 @@ def test_hpcseq_logs_shows_the_smoke_tests_verdict(gpus, tmp_path):
     [record], _ = collect([str(submit)], slurm=NO_SLURM)
     assert record.rule == "smoke-test" and record.experiment is None
     assert [SMOKE_CHECK.search(line).group("check") for line in record.smoke_checks] == [
+        *smoke.FIRST_CHECKS,
         "imports",
         "gpus",
         "horovod",
@@ -174,7 +235,7 @@ def test_hpcseq_logs_shows_the_smoke_tests_verdict(gpus, tmp_path):
     ]
     text = render_detail(record)
     assert "smoke test of the software route" in text
-    assert "checks     PASS imports: tensorflow 2.15.0" in text
+    assert "checks     PASS python: python 3.12.3" in text
     if gpus:
         assert (record.state, record.diagnosis) == ("completed", None)
     else:

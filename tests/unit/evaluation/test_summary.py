@@ -18,7 +18,8 @@ PROVENANCE = {
     "code": {"commit": "48a66027687f0d8525f00473078ad3516867ed4e", "dirty": False, "repository": "/r", "reason": None},
     "versions": {
         "python": "3.11.7",
-        "tensorflow": "2.15.1",
+        "tensorflow": "2.21.0",
+        "keras": "tf_keras 2.21.0",
         "horovod": "0.28.1",
         "numpy": "1.26.4",
         "horovod_built": {"mpi": True, "gloo": True, "nccl": True, "controller": "mpi"},
@@ -30,7 +31,7 @@ PROVENANCE = {
 def test_ran_on_names_hosts_commit_job_and_software():
     assert ran_on(PROVENANCE) == (
         "*Ran on* 2 host(s) (jwb0001: ranks 0-1; jwb0002: ranks 2-3); code 48a66027687f; Slurm job 4711 step 0; "
-        "TensorFlow 2.15.1, Horovod 0.28.1 over Open MPI v4.1.4"
+        "TensorFlow 2.21.0 (Keras tf_keras 2.21.0), Horovod 0.28.1 over Open MPI v4.1.4"
     )
 
 
@@ -39,7 +40,9 @@ def test_ran_on_outside_slurm_with_changes_an_unknown_commit_and_gloo():
     local["slurm"] = None
     local["code"]["dirty"] = True
     local["versions"]["horovod_built"]["controller"] = "gloo"
-    assert ran_on(local).endswith("code 48a66027687f with changes; TensorFlow 2.15.1, Horovod 0.28.1 over Gloo")
+    assert ran_on(local).endswith(
+        "code 48a66027687f with changes; TensorFlow 2.21.0 (Keras tf_keras 2.21.0), Horovod 0.28.1 over Gloo"
+    )
     local["code"] = {"commit": None, "dirty": None, "repository": None, "reason": "git is not installed"}
     assert "; code of unknown commit; " in ran_on(local)
     assert ran_on(None) is None

@@ -327,6 +327,17 @@ def test_nccl_and_cuda_errors():
         "cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected\n"
     )
     assert diagnose(facts(cpu + TIME_LIMIT_ERR, state="TIMEOUT")).kind == "time_limit"
+    # TensorFlow 2.21 (tensorflow-cpu, absl's log format) on this CPU-only machine says this at every import
+    cpu_221 = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796630549.767520   21672 port.cc:153] oneDNN custom operations are on. You may see slightly "
+        "different numerical results due to floating-point round-off errors from different computation orders.\n"
+        "E0000 00:00:1796630402.964835    4035 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: "
+        "Failed call to cuInit: UNKNOWN ERROR (303)\n"
+    )
+    assert diagnose(facts(cpu_221 + TIME_LIMIT_ERR, state="TIMEOUT")).kind == "time_limit"
+    assert all(is_noise(line) for line in cpu_221.splitlines())
+    assert diagnose(facts(cpu_221, state="FAILED")).kind == "unknown"  # was nccl_cuda: "CUDA error"
 
 
 def test_node_failure_and_preemption():

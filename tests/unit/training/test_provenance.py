@@ -191,7 +191,7 @@ def test_versions_are_the_imported_modules():
     versions = software_versions()
     assert versions["python"] == platform.python_version()
     assert versions["numpy"] == numpy.__version__
-    assert set(versions) == {"python", "tensorflow", "horovod", "numpy"}  # no Horovod module given
+    assert set(versions) == {"python", "tensorflow", "keras", "horovod", "numpy"}  # no Horovod module given
     assert module_version("hpcseq_no_such_module") is None
 
 
@@ -212,14 +212,16 @@ def test_the_log_line_of_the_software():
     code = {"commit": "48a66027687f0d8525f00473078ad3516867ed4e", "dirty": True, "reason": None}
     versions = {
         "python": "3.11.7",
-        "tensorflow": "2.15.1",
+        "tensorflow": "2.21.0",
+        "keras": "tf_keras 2.21.0",
         "horovod": "0.28.1",
-        "numpy": "1.26.4",
+        "numpy": "2.4.6",
         "horovod_built": {"mpi": True, "gloo": True, "nccl": False, "controller": "gloo"},
         "mpi": {"library": "Open MPI v4.1.4, package: Debian OpenMPI", "standard": "3.1", "path": "/l/libmpi.so"},
     }
     assert software_text(code, versions) == (
-        "code 48a66027687f with changes, python 3.11.7, tensorflow 2.15.1, horovod 0.28.1, numpy 1.26.4, "
+        "code 48a66027687f with changes, python 3.11.7, tensorflow 2.21.0, keras tf_keras 2.21.0, horovod 0.28.1, "
+        "numpy 2.4.6, "
         "controller gloo, MPI Open MPI v4.1.4, package: Debian OpenMPI"
     )
     unknown = {"commit": None, "dirty": None, "reason": "git is not installed (not on PATH)"}
