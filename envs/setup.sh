@@ -90,7 +90,7 @@ verify_training() {  # the build, the imports (Keras 2 selected by hpcseq) and a
   echo "$check" | grep -q '\[X\] Gloo' || die "Horovod was built without Gloo"
   TF_CPP_MIN_LOG_LEVEL=3 "$bin/python" -m hpcseq.training.stack_check --check || die "the training environment's imports failed (above)"
   TF_CPP_MIN_LOG_LEVEL=3 timeout 300 "$bin/horovodrun" -np 2 -H localhost:2 --gloo \
-    "$bin/python" -m hpcseq.training.stack_check --allreduce 2>&1 | grep -E 'allreduce|Error|error' | sed 's/^/   /' \
+    "$bin/python" -m hpcseq.training.stack_check --allreduce 2>&1 | grep -E 'allreduce (ok|WRONG)|[A-Za-z]+Error: ' | sed 's/^/   /' \
     || die "the 2-rank allreduce failed: $bin/horovodrun -np 2 -H localhost:2 --gloo $bin/python -m hpcseq.training.stack_check --allreduce"
 }
 

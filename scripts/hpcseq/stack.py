@@ -63,13 +63,13 @@ def range_text() -> str:
     return f"Python {pythons}, TensorFlow {text(*TENSORFLOW_RANGE)} with Keras 2 ({KERAS_PACKAGE})"
 
 
-def keras_in_use(tf) -> dict:
+def keras_in_use(tf, modules=sys.modules) -> dict:
     """The Keras package `tf.keras` is, and its version (recorded in each training's provenance)."""
     keras = tf.keras  # with the switch, the module tf_keras.api._v2.keras; without it, Keras 3's
     package = (getattr(keras, "__name__", "") or "").split(".")[0] or "unknown"
-    if package == "tensorflow":  # an older TensorFlow's own Keras
-        package = type(keras.Model).__module__.split(".")[0]
-    module = sys.modules.get(package)
+    if package == "tensorflow":  # named after how it was reached (`import tensorflow.keras`): ask its Model
+        package = keras.Model.__module__.split(".")[0]
+    module = modules.get(package)
     version = getattr(module, "__version__", None) or getattr(keras, "__version__", None)
     return {"package": package, "version": str(version)}
 

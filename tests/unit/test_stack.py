@@ -130,3 +130,17 @@ def test_every_patch_says_what_why_upstream_and_the_error_without_it(patch):
 def test_the_patch_set_is_numbered_without_gaps():
     numbers = [int(patch.name[:4]) for patch in PATCHES]
     assert numbers == list(range(1, len(PATCHES) + 1)) and len(numbers) >= 2
+
+
+def test_the_keras_in_use_is_told_by_its_package_however_tf_keras_was_reached():
+    """tf.keras is the module tf_keras.api._v2.keras, named "tensorflow.keras" once something ran
+    `import tensorflow.keras` (seen in the training tests); the package its Model comes from tells."""
+    from types import ModuleType, SimpleNamespace
+
+    tf_keras = ModuleType("tf_keras")
+    tf_keras.__version__ = "2.21.0"
+    model = type("Model", (), {"__module__": "tf_keras.src.engine.training"})
+    for name in ("tf_keras.api._v2.keras", "tensorflow.keras"):
+        keras = SimpleNamespace(__name__=name, Model=model)
+        found = stack.keras_in_use(SimpleNamespace(keras=keras), modules={"tf_keras": tf_keras})
+        assert found == {"package": "tf_keras", "version": "2.21.0"}
