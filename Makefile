@@ -113,7 +113,7 @@ clean: ## remove results, logs, benchmarks and Snakemake's state
 	rm -rf results logs benchmarks .snakemake
 
 check-gpu-build: ## the NCCL variant of Horovod's build as far as it goes without CUDA (sdist, patches, CMake)
-	envs/check-gpu-build.sh $(SDIST)
+	envs/check-gpu-build.sh
 
 check-python: ## train a shipped experiment on 2 ranks on another Python (PY=3.13: a Debian 13 root, cached)
 	envs/check-python.sh $(PY)

@@ -6,9 +6,8 @@
 # HOROVOD_WITH_TENSORFLOW=1, Gloo, MPI) and the -D options of Horovod's setup.py (build_extensions:
 # CMAKE_BUILD_TYPE, CMAKE_LIBRARY_OUTPUT_DIRECTORY_<CONFIG>, PYTHON_EXECUTABLE).
 #
-#   envs/check-gpu-build.sh [SDIST]     SDIST: horovod-0.28.1.tar.gz or its unpacked directory
-#                                       (default: $HPCSEQ_CACHE/sources/horovod-0.28.1.tar.gz, where
-#                                       envs/horovod/build.sh keeps it)
+#   envs/check-gpu-build.sh     the sdist and patches exactly as envs/horovod/build.sh --source gives
+#                               them (downloaded once, sha256 checked, cached in $HPCSEQ_CACHE)
 #
 # Exit 0: the configuration got as far as CUDA and stopped only because no CUDA toolkit is installed
 # (expected here), or it passed (a machine with CUDA). Exit 1: anything else stopped it first (a
@@ -17,39 +16,16 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PATCHES="${HPCSEQ_HOROVOD_PATCHES:-$ROOT/envs/horovod/patches}"   # another set: the tests
-VERSION="$(sed -n 's/^readonly HOROVOD_VERSION=\([0-9.]*\)$/\1/p' "$ROOT/envs/horovod/build.sh")"
-CACHE="${HPCSEQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hpcseq}"
-SDIST="${1:-$CACHE/sources/horovod-$VERSION.tar.gz}"
 PYTHON="${PYTHON:-python3}"
 
 die() { printf 'check-gpu-build: FAIL: %s\n' "$*" >&2; exit 1; }
 
-[[ -n "$VERSION" ]] || die "no 'readonly HOROVOD_VERSION=' in envs/horovod/build.sh"
 command -v cmake >/dev/null || die "cmake is not installed"
-command -v patch >/dev/null || die "patch is not installed"
-[[ -e "$SDIST" ]] || die "no Horovod sdist at $SDIST (envs/setup.sh downloads it, or pass its path)"
-
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-if [[ -d "$SDIST" ]]; then
-  cp -r "$SDIST" "$WORK/horovod-$VERSION"
-else
-  tar -xzf "$SDIST" -C "$WORK"
-fi
-SOURCE="$WORK/horovod-$VERSION"
-[[ -f "$SOURCE/CMakeLists.txt" ]] || die "$SDIST holds no horovod-$VERSION/CMakeLists.txt"
-chmod -R u+w "$SOURCE"
-
-applied=0
-for patch in "$PATCHES"/*.patch; do
-  [[ -e "$patch" ]] || break
-  patch --directory="$SOURCE" -p1 --forward --batch --silent <"$patch" \
-    || die "$(basename "$patch") does not apply to horovod $VERSION"
-  echo "applied $(basename "$patch")"
-  applied=$((applied + 1))
-done
-echo "patches applied: $applied (from ${PATCHES#"$ROOT"/})"
+"$ROOT/envs/horovod/build.sh" --source "$WORK" || die "no patched Horovod source (above)"
+SOURCE="$(find "$WORK" -maxdepth 1 -name 'horovod-*' -type d | head -n1)"
+[[ -f "$SOURCE/CMakeLists.txt" ]] || die "the patched source has no CMakeLists.txt"
 
 BUILD="$WORK/build"
 mkdir -p "$BUILD" "$WORK/lib"

@@ -3,6 +3,8 @@
 # the one built before; print the wheel's path on stdout (everything else goes to stderr).
 #
 #   envs/horovod/build.sh PYTHON [cpu|gpu]
+#   envs/horovod/build.sh --source DIR     only the patched source, in DIR/horovod-<version>
+#                                          (envs/check-gpu-build.sh configures it)
 #
 # Horovod 0.28.1 (June 2023) is the last release; it supports neither TensorFlow >= 2.16, nor Keras 2
 # as the tf-keras package, nor Python >= 3.12. hpcseq builds it from the released sdist (checked
@@ -19,12 +21,20 @@ set -euo pipefail
 readonly HOROVOD_VERSION=0.28.1
 readonly HOROVOD_SDIST_SHA256=92a43f5a94c43907a56805bad15f19700c62ffc83b7ca483f9e104e229f67ef0
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly HERE PATCHES="$HERE/patches"
+readonly HERE
+# the patch set; HPCSEQ_HOROVOD_PATCHES only for the test of a patch that does not apply
+readonly PATCHES="${HPCSEQ_HOROVOD_PATCHES:-$HERE/patches}"
 CACHE="${HPCSEQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hpcseq}"
 
 die() { printf 'horovod build: error: %s\n' "$*" >&2; exit 1; }
 
-[[ $# -ge 1 && $# -le 2 ]] || die "usage: envs/horovod/build.sh PYTHON [cpu|gpu]"
+if [[ "${1:-}" == --source ]]; then  # the patched source only: no TensorFlow, no build
+  [[ $# -eq 2 && -d "$2" ]] || die "usage: envs/horovod/build.sh --source EXISTING_DIR"
+  PY="$(command -v python3)" || die "no python3 to download the sdist with"
+  SOURCE_DIR="$2"
+  set -- "$PY"
+fi
+[[ $# -ge 1 && $# -le 2 ]] || die "usage: envs/horovod/build.sh PYTHON [cpu|gpu] | --source DIR"
 PY="$1"
 VARIANT="${2:-cpu}"
 [[ "$VARIANT" == cpu || "$VARIANT" == gpu ]] || die "variant must be cpu or gpu, not '$VARIANT'"
@@ -107,6 +117,10 @@ build_wheel() {  # build_wheel OUT_DIR
 }
 
 main() {
+  if [[ -n "${SOURCE_DIR:-}" ]]; then
+    patched_source "$(fetch_sdist)" "$SOURCE_DIR"
+    return 0
+  fi
   local key dir wheel
   key="$(build_key)"
   dir="$CACHE/wheels/$key"

@@ -286,6 +286,17 @@ def setup_lines(cluster: Cluster, geometry: Geometry | None = None) -> list[str]
     return [single for line in lines for single in line.split("\n")]
 
 
+def software_check(cluster: Cluster, python: str) -> str:
+    """After the setup lines: the interpreter the steps run (or the container image) exists, else the
+    job ends here, naming it, rather than failing in every step with srun's execve error."""
+    if cluster.in_container:
+        image = quote_path(cluster.container.image)
+        return or_stop(f"test -f {image}", f"the container image {cluster.container.image} does not exist")
+    return or_stop(
+        f"command -v {quote_path(python)} >/dev/null", f"the interpreter {python} is not there after the setup lines"
+    )
+
+
 def or_stop(line: str, what: str | None = None) -> str:
     """`line`, and if it fails, the job's end with events.SCRIPT_SETUP_FAILED naming it (or `what`)
     and its exit code."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from hpcseq.cluster.clusters import container_prefix, or_stop, setup_lines
+from hpcseq.cluster.clusters import container_prefix, or_stop, setup_lines, software_check
 from hpcseq.cluster.launch import training_step_options
 from hpcseq.cluster.options import render_directives, sbatch_options
 from hpcseq.cluster.resources import JobPlan, plan_job, smoke_plan, training_interpreter
@@ -276,24 +276,11 @@ def _environment(request: ScriptRequest) -> list[str]:
         "",
         "# software environment",
         *setup_lines(request.plan.cluster, request.plan.geometry),
-        _software_present(request),
+        software_check(request.plan.cluster, request.python),
         "# srun >= 22.05 does not inherit --cpus-per-task from the job: pass it on explicitly",
         'export SRUN_CPUS_PER_TASK="${SLURM_CPUS_PER_TASK:-1}"',
         "",
     ]
-
-
-def _software_present(request: ScriptRequest) -> str:
-    """After the setup lines: the interpreter the steps run (or the container image) exists, else the
-    job ends here, naming it, rather than failing in every step with srun's execve error."""
-    cluster = request.plan.cluster
-    if cluster.in_container:
-        image = quote_path(cluster.container.image)
-        return or_stop(f"test -f {image}", f"the container image {cluster.container.image} does not exist")
-    python = quote_path(request.python)
-    return or_stop(
-        f"command -v {python} >/dev/null", f"the interpreter {request.python} is not there after the setup lines"
-    )
 
 
 WHERE_TO_SUBMIT = (
