@@ -3,7 +3,7 @@
 # workflow/rules/*.smk and the code they run in scripts/hpcseq/.
 #
 #   snakemake --cores 2                      # local run (Horovod ranks on this machine)
-#   snakemake --profile slurm                # every rule a Slurm job, training on GPU nodes
+#   snakemake --profile slurm                # Slurm jobs (where nodes are charged whole: training only)
 #   snakemake --cores 2 --config preset=lecture
 #   snakemake --cores 2 --sdm conda          # every rule in its conda environment (envs/README.md)
 #   snakemake --report results/report.html   # after a run

@@ -22,7 +22,13 @@ from hpcseq.events import STAGE_ERROR
 
 def _add_config_arguments(parser) -> None:
     """--configfile and --config, as Snakemake has them: the same for every subcommand."""
-    parser.add_argument("--configfile", type=Path, help="the config file (default: config/config.yaml)")
+    parser.add_argument(
+        "--configfile",
+        type=Path,
+        nargs="+",
+        help="the config file (default: config/config.yaml); several are merged in order, as Snakemake "
+        "merges them (config/config.yaml config/whole-nodes.yaml)",
+    )
     parser.add_argument(
         "--config",
         nargs="+",
@@ -37,7 +43,21 @@ def _load_config(args, overrides: dict | None = None) -> dict:
     from hpcseq import config as config_module
 
     command_line = config_module.parse_command_line_values(args.config)
-    return config_module.load_config(args.configfile or config_module.DEFAULT_CONFIG_PATH, overrides, command_line)
+    return config_module.load_config(args.configfile or [config_module.DEFAULT_CONFIG_PATH], overrides, command_line)
+
+
+def _one_config_file(args) -> Path:
+    """The config file a job script's steps read again where the job runs: one file."""
+    from hpcseq import config as config_module
+
+    files = args.configfile or [config_module.DEFAULT_CONFIG_PATH]
+    if len(files) > 1:
+        raise ConfigError(
+            "--configfile",
+            "a job script's steps read one config file where the job runs: give one (size its training with "
+            "--nodes N, or set what the other files set in it)",
+        )
+    return files[0]
 
 
 def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +93,10 @@ def _settings_and_paths(args):
 def cmd_preprocess(args) -> int:
     from hpcseq import config as config_module
     from hpcseq.events import setup_logging
+    from hpcseq.job_ledger import record_stage
 
     settings, paths = _settings_and_paths(args)
+    record_stage(paths, "preprocess")  # its line in the Slurm job ledger, inside a Slurm job (job_ledger.py)
     log = setup_logging("preprocess")
     if settings["task"] in config_module.CHARACTER_TASKS:
         from hpcseq.data.text_corpus import prepare_text_corpus as prepare
@@ -121,8 +143,10 @@ def cmd_preprocess(args) -> int:
 def cmd_vocab(args) -> int:
     from hpcseq.data.vocabulary import build_vocabulary, unseen_summary
     from hpcseq.events import setup_logging
+    from hpcseq.job_ledger import record_stage
 
     settings, paths = _settings_and_paths(args)
+    record_stage(paths, "vocab")  # inside a Slurm job: the ledger hpcseq summary sums (job_ledger.py)
     log = setup_logging("vocabulary")
     document = build_vocabulary(settings, paths.prepared, paths.vocab, paths.encoded)
     log.info(
@@ -139,6 +163,7 @@ def cmd_vocab(args) -> int:
 
 def cmd_train(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    from hpcseq.job_ledger import record_stage
     from hpcseq.training.train import train
 
     settings, paths = _settings_and_paths(args)
@@ -149,6 +174,7 @@ def cmd_train(args) -> int:
         # here, it reaches each rank whatever environment srun or mpirun pass on
         args.horovod_timeline.parent.mkdir(parents=True, exist_ok=True)  # else Horovod writes none, silently
         os.environ["HOROVOD_TIMELINE"] = str(args.horovod_timeline.resolve())
+    record_stage(paths, "train")  # rank 0, before anything can fail: a failed attempt is paid too
     train(settings, paths, restart=args.restart, foreign_checkpoints=args.foreign_checkpoints)
     return 0
 
@@ -156,12 +182,14 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     from hpcseq.evaluation.evaluate import evaluate
+    from hpcseq.job_ledger import record_stage
 
     settings, paths = _settings_and_paths(args)
     if args.model_dir:
         paths = dataclasses.replace(paths, model_root=args.model_dir)
     if args.eval_dir:
         paths = dataclasses.replace(paths, eval_root=args.eval_dir)
+    record_stage(paths, "evaluate")  # inside a Slurm job: the ledger hpcseq summary sums (job_ledger.py)
     evaluate(settings, paths)
     return 0
 
@@ -277,15 +305,12 @@ def cmd_launch(args) -> int:
 def cmd_sbatch(args) -> int:
     from hpcseq import config as config_module
     from hpcseq.cluster.jobscript import (
-        DATA_JOB_SUFFIX,
-        data_request,
-        render_data_script,
         render_job_script,
         script_request,
     )
     from hpcseq.cluster.resources import job_script_problems
 
-    config_path = args.configfile or config_module.DEFAULT_CONFIG_PATH
+    config_path = _one_config_file(args)
     command_line = config_module.parse_command_line_values(args.config)
     raw = config_module.deep_merge(config_module.load_yaml(config_path), command_line)
     experiments = list(raw.get("experiments", {})) if args.experiment in (None, "all") else [args.experiment]
@@ -321,20 +346,8 @@ def cmd_sbatch(args) -> int:
             # the steps read the config with the same ranks (their settings, their global batch)
             ranks_value = (f"experiments={{{name}: {{ranks: {sized[name]['ranks']}}}}}",) if sized else ()
             if args.data_only:  # preprocessing and vocabulary: one CPU task, whatever training asks for
-                request = data_request(
-                    job_config,
-                    cluster,
-                    name,
-                    workdir,
-                    config_in_job,
-                    args.training_python,
-                    (*(args.config or ()), *ranks_value),
-                )
-                _write_script(
-                    args,
-                    Path(args.output_dir) / cluster / f"{name}{DATA_JOB_SUFFIX}.sbatch",
-                    render_data_script(request),
-                )
+                config_values = (*(args.config or ()), *ranks_value)
+                _write_data_script(args, job_config, cluster, name, (workdir, config_in_job), config_values)
                 continue
             problems = job_script_problems(job_config, cluster, name)
             if problems and every_cluster:  # the clusters it fits still get their scripts
@@ -358,6 +371,18 @@ def cmd_sbatch(args) -> int:
     return 0
 
 
+def _write_data_script(args, config: dict, cluster: str, name: str, location: tuple, config_values: tuple) -> None:
+    """The data job of `hpcseq sbatch --data-only`, and a note where it pays for a GPU node."""
+    from hpcseq.cluster.jobscript import DATA_JOB_SUFFIX, data_job_cost_note, data_request, render_data_script
+
+    workdir, config_in_job = location
+    request = data_request(config, cluster, name, workdir, config_in_job, args.training_python, config_values)
+    target = Path(args.output_dir) / cluster / f"{name}{DATA_JOB_SUFFIX}.sbatch"
+    _write_script(args, target, render_data_script(request))
+    if note := data_job_cost_note(request):
+        print(f"hpcseq sbatch: note: {note}", file=sys.stderr)
+
+
 def _write_script(args, target: Path, text: str) -> None:
     """A job script to its file (atomically), or to standard output with --stdout."""
     from hpcseq.io import write_text
@@ -373,14 +398,13 @@ def cmd_smoke_test(args) -> int:
     """Write (and with --submit, submit) the smoke test of a cluster's software route."""
     import subprocess
 
-    from hpcseq import config as config_module
     from hpcseq.cluster.jobscript import render_smoke_script, smoke_request
     from hpcseq.events import SMOKE_JOB_NAME
     from hpcseq.io import write_text
 
     if args.expect_gpus is not None and args.expect_gpus < 0:
         raise ConfigError("--expect-gpus", f"{args.expect_gpus} is not a whole number >= 0")
-    config_path = args.configfile or config_module.DEFAULT_CONFIG_PATH
+    config_path = _one_config_file(args)
     overrides = {"slurm": {"account": args.account}} if args.account else {}
     config = _load_config(args, overrides)
     cluster = args.cluster or config.get("cluster")
@@ -525,7 +549,14 @@ def cmd_config(args) -> int:
     from hpcseq import config as config_module
 
     config = _load_config(args, {"preset": args.preset} if args.preset else None)
-    if args.experiment:
+    if args.jobs:
+        from hpcseq.cluster.job_table import profile_job_table
+
+        experiments = sorted(config["experiments"].items())
+        default_run = [name for name, experiment in experiments if experiment["default_target"]]
+        names = [args.experiment] if args.experiment else default_run
+        print(profile_job_table(config, names))
+    elif args.experiment:
         print(json.dumps(config_module.experiment_settings(config, args.experiment), indent=2))
     else:
         print(json.dumps(config, indent=2))
@@ -750,8 +781,14 @@ def _add_config_command(sub) -> None:
         "config", help="validate the config and print it resolved (defaults, preset and --config values applied)"
     )
     _add_config_arguments(show)
-    show.add_argument("--experiment")
+    show.add_argument("--experiment", help="print this experiment's resolved settings (with --jobs: its jobs)")
     show.add_argument("--preset")
+    show.add_argument(
+        "--jobs",
+        action="store_true",
+        help="print each stage's Slurm job under `--profile slurm` on the config's cluster (--config cluster=NAME): "
+        "where it runs, partition, time, nodes, account, QoS, reservation; of the default run's experiments",
+    )
     show.set_defaults(function=cmd_config)
 
 

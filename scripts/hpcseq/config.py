@@ -558,6 +558,7 @@ def coerce_command_line_values(raw: dict, command_line: dict, schema: dict | Non
     """
     schema = schema or load_schema()
     result = copy.deepcopy(raw)
+    _set_command_line_nulls(result, command_line)
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
@@ -584,6 +585,20 @@ def coerce_command_line_values(raw: dict, command_line: dict, schema: dict | Non
         if not changed:
             return result
     return result
+
+
+# YAML's spellings of null, which BaseLoader keeps as strings (`--config 'slurm={reservation: null}'`)
+YAML_NULLS = ("null", "Null", "NULL", "~")
+
+
+def _set_command_line_nulls(result: dict, command_line: Any, path: tuple = ()) -> None:
+    """Every value of `command_line` spelled as YAML's null becomes None in `result` (no name of a
+    reservation, account or file is `null`: a config file reads it as null too)."""
+    if isinstance(command_line, dict):
+        for key, value in command_line.items():
+            _set_command_line_nulls(result, value, (*path, key))
+    elif isinstance(command_line, str) and command_line in YAML_NULLS and _has_path(result, list(path)):
+        _set_at(result, list(path), None)
 
 
 def validate_config(raw: dict, command_line: dict | None = None) -> dict:
@@ -638,11 +653,14 @@ def validate_config(raw: dict, command_line: dict | None = None) -> dict:
 
 
 def load_config(
-    path: str | Path = DEFAULT_CONFIG_PATH, overrides: dict | None = None, command_line: dict | None = None
+    path: str | Path | list = DEFAULT_CONFIG_PATH, overrides: dict | None = None, command_line: dict | None = None
 ) -> dict:
-    """A config file with `command_line` values (strings, from `--config KEY=VALUE`, typed by the
-    schema) and then `overrides` (typed values) merged in, validated and resolved."""
-    raw = load_yaml(path)
+    """A config file (or several, merged in order as Snakemake merges its --configfile files) with
+    `command_line` values (strings, from `--config KEY=VALUE`, typed by the schema) and then
+    `overrides` (typed values) merged in, validated and resolved."""
+    raw: dict = {}
+    for file in path if isinstance(path, list) else [path]:
+        raw = deep_merge(raw, load_yaml(file))
     for values in (command_line, overrides):
         if values:
             raw = deep_merge(raw, values)

@@ -7,6 +7,7 @@ results/<experiment>/
           tensorboard/{train,validation}/ (rank 0's TensorBoard logs),
           checkpoints/, ranks/rank-<r>.json, heartbeats/rank-<r>.json (while it runs)
     eval/metrics.json, samples.txt, plots/*.png                       (evaluate)
+    slurm_jobs.jsonl, slurm_jobs.set-aside.jsonl, .slurm_jobs.lock    (every stage run in a Slurm job: job_ledger.py)
 data/downloads/<dataset>/                                             (datasets fetched by `hpcseq download`)
     <file>, <file>.sha256, unpacked/                                  (see DownloadPaths)
 results/sweeps/<sweep>.{json,md,png}, <sweep>/<model>/{model,eval}/   (a sweep's table and runs)
@@ -164,6 +165,20 @@ class ExperimentPaths:
     @property
     def confusion_matrix(self) -> Path:
         return self.plots / "confusion_matrix.png"
+
+    # the Slurm jobs that made the results (job_ledger.py; results/summary.md sums their charges)
+    @property
+    def slurm_jobs(self) -> Path:
+        return self.root / "slurm_jobs.jsonl"
+
+    @property
+    def slurm_jobs_set_aside(self) -> Path:
+        """The ledger's entries of jobs whose results a new start of training replaced."""
+        return self.root / "slurm_jobs.set-aside.jsonl"
+
+    @property
+    def slurm_jobs_lock(self) -> Path:
+        return self.root / ".slurm_jobs.lock"
 
     # what each data stage writes, by name (the rules' named outputs)
     def prepared_files(self, task: str) -> dict[str, Path]:

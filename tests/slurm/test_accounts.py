@@ -15,16 +15,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, run_snakemake
-from tests.slurm.conftest import JSC_ACCOUNT, PROFILE, sacct_row, slurm_config, wait_for_job
+from tests.slurm.conftest import (
+    JSC_ACCOUNT,
+    PROFILE,
+    sacct_row,
+    slurm_config,
+    wait_for_job,
+)
+from tests.slurm.conftest import (
+    SUBMITTED as SUBMITTED_RULE,
+)
 
 # What tests/cluster/local_slurm.sh sets up for the JSC-like partitions.
 JSC_QOS = "course"
 CLUSTER = "local-jsc"
 SLURM_TIME = {"preprocess": "00:05:00", "vocabulary": "00:05:00", "train": "00:10:00", "evaluate": "00:05:00"}
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+COURSE_RESERVATION = "dl-course"  # the README's course example names it
+RESERVED_NODE = "node4"  # one node of four: the other tests' jobs keep the other three
 
 
 def jsc_config(tmp_path: Path, account: str | None, **slurm) -> Path:
@@ -35,6 +47,18 @@ def jsc_config(tmp_path: Path, account: str | None, **slurm) -> Path:
     config["clusters"][CLUSTER]["light_stages_on_login_node"] = False
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@pytest.fixture
+def course_reservation(local_slurm):
+    """A course's reservation of one node for root, as a course at JSC gets one (of GPU nodes);
+    deleted afterwards. A job without --reservation cannot start on that node while it lasts."""
+    create = ["scontrol", "create", "reservation", f"ReservationName={COURSE_RESERVATION}", "Users=root",
+              f"Nodes={RESERVED_NODE}", "StartTime=now", "Duration=60"]  # fmt: skip
+    subprocess.run(["scontrol", "delete", f"ReservationName={COURSE_RESERVATION}"], capture_output=True)
+    subprocess.run(create, check=True, capture_output=True)
+    yield COURSE_RESERVATION
+    subprocess.run(["scontrol", "delete", f"ReservationName={COURSE_RESERVATION}"], check=True)
 
 
 def environment(account: str | None = None) -> dict:
@@ -100,10 +124,12 @@ def test_a_missing_budget_is_refused_before_submission_by_the_profile_and_by_hpc
     assert not (tmp_path / "jobs").exists()
 
 
-def test_budget_from_sbatch_account_and_qos_reach_slurm_through_the_profile(local_slurm, tmp_path):
+def test_budget_from_sbatch_account_and_qos_reach_slurm_through_the_profile(local_slurm, course_reservation, tmp_path):
     """No account in the config: hpcseq takes SBATCH_ACCOUNT and hands it to the plugin as the job's
-    slurm_account; the QoS goes as the plugin's qos resource (never slurm_extra, which it forbids)."""
-    config = jsc_config(tmp_path, None, qos=JSC_QOS)
+    slurm_account; the QoS goes as the plugin's qos resource (never slurm_extra, which it forbids).
+    A reservation goes to training jobs only (slurm.reservation_stages): this preprocessing job runs
+    outside it, on a node the reservation does not hold."""
+    config = jsc_config(tmp_path, None, qos=JSC_QOS, reservation=course_reservation)
     run = run_snakemake(
         *PROFILE, preprocess_target(config), "--configfile", str(config), cwd=tmp_path / "run",
         timeout=300, env=environment(JSC_ACCOUNT),
@@ -113,8 +139,49 @@ def test_budget_from_sbatch_account_and_qos_reach_slurm_through_the_profile(loca
     [job_id] = SUBMITTED.findall(output)
     row = wait_for_job(job_id, timeout=120)
     assert row["State"] == "COMPLETED", row
-    job = sacct_row(job_id, "JobID,Account,QOS,Partition")
+    job = sacct_row(job_id, "JobID,Account,QOS,Partition,Reservation,NodeList")
     assert (job["Account"], job["QOS"], job["Partition"]) == (JSC_ACCOUNT, JSC_QOS, "jsc")
+    assert job["Reservation"] == "" and job["NodeList"] != RESERVED_NODE, job
+    assert "--reservation" not in output
+
+
+def test_the_course_command_submits_only_training_jobs_and_only_they_take_the_reservation(
+    local_slurm, course_reservation, tmp_path
+):
+    """The README's course command (account and reservation on the command line, whole nodes) on
+    the test cluster's whole-node partitions, for one experiment: preprocessing and vocabulary run
+    where Snakemake runs, evaluation in the training job, so Slurm sees one job, which trains in the
+    reservation on a whole node, and evaluates there."""
+    config = slurm_config(tmp_path, JSC_ACCOUNT, cluster=CLUSTER, slurm={"time": SLURM_TIME})
+    run = run_snakemake(
+        *PROFILE, "tiny_char", "--configfile", str(config),
+        "--config", f"slurm={{account: {JSC_ACCOUNT}, reservation: {course_reservation}}}",
+        cwd=tmp_path / "run", timeout=600, env=environment(),
+    )  # fmt: skip
+    submitted = SUBMITTED_RULE.findall(run.stdout + run.stderr)
+    assert [(rule, experiment) for _, rule, experiment in submitted] == [("train", "tiny_char")], submitted
+    [(job_id, _, _)] = submitted
+    assert wait_for_job(job_id, timeout=120)["State"] == "COMPLETED"
+    job = sacct_row(job_id, "JobID,JobName%60,Account,Reservation,Partition,AllocNodes,AllocTRES%80,NodeList")
+    # Slurm's own account of the run: every job the plugin submitted bears the run's name
+    same_run = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-S", "now-1hour", f"--name={job['JobName']}", "--format=JobID"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert same_run == [job_id], (job["JobName"], same_run)
+    assert (job["Account"], job["Reservation"], job["Partition"]) == (JSC_ACCOUNT, course_reservation, "jsc"), job
+    assert job["NodeList"] == RESERVED_NODE and job["AllocNodes"] == "1", job
+    node_cpus = subprocess.run(["scontrol", "show", "node", RESERVED_NODE, "-o"], capture_output=True, text=True)
+    cpus = re.search(r"CPUTot=(\d+)", node_cpus.stdout).group(1)
+    assert f"cpu={cpus}," in job["AllocTRES"] and "gres/gpu=2" in job["AllocTRES"], job  # the whole node
+    results = Path(yaml.safe_load(config.read_text())["results_dir"]) / "tiny_char"
+    evaluation = (results / "eval" / "metrics.json").read_text()
+    assert '"model_metrics"' in evaluation
+    logs = Path(yaml.safe_load(config.read_text())["logs_dir"])
+    assert (
+        "hpcseq evaluate" in (logs / "evaluate" / "tiny_char.log").read_text()
+        or (logs / "evaluate" / "tiny_char.log").stat().st_size
+    )
 
 
 def test_budget_and_qos_of_a_generated_script_reach_slurm(local_slurm, tmp_path):

@@ -24,6 +24,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from hpcseq.job_ledger import read_ledger
+from hpcseq.paths import ExperimentPaths
 from tests.conftest import REPO_ROOT
 from tests.slurm.conftest import rank_process, slurm_config, wait_for_job, wait_for_pending_reason
 
@@ -88,6 +90,34 @@ def submit(script: Path, cwd: Path, *options: str) -> str:
     return result.stdout.strip().split(";")[0]
 
 
+def charged_by_sacct(job_id: str) -> SimpleNamespace:
+    """What a job was charged, worked out here from a separate `sacct -D -X` call (the allocation
+    line of each run): node-hours = sum of AllocNodes x ElapsedRaw / 3600, GPU-hours = sum of
+    gres/gpu (AllocTRES) x ElapsedRaw / 3600. The expected values of the tests of hpcseq's figures."""
+    result = subprocess.run(
+        ["sacct", "-j", job_id, "-D", "-X", "-P", "-n", "--format=JobID,AllocNodes,ElapsedRaw,AllocTRES"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    runs = [line.split("|") for line in result.stdout.splitlines() if line.split("|")[0] == job_id]
+    node_seconds = sum(int(nodes) * int(elapsed) for _, nodes, elapsed, _ in runs)
+    gpus = [int(match.group(1)) if (match := re.search(r"gres/gpu=(\d+)", tres)) else 0 for *_, tres in runs]
+    gpu_seconds = sum(count * int(run[2]) for count, run in zip(gpus, runs, strict=True))
+    elapsed = [int(run[2]) for run in runs]
+    return SimpleNamespace(
+        node_hours=node_seconds / 3600, gpu_hours=gpu_seconds / 3600, runs=len(runs), elapsed=elapsed
+    )
+
+
+def assert_charges(found: dict, expected: SimpleNamespace) -> None:
+    """hpcseq's `charges` of a job (--json) against sacct's figures."""
+    assert found["runs"] == expected.runs, found
+    assert found["node_hours"] == pytest.approx(expected.node_hours) and expected.node_hours > 0, found
+    assert found["gpu_hours"] == pytest.approx(expected.gpu_hours), found
+    assert not found["so_far"], found
+
+
 def epoch_line_written(place: SimpleNamespace, job_id: str) -> bool:
     out = place.submit / f"tiny_char_out.{job_id}"
     return out.is_file() and re.search(r"hpcseq train .* epoch \d+/", out.read_text()) is not None
@@ -126,6 +156,7 @@ REQUEUE_SCRIPT = """\
 #SBATCH --open-mode=append
 # the generated script's lines for a requeue, without training: the first run requeues itself
 echo "$(date "+%F %T") job ${SLURM_JOB_ID} on ${SLURM_JOB_NODELIST} (restart ${SLURM_RESTART_COUNT:-0})"
+sleep 2  # each run lasts long enough for sacct to count it (ElapsedRaw > 0): both are charged
 if [ "${SLURM_RESTART_COUNT:-0}" -eq 0 ]; then
     echo "$(date "+%F %T") checkpoint written before the time limit: requeueing job ${SLURM_JOB_ID}"
     scontrol requeue "${SLURM_JOB_ID}"
@@ -306,11 +337,19 @@ def test_a_rank_killed_during_training_is_named(jobs):
     assert "rank 1" in diagnosis["summary"] and "killed from outside" in diagnosis["next_step"]
 
 
-def test_a_requeued_job_counts_its_runs(jobs):
+def test_a_requeued_job_counts_its_runs_and_is_charged_for_each(jobs):
+    job_id = jobs.ids["requeue"]
     assert jobs.rows["requeue"]["State"] == "COMPLETED"
-    data = logs_json(jobs.ids["requeue"], cwd=jobs.requeue_dir)[jobs.ids["requeue"]]
+    data = logs_json(job_id, cwd=jobs.requeue_dir)[job_id]
     assert data["state"] == "completed" and data["runs"] == 2
     assert any("REQUEUED" in note for note in data["notes"])
+    # both runs are charged, as sacct tells them: a CPU-only job (partition batch), no GPU-hours
+    expected = charged_by_sacct(job_id)
+    assert expected.runs == 2 and expected.gpu_hours == 0
+    assert all(seconds >= 2 for seconds in expected.elapsed), expected  # each run counts
+    assert_charges(data["charges"], expected)
+    text = hpcseq("logs", job_id, cwd=jobs.requeue_dir).stdout
+    assert f"charged    {expected.node_hours:.3f} node-hours, 0.000 GPU-hours over 2 runs\n" in text
 
 
 def test_a_waiting_job_shows_why(local_slurm, tmp_path):
@@ -356,6 +395,20 @@ def test_the_table_of_all_runs_and_the_same_answers_without_sacct_and_squeue(job
         "timeout": "timeout",
     }
     assert {name: rows[jobs.ids[name]][3] for name in expected} == expected
+    # each job's charge and their total, against sacct (the total row follows the jobs' rows)
+    charged = {name: charged_by_sacct(jobs.ids[name]) for name in expected}
+    for name, figures in charged.items():
+        assert rows[jobs.ids[name]][-2:] == [f"{figures.node_hours:.3f}", f"{figures.gpu_hours:.3f}"], name
+    total = table.stdout.splitlines()[6].split()
+    assert total == [
+        "total",
+        *(f"{sum(getattr(c, key) for c in charged.values()):.3f}" for key in ("node_hours", "gpu_hours")),
+    ]
+    document = json.loads(hpcseq("logs", "--json", *dirs, cwd=tmp_path).stdout)
+    for job in document["jobs"]:
+        assert_charges(job["charges"], charged_by_sacct(job["job_id"]))
+    assert document["total"]["node_hours"] == pytest.approx(sum(c.node_hours for c in charged.values()))
+    assert document["total"]["gpu_hours"] == pytest.approx(sum(c.gpu_hours for c in charged.values()))
     # a cluster without accounting, and no squeue: the files alone
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -381,6 +434,9 @@ def test_the_table_of_all_runs_and_the_same_answers_without_sacct_and_squeue(job
     }
     assert found[jobs.ids["success"]]["epochs_done"] == 2 and found[jobs.ids["success"]]["slurm_state"] is None
     assert any("accounting storage is disabled" in note for note in document["notes"])
+    # and what the jobs were charged is unknown, not 0
+    assert all(job["charges"]["node_hours"] is None and job["charges"]["gpu_hours"] is None for job in found.values())
+    assert (document["total"]["node_hours"], document["total"]["unknown_jobs"]) == (None, len(found))
 
 
 def test_unknown_job_id_is_a_usage_error(local_slurm, tmp_path):
@@ -426,10 +482,21 @@ def test_a_snakemake_profile_run_directory(profile_pipeline):
     table = hpcseq("logs", cwd=run_dir)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert len(lines) == 1 + len(submitted)
-    for line in lines[1:]:
+    assert len(lines) == 1 + len(submitted) + 2  # the jobs, their charges' total and the columns' legend
+    for line in lines[1 : 1 + len(submitted)]:
         job_id, rule, experiment, state = line.split()[:4]
         assert (rule, experiment, state) == (submitted[job_id], experiments[job_id], "completed")
+        assert_charges(found[job_id]["charges"], charged_by_sacct(job_id))
+    assert lines[1 + len(submitted)].startswith("total")
+    # every stage that ran in a Slurm job recorded it in its experiment's job ledger (job_ledger.py)
+    stages = {"preprocess": "preprocess", "vocabulary": "vocab", "train": "train", "evaluate": "evaluate"}
+    ledgers = {
+        (entry["job_id"], experiment)
+        for experiment in set(experiments.values())
+        for entry in read_ledger(ExperimentPaths.of(results, experiment).slurm_jobs)
+    }
+    staged = {job for job, rule in submitted.items() if rule.split("_")[0] in stages}
+    assert ledgers == {(job, experiments[job]) for job in staged}
     train = next(job_id for job_id, rule in submitted.items() if rule == "train")
     detail_view = hpcseq("logs", train, cwd=run_dir).stdout
     assert f"job {train}: rule train, experiment {experiments[train]} (Snakemake)" in detail_view

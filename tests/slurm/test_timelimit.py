@@ -22,8 +22,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from hpcseq.evaluation.costs import experiment_costs
+from hpcseq.job_ledger import read_ledger
 from tests.conftest import REPO_ROOT
 from tests.slurm.conftest import PROFILE, epoch_metrics, sacct, slurm_config, slurm_logs, snakemake, wait_for_job
+from tests.slurm.test_logs import assert_charges, charged_by_sacct, logs_json
 
 # Each training job may run 2 minutes and asks for SIGUSR1 30 s before its end. slurmctld checks
 # limits every 30 s and sends the warning within the 30 s before the asked time, so it comes 60-90 s
@@ -85,6 +88,7 @@ def generated_chain(local_slurm, tmp_path_factory) -> SimpleNamespace:
         out=(submit / f"tiny_char_out.{job_id}").read_text(),
         err=(submit / f"tiny_char_err.{job_id}").read_text(),
         results=root / "slurm" / "results" / "tiny_char",
+        submit=submit,
     )
 
 
@@ -150,6 +154,45 @@ def test_snakemake_profile_resubmits_a_warned_training_job_until_done(profile_ch
         assert diagnosis["evidence"]["path"].endswith(f"rule_train/tiny_char/{attempt}.log"), diagnosis
         assert f"job {next_attempt}" in diagnosis["summary"] + diagnosis["next_step"], diagnosis
     assert found[train_jobs[-1]]["state"] == "completed" and found[train_jobs[-1]]["diagnosis"] is None
+
+
+def test_what_the_requeued_chain_was_charged_agrees_with_sacct_in_logs_and_summary(generated_chain, tmp_path):
+    """`hpcseq logs` and results/summary.md count every run of the requeued job, as a separate
+    sacct call tells them (charged_by_sacct); the job's stages recorded it in the ledger once each."""
+    job = generated_chain
+    expected = charged_by_sacct(job.job_id)
+    assert expected.runs >= 2 and expected.gpu_hours == pytest.approx(2 * expected.node_hours)  # 2 GPUs, 1 node
+    found = logs_json(job.job_id, cwd=job.submit)[job.job_id]
+    assert_charges(found["charges"], expected)
+    ledger = read_ledger(job.results / "slurm_jobs.jsonl")  # each stage once, whatever the runs
+    stages = ("preprocess", "vocab", "train", "evaluate")
+    assert [(entry["job_id"], entry["stage"]) for entry in ledger] == [(job.job_id, stage) for stage in stages]
+    summary = subprocess.run(
+        [
+            *(sys.executable, "-m", "hpcseq", "summary", "--results-dir", str(job.results.parent)),
+            *("--output", str(tmp_path / "summary.md"), "tiny_char"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert summary.returncode == 0, summary.stderr
+    figures = f"{expected.node_hours:.3f} node-hours, {expected.gpu_hours:.3f} GPU-hours"
+    assert (
+        f"*Charged* {figures}. 1 Slurm job(s) (node-hours/GPU-hours): {job.job_id} preprocess, vocab, train, "
+        f"evaluate, {expected.runs} runs {expected.node_hours:.3f}/{expected.gpu_hours:.3f}\n"
+    ) in (tmp_path / "summary.md").read_text()
+
+
+def test_every_resubmitted_training_attempt_is_in_the_ledger_and_charged_as_sacct_says(profile_chain):
+    train_jobs = re.findall(r"SLURM jobid (\d+) \(log: \S+/rule_train/tiny_char/", profile_chain.log)
+    ledger = read_ledger(profile_chain.results / "slurm_jobs.jsonl")
+    assert [(entry["job_id"], entry["stage"]) for entry in ledger] == [(job, "train") for job in train_jobs]
+    costs = experiment_costs(profile_chain.results.parent, ["tiny_char"])["tiny_char"]
+    for job_id in train_jobs:
+        expected = charged_by_sacct(job_id)
+        assert costs.charges[job_id].node_hours == pytest.approx(expected.node_hours), job_id
+        assert costs.charges[job_id].gpu_hours == pytest.approx(expected.gpu_hours), job_id
+    assert costs.total.node_hours == pytest.approx(sum(charged_by_sacct(job).node_hours for job in train_jobs))
 
 
 def test_both_chains_end_with_the_same_weights_wherever_they_were_interrupted(generated_chain, profile_chain):

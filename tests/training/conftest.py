@@ -131,14 +131,20 @@ def run_stage(
     launcher: list[str] | None = None,
     extra: list[str] | None = None,
     check: bool = True,
+    env: dict | None = None,
 ) -> subprocess.CompletedProcess:
+    """`hpcseq <stage>` as the rules run it; `env`: variables added (SLURM_JOB_ID: as in a Slurm job)."""
     command = (
         (launcher or [])
         + [PYTHON, "-m", "hpcseq", stage, "--settings", json.dumps(settings), "--results-dir", str(results_dir)]
         + (extra or [])
     )
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{stage} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

@@ -15,6 +15,7 @@ import tensorflow
 import tf_keras
 
 from hpcseq.cluster.launch import local_mpirun
+from hpcseq.job_ledger import read_ledger
 from hpcseq.logs.parse import console_progress, lines_from_text
 from tests.conftest import REPO_ROOT
 from tests.training.conftest import (
@@ -89,14 +90,22 @@ def test_checkpoint_from_other_settings_is_refused_with_the_difference(char_expe
     assert paths.checkpoints.is_dir()  # refused, and nothing moved or deleted
 
 
+def slurm_jobs(paths) -> list[str]:
+    return [entry["job_id"] for entry in read_ledger(paths.slurm_jobs)]
+
+
 def test_workflow_sets_foreign_checkpoints_aside_and_switching_back_resumes_them(char_experiment):
+    """... and the Slurm jobs of the job ledger go aside and come back with them (job_ledger.py):
+    each run here as if in a Slurm job of its own (SLURM_JOB_ID)."""
     settings, paths = char_experiment
-    run_stage("train", settings, paths.results_dir)
+    run_stage("train", settings, paths.results_dir, env={"SLURM_JOB_ID": "901"})
     first = summary_of(paths)["weights_sha256"]
     original = sorted(p.name for p in paths.checkpoints.iterdir())
     other = json.loads(json.dumps(settings))
     other["training"]["learning_rate"] = 0.01
-    result = run_stage("train", other, paths.results_dir, extra=["--foreign-checkpoints", "set-aside"])
+    set_aside = ["--foreign-checkpoints", "set-aside"]
+    result = run_stage("train", other, paths.results_dir, extra=set_aside, env={"SLURM_JOB_ID": "902"})
+    assert slurm_jobs(paths) == ["902"]  # the job of the old settings went aside with their checkpoints
     assert (
         "checkpoints of other settings (training.learning_rate: checkpoint 0.001, now 0.01) set aside" in result.stdout
     )
@@ -105,7 +114,9 @@ def test_workflow_sets_foreign_checkpoints_aside_and_switching_back_resumes_them
     assert len(aside) == 1 and sorted(p.name for p in aside[0].iterdir()) == original
     assert summary_of(paths)["weights_sha256"] != first
     # back to the first settings: their checkpoints return and nothing is trained again
-    result = run_stage("train", settings, paths.results_dir, extra=["--foreign-checkpoints", "set-aside"])
+    result = run_stage("train", settings, paths.results_dir, extra=set_aside, env={"SLURM_JOB_ID": "903"})
+    assert slurm_jobs(paths) == ["901", "903"]
+    assert [entry["job_id"] for entry in read_ledger(paths.slurm_jobs_set_aside)] == ["902"]
     assert "set aside earlier, are back" in result.stdout
     assert "all 2 epochs were already done" in result.stdout
     assert summary_of(paths)["weights_sha256"] == first

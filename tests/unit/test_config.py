@@ -604,6 +604,15 @@ def test_command_line_strings_are_typed_where_the_schema_wants_numbers():
     assert config["slurm"]["account"] == "12345"  # a string where the schema wants one
 
 
+def test_a_command_line_null_is_null_not_a_name():
+    # `--config 'slurm={account: a, reservation: null}'` arrives as "null" (BaseLoader): before,
+    # jobs were submitted with --reservation=null, which Slurm refuses ("Requested reservation is invalid")
+    command_line = {"slurm": {"account": "a", "reservation": "null", "qos": "~"}}
+    config = C.validate_config(C.deep_merge(base_raw(), command_line), command_line=command_line)
+    assert config["slurm"]["reservation"] is None and config["slurm"]["qos"] is None
+    assert config["slurm"]["account"] == "a"
+
+
 def test_the_same_strings_in_a_config_file_stay_errors():
     raw = base_raw()
     raw["experiments"]["chars"]["ranks"] = "2"

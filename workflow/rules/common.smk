@@ -6,6 +6,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
@@ -100,8 +101,8 @@ TRAINING_PYTHON = interpreter(
     PYTHON_FROM_COMMAND_LINE or hpcseq_resources.training_interpreter(config, config["cluster"])
 )
 
-# The end of the commands of the rules that run as Slurm jobs (see logged()).
-LOG_WITH_TAIL_ON_FAILURE = "> {log:q} 2>&1 || {{ status=$?; tail -n 40 {log:q} >&2; exit $status; }}"
+# The end of the commands of the rules that run as Slurm jobs (see logged()); {log} names the log.
+LOG_WITH_TAIL_ON_FAILURE = "> {{{log}:q}} 2>&1 || {{{{ status=$?; tail -n 40 {{{log}:q}} >&2; exit $status; }}}}"
 # Every result file's pattern: its path with the `{experiment}` wildcard as the experiment's name.
 EXPERIMENT = experiment_paths("{experiment}")
 # ---------------------------------------------------------------------------------------------
@@ -122,11 +123,36 @@ wildcard_constraints:
     experiment=name_pattern(EXPERIMENTS),
 
 
-def logged(command):
-    """`command` with its output in the rule's log; on failure the log's last 40 lines also go to
-    stderr, and so into the job's own Slurm log (.snakemake/slurm_logs/...). A retry overwrites the
-    rule's log, not that one: `hpcseq logs` can then diagnose every attempt."""
-    return f"{command} {LOG_WITH_TAIL_ON_FAILURE}"
+def logged(command, log="log"):
+    """`command` with its output in the rule's log (`log`: the placeholder of a named one, as
+    log.evaluate); on failure the log's last 40 lines also go to stderr, and so into the job's own
+    Slurm log (.snakemake/slurm_logs/...). A retry overwrites the rule's log, not that one:
+    `hpcseq logs` can then diagnose every attempt."""
+    return f"{command} {LOG_WITH_TAIL_ON_FAILURE.format(log=log)}"
+
+
+# Training and evaluation: the commands of their rules, the same where evaluation is the training
+# job's last step (EVALUATE_IN_TRAINING_JOB). `hpcseq launch` starts the ranks: in a Slurm job with
+# the cluster's setup and srun line, elsewhere with horovodrun or mpirun.
+TRAIN_COMMAND = (
+    "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
+    "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
+    "--srun={params.srun:q} --slurm-setup={params.setup:q} --slurm-container={params.container:q} "
+    "--local-launcher {params.launcher} "
+    "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
+    "--model-dir {params.model_dir:q} --horovod-timeline={params.timeline:q} --foreign-checkpoints set-aside"
+)
+
+
+def evaluate_command(settings="settings"):
+    """The evaluation command; `settings`: the param holding its settings (eval_settings in the
+    training job, whose `settings` are training's)."""
+    return (
+        "{params.workflow_python:q} -m hpcseq launch --ranks 1 --srun= --slurm-setup={params.setup:q} "
+        "--slurm-container={params.container:q} "
+        f"-- {{params.python:q}} -m hpcseq evaluate --settings {{params.{settings}:q}} "
+        "--results-dir {params.results:q} --model-dir {params.model_dir:q} --eval-dir {params.eval_dir:q}"
+    )
 
 
 # Result paths -------------------------------------------------------------------------------
@@ -253,12 +279,14 @@ def stage_json(stage):
 
 
 def stage_resources(stage):
-    """Slurm resources of a stage, from the cluster named by `cluster` in the config (used by the
-    Slurm profile; on a local run they only feed `hpcseq launch`, which ignores them)."""
-    keys = hpcseq_resources.resource_keys(stage, config)
+    """Slurm resources of a stage's job, from the cluster named by `cluster` in the config (used by
+    the Slurm profile; on a local run they only feed `hpcseq launch`, which ignores them): of the
+    kind of job the stage's rule submits (training's can include evaluation, profile_job_kind)."""
+    kind = hpcseq_resources.profile_job_kind(config, stage)
+    keys = hpcseq_resources.resource_keys(kind, config)
 
     def resource(key):
-        return lambda wildcards: hpcseq_resources.stage_resources(config, wildcards.experiment, stage)[key]
+        return lambda wildcards: hpcseq_resources.stage_resources(config, wildcards.experiment, kind)[key]
 
     return {key: resource(key) for key in keys}
 
@@ -310,6 +338,45 @@ def light_stages_on_login_node():
 
 
 LIGHT_STAGES_ON_LOGIN_NODE = light_stages_on_login_node()
+# Evaluation as the last step of the training job, not a job of its own, where the cluster in use
+# says so (clusters.<name>.evaluate_in_training_job; by default where it charges whole nodes): the
+# rule `train` then also writes the evaluation's files, and the rule `evaluate` is not defined.
+EVALUATE_IN_TRAINING_JOB = hpcseq_resources.profile_job_kind(config, "train") == "train_and_evaluate"
+
+
+def evaluation_outputs():
+    """The evaluation's files of an experiment, shown in the report."""
+    return {
+        "metrics": report(
+            EXPERIMENT.eval_metrics,
+            caption="../report/eval_metrics.rst",
+            category="{experiment}",
+            labels={"experiment": "{experiment}", "file": "metrics (JSON)"},
+        ),
+        "samples": report(
+            EXPERIMENT.samples,
+            caption="../report/samples.rst",
+            category="{experiment}",
+            labels={"experiment": "{experiment}", "file": "samples"},
+        ),
+    }
+
+
+def training_job(evaluation, log, settings, prepared):
+    """What the training of an experiment or a sweep adds where evaluation runs in its job: the
+    evaluation's inputs (`prepared` data), outputs (`evaluation`: metrics and samples), log and
+    params (its `settings` and folder), each {} where it does not; and the rule's shell: training,
+    then, in the same job, evaluation."""
+    train = logged(TRAIN_COMMAND, "log.train")
+    if not EVALUATE_IN_TRAINING_JOB:
+        return SimpleNamespace(inputs={}, outputs={}, logs={}, params={}, shell=train)
+    return SimpleNamespace(
+        inputs={"prepared": prepared},
+        outputs={f"eval_{name}": file for name, file in evaluation.items()},
+        logs={"evaluate": log},
+        params={"eval_settings": settings, "eval_dir": parent_of_output("eval_metrics")},
+        shell="\n".join([train, logged(evaluate_command("eval_settings"), "log.evaluate")]),
+    )
 
 
 def sbatch_overrides(wildcards):
@@ -366,8 +433,8 @@ def scaling_settings(wildcards):
 
 
 def scaling_resources():
-    """Slurm resources of the run at `{ranks}` ranks: those of training (stage_resources), with
-    that many ranks, on as many nodes as the cluster's GPUs per node ask for."""
+    """Slurm resources of the run at `{ranks}` ranks: those of a training job without evaluation
+    (stage_resources), with that many ranks, on as many nodes as the cluster's GPUs per node ask for."""
 
     def resource(key):
         return lambda wildcards: hpcseq_resources.stage_resources(
@@ -458,14 +525,15 @@ def sweep_ranks(wildcards):
 
 
 def sweep_resources(stage):
-    """Slurm resources of a sweep's run: those of the stage for its experiment with its model."""
+    """Slurm resources of a sweep's run: those of the stage's job for its experiment with its model."""
+    kind = hpcseq_resources.profile_job_kind(config, stage)
 
     def resource(key):
         return lambda wildcards: hpcseq_resources.stage_resources(
-            sweep_run_config(wildcards), sweep_experiment(wildcards), stage
+            sweep_run_config(wildcards), sweep_experiment(wildcards), kind
         )[key]
 
-    return {key: resource(key) for key in hpcseq_resources.resource_keys(stage, config)}
+    return {key: resource(key) for key in hpcseq_resources.resource_keys(kind, config)}
 
 
 def sweep_results_dir(wildcards, input):

@@ -1,49 +1,36 @@
 # Stage 4: test metrics next to a baseline, samples (next_character models), then plots in the workflow env.
+# Where the cluster evaluates in the training job (EVALUATE_IN_TRAINING_JOB), `train` evaluates.
 
 
-rule evaluate:
-    input:
-        model=EXPERIMENT.final_model,
-        summary=EXPERIMENT.training_summary,
-        encoded=encoded_inputs,
-        prepared=prepared_inputs,
-    output:
-        metrics=report(
-            EXPERIMENT.eval_metrics,
-            caption="../report/eval_metrics.rst",
-            category="{experiment}",
-            labels={"experiment": "{experiment}", "file": "metrics (JSON)"},
-        ),
-        samples=report(
-            EXPERIMENT.samples,
-            caption="../report/samples.rst",
-            category="{experiment}",
-            labels={"experiment": "{experiment}", "file": "samples"},
-        ),
-    log:
-        f"{LOGS}/evaluate/{{experiment}}.log",
-    benchmark:
-        f"{BENCHMARKS}/evaluate/{{experiment}}.tsv"
-    conda:
-        TRAINING_ENV
-    resources:
-        **stage_resources("evaluate"),
-    params:
-        settings=stage_json("evaluate"),
-        results=results_dir_of_output("metrics"),
-        python=TRAINING_PYTHON,
-        workflow_python=WORKFLOW_PYTHON,
-        setup=cluster_setup,
-        container=cluster_container,
-        model_dir=lambda wildcards, input: str(Path(input.model).parent),
-        eval_dir=parent_of_output("metrics"),
-    shell:
-        logged(
-            "{params.workflow_python:q} -m hpcseq launch --ranks 1 --srun= --slurm-setup={params.setup:q} "
-            "--slurm-container={params.container:q} "
-            "-- {params.python:q} -m hpcseq evaluate --settings {params.settings:q} --results-dir {params.results:q} "
-            "--model-dir {params.model_dir:q} --eval-dir {params.eval_dir:q}"
-        )
+if not EVALUATE_IN_TRAINING_JOB:
+
+    rule evaluate:
+        input:
+            model=EXPERIMENT.final_model,
+            summary=EXPERIMENT.training_summary,
+            encoded=encoded_inputs,
+            prepared=prepared_inputs,
+        output:
+            **evaluation_outputs(),
+        log:
+            f"{LOGS}/evaluate/{{experiment}}.log",
+        benchmark:
+            f"{BENCHMARKS}/evaluate/{{experiment}}.tsv"
+        conda:
+            TRAINING_ENV
+        resources:
+            **stage_resources("evaluate"),
+        params:
+            settings=stage_json("evaluate"),
+            results=results_dir_of_output("metrics"),
+            python=TRAINING_PYTHON,
+            workflow_python=WORKFLOW_PYTHON,
+            setup=cluster_setup,
+            container=cluster_container,
+            model_dir=lambda wildcards, input: str(Path(input.model).parent),
+            eval_dir=parent_of_output("metrics"),
+        shell:
+            logged(evaluate_command())
 
 
 rule plot_training_curves:

@@ -3,11 +3,13 @@
 # rank count of scaling.ranks, with Horovod's timeline recorded, then a table, JSON and plot of
 # samples per second, speedup, efficiency and the share of time in Horovod's communication.
 # Each run is a training job like `train`'s (same command, same Slurm resources for its rank
-# count); its checkpoints are outputs, so that a rerun starts afresh instead of resuming. On one
+# count; never evaluated); its checkpoints are outputs, so that a rerun starts afresh instead of resuming. On one
 # machine a run takes all of --cores (scaling_threads), so that nothing runs beside it.
 
 
-use rule train as scaling_train with:
+rule scaling_train:
+    input:
+        encoded_inputs,
     output:
         model=temp(SCALING_RUN.final_model),
         checkpoints=temp(directory(SCALING_RUN.checkpoints)),
@@ -15,12 +17,14 @@ use rule train as scaling_train with:
         summary=SCALING_RUN.training_summary,
         timeline=SCALING.timeline("{ranks}"),
     log:
-        f"{LOGS}/scaling/{{experiment}}.ranks-{{ranks}}.log",
+        train=f"{LOGS}/scaling/{{experiment}}.ranks-{{ranks}}.log",
     benchmark:
         f"{BENCHMARKS}/scaling/{{experiment}}.ranks-{{ranks}}.tsv"
     wildcard_constraints:
         experiment=name_pattern(SCALING_EXPERIMENTS),
         ranks=name_pattern([str(ranks) for ranks in SCALING_RANKS]),
+    conda:
+        TRAINING_ENV
     threads: scaling_threads
     resources:
         **scaling_resources(),
@@ -28,8 +32,16 @@ use rule train as scaling_train with:
         settings=scaling_settings,
         results=experiment_results_dir,
         ranks=lambda wildcards: int(wildcards.ranks),
+        python=TRAINING_PYTHON,
+        workflow_python=WORKFLOW_PYTHON,
+        launcher=config["local_launcher"],
+        setup=cluster_setup,
+        srun=training_srun,
+        container=cluster_container,
         model_dir=parent_of_output("summary"),
         timeline=lambda wildcards, output: output.timeline,
+    shell:
+        logged(TRAIN_COMMAND, "log.train")
 
 
 rule scaling_table:

@@ -5,15 +5,26 @@
 # are training and evaluation jobs like the experiment's (the same rules with the run's paths).
 
 
+SWEEP_TRAINING_JOB = training_job(
+    {"metrics": SWEEP_RUN.eval_metrics, "samples": SWEEP_RUN.samples},
+    f"{LOGS}/sweeps/{{sweep}}.{{model}}.evaluate.log",
+    sweep_settings("evaluate"),
+    sweep_data("prepared"),
+)
+
+
 use rule train as sweep_train with:
     input:
         sweep_data("encoded"),
+        **SWEEP_TRAINING_JOB.inputs,
     output:
+        **SWEEP_TRAINING_JOB.outputs,
         model=SWEEP_RUN.final_model,
         metrics=SWEEP_RUN.metrics,
         summary=SWEEP_RUN.training_summary,
     log:
-        f"{LOGS}/sweeps/{{sweep}}.{{model}}.train.log",
+        **SWEEP_TRAINING_JOB.logs,
+        train=f"{LOGS}/sweeps/{{sweep}}.{{model}}.train.log",
     benchmark:
         f"{BENCHMARKS}/sweeps/{{sweep}}.{{model}}.train.tsv"
     wildcard_constraints:
@@ -23,6 +34,7 @@ use rule train as sweep_train with:
     resources:
         **sweep_resources("train"),
     params:
+        **SWEEP_TRAINING_JOB.params,
         settings=sweep_settings("train"),
         results=sweep_results_dir,
         ranks=sweep_ranks,
@@ -30,27 +42,29 @@ use rule train as sweep_train with:
         timeline="",
 
 
-use rule evaluate as sweep_evaluate with:
-    input:
-        model=SWEEP_RUN.final_model,
-        summary=SWEEP_RUN.training_summary,
-        encoded=sweep_data("encoded"),
-        prepared=sweep_data("prepared"),
-    output:
-        metrics=SWEEP_RUN.eval_metrics,
-        samples=SWEEP_RUN.samples,
-    log:
-        f"{LOGS}/sweeps/{{sweep}}.{{model}}.evaluate.log",
-    benchmark:
-        f"{BENCHMARKS}/sweeps/{{sweep}}.{{model}}.evaluate.tsv"
-    wildcard_constraints:
-        sweep=name_pattern(SWEEPS),
-        model=name_pattern(SWEEP_MODELS),
-    resources:
-        **sweep_resources("evaluate"),
-    params:
-        settings=sweep_settings("evaluate"),
-        results=lambda wildcards, input: sweep_results_dir(wildcards, input.encoded),
+if not EVALUATE_IN_TRAINING_JOB:
+
+    use rule evaluate as sweep_evaluate with:
+        input:
+            model=SWEEP_RUN.final_model,
+            summary=SWEEP_RUN.training_summary,
+            encoded=sweep_data("encoded"),
+            prepared=sweep_data("prepared"),
+        output:
+            metrics=SWEEP_RUN.eval_metrics,
+            samples=SWEEP_RUN.samples,
+        log:
+            f"{LOGS}/sweeps/{{sweep}}.{{model}}.evaluate.log",
+        benchmark:
+            f"{BENCHMARKS}/sweeps/{{sweep}}.{{model}}.evaluate.tsv"
+        wildcard_constraints:
+            sweep=name_pattern(SWEEPS),
+            model=name_pattern(SWEEP_MODELS),
+        resources:
+            **sweep_resources("evaluate"),
+        params:
+            settings=sweep_settings("evaluate"),
+            results=lambda wildcards, input: sweep_results_dir(wildcards, input.encoded),
 
 
 rule sweep_table:

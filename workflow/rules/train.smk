@@ -1,20 +1,30 @@
-# Stage 3: Horovod training. `hpcseq launch` starts the ranks: inside a Slurm allocation with
-# the cluster's environment setup and srun line and explicit node/task counts, elsewhere with
-# horovodrun or mpirun.
+# Stage 3: Horovod training (TRAIN_COMMAND, common.smk).
 # Checkpoints (model/checkpoints/) are not outputs, so Snakemake keeps them when the job fails
 # and a rerun continues from the last complete one. When the settings changed (another preset),
 # Snakemake reruns training on purpose: the old checkpoints are set aside, not loaded or deleted.
+# Where the cluster evaluates in the training job (EVALUATE_IN_TRAINING_JOB), this rule also
+# evaluates, as its job's last step, and writes the evaluation's files (evaluate.smk otherwise).
+
+TRAINING_JOB = training_job(
+    evaluation_outputs(),
+    f"{LOGS}/evaluate/{{experiment}}.log",
+    stage_json("evaluate"),
+    prepared_inputs,
+)
 
 
 rule train:
     input:
         encoded_inputs,
+        **TRAINING_JOB.inputs,
     output:
+        **TRAINING_JOB.outputs,
         model=EXPERIMENT.final_model,
         metrics=EXPERIMENT.metrics,
         summary=EXPERIMENT.training_summary,
     log:
-        f"{LOGS}/train/{{experiment}}.log",
+        **TRAINING_JOB.logs,
+        train=f"{LOGS}/train/{{experiment}}.log",
     benchmark:
         f"{BENCHMARKS}/train/{{experiment}}.tsv"
     conda:
@@ -23,6 +33,7 @@ rule train:
     resources:
         **stage_resources("train"),
     params:
+        **TRAINING_JOB.params,
         settings=stage_json("train"),
         results=results_dir_of_output("summary"),
         ranks=ranks_of,
@@ -35,11 +46,4 @@ rule train:
         model_dir=parent_of_output("summary"),
         timeline="",  # none here; the scaling study's runs (scaling.smk) record Horovod's timeline
     shell:
-        logged(
-            "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
-            "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
-            "--srun={params.srun:q} --slurm-setup={params.setup:q} --slurm-container={params.container:q} "
-            "--local-launcher {params.launcher} "
-            "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
-            "--model-dir {params.model_dir:q} --horovod-timeline={params.timeline:q} --foreign-checkpoints set-aside"
-        )
+        TRAINING_JOB.shell

@@ -126,6 +126,7 @@ class Cluster:
     charges_whole_nodes: bool = False
     threads_per_core: int | None = None  # sbatch/srun --threads-per-core; None: the site's default
     light_stages_on_login_node: bool = False  # preprocessing and vocabulary as Snakemake localrules
+    evaluate_in_training_job: bool = False  # under the profile, evaluation as the training job's last step
     software: str = "modules"  # SOFTWARE_ROUTES
     container: Container | None = None  # the image of the container route (defined on either route)
 
@@ -190,6 +191,7 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
     cpus = raw["cpus_per_node"]
     whole_nodes = bool(raw.get("charges_whole_nodes", False))
     login_node = raw.get("light_stages_on_login_node")
+    evaluate_in_training_job = raw.get("evaluate_in_training_job")
     cluster = Cluster(
         name=name,
         description=raw.get("description", ""),
@@ -214,6 +216,7 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         charges_whole_nodes=whole_nodes,
         threads_per_core=checks.optional(positive_int, raw.get("threads_per_core"), f"{key}.threads_per_core"),
         light_stages_on_login_node=whole_nodes if login_node is None else bool(login_node),
+        evaluate_in_training_job=whole_nodes if evaluate_in_training_job is None else bool(evaluate_in_training_job),
         software=software,
         container=container,
     )
@@ -346,6 +349,11 @@ class Geometry:
         return self.nodes * self.tasks_per_node
 
 
+# The shipped experiments sized for the clusters that charge whole nodes (4 GPUs per node), read
+# after config/config.yaml under the profile; relative to the repository's root.
+WHOLE_NODES_CONFIG = "config/whole-nodes.yaml"
+
+
 def training_geometry(cluster: Cluster, ranks: int, key: str, allow_partial_node: bool = False) -> Geometry:
     """One rank per GPU: fill nodes of `gpus_per_node` GPUs; ranks beyond one node must fill whole
     nodes. On a cluster that charges whole nodes, fewer ranks than a node's GPUs are refused too
@@ -356,9 +364,12 @@ def training_geometry(cluster: Cluster, ranks: int, key: str, allow_partial_node
             key,
             f"{ranks} rank(s) use {ranks} of the {per_node} GPUs of a node, and {cluster.name} charges whole "
             f"nodes: the job would pay for {per_node} GPUs and leave {per_node - ranks} idle. Ask for {per_node} "
-            f"ranks (one node) or a multiple of {per_node} (`hpcseq sbatch --nodes N`: ranks = N x {per_node}), "
-            "or set allow_partial_node: true in the experiment's slurm settings (scaling.slurm for the "
-            "scaling study) to pay for them knowingly",
+            f"ranks (one node) or a multiple of {per_node}: under `--profile slurm`, read {WHOLE_NODES_CONFIG} "
+            f"after the config (`--configfile config/config.yaml {WHOLE_NODES_CONFIG}`: every shipped experiment "
+            "on whole nodes of 4 GPUs), or set the ranks "
+            f"(`--config 'experiments={{<name>: {{ranks: {per_node}}}}}'`); "
+            f"for a job script, `hpcseq sbatch --nodes N` (ranks = N x {per_node}). Or set allow_partial_node: "
+            "true in the experiment's slurm settings (scaling.slurm for the scaling study) to pay for them knowingly",
         )
     if ranks <= per_node:
         nodes, tasks = 1, ranks

@@ -27,11 +27,13 @@ TRAIN_RESOURCE_KEYS = (*_EVERY_STAGE, "nodes", "tasks_per_node", "cpus_per_task"
 QOS_RESOURCE = "qos"
 
 
-def resource_keys(stage: str, config: dict | None = None) -> tuple[str, ...]:
-    """The resources a stage's rule declares (the workflow asks stage_resources for each): those of
-    every run, and `qos` where the config's cluster run has one (slurm.qos)."""
-    keys = TRAIN_RESOURCE_KEYS if stage == "train" else CPU_RESOURCE_KEYS
-    if config and config.get("cluster") is not None and (config.get("slurm") or {}).get("qos"):
+def resource_keys(kind: str, config: dict | None = None) -> tuple[str, ...]:
+    """The resources a rule declares for a kind of job (JOB_KINDS; the workflow asks
+    stage_resources for each): those of every run, and `qos` where the config's cluster run gives
+    that job one (slurm.qos, slurm.qos_stages)."""
+    keys = TRAIN_RESOURCE_KEYS if "train" in JOB_KINDS[kind] else CPU_RESOURCE_KEYS
+    in_cluster_run = bool(config) and config.get("cluster") is not None
+    if in_cluster_run and job_site_options(config["slurm"], kind).get("qos"):
         keys += (QOS_RESOURCE,)
     return keys
 
@@ -45,22 +47,79 @@ def undefined_cluster(name: str, clusters) -> ConfigError:
 
 # A generated data job (`hpcseq sbatch --data-only`) runs these stages one after the other.
 DATA_JOB_STAGES = ("preprocess", "vocabulary")
+# The kinds of job a plan is made for, and the stages each runs: a stage in a job of its own; the
+# data job; training with evaluation as its last step (the profile on clusters.<name>.
+# evaluate_in_training_job). A generated job script is planned as "train": its time is training's.
+JOB_KINDS = {
+    **{stage: (stage,) for stage in JOB_STAGES},
+    "data": DATA_JOB_STAGES,
+    "train_and_evaluate": ("train", "evaluate"),
+}
 
 
-def stage_time(config: dict, experiment: str, stage: str) -> int:
-    """Seconds: the experiment's own slurm.time for training, else the site's per-stage limit; for
-    the data job ("data") the limits of its stages added up."""
+def timed_stages(kind: str) -> tuple[str, ...]:
+    """The stages whose time limits make a job's: a job that trains has training's limit, the
+    steps around it included (as a generated job script has it: the partition's limit then bounds
+    training's setting alone); a data job the sum of its stages'."""
+    return ("train",) if "train" in JOB_KINDS[kind] else JOB_KINDS[kind]
+
+
+def stage_time(config: dict, experiment: str, kind: str) -> int:
+    """Seconds: the time limit of a job (timed_stages), training's the experiment's own
+    slurm.time where it has one, else the site's per-stage limit."""
     own = config["experiments"][experiment].get("slurm", {})
-    if stage == "train" and own.get("time") is not None:
-        return time_seconds(own["time"])
-    if stage == "data":
-        return sum(stage_time(config, experiment, part) for part in DATA_JOB_STAGES)
-    return time_seconds(config["slurm"]["time"][stage])
+    seconds = 0
+    for stage in timed_stages(kind):
+        own_time = own.get("time") if stage == "train" else None
+        seconds += time_seconds(own_time if own_time is not None else config["slurm"]["time"][stage])
+    return seconds
 
 
-def _time_key(stage: str) -> str:
-    """The config key(s) a stage's time limit comes from, for messages."""
-    return " + ".join(f"slurm.time.{part}" for part in DATA_JOB_STAGES) if stage == "data" else f"slurm.time.{stage}"
+def _time_key(experiment: str, kind: str) -> str:
+    """The config key(s) a job's time limit comes from, for messages."""
+    own = f"experiments.{experiment}.slurm.time"
+    return " + ".join(own if stage == "train" else f"slurm.time.{stage}" for stage in timed_stages(kind))
+
+
+def job_site_options(slurm: dict, kind: str) -> dict:
+    """The site options of a job (account, reservation, QoS, mail): a reservation and a QoS only
+    for a job that runs a stage of slurm.reservation_stages (qos_stages); the budget of every job
+    (slurm.account, else $SBATCH_ACCOUNT: handed over explicitly)."""
+    site = site_options(slurm)
+    stages = JOB_KINDS[kind]
+    for option in ("reservation", "qos"):
+        if not set(stages) & set(slurm[f"{option}_stages"]):
+            site.pop(option, None)
+    account = job_account(site)
+    if account:
+        site["account"] = account
+    return site
+
+
+def profile_job_kind(config: dict, stage: str) -> str:
+    """The kind of job (JOB_KINDS) a stage's rule submits under the profile on the config's cluster:
+    training's is "train_and_evaluate" where that cluster evaluates in the training job
+    (clusters.<name>.evaluate_in_training_job); every other stage's its own."""
+    if stage != "train" or config.get("cluster") not in config.get("clusters", {}):
+        return stage
+    cluster = parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
+    return "train_and_evaluate" if cluster.evaluate_in_training_job else "train"
+
+
+def profile_jobs(config: dict) -> dict[str, str | None]:
+    """Where each stage runs under `--profile slurm` on the config's cluster: the kind of Slurm job
+    it is part of (JOB_KINDS), or None on the machine that runs Snakemake (the login node)."""
+    cluster = parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
+    training = profile_job_kind(config, "train")
+    where: dict[str, str | None] = {}
+    for stage in JOB_STAGES:
+        if stage in DATA_JOB_STAGES and cluster.light_stages_on_login_node:
+            where[stage] = None
+        elif stage in JOB_KINDS[training]:
+            where[stage] = training
+        else:
+            where[stage] = stage
+    return where
 
 
 @dataclass
@@ -102,37 +161,36 @@ class JobPlan:
         return sbatch_options(values)
 
 
-def plan_job(config: dict, cluster_name: str, experiment: str, stage: str) -> JobPlan:
+def plan_job(config: dict, cluster_name: str, experiment: str, kind: str) -> JobPlan:
+    """What a job of one experiment asks Slurm for on a cluster; kind: one of JOB_KINDS."""
     clusters = config["clusters"]
     if cluster_name not in clusters:
         raise undefined_cluster(cluster_name, clusters)
     cluster = parse_cluster(cluster_name, clusters[cluster_name])
     limits = parse_limits(cluster_name, clusters[cluster_name])
     own = config["experiments"][experiment].get("slurm", {})
-    site = site_options(config["slurm"])
-    account = job_account(site)  # slurm.account, else $SBATCH_ACCOUNT: handed over explicitly
-    if account:
-        site["account"] = account
-    if stage == "train":
-        role = own.get("partition", "gpu")
-        partition_key, time_key = f"experiments.{experiment}.slurm.partition", f"experiments.{experiment}.slurm.time"
+    site = job_site_options(config["slurm"], kind)
+    trains = "train" in JOB_KINDS[kind]
+    if trains:
+        role, partition_key = own.get("partition", "gpu"), f"experiments.{experiment}.slurm.partition"
         ranks, ranks_key = config["experiments"][experiment]["ranks"], f"experiments.{experiment}.ranks"
         geometry = training_geometry(cluster, ranks, ranks_key, bool(own.get("allow_partial_node")))
         nodes = (geometry.nodes, ranks, ranks_key)
     else:
         role, geometry, nodes = "cpu", None, None
-        partition_key, time_key = f"clusters.{cluster_name}.partitions.cpu", _time_key(stage)
+        partition_key = f"clusters.{cluster_name}.partitions.cpu"
     partition = cluster.partition(role, partition_key)
-    seconds = stage_time(config, experiment, stage)
-    check_partition_limits(limits, cluster.max_time, (cluster_name, role, partition), (seconds, time_key), nodes)
+    seconds = stage_time(config, experiment, kind)
+    where = (cluster_name, role, partition)
+    check_partition_limits(limits, cluster.max_time, where, (seconds, _time_key(experiment, kind)), nodes)
     extra: dict = {}
     if cluster.threads_per_core:  # every job of the cluster: with 1, --cpus-per-task counts physical cores
         extra["threads_per_core"] = cluster.threads_per_core
     signal_seconds = config["slurm"].get("signal_seconds_before_limit")
-    if stage == "train" and signal_seconds:
+    if trains and signal_seconds:
         # for Snakemake jobs to the job steps (the training ranks); generated scripts use B: and forward it
         extra["signal"] = f"USR1@{int(signal_seconds)}"
-    return JobPlan(cluster, stage, partition, seconds, geometry, site, extra)
+    return JobPlan(cluster, kind, partition, seconds, geometry, site, extra)
 
 
 # The smoke test of a software route (`hpcseq smoke-test`): a short job on two whole nodes of the
@@ -216,15 +274,15 @@ def snakemake_resources(plan: JobPlan) -> dict:
     return resources
 
 
-def resources_without_cluster(config: dict, experiment: str, stage: str) -> dict:
+def resources_without_cluster(config: dict, experiment: str, kind: str) -> dict:
     """Resources when the config names no cluster (local runs only): one node, one task per rank."""
     resources: dict = {
         "slurm_partition": "",
-        "runtime": _runtime_minutes(stage_time(config, experiment, stage)),
+        "runtime": _runtime_minutes(stage_time(config, experiment, kind)),
         "slurm_account": "",
         "slurm_extra": "",
     }
-    if stage == "train":
+    if "train" in JOB_KINDS[kind]:
         ranks = config["experiments"][experiment]["ranks"]
         resources.update(nodes=1, tasks_per_node=ranks, cpus_per_task=1, gres="", mpi="srun" if ranks > 1 else "")
     else:
@@ -232,10 +290,11 @@ def resources_without_cluster(config: dict, experiment: str, stage: str) -> dict
     return resources
 
 
-def stage_resources(config: dict, experiment: str, stage: str) -> dict:
+def stage_resources(config: dict, experiment: str, kind: str) -> dict:
+    """The resources of a kind of job (JOB_KINDS; a rule's: profile_job_kind) on the config's cluster."""
     if config.get("cluster") is None:
-        return resources_without_cluster(config, experiment, stage)
-    return snakemake_resources(plan_job(config, config["cluster"], experiment, stage))
+        return resources_without_cluster(config, experiment, kind)
+    return snakemake_resources(plan_job(config, config["cluster"], experiment, kind))
 
 
 # --------------------------------------------------------------------------- config validation
@@ -283,9 +342,10 @@ def _check_job_plans(config: dict, checks: ConfigChecks) -> None:
     problem = account_problem(config, cluster_name)
     if problem:
         found.errors.append(problem)
+    kinds = (*JOB_STAGES, profile_job_kind(config, "train"))  # each stage alone, for job scripts too
     for experiment in config.get("experiments", {}):
-        for stage in JOB_STAGES:
-            found.call(plan_job, config, cluster_name, experiment, stage)
+        for kind in dict.fromkeys(kinds):
+            found.call(plan_job, config, cluster_name, experiment, kind)
     checks.errors += _once_each(found.errors)
 
 

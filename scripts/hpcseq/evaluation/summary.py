@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hpcseq.evaluation.costs import ExperimentCost, cost_line, experiment_costs, rules_paragraph
 from hpcseq.events import ranks_by_host_text
 from hpcseq.io import write_text
+from hpcseq.logs.sources import Slurm
 from hpcseq.paths import ExperimentPaths
 
 NO_VALUE = "\u2013"  # an en dash in the table where a value is missing
@@ -187,7 +189,9 @@ def ran_on(provenance: dict | None, most_hosts: int = 4) -> str | None:
     return "*Ran on* " + "; ".join([*parts, software])
 
 
-def experiment_section(name: str, result: dict) -> str:
+def experiment_section(name: str, result: dict, cost: ExperimentCost | None = None) -> str:
+    """An experiment's heading, training line, where it ran, what its Slurm jobs were charged
+    (`cost`, costs.py), notes, metrics table and samples."""
     training = result.get("training") or {}
     lines = [
         f"## {name} ({result['model']})",
@@ -199,6 +203,8 @@ def experiment_section(name: str, result: dict) -> str:
     ]
     if where := ran_on(training.get("provenance")):
         lines += [where, ""]
+    if charged := cost_line(cost, training):
+        lines += [charged, ""]
     for note in training.get("training_data_notes") or []:
         lines += [f"*Training data:* {note}", ""]
     if result.get("evaluated_split_note"):
@@ -214,12 +220,17 @@ def experiment_section(name: str, result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(results_dir: str | Path, experiments: list[str], output: str | Path) -> str:
-    sections = ["# hpcseq results", ""]
+def write_summary(
+    results_dir: str | Path, experiments: list[str], output: str | Path, slurm: Slurm | None = None
+) -> str:
+    """results/summary.md: what the experiments' Slurm jobs were charged (one sacct call for all;
+    `slurm` names sacct elsewhere for tests), then a section per experiment."""
+    costs = experiment_costs(results_dir, experiments, slurm)
+    sections = ["# hpcseq results", "", *rules_paragraph(costs)]
     for name in experiments:
         paths = ExperimentPaths.of(results_dir, name)
         result = json.loads(paths.eval_metrics.read_text(encoding="utf-8"))
-        sections.append(experiment_section(name, result))
+        sections.append(experiment_section(name, result, costs[name]))
     text = "\n".join(sections)
     write_text(output, text)
     return text

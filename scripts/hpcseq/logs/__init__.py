@@ -6,7 +6,8 @@ jobs of local runs (`snakemake --cores N`), one per rule log.
     local     finds the jobs of local runs: rule logs, Snakemake's own logs, locks, benchmarks
     parse     reads console lines, Snakemake's logs, the job script's lines, metrics.jsonl
     diagnose  turns log lines and Slurm's state into a Diagnosis
-    assemble  puts them together: collect() gives one JobRecord per job
+    charges   what each job was charged (node-hours, GPU-hours): the rule, stated once
+    assemble  puts them together: collect() gives one JobRecord per job (record.py)
     render    JobRecord as a table, a detailed view or JSON, and --follow
 No TensorFlow here: it runs in the workflow environment and on login nodes.
 """

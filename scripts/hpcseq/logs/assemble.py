@@ -18,6 +18,7 @@ from pathlib import Path
 from hpcseq.errors import REQUEUE_EXIT_CODE
 from hpcseq.events import CONSOLE, RESUMING, SMOKE_JOB_NAME
 from hpcseq.logs import parse
+from hpcseq.logs.charges import OUTSIDE_SLURM, job_charges
 from hpcseq.logs.diagnose import (
     ACTIVE_STATES,
     CANCEL_MARKER,
@@ -40,7 +41,7 @@ from hpcseq.logs.local import (
     local_state,
     run_directory,
 )
-from hpcseq.logs.render import EarlierRun, JobRecord
+from hpcseq.logs.record import EarlierRun, JobRecord
 from hpcseq.logs.sources import (
     JOB_ID,
     JobFiles,
@@ -165,7 +166,11 @@ def collect(
     _chains(contexts)
     order = sorted(shown, key=lambda job_id: _order(shown[job_id]))
     notes += [note for files in shown.values() if files.local for note in files.local.place.notes if note not in notes]
-    return [build_record(contexts[job_id], results_dir, wanted.run_dirs[0]) for job_id in order], notes
+    records = [build_record(contexts[job_id], results_dir, wanted.run_dirs[0]) for job_id in order]
+    for record, job_id in zip(records, order, strict=True):
+        local = contexts[job_id].files.local is not None
+        record.charges = OUTSIDE_SLURM if local else job_charges(contexts[job_id].slurm, answer.sacct_failure)
+    return records, notes
 
 
 def _order(files: JobFiles) -> tuple:

@@ -5,107 +5,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import textwrap
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TextIO
 
 from hpcseq.events import ranks_by_host_text
-from hpcseq.logs.diagnose import Diagnosis
-from hpcseq.logs.local import LOCAL
+from hpcseq.logs.charges import (
+    CHARGE_LEGEND,
+    CHARGE_RULE,
+    Charges,
+    ChargesTotal,
+    cell_text,
+    charges_text,
+    total_charges,
+)
 from hpcseq.logs.parse import SMOKE_RULE, TrainingProgress
+from hpcseq.logs.record import EarlierRun, JobRecord
 
-ACTIVE = ("pending", "running")
-# JSON keys of the progress fields that differ from their names (the JSON output is flat)
-PROGRESS_JSON_KEYS = {"source": "progress_from"}
-
-
-@dataclass
-class EarlierRun:
-    """A run of a job that Slurm requeued under the same id (a node failed, say): how it ended."""
-
-    state: str  # Slurm's word: NODE_FAIL, REQUEUED, PREEMPTED, ...
-    started: str | None = None
-    ended: str | None = None
-    node_list: str | None = None
-    diagnosis: Diagnosis | None = None
-
-
-@dataclass
-class JobRecord:
-    job_id: str  # Slurm's job id; `local` for a job of a local run (its rule log tells it apart)
-    experiment: str | None = None
-    rule: str | None = None  # Snakemake rule; "sbatch" for a generated job script
-    state: str = "unknown"  # pending, running, completed, failed, timeout, out of memory,
-    # cancelled, node failure, preempted, requeued, unknown
-    slurm_state: str | None = None  # Slurm's own word (sacct/squeue), None without Slurm
-    reason: str | None = None  # pending: Slurm's reason; cancelled: by whom
-    reason_text: str | None = None  # what the pending reason means
-    exit_code: int | None = None
-    elapsed_seconds: int | None = None
-    limit_seconds: int | None = None
-    nodes: int | None = None
-    node_list: str | None = None
-    ranks: int | None = None
-    gpus: int | None = None
-    rank_hosts: list[str] | None = None  # each rank's host, in rank order (the training's console)
-    progress: TrainingProgress = field(default_factory=TrainingProgress)  # empty unless the job trains
-    checkpoint: str | None = None  # "epoch 39 + 5 steps of epoch 40"
-    checkpoint_path: str | None = None
-    previous_job: str | None = None  # the job this one continued (same rule and experiment)
-    next_job: str | None = None  # the job that continued this one
-    runs: int = 1  # > 1: requeued under the same id (sacct -D)
-    earlier_runs: list[EarlierRun] = field(default_factory=list)  # those runs, oldest first
-    submitted: str | None = None
-    started: str | None = None
-    ended: str | None = None
-    expected_start: str | None = None
-    files: list[str] = field(default_factory=list)
-    results_dir: str | None = None
-    diagnosis: Diagnosis | None = None
-    last_lines: dict[str, list[str]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    smoke_checks: list[str] = field(default_factory=list)  # the smoke test's result lines (events.SMOKE_CHECK)
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    @property
-    def local(self) -> bool:
-        return self.job_id == LOCAL
-
-    @property
-    def label(self) -> str:
-        """What names the job to `hpcseq logs`: its Slurm job id, or a local job's rule log."""
-        if self.local and self.files:
-            return shorter_path(self.files[0])
-        return self.job_id
-
-    @property
-    def state_text(self) -> str:
-        if self.state == "pending" and self.reason:
-            return f"pending ({self.reason})"
-        if self.state == "requeued" and self.next_job:
-            return f"requeued -> {self.next_job}"
-        if self.state == "cancelled" and self.reason:
-            return f"cancelled by {self.reason}"
-        return self.state
-
-    def to_json(self) -> dict:
-        """Flat: the progress fields stand among the others (`source` as `progress_from`)."""
-        data = {}
-        for name, value in dataclasses.asdict(self).items():
-            if name == "progress":
-                data.update({PROGRESS_JSON_KEYS.get(key, key): item for key, item in value.items()})
-            else:
-                data[name] = value
-        data["active"] = self.active
-        return data
-
+__all__ = ["EarlierRun", "JobRecord", "follow", "render_detail", "render_details", "render_json", "render_table"]
 
 # -------------------------------------------------------------------------------- formatting
 
@@ -164,6 +83,8 @@ COLUMNS = (
     "LOSS/VAL",
     "ACC/VAL",
     "SAMPLES/S",
+    "NODE-H",
+    "GPU-H",
 )
 
 
@@ -181,7 +102,25 @@ def table_row(record: JobRecord) -> list[str]:
         pair(progress.loss, progress.val_loss),
         pair(progress.accuracy, progress.val_accuracy),
         "-" if progress.samples_per_second is None else f"{progress.samples_per_second:.0f}",
+        *charge_cells(record.charges),
     ]
+
+
+def charge_cells(charges: Charges | ChargesTotal | None) -> list[str]:
+    """NODE-H and GPU-H of a row: `?` unknown, `-` a local job, `+` still growing (charges.cell_text)."""
+    if charges is None:
+        return ["?", "?"]
+    return [cell_text(charges.node_hours, charges), cell_text(charges.gpu_hours, charges)]
+
+
+def records_total(records: list[JobRecord]) -> ChargesTotal:
+    """The charges of all jobs shown, summed (charges.total_charges)."""
+    return total_charges([record.charges or Charges(None, None, None) for record in records])
+
+
+def total_row(records: list[JobRecord]) -> list[str]:
+    """The table's last row: the jobs' charges summed (the other columns empty)."""
+    return ["total", *([""] * (len(COLUMNS) - 3)), *charge_cells(records_total(records))]
 
 
 NO_JOBS = (
@@ -194,8 +133,12 @@ def render_table(records: list[JobRecord], notes: list[str] | None = None) -> st
     if not records:
         return NO_JOBS + "\n" + "".join(f"note: {note}\n" for note in notes or [])
     rows = [list(COLUMNS)] + [table_row(record) for record in records]
+    slurm_jobs = any(not record.local for record in records)
+    if len(records) > 1 and slurm_jobs:
+        rows.append(total_row(records))
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines += [CHARGE_LEGEND] if slurm_jobs else []
     explained = [text for record in records if (text := _explanation(record))]
     if explained:
         lines.append("")
@@ -219,15 +162,6 @@ def _explanation(record: JobRecord) -> str | None:
         start = f", expected start {record.expected_start}" if record.expected_start else ""
         return f"{record.label}: pending: {record.reason_text or record.reason}{start}"
     return None
-
-
-def shorter_path(path: str) -> str:
-    """A path relative to the current directory when it lies below it (what a user types)."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return path
-    return relative if not relative.startswith("..") else path
 
 
 # ------------------------------------------------------------------------------ detailed view
@@ -289,6 +223,13 @@ def _resources(record: JobRecord) -> list[str]:
     gpus = record.gpus if record.gpus is not None else "-"
     lines = _wrapped("resources", f"nodes {nodes_text(record)}; ranks {record.ranks or '-'}; GPUs {gpus}")
     return lines + (_wrapped("hosts", ranks_by_host_text(record.rank_hosts)) if record.rank_hosts else [])
+
+
+def _charges(record: JobRecord) -> list[str]:
+    """What the job was charged, and the rule (charges.CHARGE_RULE); nothing for a local job."""
+    if record.charges is None or record.charges.outside_slurm:
+        return []
+    return _wrapped("charged", charges_text(record.charges)) + _wrapped("", f"({CHARGE_RULE})")
 
 
 def _training(record: JobRecord) -> list[str]:
@@ -400,6 +341,7 @@ DETAIL_SECTIONS: tuple[Callable[[JobRecord], list[str]], ...] = (
     _state,
     _time,
     _resources,
+    _charges,
     _training,
     _checkpoint,
     _metrics,
@@ -425,7 +367,13 @@ def render_details(records: list[JobRecord], notes: list[str] | None = None) -> 
 
 
 def render_json(records: list[JobRecord], notes: list[str] | None = None) -> str:
-    return json.dumps({"jobs": [record.to_json() for record in records], "notes": notes or []}, indent=1) + "\n"
+    """{"jobs": [...], "total": {node_hours, gpu_hours, jobs, unknown_jobs, so_far}, "notes": [...]}."""
+    document = {
+        "jobs": [record.to_json() for record in records],
+        "total": dataclasses.asdict(records_total(records)),
+        "notes": notes or [],
+    }
+    return json.dumps(document, indent=1) + "\n"
 
 
 # --------------------------------------------------------------------------------- following

@@ -7,8 +7,8 @@ Files of Slurm jobs (local runs without Slurm: local.py):
   * `<job>_out.<id>` / `<job>_err.<id>` of the generated sbatch scripts (job name = experiment);
   * under the results folder: `<experiment>/model/metrics.jsonl`, `ranks/rank-<r>.json`
     (SLURM_JOB_ID of the job that finished training), `checkpoints/epoch-*/state.json`.
-Slurm: `sacct -P` (state, exit code, elapsed, limit, nodes, tasks, GPUs; `-D` adds the earlier
-runs of a requeued job) and `squeue` (pending reason). Both are optional: when they are missing,
+Slurm: `sacct -P` (state, exit code, elapsed, limit, nodes allocated, tasks, GPUs; `-D` adds the
+earlier runs of a requeued job) and `squeue` (pending reason). Both are optional: when they are missing,
 or sacct fails (no accounting), the report says so and uses the files alone. These two are the
 only subprocesses of `hpcseq logs`.
 """
@@ -187,6 +187,7 @@ SACCT_FIELDS = (
     "Timelimit",
     "TimelimitRaw",
     "NNodes",
+    "AllocNodes",
     "NodeList",
     "NTasks",
     "AllocTRES",
@@ -294,6 +295,7 @@ class SlurmJob:
     elapsed_seconds: int | None = None
     limit_seconds: int | None = None
     nodes: int | None = None
+    alloc_nodes: int | None = None  # sacct's AllocNodes: 0 while pending (what charges.py counts)
     node_list: str | None = None
     gpus: int | None = None
     submit: str | None = None
@@ -324,6 +326,7 @@ class SlurmAnswer:
     jobs: dict[str, SlurmJob]
     notes: list[str]
     sacct_ok: bool
+    sacct_failure: str | None = None  # sacct's first error line when it gave no accounting data
 
 
 def parse_exit_code(text: str | None) -> tuple[int | None, int | None]:
@@ -400,6 +403,7 @@ def parse_sacct(text: str, fields: tuple[str, ...] = SACCT_FIELDS) -> dict[str, 
                 if limit and limit.isdigit() and int(limit) < 4294967295
                 else seconds_of(row.get("Timelimit")),
                 nodes=int(row["NNodes"]) if (row.get("NNodes") or "").isdigit() else None,
+                alloc_nodes=int(row["AllocNodes"]) if (row.get("AllocNodes") or "").isdigit() else None,
                 node_list=_field(row, "NodeList") if row.get("NodeList") != "None assigned" else None,
                 gpus=gpus_of(row.get("AllocTRES")),
                 submit=_field(row, "Submit"),
@@ -497,22 +501,27 @@ class Slurm:
             return []
         return [event for event in parse_node_events(out) if run.start <= event.start <= run.end]
 
+    def accounting(self, job_ids: list[str]) -> tuple[dict[str, SlurmJob], str | None]:
+        """sacct's jobs (every run, with -D) of one call for all ids, or ({}, why sacct gave none)."""
+        ids = ",".join(sorted(set(job_ids), key=job_id_key))
+        code, out, err = run_command([self.sacct, "-P", "-n", "-D", "-j", ids, f"--format={','.join(SACCT_FIELDS)}"])
+        if code != 0:
+            return {}, (err.strip() or out.strip() or f"exit code {code}").splitlines()[0]
+        return parse_sacct(out), None
+
     def query(self, job_ids: list[str]) -> SlurmAnswer:
         notes: list[str] = []
         if not job_ids:
             return SlurmAnswer({}, notes, True)
         ids = ",".join(sorted(set(job_ids), key=job_id_key))
-        code, out, err = run_command([self.sacct, "-P", "-n", "-D", "-j", ids, f"--format={','.join(SACCT_FIELDS)}"])
-        jobs: dict[str, SlurmJob] = {}
-        sacct_ok = code == 0
+        jobs, failure = self.accounting(job_ids)
+        sacct_ok = failure is None
         if sacct_ok:
-            jobs = parse_sacct(out)
             for job in jobs.values():
                 for run in (*job.earlier_runs, job):
                     run.failed_nodes = self.failed_nodes(run)
         else:
-            first = (err.strip() or out.strip() or f"exit code {code}").splitlines()[0]
-            notes.append(f"sacct gave no accounting data ({first}): states come from squeue and the log files")
+            notes.append(f"sacct gave no accounting data ({failure}): states come from squeue and the log files")
         code, out, err = run_command([self.squeue, "-h", "-j", ids, "-o", SQUEUE_FORMAT])
         if code == 0:
             for job_id, queued in parse_squeue(out).items():
@@ -530,4 +539,4 @@ class Slurm:
         elif not sacct_ok:
             first = (err.strip() or f"exit code {code}").splitlines()[0]
             notes.append(f"squeue did not answer either ({first}): states come from the log files alone")
-        return SlurmAnswer(jobs, notes, sacct_ok)
+        return SlurmAnswer(jobs, notes, sacct_ok, failure)

@@ -70,6 +70,9 @@ class CheckpointStore:
         self.fingerprint = fingerprint
         self.keep = keep
         self.log = get_logger()
+        # set when this run starts over (checkpoints deleted or set aside): the arguments of
+        # job_ledger.start_over(), which moves the Slurm jobs of the old start aside with them
+        self.started_over: dict | None = None
 
     # -------------------------------------------------------------------------------- reading
     def latest(self) -> CheckpointInfo | None:
@@ -111,10 +114,14 @@ class CheckpointStore:
             aside = first_choice.with_name(f"{first_choice.name}.{number}")
         self.directory.rename(aside)
         own = self.aside_directory(self.fingerprint)
-        if own.is_dir():
+        own_back = own.is_dir()
+        if own_back:
             own.rename(self.directory)
-            return aside, True
-        return aside, False
+        self.started_over = {
+            "set_aside_as": fingerprint_hash(foreign.fingerprint),
+            "brought_back": fingerprint_hash(self.fingerprint) if own_back else None,
+        }
+        return aside, own_back
 
     def restore(self, path: Path, model, optimizer) -> None:
         import tensorflow as tf
@@ -165,3 +172,4 @@ class CheckpointStore:
     def clear(self) -> None:
         if self.directory.exists():
             shutil.rmtree(self.directory)
+        self.started_over = {"set_aside_as": "restart", "brought_back": None}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hpcseq import job_ledger
 from hpcseq.data.vocabulary import load_vocabulary
 from hpcseq.errors import CheckpointError, HpcseqError
 from hpcseq.events import EXPERIMENT_STARTED, RESUMING, TRAINING_DONE, get_logger, setup_logging
@@ -114,6 +115,8 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
     ranks.collectives.broadcast_variables(model.variables + list(optimizer.variables), root_rank=0)
     if ranks.is_root:
         _rewrite_metrics(paths.metrics, resume.history)
+        if store.started_over:  # the Slurm jobs of the old start go aside with its checkpoints
+            job_ledger.start_over(paths, **store.started_over)
     INTERRUPTIONS.install()
     run = RunState(
         tf=tf,

@@ -8,6 +8,7 @@ import pytest
 
 from hpcseq.cluster import clusters, jobscript
 from hpcseq.errors import ConfigError, ConfigErrors
+from tests.conftest import REPO_ROOT
 from tests.unit.cluster.conftest import HOSTILE, shipped_config
 
 MINIMAL = {"partitions": {"cpu": "c", "gpu": "g"}, "gpus_per_node": 4, "cpus_per_node": 8}
@@ -212,6 +213,7 @@ def test_geometry_fills_nodes_with_one_rank_per_gpu(ranks, nodes, per_node):
 def test_charging_whole_nodes_decides_the_gpus_a_job_sees_and_where_light_stages_run():
     whole = clusters.parse_cluster("x", {**MINIMAL, "charges_whole_nodes": True, "threads_per_core": 1})
     assert whole.light_stages_on_login_node  # its default: each such job would cost a node
+    assert whole.evaluate_in_training_job  # the same: an evaluation job would pay for a whole node
     assert whole.srun_line() == "srun --threads-per-core=1"
     for ranks, visible in ((4, "0,1,2,3"), (8, "0,1,2,3"), (2, "0,1")):
         geometry = clusters.training_geometry(whole, ranks, "experiments.e.ranks", allow_partial_node=True)
@@ -224,12 +226,29 @@ def test_charging_whole_nodes_decides_the_gpus_a_job_sees_and_where_light_stages
     # a cluster that may share nodes: Slurm sets CUDA_VISIBLE_DEVICES from the GPUs it granted
     shared = clusters.parse_cluster("y", MINIMAL)
     assert not shared.charges_whole_nodes and not shared.light_stages_on_login_node
+    assert not shared.evaluate_in_training_job
     geometry = clusters.training_geometry(shared, 2, "experiments.e.ranks")
     assert not any("CUDA_VISIBLE_DEVICES" in line for line in clusters.setup_lines(shared, geometry))
     explicit = clusters.parse_cluster(
-        "z", {**MINIMAL, "charges_whole_nodes": True, "light_stages_on_login_node": False}
+        "z",
+        {
+            **MINIMAL,
+            "charges_whole_nodes": True,
+            "light_stages_on_login_node": False,
+            "evaluate_in_training_job": False,
+        },
     )
-    assert not explicit.light_stages_on_login_node
+    assert not explicit.light_stages_on_login_node and not explicit.evaluate_in_training_job
+
+
+def test_the_whole_nodes_refusal_names_the_fix_for_the_profile_and_for_job_scripts():
+    whole = clusters.parse_cluster("x", {**MINIMAL, "charges_whole_nodes": True})
+    with pytest.raises(ConfigError) as caught:
+        clusters.training_geometry(whole, 2, "experiments.e.ranks")
+    text = str(caught.value)
+    assert f"--configfile config/config.yaml {clusters.WHOLE_NODES_CONFIG}" in text
+    assert "hpcseq sbatch --nodes N" in text and "allow_partial_node: true" in text
+    assert (REPO_ROOT / clusters.WHOLE_NODES_CONFIG).is_file()
 
 
 def test_a_fixed_cuda_visible_devices_is_refused_by_key():

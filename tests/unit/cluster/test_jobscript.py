@@ -63,7 +63,8 @@ def test_generated_scripts_match_the_golden_files(cluster, experiment, capsys):
     assert text == written_by_the_command(capsys, cluster, experiment)
     if charged_nodes(cluster):  # every step reads the config with the ranks the job was written for
         steps = [line for line in text.splitlines() if " -m hpcseq " in line]
-        assert all(f"--config 'experiments={{{experiment}: {{ranks: 8}}}}'" in step for step in steps)
+        ranks = 2 * SHIPPED["clusters"][cluster]["gpus_per_node"]
+        assert all(f"--config 'experiments={{{experiment}: {{ranks: {ranks}}}}}'" in step for step in steps)
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)

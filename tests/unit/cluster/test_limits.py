@@ -144,17 +144,42 @@ def plugin_call(resources: dict) -> str:
     return get_submit_command(plugin_job(resources), params)
 
 
-@pytest.mark.parametrize("stage", job_resources.JOB_STAGES)
-def test_qos_and_account_are_the_plugins_own_resources_and_never_in_slurm_extra(stage):
-    config = shipped_config(cluster="local-jsc", slurm={**SITE, "qos": "course"})
-    resources = job_resources.stage_resources(config, EXPERIMENT, stage)
-    assert tuple(resources) == job_resources.resource_keys(stage, config)
+@pytest.mark.parametrize("kind", job_resources.JOB_KINDS)
+def test_qos_and_account_are_the_plugins_own_resources_and_never_in_slurm_extra(kind):
+    every_stage = list(job_resources.JOB_STAGES)
+    config = shipped_config(cluster="local-jsc", slurm={**SITE, "qos": "course", "reservation_stages": every_stage})
+    resources = job_resources.stage_resources(config, EXPERIMENT, kind)
+    assert tuple(resources) == job_resources.resource_keys(kind, config)
     assert resources["qos"] == "course" and resources["slurm_account"] == "training2543"
     assert "--qos" not in resources["slurm_extra"] and "--account" not in resources["slurm_extra"]
     assert "--reservation=dl-course" in resources["slurm_extra"]  # no per-job resource for it in the plugin
     validate_slurm_extra(plugin_job(resources))  # the plugin's own check: raises on a forbidden option
     call = plugin_call(resources)
     assert "--qos=course" in call and "-A training2543" in call and "--reservation=dl-course" in call
+
+
+@pytest.mark.parametrize("kind", job_resources.JOB_KINDS)
+def test_a_reservation_and_a_qos_reach_only_the_jobs_of_the_stages_they_name(kind):
+    """By default a reservation goes to jobs that train only, a QoS to every job; each list can be
+    changed, and a job of several stages takes them if any of its stages is listed."""
+    config = shipped_config(cluster="local-jsc", slurm={**SITE, "qos": "course"})
+    trains = "train" in job_resources.JOB_KINDS[kind]
+    resources = job_resources.stage_resources(config, EXPERIMENT, kind)
+    assert ("--reservation=dl-course" in resources["slurm_extra"]) == trains, (kind, resources)
+    assert resources["qos"] == "course"
+    moved = shipped_config(
+        cluster="local-jsc",
+        slurm={**SITE, "qos": "course", "reservation_stages": ["evaluate"], "qos_stages": ["preprocess"]},
+    )
+    resources = job_resources.stage_resources(moved, EXPERIMENT, kind)
+    stages = job_resources.JOB_KINDS[kind]
+    assert ("--reservation=dl-course" in resources["slurm_extra"]) == ("evaluate" in stages), (kind, resources)
+    assert ("qos" in resources) == ("preprocess" in stages) == ("qos" in job_resources.resource_keys(kind, moved))
+
+
+def test_a_stage_name_that_is_not_one_is_refused_in_the_stage_lists():
+    with pytest.raises(ConfigErrors, match=r"slurm\.reservation_stages"):
+        shipped_config(slurm={"reservation_stages": ["training"]})
 
 
 def test_without_a_qos_the_plugin_gets_no_qos_resource():

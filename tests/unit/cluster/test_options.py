@@ -69,7 +69,7 @@ def test_the_site_settings_are_sbatch_options_in_table_order():
 def test_the_config_schema_has_exactly_the_site_settings():
     """workflow/schemas/config.schema.yaml lists `slurm:` keys for its users; they are these."""
     properties = config_module.load_schema()["$defs"]["slurm_settings"]["properties"]
-    not_sbatch_options = {"time", "signal_seconds_before_limit"}
+    not_sbatch_options = {"time", "signal_seconds_before_limit", "reservation_stages", "qos_stages"}
     assert set(properties) - not_sbatch_options == set(options.SLURM_SETTING_KEYS)
 
 

@@ -128,3 +128,24 @@ def test_a_job_script_problem_names_the_cluster_it_does_not_fit():
     assert job_resources.job_script_problems(config, "jureca-dc", "shakespeare_char_rnn") == []
     [problem] = job_resources.job_script_problems(config, "generic", "shakespeare_char_rnn")
     assert "cluster generic has no 'gpu_devel' partition" in str(problem)
+
+
+def test_on_a_cluster_that_charges_whole_nodes_the_profile_submits_only_training_jobs():
+    """local-jsc as the JSC clusters: preprocessing and vocabulary where Snakemake runs, evaluation
+    in the training job (whose time limit is training's, as a job script's); `local` keeps a job per
+    stage."""
+    config = jsc_config(cluster="jureca-dc")
+    where = job_resources.profile_jobs(config)
+    assert where == {
+        "preprocess": None,
+        "vocabulary": None,
+        "train": "train_and_evaluate",
+        "evaluate": "train_and_evaluate",
+    }
+    assert job_resources.profile_job_kind(config, "train") == "train_and_evaluate"
+    combined = job_resources.plan_job(config, "jureca-dc", "shakespeare_char_rnn", "train_and_evaluate")
+    alone = job_resources.plan_job(config, "jureca-dc", "shakespeare_char_rnn", "train")
+    assert combined.time_seconds == alone.time_seconds == 2 * 3600
+    assert combined.geometry == alone.geometry and combined.partition == "dc-gpu"
+    local = shipped_config(cluster="local")
+    assert job_resources.profile_jobs(local) == {stage: stage for stage in job_resources.JOB_STAGES}

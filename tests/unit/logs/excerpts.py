@@ -41,20 +41,21 @@ Error in rule train:
 """  # recorded here (a Snakemake job step's Slurm log, shortened)
 
 FIELDS = (
-    "JobID|JobIDRaw|JobName|State|ExitCode|Elapsed|ElapsedRaw|Timelimit|TimelimitRaw|NNodes|NodeList|NTasks|"
+    "JobID|JobIDRaw|JobName|State|ExitCode|Elapsed|ElapsedRaw|Timelimit|TimelimitRaw|NNodes|AllocNodes|NodeList|NTasks|"
     "AllocTRES|Reason|Submit|Start|End|Partition|WorkDir|SubmitLine"
 )
 SACCT = """\
-60|60|tiny_char|CANCELLED by 0|0:0|00:00:26|26|00:05:00|5|1|vm||billing=2,cpu=2,gres/gpu=2,mem=2000M,node=1|None|2026-11-22T11:09:29|2026-11-22T11:09:30|2026-11-22T11:09:56|gpus|/tmp/c/submit|sbatch --parsable /tmp/c/jobs/local/tiny_char.sbatch
-60.batch|60.batch|batch|CANCELLED|0:15|00:00:26|26|||1|vm|1|cpu=2,gres/gpu=2,mem=2000M,node=1||2026-11-22T11:09:30|2026-11-22T11:09:30|2026-11-22T11:09:56||||
-60.0|60.0|python|COMPLETED|0:0|00:00:01|1|||1|vm|1|cpu=1,gres/gpu=2,mem=1000M,node=1||2026-11-22T11:09:30|2026-11-22T11:09:30|2026-11-22T11:09:31|||srun --nodes=1 --ntasks=1 python -m hpcseq preprocess
-60.2|60.2|python|FAILED|15:0|00:00:28|28|||1|vm|2|cpu=2,gres/gpu=2,mem=2000M,node=1||2026-11-22T11:09:31|2026-11-22T11:09:31|2026-11-22T11:09:59|||srun --mpi=pmix --ntasks=2 python -m hpcseq train --config c.yaml --experiment tiny_char
-72|72|rqtest|REQUEUED|0:0|00:00:00|0|00:02:00|2|1|vm||billing=1,cpu=1,mem=1000M,node=1|None|2026-11-22T11:20:03|2026-11-22T11:20:04|2026-11-22T11:20:04|batch|/tmp/rq|sbatch --parsable rq.sbatch
-72.batch|72.batch|batch|COMPLETED|0:0|00:00:00|0|||1|vm|1|cpu=1,mem=1000M,node=1||2026-11-22T11:20:04|2026-11-22T11:20:04|2026-11-22T11:20:04||||
-72|72|rqtest|COMPLETED|0:0|00:00:00|0|00:02:00|2|1|vm||billing=1,cpu=1,mem=1000M,node=1|None|2026-11-22T11:20:04|2026-11-22T11:20:36|2026-11-22T11:20:36|batch|/tmp/rq|sbatch --parsable rq.sbatch
-72.batch|72.batch|batch|COMPLETED|0:0|00:00:00|0|||1|vm|1|cpu=1,mem=1000M,node=1||2026-11-22T11:20:36|2026-11-22T11:20:36|2026-11-22T11:20:36||||
-73|73|wrap|FAILED|1:0|00:00:01|1|UNLIMITED|UNLIMITED|1|vm||cpu=1,node=1|None|2026-11-22T11:30:00|2026-11-22T11:30:00|2026-11-22T11:30:01|batch|/tmp|sbatch --wrap=grep x | sort
-"""  # recorded here with `sacct -P -n -D --format=<FIELDS>` (jobs 60 and 72); 73 has a '|' in its submit line
+60|60|tiny_char|CANCELLED by 0|0:0|00:00:26|26|00:05:00|5|1|1|vm||billing=2,cpu=2,gres/gpu=2,mem=2000M,node=1|None|2026-11-22T11:09:29|2026-11-22T11:09:30|2026-11-22T11:09:56|gpus|/tmp/c/submit|sbatch --parsable /tmp/c/jobs/local/tiny_char.sbatch
+60.batch|60.batch|batch|CANCELLED|0:15|00:00:26|26|||1|1|vm|1|cpu=2,gres/gpu=2,mem=2000M,node=1||2026-11-22T11:09:30|2026-11-22T11:09:30|2026-11-22T11:09:56||||
+60.0|60.0|python|COMPLETED|0:0|00:00:01|1|||1|1|vm|1|cpu=1,gres/gpu=2,mem=1000M,node=1||2026-11-22T11:09:30|2026-11-22T11:09:30|2026-11-22T11:09:31|||srun --nodes=1 --ntasks=1 python -m hpcseq preprocess
+60.2|60.2|python|FAILED|15:0|00:00:28|28|||1|1|vm|2|cpu=2,gres/gpu=2,mem=2000M,node=1||2026-11-22T11:09:31|2026-11-22T11:09:31|2026-11-22T11:09:59|||srun --mpi=pmix --ntasks=2 python -m hpcseq train --config c.yaml --experiment tiny_char
+72|72|rqtest|REQUEUED|0:0|00:00:00|0|00:02:00|2|1|1|vm||billing=1,cpu=1,mem=1000M,node=1|None|2026-11-22T11:20:03|2026-11-22T11:20:04|2026-11-22T11:20:04|batch|/tmp/rq|sbatch --parsable rq.sbatch
+72.batch|72.batch|batch|COMPLETED|0:0|00:00:00|0|||1|1|vm|1|cpu=1,mem=1000M,node=1||2026-11-22T11:20:04|2026-11-22T11:20:04|2026-11-22T11:20:04||||
+72|72|rqtest|COMPLETED|0:0|00:00:00|0|00:02:00|2|1|1|vm||billing=1,cpu=1,mem=1000M,node=1|None|2026-11-22T11:20:04|2026-11-22T11:20:36|2026-11-22T11:20:36|batch|/tmp/rq|sbatch --parsable rq.sbatch
+72.batch|72.batch|batch|COMPLETED|0:0|00:00:00|0|||1|1|vm|1|cpu=1,mem=1000M,node=1||2026-11-22T11:20:36|2026-11-22T11:20:36|2026-11-22T11:20:36||||
+73|73|wrap|FAILED|1:0|00:00:01|1|UNLIMITED|UNLIMITED|1|1|vm||cpu=1,node=1|None|2026-11-22T11:30:00|2026-11-22T11:30:00|2026-11-22T11:30:01|batch|/tmp|sbatch --wrap=grep x | sort
+"""  # recorded here with `sacct -P -n -D --format=<FIELDS>` (jobs 60 and 72); 73 has a '|' in its submit line;
+# AllocNodes was not asked for then: its column is NNodes repeated (what sacct gives for runs that started)
 
 # the generated job script's own lines of a requeued job (--open-mode=append: both runs in one file)
 SCRIPT_REQUEUED = """\
@@ -467,3 +468,38 @@ LOCAL_TRAIN_METRICS = """\
 {"epoch": 1, "epochs": 2, "loss": 3.3705291748046875, "sparse_categorical_accuracy": 0.10729166865348816, "val_loss": 3.0801172256469727, "val_sparse_categorical_accuracy": 0.18862876296043396, "learning_rate": 0.0019666668958961964, "steps": 30, "samples": 1920, "ranks": 2, "samples_per_second": 314.84359316816455, "train_seconds": 6.098, "validation_seconds": 1.035, "epoch_seconds": 7.133, "elapsed_seconds": 12.195, "resumed_at_step": null, "time": "2026-11-25T14:23:33+0000"}
 {"epoch": 2, "epochs": 2, "loss": 2.9669132232666016, "sparse_categorical_accuracy": 0.19479167461395264, "val_loss": 2.9499478340148926, "val_sparse_categorical_accuracy": 0.186956524848938, "learning_rate": 0.0020000000949949026, "steps": 30, "samples": 1920, "ranks": 2, "samples_per_second": 8279.681393190947, "train_seconds": 0.232, "validation_seconds": 0.082, "epoch_seconds": 0.314, "elapsed_seconds": 12.609, "resumed_at_step": null, "time": "2026-11-25T14:23:33+0000"}
 """  # recorded here: tiny_char's metrics.jsonl
+
+
+# ------------------------------------------------------------------------------------- charges
+# Recorded on the local test cluster (tests/cluster/local_slurm.sh, Slurm 22.05.8) with
+# `sacct -P -n -D -j 236,237,238,239,240 --format=<SACCT_FIELDS>` once the jobs had ended (240 then
+# still running): 236 asked for both GPUs of a node on partition gpus and requeued itself twice
+# (three runs: 4 s, 4 s, 7 s); 237 a CPU-only job on batch; 238 one GPU (--gres=gpu:1) on the
+# whole-node partition jsc (OverSubscribe=EXCLUSIVE), which allocated it the node's 2 GPUs;
+# 239 two nodes on jsc (its step 239.0 holds 2 GPUs, the allocation 4); 240 one GPU of a node on
+# the shared partition gpus, running.
+SACCT_CHARGES = """\
+236|236|charges_requeue|REQUEUED|0:0|00:00:04|4|00:05:00|5|1|1|node1||billing=1,cpu=1,gres/gpu=2,mem=1000M,node=1|None|2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:15|gpus|/tmp/rec|sbatch --parsable --account hpcseq requeue.sbatch
+236.batch|236.batch|batch|CANCELLED|0:15|00:00:04|4|||1|1|node1|1|cpu=1,gres/gpu=2,mem=1000M,node=1||2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:15|||
+237|237|charges_cpu|COMPLETED|0:0|00:00:05|5|1-00:00:00|1440|1|1|node1||billing=1,cpu=1,mem=1000M,node=1|None|2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:16|batch|/tmp/rec|sbatch --parsable --account hpcseq --partition=batch --job-name=charges_cpu --output=/tmp/rec/cpu_%j.out --wrap sleep 5
+237.batch|237.batch|batch|COMPLETED|0:0|00:00:05|5|||1|1|node1|1|cpu=1,mem=1000M,node=1||2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:16|||
+238|238|charges_partial|COMPLETED|0:0|00:00:05|5|01:00:00|60|1|1|node2||billing=4,cpu=4,gres/gpu=2,mem=4000M,node=1|None|2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:16|jsc|/tmp/rec|sbatch --parsable --account jsc-budget --partition=jsc --gres=gpu:1 --job-name=charges_partial --output=/tmp/rec/p_%j.out --wrap sleep 5
+238.batch|238.batch|batch|COMPLETED|0:0|00:00:05|5|||1|1|node2|1|cpu=4,gres/gpu=2,mem=4000M,node=1||2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:16|||
+239|239|charges_two_nodes|COMPLETED|0:0|00:00:05|5|01:00:00|60|2|2|node[3-4]||billing=8,cpu=8,gres/gpu=4,mem=8000M,node=2|None|2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:16|jsc|/tmp/rec|sbatch --parsable --account jsc-budget --partition=jsc --nodes=2 --gres=gpu:1 --job-name=charges_two_nodes --output=/tmp/rec/t_%j.out --wrap srun sleep 5
+239.batch|239.batch|batch|COMPLETED|0:0|00:00:05|5|||1|1|node3|1|cpu=4,gres/gpu=2,mem=4000M,node=1||2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:16|||
+239.0|239.0|sleep|COMPLETED|0:0|00:00:05|5|||2|2|node[3-4]|2|cpu=8,gres/gpu=2,mem=8000M,node=2||2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:16|||srun sleep 5
+240|240|charges_running|RUNNING|0:0|00:00:53|53|1-00:00:00|1440|1|1|node1||billing=1,cpu=1,gres/gpu=1,mem=1000M,node=1|None|2026-12-07T11:12:11|2026-12-07T11:12:15|Unknown|gpus|/tmp/rec|sbatch --parsable --account hpcseq --partition=gpus --gres=gpu:1 --job-name=charges_running --output=/tmp/rec/r_%j.out --wrap sleep 600
+240.batch|240.batch|batch|RUNNING|0:0|00:00:53|53|||1|1|node1|1|cpu=1,gres/gpu=1,mem=1000M,node=1||2026-12-07T11:12:15|2026-12-07T11:12:15|Unknown|||
+236|236|charges_requeue|REQUEUED|0:0|00:00:04|4|00:05:00|5|1|1|node2||billing=1,cpu=1,gres/gpu=2,mem=1000M,node=1|BeginTime|2026-12-07T11:12:15|2026-12-07T11:12:27|2026-12-07T11:12:31|gpus|/tmp/rec|sbatch --parsable --account hpcseq requeue.sbatch
+236.batch|236.batch|batch|CANCELLED|0:15|00:00:04|4|||1|1|node2|1|cpu=1,gres/gpu=2,mem=1000M,node=1||2026-12-07T11:12:27|2026-12-07T11:12:27|2026-12-07T11:12:31|||
+236|236|charges_requeue|COMPLETED|0:0|00:00:07|7|00:05:00|5|1|1|node2||billing=1,cpu=1,gres/gpu=2,mem=1000M,node=1|BeginTime|2026-12-07T11:12:31|2026-12-07T11:12:42|2026-12-07T11:12:49|gpus|/tmp/rec|sbatch --parsable --account hpcseq requeue.sbatch
+236.batch|236.batch|batch|COMPLETED|0:0|00:00:07|7|||1|1|node2|1|cpu=1,gres/gpu=2,mem=1000M,node=1||2026-12-07T11:12:42|2026-12-07T11:12:42|2026-12-07T11:12:49|||
+"""
+# Recorded the same way earlier, while 236 waited for its third run (requeued twice, pending).
+SACCT_PENDING_AGAIN = """\
+236|236|charges_requeue|REQUEUED|0:0|00:00:04|4|00:05:00|5|1|1|node1||billing=1,cpu=1,gres/gpu=2,mem=1000M,node=1|None|2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:15|gpus|/tmp/rec|sbatch --parsable --account hpcseq requeue.sbatch
+236.batch|236.batch|batch|CANCELLED|0:15|00:00:04|4|||1|1|node1|1|cpu=1,gres/gpu=2,mem=1000M,node=1||2026-12-07T11:12:11|2026-12-07T11:12:11|2026-12-07T11:12:15|||
+236|236|charges_requeue|REQUEUED|0:0|00:00:04|4|00:05:00|5|1|1|node2||billing=1,cpu=1,gres/gpu=2,mem=1000M,node=1|BeginTime|2026-12-07T11:12:15|2026-12-07T11:12:27|2026-12-07T11:12:31|gpus|/tmp/rec|sbatch --parsable --account hpcseq requeue.sbatch
+236.batch|236.batch|batch|CANCELLED|0:15|00:00:04|4|||1|1|node2|1|cpu=1,gres/gpu=2,mem=1000M,node=1||2026-12-07T11:12:27|2026-12-07T11:12:27|2026-12-07T11:12:31|||
+236|236|charges_requeue|PENDING|0:0|00:00:00|0|00:05:00|5|1|1|None assigned|||None|2026-12-07T11:12:31|Unknown|Unknown|gpus|/tmp/rec|sbatch --parsable --account hpcseq requeue.sbatch
+"""

@@ -51,8 +51,13 @@ def test_collect_without_slurm_reports_what_the_files_say(run_dir, no_slurm):
         "LOSS/VAL",
         "ACC/VAL",
         "SAMPLES/S",
+        "NODE-H",
+        "GPU-H",
     ]
     assert table.splitlines()[2].split()[:8] == ["101", "train", "tiny_char", "completed", "-/-", "-", "2/-", "2/2"]
+    # no accounting: the charges are unknown (`?`), never 0, in each row and in the total
+    assert table.splitlines()[2].split()[-2:] == ["?", "?"] and table.splitlines()[3].split() == ["total", "?", "?"]
+    assert rule.charges.node_hours is None and "command not found" in rule.charges.unknown_why
     assert "57: time_limit:" in table
 
 

@@ -43,15 +43,16 @@ def test_a_local_run_is_a_table_of_its_rule_logs_with_the_cause_of_a_failure(
 ):
     """Issue 11.7: `hpcseq logs` in the directory of a local run said "no Slurm jobs found"."""
     monkeypatch.chdir(local_run)
+    # no Slurm jobs: no charges (`-`), no total row
     assert logs(capsys) == (
         "JOB    RULE             EXPERIMENT      STATE      ELAPSED/LIMIT  NODES  RANKS/GPUS  EPOCHS  LOSS/VAL     "
-        "ACC/VAL      SAMPLES/S\n"
+        "ACC/VAL      SAMPLES/S  NODE-H  GPU-H\n"
         "local  preprocess_text  tiny_char       completed  00:00:00/-     vm     -           -       -            "
-        "-            -\n"
+        "-            -          -       -\n"
         "local  train            tiny_char       completed  00:00:28/-     vm     2/-         2/2     2.967/2.950  "
-        "0.195/0.187  4297\n"
+        "0.195/0.187  4297       -       -\n"
         "local  train            tiny_sentiment  failed     00:00:10/-     vm     2/-         -       -            "
-        "-            -\n"
+        "-            -          -       -\n"
         "\n"
         "rulelogs/train/tiny_sentiment.log: hpcseq_error: hpcseq train stopped with an input or config error: "
         "res/tiny_sentiment/encoded/train.npz: the training ...\n"

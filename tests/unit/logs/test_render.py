@@ -53,6 +53,7 @@ JSON_KEYS = [
     "notes",
     "smoke_checks",
     "active",
+    "charges",
 ]
 
 
