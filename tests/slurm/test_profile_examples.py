@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -88,9 +90,23 @@ def test_the_documentation_shows_the_profile_examples_the_issue_names():
     assert all(command in commands for command in REFUSED), sorted(REFUSED)
 
 
+@pytest.fixture(scope="module")
+def dry_runs(local_slurm, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Every example's dry run, three at a time (each is a Snakemake process of a few CPU seconds)."""
+    root = tmp_path_factory.mktemp("profile_examples")
+
+    def dry_run(numbered: tuple[int, str]) -> subprocess.CompletedProcess:
+        number, command = numbered
+        return run_snakemake(*as_dry_run(command), cwd=root / str(number), check=False, timeout=300)
+
+    commands = [command for _, command in EXAMPLES]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(commands, pool.map(dry_run, enumerate(commands)), strict=True))
+
+
 @pytest.mark.parametrize(("where", "command"), EXAMPLES, ids=[f"{w}: {c[:70]}" for w, c in EXAMPLES])
-def test_every_documented_profile_example_works_as_written(where, command, local_slurm, tmp_path):
-    run = run_snakemake(*as_dry_run(command), cwd=tmp_path / "run", check=False, timeout=300)
+def test_every_documented_profile_example_works_as_written(where, command, dry_runs):
+    run = dry_runs[command]
     output = run.stdout + run.stderr
     if command in REFUSED:
         assert run.returncode != 0, f"{where}: {command} was not refused"
