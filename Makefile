@@ -1,7 +1,7 @@
 # hpcseq entry points (`make help` lists them). Each target first sets up the environments it
 # needs (envs/setup.sh: only verifies when they are up to date).
 #
-#   make run                  every experiment of config/config.yaml (preset quick) + report
+#   make run                  the default run: experiments of config/config.yaml with default_target (preset quick) + report
 #   make run PRESET=lecture   the lecture's full hyperparameters
 #   make test                 lint, then the whole test suite (starts a local Slurm cluster; needs root)
 
@@ -30,7 +30,7 @@ setup-workflow: ## the Snakemake environment only (dry runs, sbatch scripts, hpc
 setup-training: ## the TensorFlow + Horovod environment only
 	envs/setup.sh --training-only $(if $(GPU),--gpu)
 
-run: setup ## run every experiment (PRESET=quick|lecture), then the HTML report
+run: setup ## the default run's experiments (default_target; PRESET=quick|lecture), then the HTML report
 	$(WORKFLOW)/snakemake --cores $(CORES) $(CONFIG_ARGS)
 	$(WORKFLOW)/snakemake --cores 1 $(CONFIG_ARGS) --report results/report.html
 	@echo "results: results/summary.md, results/report.html"
@@ -76,6 +76,8 @@ test: ## lint, then unit, training, workflow and Slurm tests
 	command -v shellcheck >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } || echo "shellcheck missing: the job-script tests will fail" >&2
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint suite-train suite-slurm
 	$(MAKE) --no-print-directory suite-timelimit
+	@echo "make test: the local Slurm cluster the tests started keeps running for the next run (munge, MariaDB," \
+	  "slurmdbd, slurmctld, four slurmd; tests/cluster/local_slurm.sh status); stop it: tests/cluster/local_slurm.sh stop"
 
 suite-train: setup-workflow setup-training ## training tests, then some Slurm tests (make test runs it beside the next)
 	$(TRAIN)/python -m pytest tests/training $(PYTEST_ARGS)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hpcseq.errors import ConfigError, ConfigErrors, HpcseqError
 from hpcseq.events import STAGE_ERROR
+from hpcseq.paths import job_script_file
 
 
 def _add_config_arguments(parser) -> None:
@@ -367,7 +368,7 @@ def cmd_sbatch(args) -> int:
                 python=args.training_python,
                 config_values=(*(args.config or ()), *ranks_value),
             )
-            _write_script(args, Path(args.output_dir) / cluster / f"{name}.sbatch", render_job_script(request))
+            _write_script(args, job_script_file(args.output_dir, cluster, name), render_job_script(request))
     return 0
 
 
@@ -377,7 +378,7 @@ def _write_data_script(args, config: dict, cluster: str, name: str, location: tu
 
     workdir, config_in_job = location
     request = data_request(config, cluster, name, workdir, config_in_job, args.training_python, config_values)
-    target = Path(args.output_dir) / cluster / f"{name}{DATA_JOB_SUFFIX}.sbatch"
+    target = job_script_file(args.output_dir, cluster, f"{name}{DATA_JOB_SUFFIX}")
     _write_script(args, target, render_data_script(request))
     if note := data_job_cost_note(request):
         print(f"hpcseq sbatch: note: {note}", file=sys.stderr)
@@ -416,7 +417,7 @@ def cmd_smoke_test(args) -> int:
     if args.stdout:
         sys.stdout.write(text)
         return 0
-    target = Path(args.output_dir) / cluster / f"{SMOKE_JOB_NAME}.sbatch"
+    target = job_script_file(args.output_dir, cluster, SMOKE_JOB_NAME)
     write_text(target, text)
     print(target)
     if not args.submit:

@@ -21,6 +21,7 @@ same properties with a wildcard as the experiment name.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -258,6 +259,32 @@ class SweepPaths(_StudyPaths):
         """The run of `model`: the experiment's data, its own model/ and eval/ folders."""
         run_root = self.root / self.name / model
         return ExperimentPaths(self.results_dir, experiment, run_root / "model", run_root / "eval")
+
+
+def job_script_file(jobs_dir: str | Path, cluster: str, job_name: str) -> Path:
+    """Where `hpcseq sbatch` (and the workflow's job-script rule) writes a job script:
+    <jobs_dir>/<cluster>/<job name>.sbatch (the job name: the experiment's, its data job's, the
+    smoke test's)."""
+    return Path(jobs_dir) / cluster / f"{job_name}.sbatch"
+
+
+# A generated job script's Slurm output files, in the directory it is submitted from: sbatch's
+# --output/--error patterns (%j: the job id), and what `hpcseq logs` finds by (SBATCH_OUTPUT_FILE).
+JOB_OUTPUT_KINDS = ("out", "err")
+
+
+def job_output_pattern(job_name: str, kind: str) -> str:
+    """sbatch's --output (kind "out") or --error ("err") of a generated script: <name>_out.%j."""
+    return f"{job_name}_{kind}.%j"
+
+
+def job_output_file(directory: str | Path, job_name: str, job_id: str, kind: str = "out") -> Path:
+    """The file a job's pattern (job_output_pattern) became."""
+    return Path(directory) / job_output_pattern(job_name, kind).replace("%j", str(job_id))
+
+
+# the name of such a file: <name>_<out|err>.<job id>[_<array index>]
+SBATCH_OUTPUT_FILE = re.compile(rf"^(?P<name>.+)_(?P<kind>{'|'.join(JOB_OUTPUT_KINDS)})\.(?P<id>\d+(?:_\d+)?)$")
 
 
 def summary_file(results_dir: str | Path) -> Path:

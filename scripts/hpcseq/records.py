@@ -117,8 +117,13 @@ def checkpoints_on_disk(directory: Path) -> list[CheckpointOnDisk]:
 # ------------------------------------------------------------------------------ rank reports
 
 
+def rank_file(directory: str | Path, rank: int) -> Path:
+    """rank-<r>.json in a folder of per-rank files (the rank reports; the watchdog's heartbeats)."""
+    return Path(directory) / f"rank-{rank}.json"
+
+
 def rank_report_path(directory: Path, rank: int) -> Path:
-    return directory / f"rank-{rank}.json"
+    return rank_file(directory, rank)
 
 
 def read_rank_reports(directory: Path) -> list[dict]:

@@ -14,9 +14,18 @@ from snakemake.settings.types import DeploymentMethod
 from hpcseq import config as hpcseq_config
 from hpcseq.cluster import clusters as hpcseq_clusters
 from hpcseq.cluster import resources as hpcseq_resources
+from hpcseq.cluster.job_table import left_out_line
 from hpcseq.cluster.validators import expand_path
 from hpcseq.errors import HpcseqError
-from hpcseq.paths import DownloadPaths, ExperimentPaths, ScalingPaths, SweepPaths, results_dir_of, summary_file
+from hpcseq.paths import (
+    DownloadPaths,
+    ExperimentPaths,
+    ScalingPaths,
+    SweepPaths,
+    job_script_file,
+    results_dir_of,
+    summary_file,
+)
 
 
 def replace_with_validated(config):
@@ -82,6 +91,8 @@ WORD_LM_EXPERIMENTS = [n for n in EXPERIMENTS if hpcseq_config.experiment_task(c
 # the experiments of a plain run (and of its summary); the others run by target (all_experiments)
 DEFAULT_EXPERIMENTS = [n for n in EXPERIMENTS if config["experiments"][n]["default_target"]]
 CLUSTERS = sorted(config["clusters"])
+# the cluster the profile submits to (`cluster`; hpcseq.cluster.clusters.Cluster), None without one
+CLUSTER = hpcseq_resources.config_cluster(config)
 DOWNLOADED_DATASETS = sorted(name for name, dataset in config["datasets"].items() if "download" in dataset)
 CONFIG_FILE = str(Path(workflow.configfiles[-1]) if workflow.configfiles else REPO_ROOT / "config" / "config.yaml")
 
@@ -193,7 +204,7 @@ def parent_of_output(output_name):
 
 def sbatch_file(cluster="{cluster}", experiment="{experiment}"):
     """jobs/<cluster>/<experiment>.sbatch (the wildcards by default: the rule's pattern)."""
-    return f"{JOBS}/{cluster}/{experiment}.sbatch"
+    return str(job_script_file(JOBS, cluster, experiment))
 
 
 def experiment_targets(names):
@@ -213,20 +224,19 @@ def all_targets():
 
 def fitting_job_scripts():
     """jobs/<cluster>/<experiment>.sbatch wherever the experiment's Slurm settings fit the cluster
-    (a partition that only JSC has, say); the others are named once, when the run starts."""
+    (a partition that only JSC has, say); the others are named in one line per cluster, when the
+    run starts (hpcseq.cluster.job_table.left_out_line)."""
     scripts = []
     for cluster in CLUSTERS:
-        left_out = {}  # the reason: the scripts it leaves out (a missing budget: all of a cluster's)
+        left_out = {}  # experiment: why its script is not written
         for name in EXPERIMENTS:
             problems = hpcseq_resources.job_script_problems(config, cluster, name)
-            if not problems:
-                scripts.append(sbatch_file(cluster, name))
+            if problems:
+                left_out[name] = problems
             else:
-                why = "; ".join(str(problem) for problem in problems)
-                left_out.setdefault(why, []).append(sbatch_file(cluster, name))
-        if workflow.is_main_process:
-            for why, files in left_out.items():
-                logger.warning(f"no job script {', '.join(files)}: {why}")
+                scripts.append(sbatch_file(cluster, name))
+        if left_out and workflow.is_main_process:
+            logger.warning(left_out_line(cluster, left_out, len(EXPERIMENTS)))
     return scripts
 
 
@@ -294,15 +304,14 @@ def stage_resources(stage):
 def cluster_setup(wildcards, resources):
     """The cluster's environment setup (module loads, venv), run first by `hpcseq launch` in Slurm;
     for a job with GPUs (its `gres`), the GPUs it sees, from the geometry it asked for."""
-    if config["cluster"] is None:
+    if CLUSTER is None:
         return ""
-    cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
     geometry = None
     gres = getattr(resources, "gres", "")
     if gres:
         gpus = int(gres.rsplit(":", 1)[1])
         geometry = hpcseq_clusters.Geometry(resources.nodes, resources.tasks_per_node, gpus, resources.cpus_per_task)
-    return "\n".join(hpcseq_clusters.setup_lines(cluster, geometry))
+    return "\n".join(hpcseq_clusters.setup_lines(CLUSTER, geometry))
 
 
 def training_srun(wildcards, resources):
@@ -310,34 +319,21 @@ def training_srun(wildcards, resources):
     for many. resources.mpi holds the same line only for more than one rank, because the Slurm
     plugin refuses an MPI job of one task; it then runs the command in the batch step, where a
     single rank started without srun would never get Slurm's time-limit warning (sent to job steps)."""
-    if config["cluster"] is None:
-        return resources.mpi
-    cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
-    return cluster.srun_line()
+    return resources.mpi if CLUSTER is None else CLUSTER.srun_line()
 
 
 def cluster_container(wildcards):
     """The words that run a training or evaluation command inside the cluster's container on its
     container route (clusters.<name>.software: container), put by `hpcseq launch` between srun and
     the command as job scripts do; "" on the modules route and without a cluster."""
-    if config["cluster"] is None:
-        return ""
-    cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
-    return hpcseq_clusters.container_prefix(cluster)
+    return "" if CLUSTER is None else hpcseq_clusters.container_prefix(CLUSTER)
 
 
-def light_stages_on_login_node():
-    """Preprocessing and vocabulary as Snakemake localrules (on the machine that runs Snakemake, the
-    login node) under the Slurm profile, where the cluster in use says so: by default where it
-    charges whole nodes, since each would otherwise be a job paying for a node and waiting in the
-    queue (clusters.<name>.light_stages_on_login_node). Plots, summary and job scripts always are."""
-    if config["cluster"] is None:
-        return False
-    cluster = hpcseq_clusters.parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
-    return cluster.light_stages_on_login_node
-
-
-LIGHT_STAGES_ON_LOGIN_NODE = light_stages_on_login_node()
+# Preprocessing and vocabulary as Snakemake localrules (on the machine that runs Snakemake, the
+# login node) under the Slurm profile, where the cluster in use says so: by default where it
+# charges whole nodes, since each would otherwise be a job paying for a node and waiting in the
+# queue (clusters.<name>.light_stages_on_login_node). Plots, summary and job scripts always are.
+LIGHT_STAGES_ON_LOGIN_NODE = CLUSTER is not None and CLUSTER.light_stages_on_login_node
 # Evaluation as the last step of the training job, not a job of its own, where the cluster in use
 # says so (clusters.<name>.evaluate_in_training_job; by default where it charges whole nodes): the
 # rule `train` then also writes the evaluation's files, and the rule `evaluate` is not defined.

@@ -1,8 +1,11 @@
 """What each stage of each experiment asks Slurm for under `snakemake --profile slurm` on the
 config's cluster, as a table (`hpcseq config --jobs`): where the stage runs (the login node, a job
-of its own, the training job), and that job's partition, time, nodes, budget, QoS and reservation."""
+of its own, the training job), and that job's partition, time, nodes, budget, QoS and reservation;
+and the one line a run prints for a cluster whose job scripts it leaves out."""
 
 from __future__ import annotations
+
+import re
 
 from hpcseq.cluster.resources import plan_job, profile_jobs
 from hpcseq.durations import format_time
@@ -51,8 +54,6 @@ def stage_rows(config: dict, experiment: str) -> list[tuple[str, ...]]:
 def profile_job_table(config: dict, experiments: list[str]) -> str:
     """The table of every stage of `experiments` under the profile on the config's cluster, with
     the rules that decide where each runs; a ConfigError when the config names no cluster."""
-    if config.get("cluster") is None:
-        raise ConfigError("cluster", "no cluster chosen: the jobs are those of a cluster (--config cluster=NAME)")
     rows = [COLUMNS] + [row for name in experiments for row in stage_rows(config, name)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -64,3 +65,21 @@ def profile_job_table(config: dict, experiments: list[str]) -> str:
         f"reservation for those of {', '.join(slurm['reservation_stages']) or '(none)'} (slurm.reservation_stages).",
     ]
     return "\n".join([*notes, "", *lines])
+
+
+def left_out_line(cluster: str, left_out: dict[str, list[ConfigError]], total: int) -> str:
+    """One line for the job scripts a run does not write for a cluster (the workflow's `jobs/`):
+    which experiments, and each distinct reason once, cut at its first clause (the experiment's
+    name generalised); `hpcseq sbatch --cluster <name>` gives the whole reasons with what to do."""
+    names = sorted(left_out)
+    which = "all" if len(names) == total else ", ".join(names)
+    reasons: dict[str, None] = {}
+    for experiment, problems in left_out.items():
+        for problem in problems:
+            key = problem.key.replace(f".{experiment}.", ".<experiment>.")
+            detail = re.sub(rf"(?<![\w.-]){re.escape(experiment)}(?![\w-])", "<experiment>", problem.detail)
+            reasons[f"{key}: {re.split(r'[:;]', detail, maxsplit=1)[0].strip()}"] = None
+    return (
+        f"no job scripts for {cluster} ({len(names)} of {total} experiments: {which}): {'; '.join(reasons)} "
+        f"(`hpcseq sbatch --cluster {cluster}` says what to do)"
+    )

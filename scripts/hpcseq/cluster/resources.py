@@ -96,20 +96,31 @@ def job_site_options(slurm: dict, kind: str) -> dict:
     return site
 
 
+def config_cluster(config: dict) -> Cluster | None:
+    """The cluster the config's runs submit to (`cluster`), parsed; None without one (or with a
+    name that no definition has: validation reports that)."""
+    name = config.get("cluster")
+    if name is None or name not in config.get("clusters", {}):
+        return None
+    return parse_cluster(name, config["clusters"][name])
+
+
 def profile_job_kind(config: dict, stage: str) -> str:
     """The kind of job (JOB_KINDS) a stage's rule submits under the profile on the config's cluster:
     training's is "train_and_evaluate" where that cluster evaluates in the training job
     (clusters.<name>.evaluate_in_training_job); every other stage's its own."""
-    if stage != "train" or config.get("cluster") not in config.get("clusters", {}):
+    cluster = config_cluster(config)
+    if stage != "train" or cluster is None:
         return stage
-    cluster = parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
     return "train_and_evaluate" if cluster.evaluate_in_training_job else "train"
 
 
 def profile_jobs(config: dict) -> dict[str, str | None]:
     """Where each stage runs under `--profile slurm` on the config's cluster: the kind of Slurm job
     it is part of (JOB_KINDS), or None on the machine that runs Snakemake (the login node)."""
-    cluster = parse_cluster(config["cluster"], config["clusters"][config["cluster"]])
+    cluster = config_cluster(config)
+    if cluster is None:
+        raise ConfigError("cluster", "no cluster chosen: the jobs are those of a cluster (--config cluster=NAME)")
     training = profile_job_kind(config, "train")
     where: dict[str, str | None] = {}
     for stage in JOB_STAGES:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from hpcseq.durations import format_time
 from hpcseq.events import ranks_by_host_text
 from hpcseq.logs.charges import (
     CHARGE_LEGEND,
@@ -30,13 +31,8 @@ __all__ = ["EarlierRun", "JobRecord", "follow", "render_detail", "render_details
 
 
 def clock(seconds: int | None) -> str:
-    if seconds is None:
-        return "-"
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    return f"{days}-{text}" if days else text
+    """A duration as Slurm writes it (durations.format_time), "-" when not known."""
+    return "-" if seconds is None else format_time(seconds)
 
 
 def number(value: float | None, digits: int = 4) -> str:

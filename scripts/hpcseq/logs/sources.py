@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 
 from hpcseq.durations import seconds_of
 from hpcseq.errors import HpcseqError
+from hpcseq.paths import SBATCH_OUTPUT_FILE, job_output_file
 
 if TYPE_CHECKING:
     from hpcseq.logs.local import LocalJob
 
 JOB_ID = re.compile(r"^\d+(?:_\d+)?$")
-SBATCH_FILE = re.compile(r"^(?P<name>.+)_(?P<kind>out|err)\.(?P<id>\d+(?:_\d+)?)$")
+SBATCH_FILE = SBATCH_OUTPUT_FILE
 SLURM_LOGS = Path(".snakemake") / "slurm_logs"
 
 
@@ -151,7 +152,7 @@ def files_from_slurm(job: SlurmJob) -> JobFiles | None:
             if path.is_file():
                 return files_of_path(path) or JobFiles(job.job_id, slurm_log=path)
     if job.work_dir and job.name:
-        out = Path(job.work_dir) / f"{job.name}_out.{job.job_id}"
+        out = job_output_file(job.work_dir, job.name, job.job_id)
         if out.is_file():
             return files_of_path(out)
     return None

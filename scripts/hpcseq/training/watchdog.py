@@ -48,6 +48,7 @@ from pathlib import Path
 from hpcseq.errors import HANG_EXIT_CODE
 from hpcseq.events import RANK_HUNG, RANK_SILENT, get_logger
 from hpcseq.io import write_json
+from hpcseq.records import rank_file
 
 HEARTBEAT_SECONDS = 5.0  # between two heartbeats at most; a quarter of the timeout when that is shorter
 SILENT_BEATS = 3  # a heartbeat older than this many intervals, when a rank fails, is a rank that hangs
@@ -59,7 +60,7 @@ def heartbeat_interval(timeout: float) -> float:
 
 
 def heartbeat_path(directory: Path, rank: int) -> Path:
-    return Path(directory) / f"rank-{rank}.json"
+    return rank_file(directory, rank)
 
 
 @dataclass(frozen=True)

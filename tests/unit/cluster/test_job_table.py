@@ -70,3 +70,20 @@ def test_a_data_job_that_would_pay_for_a_gpu_node_says_so_and_what_to_do_instead
     assert ("hpcseq sbatch: note:" in captured.err) == noted
     if noted:
         assert "hpcseq preprocess --experiment macbeth_char_rnn" in captured.err and "--no-data-steps" in captured.err
+
+
+def test_a_cluster_that_leaves_scripts_out_is_one_line_with_each_reason_once():
+    from hpcseq.cluster.job_table import left_out_line
+    from hpcseq.errors import ConfigError
+
+    budget = ConfigError("slurm.account", "cluster x charges every job to a budget and none is given; give one: ...")
+    left_out = {
+        name: [budget, ConfigError(f"experiments.{name}.ranks", f"2 rank(s) of {name} leave GPUs idle: ask for 4")]
+        for name in ("tiny_char", "tiny_lstm")
+    }
+    line = left_out_line("x", left_out, 3)
+    assert "\n" not in line and line.startswith("no job scripts for x (2 of 3 experiments: tiny_char, tiny_lstm): ")
+    assert line.count("slurm.account") == 1 and line.count("experiments.<experiment>.ranks") == 1
+    assert "2 rank(s) of <experiment> leave GPUs idle;" not in line and "give one" not in line
+    assert line.endswith("(`hpcseq sbatch --cluster x` says what to do)")
+    assert "(3 of 3 experiments: all)" in left_out_line("x", {**left_out, "tiny_gru": [budget]}, 3)
