@@ -4,21 +4,25 @@
 #   make run                  the default run: experiments of config/config.yaml with default_target (preset quick) + report
 #   make run PRESET=lecture   the lecture's full hyperparameters
 #   make test                 lint, then the whole test suite (starts a local Slurm cluster; needs root)
+#   make docs                 the documentation site (docs/, MkDocs), built and served on http://127.0.0.1:8000
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CORES ?= $(shell nproc)
 WORKFLOW := .venv/workflow/bin
 TRAIN := .venv/train/bin
+DOCS := .venv/docs/bin
+export NO_MKDOCS_2_WARNING := 1  # mkdocs-material 9.8 announces its successor at every build
 PRESET ?=
 CONFIG_ARGS := $(if $(PRESET),--config preset=$(PRESET))
 PYTEST_ARGS ?= --durations=8
 
 .PHONY: help setup setup-workflow setup-training run report dry-run lint format test test-unit test-training \
-	test-workflow test-slurm suite-train suite-slurm suite-timelimit tensorboard benchmark clean check-gpu-build check-python
+	test-workflow test-slurm suite-train suite-slurm suite-timelimit tensorboard benchmark clean check-gpu-build check-python \
+	setup-docs docs docs-build docs-reference test-docs
 
 help: ## this list
-	@sed -n '1,6p' Makefile
+	@sed -n '1,7p' Makefile
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
 
 setup: ## both environments (.venv/workflow, .venv/train); GPU=1 for the CUDA build
@@ -41,12 +45,14 @@ report: setup-workflow ## results/report.html of the last run
 dry-run: setup-workflow ## what `make run` would do, without doing it
 	$(WORKFLOW)/snakemake -n $(CONFIG_ARGS)
 
-lint: setup-workflow ## ruff (lint, format check), snakefmt --check, snakemake --lint
+lint: setup-workflow setup-docs ## ruff (lint, format check), snakefmt --check, snakemake --lint, module and function sizes, mkdocs build --strict
 	$(WORKFLOW)/ruff check scripts tests
 	$(WORKFLOW)/ruff format --check scripts tests
 	$(WORKFLOW)/snakefmt --check Snakefile workflow/
 	d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
 	  $(WORKFLOW)/snakemake --lint --directory "$$d" --configfile $(CURDIR)/config/config.yaml
+	$(WORKFLOW)/python -m pytest -q tests/unit/test_house_sizes.py
+	d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; $(DOCS)/mkdocs build --strict --quiet --site-dir "$$d"
 
 format: setup-workflow ## rewrite Python and Snakemake files in the house style
 	$(WORKFLOW)/ruff check --fix scripts tests
@@ -57,7 +63,8 @@ format: setup-workflow ## rewrite Python and Snakemake files in the house style
 # else (Snakemake, Slurm, log inspection) in the workflow environment. Both environments are set up
 # at once; then lint and two streams of tests run side by side (each one's output is printed whole
 # when it ends), then the time-limit tests:
-#   suite-train      the training tests (no Slurm), then SLURM_AFTER_TRAINING;
+#   suite-train      the training tests (no Slurm) and the docs' commands (tests/docs), then
+#                    SLURM_AFTER_TRAINING;
 #   suite-slurm      SLURM_FIRST (they kill, stop and drain nodes: while the other stream trains
 #                    outside Slurm, no other test has a job there), then the other workflow and
 #                    Slurm tests, which wait for Slurm much of the time while the other stream
@@ -69,6 +76,8 @@ SLURM_FIRST := tests/slurm/test_nodes.py
 SLURM_AFTER_TRAINING := tests/slurm/test_accounts.py tests/slurm/test_jsc_scripts.py tests/slurm/test_scripts.py \
 	tests/workflow/test_scaling.py
 SLURM_ALONE := tests/slurm/test_timelimit.py
+# the docs' commands that need a trained model run in the training environment (tests/docs/conftest.py)
+DOCS_TRAINED := tests/docs/test_trained_model_commands.py
 SLURM_REST = $(filter-out $(SLURM_FIRST) $(SLURM_AFTER_TRAINING) $(SLURM_ALONE), \
 	$(wildcard tests/workflow/test_*.py tests/slurm/test_*.py))
 
@@ -79,9 +88,9 @@ test: ## lint, then unit, training, workflow and Slurm tests
 	@echo "make test: the local Slurm cluster the tests started keeps running for the next run (munge, MariaDB," \
 	  "slurmdbd, slurmctld, four slurmd; tests/cluster/local_slurm.sh status); stop it: tests/cluster/local_slurm.sh stop"
 
-suite-train: setup-workflow setup-training ## training tests, then some Slurm tests (make test runs it beside the next)
-	$(TRAIN)/python -m pytest tests/training $(PYTEST_ARGS)
-	$(WORKFLOW)/python -m pytest $(SLURM_AFTER_TRAINING) $(PYTEST_ARGS)
+suite-train: setup-workflow setup-training ## training tests and the docs' commands, then some Slurm tests (make test runs it beside the next)
+	$(TRAIN)/python -m pytest tests/training $(DOCS_TRAINED) $(PYTEST_ARGS)
+	$(WORKFLOW)/python -m pytest tests/docs --ignore=$(DOCS_TRAINED) $(SLURM_AFTER_TRAINING) $(PYTEST_ARGS)
 
 suite-slurm: setup-workflow setup-training ## the node tests, the other workflow and Slurm tests but the time-limit ones, then the unit tests
 	$(WORKFLOW)/python -m pytest $(SLURM_FIRST) $(SLURM_REST) $(PYTEST_ARGS)
@@ -89,6 +98,10 @@ suite-slurm: setup-workflow setup-training ## the node tests, the other workflow
 
 suite-timelimit: ## the time-limit tests (make test runs them last, alone, once the environments are set up)
 	$(WORKFLOW)/python -m pytest $(SLURM_ALONE) $(PYTEST_ARGS)
+
+test-docs: setup ## every command the documentation shows, run as written (about 2 minutes)
+	$(TRAIN)/python -m pytest $(DOCS_TRAINED) $(PYTEST_ARGS)
+	$(WORKFLOW)/python -m pytest tests/docs --ignore=$(DOCS_TRAINED) $(PYTEST_ARGS)
 
 test-unit: setup-workflow ## pure-Python tests (seconds)
 	$(WORKFLOW)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -110,6 +123,27 @@ tensorboard: ## TensorBoard over every training's epoch scalars (RESULTS=results
 
 benchmark: setup-training ## speed and memory next to the lecture's approach (a development tool)
 	$(TRAIN)/python -m hpcseq.devtools.benchmark
+
+# The documentation's own environment, apart from the two above (envs/docs.txt says why); made
+# anew only when envs/docs.txt changed (the stamp holds its hash), like envs/setup.sh's.
+DOCS_STAMP := .venv/docs/.hpcseq-stamp
+PYTHON ?= python3
+setup-docs: ## the documentation environment (.venv/docs: MkDocs, Material) from envs/docs.txt
+	@want=$$(sha256sum envs/docs.txt | cut -c1-16); \
+	if [ -f $(DOCS_STAMP) ] && [ "$$(cat $(DOCS_STAMP))" = "$$want" ]; then echo ".venv/docs is up to date (envs/docs.txt)"; \
+	else echo "creating .venv/docs from envs/docs.txt"; rm -f $(DOCS_STAMP); \
+	  $(PYTHON) -m venv --clear .venv/docs && $(DOCS)/pip install --quiet --disable-pip-version-check -r envs/docs.txt \
+	  && echo "$$want" > $(DOCS_STAMP); fi
+
+DOCS_SERVE ?= 1
+docs: setup-docs ## build and serve the documentation site on http://127.0.0.1:8000 (DOCS_SERVE=0: only build into site/)
+	$(if $(filter 0,$(DOCS_SERVE)),$(DOCS)/mkdocs build --strict,$(DOCS)/mkdocs serve --strict)
+
+docs-build: setup-docs ## build the documentation site into site/ (git-ignored), failing on broken links
+	$(DOCS)/mkdocs build --strict
+
+docs-reference: setup-workflow ## rewrite the generated pages: docs/reference/cli.md, configuration.md, docs/developing/modules.md
+	$(WORKFLOW)/python -m hpcseq.devtools.reference
 
 clean: ## remove results, logs, benchmarks and Snakemake's state
 	rm -rf results logs benchmarks .snakemake

@@ -5,6 +5,8 @@
 #   envs/setup.sh --gpu           TensorFlow GPU build, Horovod with NCCL (needs CUDA and nvcc)
 #   envs/setup.sh --workflow-only the Snakemake environment only (enough for dry runs, sbatch
 #                                 scripts and `hpcseq logs`)
+#   envs/setup.sh --training-only the TensorFlow + Horovod environment only (a cluster's compute
+#                                 side: with --gpu, after its modules; HPCSEQ_VENVS: where they go)
 #
 # .venv/workflow  Snakemake 9 + Slurm plugin + hpcseq                       envs/workflow.txt
 # .venv/train     TensorFlow 2.21 + tf-keras + Horovod 0.28.1 (patched) + hpcseq  envs/training-*.txt

@@ -18,6 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import yaml
+
+from hpcseq.errors import ConfigError
+
+# Text read in chunks of this many characters (4 Mi): memory stays flat whatever the file's size.
+CHUNK_CHARS = 1 << 22
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -136,3 +143,22 @@ def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_bytes), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def load_yaml(path: str | Path) -> dict:
+    """A YAML file that must hold a mapping (a config file): a clear ConfigError for a missing file,
+    invalid YAML or another kind of document. Here, below every package, so that the log inspector
+    reads config files without loading the config package (and through it cluster/)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("", f"config file {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ConfigError("", f"{path} is not valid YAML: {error}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("", f"{path} must hold a mapping of keys, not a {type(data).__name__}")
+    return data

@@ -14,6 +14,7 @@ results/sweeps/<sweep>.{json,md,png}, <sweep>/<model>/{model,eval}/   (a sweep's
 results/scaling/                                                      (the scaling study)
     <experiment>.{json,md,png}, <experiment>.timeline/ranks-<n>.json  (table, plot, Horovod timelines)
     <experiment>/ranks-<n>/model/                                     (its training run at n ranks)
+logs/<stage>/<experiment>.log, benchmarks/<stage>/<experiment>.tsv    (each rule's log and benchmark)
 
 The rules build their file patterns from `ExperimentPaths.of(RESULTS, "{experiment}")`: the
 same properties with a wildcard as the experiment name.
@@ -25,6 +26,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
+
+# The repository: the shipped config and the schema every config is checked against.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 SPLITS = ("train", "validation", "test")
 # The data format each task reads (a dataset's `format` in the config must match it); the tasks
@@ -285,6 +291,31 @@ def job_output_file(directory: str | Path, job_name: str, job_id: str, kind: str
 
 # the name of such a file: <name>_<out|err>.<job id>[_<array index>]
 SBATCH_OUTPUT_FILE = re.compile(rf"^(?P<name>.+)_(?P<kind>{'|'.join(JOB_OUTPUT_KINDS)})\.(?P<id>\d+(?:_\d+)?)$")
+
+
+# A rule's own log (the program's whole output, overwritten by every run of the rule) and
+# Snakemake's benchmark of its job, under the config's logs_dir and benchmarks_dir: one folder per
+# stage (or kind of rule), one file per experiment (or run). The rules write theirs with wildcards
+# as the name (`{experiment}`); `hpcseq logs` finds the jobs of a local run by them (logs/local.py).
+# Strings, not Paths: a rule's pattern keeps the folder as the config writes it.
+def rule_log_file(logs_dir: str | Path, stage: str, name: str) -> str:
+    """<logs_dir>/<stage>/<name>.log"""
+    return f"{logs_dir}/{stage}/{name}.log"
+
+
+def benchmark_file(benchmarks_dir: str | Path, stage: str, name: str) -> str:
+    """<benchmarks_dir>/<stage>/<name>.tsv"""
+    return f"{benchmarks_dir}/{stage}/{name}.tsv"
+
+
+def rule_log_parts(path: str | Path) -> tuple[str, str] | None:
+    """(stage, name) of a file laid out as rule_log_file lays out a rule's log, else None (read
+    back through rule_log_file itself, so that the layout stays written once)."""
+    path = Path(path)
+    stage, name = path.parent.name, path.stem
+    if name and Path(rule_log_file(path.parent.parent, stage, name)) == path:
+        return stage, name
+    return None
 
 
 def summary_file(results_dir: str | Path) -> Path:

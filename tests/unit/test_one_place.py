@@ -21,6 +21,8 @@ FACTS = {
     "a per-rank file, rank-<r>.json": (r"rank-\{", "scripts/hpcseq/records.py"),
     "a job script's path, <jobs>/<cluster>/<name>.sbatch": (r"\.sbatch\"", "scripts/hpcseq/paths.py"),
     "a Slurm duration, [D-]HH:MM:SS": (r":02d\}:\{", "scripts/hpcseq/durations.py"),
+    "a rule's log, <logs_dir>/<stage>/<name>.log": (r"\}\.log\"", "scripts/hpcseq/paths.py"),
+    "a rule's benchmark, <benchmarks_dir>/<stage>/<name>.tsv": (r"\}\.tsv\"", "scripts/hpcseq/paths.py"),
     "the cluster of a run, parsed from the config": (
         r"parse_cluster\(\w*,? ?config\[",
         "scripts/hpcseq/cluster/resources.py",

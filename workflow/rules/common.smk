@@ -22,8 +22,10 @@ from hpcseq.paths import (
     ExperimentPaths,
     ScalingPaths,
     SweepPaths,
+    benchmark_file,
     job_script_file,
     results_dir_of,
+    rule_log_file,
     summary_file,
 )
 
@@ -116,6 +118,28 @@ TRAINING_PYTHON = interpreter(
 LOG_WITH_TAIL_ON_FAILURE = "> {{{log}:q}} 2>&1 || {{{{ status=$?; tail -n 40 {{{log}:q}} >&2; exit $status; }}}}"
 # Every result file's pattern: its path with the `{experiment}` wildcard as the experiment's name.
 EXPERIMENT = experiment_paths("{experiment}")
+# Preprocessing and vocabulary as Snakemake localrules (on the machine that runs Snakemake, the
+# login node) under the Slurm profile, where the cluster in use says so: by default where it
+# charges whole nodes, since each would otherwise be a job paying for a node and waiting in the
+# queue (clusters.<name>.light_stages_on_login_node). Plots, summary and job scripts always are.
+LIGHT_STAGES_ON_LOGIN_NODE = CLUSTER is not None and CLUSTER.light_stages_on_login_node
+# Evaluation as the last step of the training job, not a job of its own, where the cluster in use
+# says so (clusters.<name>.evaluate_in_training_job; by default where it charges whole nodes): the
+# rule `train` then also writes the evaluation's files, and the rule `evaluate` is not defined.
+EVALUATE_IN_TRAINING_JOB = hpcseq_resources.profile_job_kind(config, "train") == "train_and_evaluate"
+# The scaling study (scaling.smk)
+SCALING_EXPERIMENTS = list(config["scaling"]["experiments"])
+SCALING_RANKS = sorted(config["scaling"]["ranks"])
+# The study's files with the wildcards `{experiment}` and `{ranks}` (hpcseq.paths.ScalingPaths).
+SCALING = ScalingPaths.of(RESULTS, "{experiment}")
+SCALING_RUN = SCALING.run("{ranks}")
+# Sweeps (sweep.smk)
+SWEEPS = sorted(config["sweeps"])
+SWEEP_MODELS = sorted({model for sweep in config["sweeps"].values() for model in sweep["models"]})
+# A sweep's files with the wildcards `{sweep}` and `{model}` (hpcseq.paths.SweepPaths): its table,
+# and a run's model/ and eval/ (the experiment's name only places its data, which the inputs name).
+SWEEP = SweepPaths.of(RESULTS, "{sweep}")
+SWEEP_RUN = SWEEP.run("{sweep}", "{model}")
 # ---------------------------------------------------------------------------------------------
 
 if USES_CONDA:
@@ -200,6 +224,17 @@ def parent_of_output(output_name):
         return str(Path(getattr(output, output_name)).parent)
 
     return parent
+
+
+def rule_log(stage, name="{experiment}"):
+    """A rule's log, <logs_dir>/<stage>/<name>.log (hpcseq.paths.rule_log_file; the name is the
+    experiment's wildcard by default: the rule's pattern)."""
+    return rule_log_file(LOGS, stage, name)
+
+
+def rule_benchmark(stage, name="{experiment}"):
+    """A rule's benchmark, <benchmarks_dir>/<stage>/<name>.tsv (hpcseq.paths.benchmark_file)."""
+    return benchmark_file(BENCHMARKS, stage, name)
 
 
 def sbatch_file(cluster="{cluster}", experiment="{experiment}"):
@@ -329,17 +364,6 @@ def cluster_container(wildcards):
     return "" if CLUSTER is None else hpcseq_clusters.container_prefix(CLUSTER)
 
 
-# Preprocessing and vocabulary as Snakemake localrules (on the machine that runs Snakemake, the
-# login node) under the Slurm profile, where the cluster in use says so: by default where it
-# charges whole nodes, since each would otherwise be a job paying for a node and waiting in the
-# queue (clusters.<name>.light_stages_on_login_node). Plots, summary and job scripts always are.
-LIGHT_STAGES_ON_LOGIN_NODE = CLUSTER is not None and CLUSTER.light_stages_on_login_node
-# Evaluation as the last step of the training job, not a job of its own, where the cluster in use
-# says so (clusters.<name>.evaluate_in_training_job; by default where it charges whole nodes): the
-# rule `train` then also writes the evaluation's files, and the rule `evaluate` is not defined.
-EVALUATE_IN_TRAINING_JOB = hpcseq_resources.profile_job_kind(config, "train") == "train_and_evaluate"
-
-
 def evaluation_outputs():
     """The evaluation's files of an experiment, shown in the report."""
     return {
@@ -388,12 +412,6 @@ def sbatch_overrides(wildcards):
 
 
 # The scaling study (scaling.smk) ----------------------------------------------------------------
-
-SCALING_EXPERIMENTS = list(config["scaling"]["experiments"])
-SCALING_RANKS = sorted(config["scaling"]["ranks"])
-# The study's files with the wildcards `{experiment}` and `{ranks}` (hpcseq.paths.ScalingPaths).
-SCALING = ScalingPaths.of(RESULTS, "{experiment}")
-SCALING_RUN = SCALING.run("{ranks}")
 
 
 def scaling_targets():
@@ -456,13 +474,6 @@ def scaling_threads(wildcards):
 
 
 # Sweeps (sweep.smk) ---------------------------------------------------------------------------------
-
-SWEEPS = sorted(config["sweeps"])
-SWEEP_MODELS = sorted({model for sweep in config["sweeps"].values() for model in sweep["models"]})
-# A sweep's files with the wildcards `{sweep}` and `{model}` (hpcseq.paths.SweepPaths): its table,
-# and a run's model/ and eval/ (the experiment's name only places its data, which the inputs name).
-SWEEP = SweepPaths.of(RESULTS, "{sweep}")
-SWEEP_RUN = SWEEP.run("{sweep}", "{model}")
 
 
 def sweep_experiment(wildcards):

@@ -21,7 +21,7 @@ for name in DOWNLOADED_DATASETS:
         output:
             download_output(name),
         log:
-            f"{LOGS}/download/{name}.log",
+            rule_log("download", name),
         localrule: True
         conda:
             WORKFLOW_ENV

@@ -13,9 +13,9 @@ if not EVALUATE_IN_TRAINING_JOB:
         output:
             **evaluation_outputs(),
         log:
-            f"{LOGS}/evaluate/{{experiment}}.log",
+            rule_log("evaluate"),
         benchmark:
-            f"{BENCHMARKS}/evaluate/{{experiment}}.tsv"
+            rule_benchmark("evaluate")
         conda:
             TRAINING_ENV
         resources:
@@ -44,7 +44,7 @@ rule plot_training_curves:
             labels={"experiment": "{experiment}", "file": "training curves"},
         ),
     log:
-        f"{LOGS}/plot/{{experiment}}.curves.log",
+        rule_log("plot", "{experiment}.curves"),
     conda:
         WORKFLOW_ENV
     params:
@@ -65,7 +65,7 @@ rule plot_confusion_matrix:
             labels={"experiment": "{experiment}", "file": "confusion matrix"},
         ),
     log:
-        f"{LOGS}/plot/{{experiment}}.confusion.log",
+        rule_log("plot", "{experiment}.confusion"),
     wildcard_constraints:
         experiment=name_pattern(SENTENCE_EXPERIMENTS),
     conda:

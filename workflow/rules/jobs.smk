@@ -8,7 +8,7 @@ rule sbatch_script:
     output:
         sbatch_file(),
     log:
-        f"{LOGS}/sbatch/{{cluster}}.{{experiment}}.log",
+        rule_log("sbatch", "{cluster}.{experiment}"),
     wildcard_constraints:
         cluster=name_pattern(CLUSTERS),
     conda:

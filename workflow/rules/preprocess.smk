@@ -9,9 +9,9 @@ rule preprocess_text:
     output:
         **EXPERIMENT.prepared_files("next_character"),
     log:
-        f"{LOGS}/preprocess/{{experiment}}.log",
+        rule_log("preprocess"),
     benchmark:
-        f"{BENCHMARKS}/preprocess/{{experiment}}.tsv"
+        rule_benchmark("preprocess")
     wildcard_constraints:
         experiment=name_pattern(CHAR_EXPERIMENTS),
     localrule: LIGHT_STAGES_ON_LOGIN_NODE

@@ -17,9 +17,9 @@ rule scaling_train:
         summary=SCALING_RUN.training_summary,
         timeline=SCALING.timeline("{ranks}"),
     log:
-        train=f"{LOGS}/scaling/{{experiment}}.ranks-{{ranks}}.log",
+        train=rule_log("scaling", "{experiment}.ranks-{ranks}"),
     benchmark:
-        f"{BENCHMARKS}/scaling/{{experiment}}.ranks-{{ranks}}.tsv"
+        rule_benchmark("scaling", "{experiment}.ranks-{ranks}")
     wildcard_constraints:
         experiment=name_pattern(SCALING_EXPERIMENTS),
         ranks=name_pattern([str(ranks) for ranks in SCALING_RANKS]),
@@ -64,7 +64,7 @@ rule scaling_table:
             labels={"experiment": "{experiment}", "file": "scaling plot"},
         ),
     log:
-        f"{LOGS}/scaling/{{experiment}}.log",
+        rule_log("scaling"),
     wildcard_constraints:
         experiment=name_pattern(SCALING_EXPERIMENTS),
     conda:

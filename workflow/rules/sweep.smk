@@ -7,7 +7,7 @@
 
 SWEEP_TRAINING_JOB = training_job(
     {"metrics": SWEEP_RUN.eval_metrics, "samples": SWEEP_RUN.samples},
-    f"{LOGS}/sweeps/{{sweep}}.{{model}}.evaluate.log",
+    rule_log("sweeps", "{sweep}.{model}.evaluate"),
     sweep_settings("evaluate"),
     sweep_data("prepared"),
 )
@@ -24,9 +24,9 @@ use rule train as sweep_train with:
         summary=SWEEP_RUN.training_summary,
     log:
         **SWEEP_TRAINING_JOB.logs,
-        train=f"{LOGS}/sweeps/{{sweep}}.{{model}}.train.log",
+        train=rule_log("sweeps", "{sweep}.{model}.train"),
     benchmark:
-        f"{BENCHMARKS}/sweeps/{{sweep}}.{{model}}.train.tsv"
+        rule_benchmark("sweeps", "{sweep}.{model}.train")
     wildcard_constraints:
         sweep=name_pattern(SWEEPS),
         model=name_pattern(SWEEP_MODELS),
@@ -54,9 +54,9 @@ if not EVALUATE_IN_TRAINING_JOB:
             metrics=SWEEP_RUN.eval_metrics,
             samples=SWEEP_RUN.samples,
         log:
-            f"{LOGS}/sweeps/{{sweep}}.{{model}}.evaluate.log",
+            rule_log("sweeps", "{sweep}.{model}.evaluate"),
         benchmark:
-            f"{BENCHMARKS}/sweeps/{{sweep}}.{{model}}.evaluate.tsv"
+            rule_benchmark("sweeps", "{sweep}.{model}.evaluate")
         wildcard_constraints:
             sweep=name_pattern(SWEEPS),
             model=name_pattern(SWEEP_MODELS),
@@ -86,7 +86,7 @@ rule sweep_table:
             labels={"sweep": "{sweep}", "file": "comparison plot"},
         ),
     log:
-        f"{LOGS}/sweeps/{{sweep}}.log",
+        rule_log("sweeps", "{sweep}"),
     wildcard_constraints:
         sweep=name_pattern(SWEEPS),
     conda:

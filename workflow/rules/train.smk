@@ -7,7 +7,7 @@
 
 TRAINING_JOB = training_job(
     evaluation_outputs(),
-    f"{LOGS}/evaluate/{{experiment}}.log",
+    rule_log("evaluate"),
     stage_json("evaluate"),
     prepared_inputs,
 )
@@ -24,9 +24,9 @@ rule train:
         summary=EXPERIMENT.training_summary,
     log:
         **TRAINING_JOB.logs,
-        train=f"{LOGS}/train/{{experiment}}.log",
+        train=rule_log("train"),
     benchmark:
-        f"{BENCHMARKS}/train/{{experiment}}.tsv"
+        rule_benchmark("train")
     conda:
         TRAINING_ENV
     threads: lambda wildcards: ranks_of(wildcards)

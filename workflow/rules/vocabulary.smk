@@ -7,9 +7,9 @@ rule vocabulary_characters:
     output:
         **EXPERIMENT.encoded_files("next_character"),
     log:
-        f"{LOGS}/vocabulary/{{experiment}}.log",
+        rule_log("vocabulary"),
     benchmark:
-        f"{BENCHMARKS}/vocabulary/{{experiment}}.tsv"
+        rule_benchmark("vocabulary")
     wildcard_constraints:
         experiment=name_pattern(CHAR_EXPERIMENTS),
     localrule: LIGHT_STAGES_ON_LOGIN_NODE

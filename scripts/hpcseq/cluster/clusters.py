@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from hpcseq.cluster.limits import parse_partition_limits
 from hpcseq.cluster.validators import (
     ConfigChecks,
     bind_path,
@@ -22,7 +23,6 @@ from hpcseq.cluster.validators import (
     slurm_name,
     srun_flag,
 )
-from hpcseq.durations import time_seconds
 from hpcseq.errors import ConfigError
 from hpcseq.events import SCRIPT_SETUP_FAILED
 
@@ -159,16 +159,47 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
         role: checks.optional(slurm_name, partition, f"{key}.partitions.{role}")
         for role, partition in (raw.get("partitions") or {}).items()
     }
-    environment = tuple(
-        (checks.value(env_name, k, f"{key}.environment.{k}"), checks.value(env_value, v, f"{key}.environment.{k}"))
-        for k, v in (raw.get("environment") or {}).items()
-    )
+    environment = _environment(key, raw, checks)
     network = Network(
         **{
             setting: checks.optional(check, (raw.get("network") or {}).get(setting), f"{key}.network.{setting}")
             for setting, check in NETWORK_CHECKS.items()
         }
     )
+    _refuse_variables_set_elsewhere(key, environment, checks)
+    max_time = parse_partition_limits(key, raw, "max_time", checks)
+    software, container = _software_route(key, raw, checks)
+    cluster = Cluster(
+        name=name,
+        description=raw.get("description", ""),
+        partitions=partitions,
+        **_node(key, raw, checks),
+        **_module_setup(key, raw, checks),
+        environment=environment,
+        max_time=max_time,
+        training_python=checks.optional(path_value, raw.get("training_python"), f"{key}.training_python"),
+        network=network,
+        threads_per_core=checks.optional(positive_int, raw.get("threads_per_core"), f"{key}.threads_per_core"),
+        **_stage_placement(raw),
+        software=software,
+        container=container,
+    )
+    _check_cpus_per_task(key, cluster, checks)
+    checks.raise_errors()
+    return cluster
+
+
+def _environment(key: str, raw: dict, checks: ConfigChecks) -> tuple[tuple[str, str], ...]:
+    """clusters.<name>.environment: (name, value) of each variable, in config order."""
+    return tuple(
+        (checks.value(env_name, k, f"{key}.environment.{k}"), checks.value(env_value, v, f"{key}.environment.{k}"))
+        for k, v in (raw.get("environment") or {}).items()
+    )
+
+
+def _refuse_variables_set_elsewhere(key: str, environment: tuple, checks: ConfigChecks) -> None:
+    """A variable of clusters.<name>.environment that the job derives from its geometry
+    (DERIVED_VARIABLES) or that a network setting sets (NETWORK_VARIABLES) is a problem of its key."""
     for variable, _ in environment:
         if variable in DERIVED_VARIABLES:
             checks.errors.append(ConfigError(f"{key}.environment.{variable}", DERIVED_VARIABLES[variable]))
@@ -181,45 +212,53 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
                     "set it there",
                 )
             )
-    max_time = {
-        role: checks.value(time_seconds, value, f"{key}.max_time.{role}")
-        for role, value in (raw.get("max_time") or {}).items()
-    }
-    setup = raw.get("setup") or {}
-    software, container = _software_route(key, raw, checks)
+
+
+def _node(key: str, raw: dict, checks: ConfigChecks) -> dict:
+    """A node's GPUs and CPUs, the CPUs of each rank (default: the node's shared by its GPUs), the
+    GRES name of its GPUs and the cluster's srun flags: Cluster's fields of these names."""
     gpus = raw["gpus_per_node"]
     cpus = raw["cpus_per_node"]
+    return {
+        "gpus_per_node": gpus,
+        "cpus_per_node": cpus,
+        "cpus_per_task": raw.get("cpus_per_task") or max(1, cpus // max(1, gpus)),
+        "gres_name": checks.value(gres_name, raw.get("gres_name", "gpu"), f"{key}.gres_name") or "gpu",
+        "srun_flags": tuple(
+            checks.value(srun_flag, flag, f"{key}.srun_flags[{i}]") for i, flag in enumerate(raw.get("srun_flags", []))
+        ),
+    }
+
+
+def _module_setup(key: str, raw: dict, checks: ConfigChecks) -> dict:
+    """clusters.<name>.setup (the modules route): module purge, restore and loads, and the venv."""
+    setup = raw.get("setup") or {}
+    return {
+        "purge_modules": bool(setup.get("purge_modules", False)),
+        "module_restore": checks.optional(module_name, setup.get("module_restore"), f"{key}.setup.module_restore"),
+        "modules": tuple(
+            checks.value(module_name, m, f"{key}.setup.modules[{i}]") for i, m in enumerate(setup.get("modules", []))
+        ),
+        "venv": checks.optional(path_value, setup.get("venv"), f"{key}.setup.venv"),
+    }
+
+
+def _stage_placement(raw: dict) -> dict:
+    """Whether the site charges whole nodes, and where the light stages and evaluation run: by
+    default, on such a site, on the login node and in the training job."""
     whole_nodes = bool(raw.get("charges_whole_nodes", False))
     login_node = raw.get("light_stages_on_login_node")
     evaluate_in_training_job = raw.get("evaluate_in_training_job")
-    cluster = Cluster(
-        name=name,
-        description=raw.get("description", ""),
-        partitions=partitions,
-        gpus_per_node=gpus,
-        cpus_per_node=cpus,
-        cpus_per_task=raw.get("cpus_per_task") or max(1, cpus // max(1, gpus)),
-        gres_name=checks.value(gres_name, raw.get("gres_name", "gpu"), f"{key}.gres_name") or "gpu",
-        srun_flags=tuple(
-            checks.value(srun_flag, flag, f"{key}.srun_flags[{i}]") for i, flag in enumerate(raw.get("srun_flags", []))
-        ),
-        purge_modules=bool(setup.get("purge_modules", False)),
-        module_restore=checks.optional(module_name, setup.get("module_restore"), f"{key}.setup.module_restore"),
-        modules=tuple(
-            checks.value(module_name, m, f"{key}.setup.modules[{i}]") for i, m in enumerate(setup.get("modules", []))
-        ),
-        venv=checks.optional(path_value, setup.get("venv"), f"{key}.setup.venv"),
-        environment=environment,
-        max_time=max_time,
-        training_python=checks.optional(path_value, raw.get("training_python"), f"{key}.training_python"),
-        network=network,
-        charges_whole_nodes=whole_nodes,
-        threads_per_core=checks.optional(positive_int, raw.get("threads_per_core"), f"{key}.threads_per_core"),
-        light_stages_on_login_node=whole_nodes if login_node is None else bool(login_node),
-        evaluate_in_training_job=whole_nodes if evaluate_in_training_job is None else bool(evaluate_in_training_job),
-        software=software,
-        container=container,
-    )
+    return {
+        "charges_whole_nodes": whole_nodes,
+        "light_stages_on_login_node": whole_nodes if login_node is None else bool(login_node),
+        "evaluate_in_training_job": whole_nodes if evaluate_in_training_job is None else bool(evaluate_in_training_job),
+    }
+
+
+def _check_cpus_per_task(key: str, cluster: Cluster, checks: ConfigChecks) -> None:
+    """The CPUs of a node's ranks (one per GPU) fit in the node."""
+    gpus, cpus = cluster.gpus_per_node, cluster.cpus_per_node
     if cluster.cpus_per_task * min(gpus, cpus) > cpus:
         checks.errors.append(
             ConfigError(
@@ -227,8 +266,6 @@ def parse_cluster(name: str, raw: dict) -> Cluster:
                 f"{cluster.cpus_per_task} CPUs for each of {gpus} ranks exceed the node's {cpus} CPUs",
             )
         )
-    checks.raise_errors()
-    return cluster
 
 
 def _software_route(key: str, raw: dict, checks: ConfigChecks) -> tuple[str, Container | None]:

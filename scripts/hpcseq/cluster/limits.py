@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hpcseq.cluster.validators import ConfigChecks, positive_int, slurm_name
-from hpcseq.durations import format_time
+from hpcseq.durations import format_time, time_seconds
 from hpcseq.errors import ConfigError
 
 # The environment variable sbatch reads as --account, and hpcseq too when no slurm.account is set.
@@ -28,6 +28,9 @@ JOB_ACCOUNT_VARIABLE = "SLURM_JOB_ACCOUNT"
 # SLURM_JOB_ACCOUNT from that Snakemake's environment: a job already admitted with a budget is not
 # refused there for want of one (seen on the test cluster).
 JOB_ID_VARIABLE = "SLURM_JOB_ID"
+# A partition's limits, clusters.<name>.<setting>.<partition role>, each value read by its check:
+# max_time in Slurm's time formats (kept in Cluster.max_time), max_nodes a whole number (Limits).
+PARTITION_LIMITS = {"max_time": time_seconds, "max_nodes": positive_int}
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,18 @@ def parse_limits(name: str, raw: dict) -> Limits:
     required = raw.get("account_required", False)
     if not isinstance(required, bool):
         checks.errors.append(ConfigError(f"{key}.account_required", f"{required!r} is not true or false"))
-    max_nodes = {
-        role: checks.value(positive_int, value, f"{key}.max_nodes.{role}")
-        for role, value in (raw.get("max_nodes") or {}).items()
-    }
+    max_nodes = parse_partition_limits(key, raw, "max_nodes", checks)
     checks.raise_errors()
     return Limits(account_required=required, max_nodes=max_nodes)
+
+
+def parse_partition_limits(key: str, raw: dict, setting: str, checks: ConfigChecks) -> dict[str, int]:
+    """`{key}.{setting}` (one of PARTITION_LIMITS) as {partition role: limit}, each value checked;
+    a role not named has no limit."""
+    check = PARTITION_LIMITS[setting]
+    return {
+        role: checks.value(check, value, f"{key}.{setting}.{role}") for role, value in (raw.get(setting) or {}).items()
+    }
 
 
 def job_account(site: dict, environ: Mapping[str, str] | None = None) -> str | None:

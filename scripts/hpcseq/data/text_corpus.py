@@ -23,11 +23,10 @@ from pathlib import Path
 
 from hpcseq.data.source_files import HashingLineReader
 from hpcseq.errors import InputDataError
-from hpcseq.io import atomic_open, write_json
+from hpcseq.io import CHUNK_CHARS, atomic_open, write_json
 from hpcseq.paths import SPLIT_REPORT, SPLITS, prepared_split_file
 
 FORMAT = "text"  # the data format this module prepares (paths.TASK_STAGE_FORMAT)
-CHUNK_CHARS = 1 << 22
 
 
 @dataclass
@@ -164,31 +163,54 @@ def prepare_text_corpus(settings: dict, output_dir: str | Path) -> dict:
         if stats.truncated_at_max_characters:
             reader.hash_remaining()  # the checksum covers the whole file, also for a subset
         reader.verify_sha256(dataset.get("sha256"))
-        if stats.characters == 0:
-            raise InputDataError(
-                reader.path,
-                "no text left after cleaning (empty file, or every line dropped "
-                f"by the preprocess settings: {stats.lines_read} lines read)",
-            )
-        sizes = split_sizes(stats.characters, preprocess["validation_fraction"], preprocess["test_fraction"])
-        for split in ("train", "validation"):
-            if sizes[split] <= 0:
-                raise InputDataError(
-                    reader.path, f"the {split} split would be empty: only {stats.characters} characters after cleaning"
-                )
-        with open(tmp_name, encoding="utf-8", newline="") as source:
-            for split in SPLITS:
-                with atomic_open(prepared_split_file(output_dir, split, FORMAT), newline="") as destination:
-                    _copy_chars(source, destination, sizes[split])
+        sizes = _checked_split_sizes(reader.path, stats, preprocess)
+        _write_splits(tmp_name, output_dir, sizes)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
 
+    report = _split_report(settings, reader, options, stats, sizes)
+    write_json(output_dir / SPLIT_REPORT, report)
+    return report
+
+
+def _checked_split_sizes(path: Path, stats: CleaningStats, preprocess: dict) -> dict[str, int]:
+    """The characters of each split; an error when cleaning left nothing, or an empty training or
+    validation split."""
+    if stats.characters == 0:
+        raise InputDataError(
+            path,
+            "no text left after cleaning (empty file, or every line dropped "
+            f"by the preprocess settings: {stats.lines_read} lines read)",
+        )
+    sizes = split_sizes(stats.characters, preprocess["validation_fraction"], preprocess["test_fraction"])
+    for split in ("train", "validation"):
+        if sizes[split] <= 0:
+            raise InputDataError(
+                path, f"the {split} split would be empty: only {stats.characters} characters after cleaning"
+            )
+    return sizes
+
+
+def _write_splits(cleaned: str, output_dir: Path, sizes: dict[str, int]) -> None:
+    """The second pass: the cleaned text cut into the split files, in SPLITS order."""
+    with open(cleaned, encoding="utf-8", newline="") as source:
+        for split in SPLITS:
+            with atomic_open(prepared_split_file(output_dir, split, FORMAT), newline="") as destination:
+                _copy_chars(source, destination, sizes[split])
+
+
+def _split_report(
+    settings: dict, reader: HashingLineReader, options: CleaningOptions, stats: CleaningStats, sizes: dict
+) -> dict:
+    """split_report.json: the source and its checksum, the cleaning and what it did, the splits'
+    sizes and where each starts and ends in the cleaned text."""
+    dataset = settings["dataset"]
     offsets, start = {}, 0
     for split in SPLITS:
         offsets[split] = [start, start + sizes[split]]
         start += sizes[split]
-    report = {
+    return {
         "experiment": settings["name"],
         "kind": "text",
         "source": {
@@ -207,5 +229,3 @@ def prepare_text_corpus(settings: dict, output_dir: str | Path) -> dict:
             else None
         ),
     }
-    write_json(output_dir / SPLIT_REPORT, report)
-    return report

@@ -1,4 +1,4 @@
-"""`hpcseq benchmark`: speed and memory of hpcseq's data path next to the lecture's approach.
+"""`make benchmark`: speed and memory of hpcseq's data path next to the lecture's approach.
 
 Prints, from one run on one machine (each figure measured in its own process, so that peak
 memory belongs to that step alone):

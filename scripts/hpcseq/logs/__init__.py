@@ -2,13 +2,15 @@
 and for a failed job the cause with its evidence and the next step; for Slurm jobs and for the
 jobs of local runs (`snakemake --cores N`), one per rule log.
 
-    sources   finds the files of each Slurm job and asks sacct/squeue (optional)
-    local     finds the jobs of local runs: rule logs, Snakemake's own logs, locks, benchmarks
-    parse     reads console lines, Snakemake's logs, the job script's lines, metrics.jsonl
-    diagnose  turns log lines and Slurm's state into a Diagnosis
-    charges   what each job was charged (node-hours, GPU-hours): the rule, stated once
-    assemble  puts them together: collect() gives one JobRecord per job (record.py)
-    render    JobRecord as a table, a detailed view or JSON, and --follow
+    sources      finds the files of each Slurm job and asks sacct/squeue (optional)
+    local        finds the jobs of local runs: rule logs, Snakemake's own logs, locks, benchmarks
+    local_state  how each local job stands: running, failed, completed, interrupted
+    parse        reads console lines, Snakemake's logs, the job script's lines, metrics.jsonl
+    diagnose     turns log lines and Slurm's state into a Diagnosis
+    charges      what each job was charged (node-hours, GPU-hours): the rule, stated once
+    assemble     puts them together: collect() gives one JobRecord per job (record.py)
+    render       JobRecord as a table, a detailed view or JSON, and --follow
+sources, parse, diagnose and assemble are packages: each one's docstring lists its modules.
 No TensorFlow here: it runs in the workflow environment and on login nodes.
 """
 
@@ -19,10 +21,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from hpcseq.logs.assemble import collect
+from hpcseq.logs.assemble.jobs import collect
+from hpcseq.logs.assemble.targets import LogsError
 from hpcseq.logs.local import stage_log
 from hpcseq.logs.render import JobRecord, follow, render_details, render_json, render_table
-from hpcseq.logs.sources import JOB_ID, LogsError, Slurm, files_of_path
+from hpcseq.logs.sources.accounting import JOB_ID
+from hpcseq.logs.sources.files import files_of_path
+from hpcseq.logs.sources.slurm import Slurm
 
 __all__ = ["JobRecord", "LogsError", "collect", "main"]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from hpcseq.logs.diagnose import ACTIVE_STATES
 
 if TYPE_CHECKING:
-    from hpcseq.logs.sources import SlurmJob
+    from hpcseq.logs.sources.accounting import SlurmJob
 
 CHARGE_RULE = (
     "Charged node-hours = AllocNodes x ElapsedRaw / 3600 and GPU-hours = the GPUs allocated (gres/gpu in "

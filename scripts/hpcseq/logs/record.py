@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from hpcseq.logs.charges import Charges
 from hpcseq.logs.diagnose import Diagnosis
 from hpcseq.logs.local import LOCAL
-from hpcseq.logs.parse import TrainingProgress
+from hpcseq.logs.parse.progress import TrainingProgress
 
 ACTIVE = ("pending", "running")
 # JSON keys of the progress fields that differ from their names (the JSON output is flat)

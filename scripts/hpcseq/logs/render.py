@@ -22,7 +22,8 @@ from hpcseq.logs.charges import (
     charges_text,
     total_charges,
 )
-from hpcseq.logs.parse import SMOKE_RULE, TrainingProgress
+from hpcseq.logs.parse.job_script import SMOKE_RULE
+from hpcseq.logs.parse.progress import TrainingProgress
 from hpcseq.logs.record import EarlierRun, JobRecord
 
 __all__ = ["EarlierRun", "JobRecord", "follow", "render_detail", "render_details", "render_json", "render_table"]

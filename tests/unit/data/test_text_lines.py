@@ -13,7 +13,7 @@ from hpcseq.data.text_lines import prepare_text_lines, tokenize_words
 from hpcseq.data.vocabulary import PAD, UNK, build_vocabulary, load_lines, load_vocabulary
 from hpcseq.errors import ConfigErrors, InputDataError
 from hpcseq.paths import ExperimentPaths
-from tests.unit.test_config import base_raw
+from tests.unit.config.conftest import base_raw
 
 SONNET = """THE SONNETS
 by William Shakespeare

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hpcseq import config as config_module
+from hpcseq.data import vocabularies
 from hpcseq.data import vocabulary as vocab
 from hpcseq.data.text_corpus import prepare_text_corpus
 from hpcseq.data.vocabulary import (
@@ -60,7 +61,7 @@ def test_char_vocabulary_in_code_point_order_with_training_counts(tmp_path):
 
 def test_char_vocabulary_counts_across_chunks(tmp_path, monkeypatch):
     # small chunks exercise merging counts whose lengths differ from chunk to chunk
-    monkeypatch.setattr(vocab, "CHUNK_CHARS", 4)
+    monkeypatch.setattr(vocabularies, "CHUNK_CHARS", 4)
     text = "ab\u00e9aa~~ b\u4e2d\u00e9a\nzz\U0001f600a"
     prepared = write_prepared(tmp_path / "p", train=text)
     vocabulary = build_char_vocabulary(prepared / "train.txt")
@@ -126,7 +127,7 @@ def test_refuse_names_the_split_the_character_its_count_and_the_key(tmp_path):
 
 
 def test_refuse_offset_counts_across_chunks_and_names_the_other_unseen_characters(tmp_path, monkeypatch):
-    monkeypatch.setattr(vocab, "CHUNK_CHARS", 3)
+    monkeypatch.setattr(vocabularies, "CHUNK_CHARS", 3)
     prepared = write_prepared(tmp_path / "p", train="ab", validation="ab", test="abba\u00e9ab\u00e9z")
     with pytest.raises(InputDataError) as caught:
         build_char_vocabulary_and_encode(char_settings("refuse"), prepared, tmp_path / "v.json", tmp_path / "e")
@@ -136,7 +137,7 @@ def test_refuse_offset_counts_across_chunks_and_names_the_other_unseen_character
 
 
 def test_skip_drops_unseen_characters_and_counts_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(vocab, "CHUNK_CHARS", 3)
+    monkeypatch.setattr(vocabularies, "CHUNK_CHARS", 3)
     prepared = write_prepared(tmp_path / "p", train="ab", validation="aXbYYa\u00e9b", test="ab")
     document = build_char_vocabulary_and_encode(char_settings("skip"), prepared, tmp_path / "v.json", tmp_path / "e")
     validation = document["encoded"]["splits"]["validation"]

@@ -10,7 +10,7 @@ import yaml
 
 from hpcseq import cli
 from hpcseq.evaluation.generation import next_id
-from tests.unit.test_config import base_raw
+from tests.unit.config.conftest import base_raw
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from hpcseq.errors import CheckpointError
 from hpcseq.logs import collect
-from hpcseq.logs.assemble import RUN_NAME
+from hpcseq.logs.assemble.jobs import RUN_NAME
 from hpcseq.logs.render import render_table
 from hpcseq.logs.sources import Slurm
 from hpcseq.records import (

@@ -112,7 +112,7 @@ def test_ranks_ended_by_the_warning_while_starting_are_a_time_limit_stop_not_a_d
 
 
 def test_a_job_script_requeued_after_the_warning_ended_its_starting_ranks():
-    # a generated script's own lines (jobscript._training_until_requeued) around srun's
+    # a generated script's own lines (jobscript_steps._training_until_requeued) around srun's
     text = (
         "srun: error: jrc0001: tasks 0-3: User defined signal 1\n"
         "2026-11-26 16:00:00 warned while training started: requeueing job 91\n"

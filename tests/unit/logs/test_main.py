@@ -9,9 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from hpcseq import cli
-from hpcseq.logs import collect
+from hpcseq.logs import LogsError, collect
 from hpcseq.logs import main as logs_main
-from hpcseq.logs.sources import LogsError
 from tests.unit.logs.excerpts import SIGUSR1_STOP_SLURM_LOG
 
 
