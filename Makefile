@@ -18,7 +18,7 @@ CONFIG_ARGS := $(if $(PRESET),--config preset=$(PRESET))
 PYTEST_ARGS ?= --durations=8
 
 .PHONY: help setup setup-workflow setup-training run report dry-run lint format test test-unit test-training \
-	test-workflow test-slurm suite-train suite-slurm suite-timelimit tensorboard benchmark clean check-gpu-build check-python \
+	test-workflow test-slurm suite-train suite-slurm suite-timelimit tensorboard benchmark results-table clean check-gpu-build check-python \
 	setup-docs docs docs-build docs-reference test-docs
 
 help: ## this list
@@ -123,6 +123,9 @@ tensorboard: ## TensorBoard over every training's epoch scalars (RESULTS=results
 
 benchmark: setup-training ## speed and memory next to the lecture's approach (a development tool)
 	$(TRAIN)/python -m hpcseq.devtools.benchmark
+
+results-table: setup-workflow ## the docs' table of experiments from results/ and benchmarks/ (docs/using/results.md)
+	$(WORKFLOW)/python -m hpcseq.devtools.results_table
 
 # The documentation's own environment, apart from the two above (envs/docs.txt says why); made
 # anew only when envs/docs.txt changed (the stamp holds its hash), like envs/setup.sh's.

@@ -31,6 +31,7 @@ from typing import ClassVar
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+PUBLISHED_PATH = REPO_ROOT / "config" / "published.yaml"  # the course material's figures (evaluation.published)
 
 SPLITS = ("train", "validation", "test")
 # The data format each task reads (a dataset's `format` in the config must match it); the tasks

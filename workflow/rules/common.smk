@@ -1,5 +1,6 @@
 # Shared by the rules: the validated config, the constants read from it, result paths
 # (hpcseq.paths.ExperimentPaths), per-stage settings and resources, interpreters.
+import functools
 import json
 import os
 import re
@@ -532,15 +533,53 @@ def sweep_ranks(wildcards):
 
 
 def sweep_resources(stage):
-    """Slurm resources of a sweep's run: those of the stage's job for its experiment with its model."""
+    """Slurm resources of a sweep's run: those of the stage's job for its experiment with its model.
+    Under --slurm-array-jobs=sweep_train, in the Snakemake of an array task that picks the task's
+    job (the jobstep plugin with its array_execs), `mpi` is left out (None): the jobstep plugin
+    (0.6.1) looks for that key before the array and, finding it, runs the array's first job in
+    every task. The Snakemake it then starts for the task's job has `mpi` again (docs/using/sweeps.md)."""
     kind = hpcseq_resources.profile_job_kind(config, stage)
 
     def resource(key):
-        return lambda wildcards: hpcseq_resources.stage_resources(
-            sweep_run_config(wildcards), sweep_experiment(wildcards), kind
-        )[key]
+        def value(wildcards):
+            if key == "mpi" and getattr(workflow.executor_settings, "array_execs", None):
+                return None
+            check_sweep_array(stage)
+            return hpcseq_resources.stage_resources(sweep_run_config(wildcards), sweep_experiment(wildcards), kind)[key]
+
+        return value
 
     return {key: resource(key) for key in hpcseq_resources.resource_keys(kind, config)}
+
+
+def sweep_array_requested():
+    """Whether the run submits sweep_train's jobs as Slurm job arrays (--slurm-array-jobs)."""
+    rules = getattr(workflow.executor_settings, "array_jobs", None) or ""
+    return bool({"sweep_train", "all"} & {rule.strip() for rule in rules.replace(";", ",").split(",")})
+
+
+@functools.cache
+def check_sweep_array(stage):
+    """An array job asks for the resources of its first job (plugin 2.8.0, run_array_jobs): refuse
+    arrays of sweep runs that ask for different ones (sweeps of experiments with other ranks or
+    time limits), which would run on the first's geometry."""
+    if stage != "train" or not sweep_array_requested():
+        return
+    kind = hpcseq_resources.profile_job_kind(config, stage)
+    asked = {
+        (sweep, model): hpcseq_resources.stage_resources(
+            hpcseq_config.sweep_run_config(config, sweep, model), config["sweeps"][sweep]["experiment"], kind
+        )
+        for sweep in SWEEPS
+        for model in config["sweeps"][sweep]["models"]
+    }
+    different = sorted({f"{sweep}.{model}" for (sweep, model), r in asked.items() if r != next(iter(asked.values()))})
+    if different:
+        raise WorkflowError(
+            f"--slurm-array-jobs=sweep_train: the sweep runs {', '.join(different)} ask for other Slurm "
+            f"resources than {'.'.join(next(iter(asked)))}, and an array job asks for its first job's: give "
+            "the sweeps' experiments the same ranks and time limits, or run without --slurm-array-jobs"
+        )
 
 
 def sweep_results_dir(wildcards, input):

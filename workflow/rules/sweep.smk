@@ -3,7 +3,11 @@
 # each model's preset overrides, then one table, JSON and plot comparing them beside the baseline
 # (results/sweeps/<name>.{json,md,png}), as the material compares its forecasting models. The runs
 # are training and evaluation jobs like the experiment's (the same rules with the run's paths).
+# Beside each model, the figure the material publishes for it (config/published.yaml). Under
+# --profile slurm with --slurm-array-jobs=sweep_train a sweep's trainings go out as one job array
+# (sweep_resources, common.smk; docs/using/sweeps.md).
 
+from hpcseq.paths import PUBLISHED_PATH
 
 SWEEP_TRAINING_JOB = training_job(
     {"metrics": SWEEP_RUN.eval_metrics, "samples": SWEEP_RUN.samples},
@@ -71,6 +75,7 @@ rule sweep_table:
     input:
         evaluations=sweep_run_files("eval"),
         summaries=sweep_run_files("summary"),
+        published=str(PUBLISHED_PATH),
     output:
         json=SWEEP.table_json,
         table=report(

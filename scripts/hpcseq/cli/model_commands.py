@@ -146,8 +146,9 @@ def _add_train_arguments(command) -> None:
 def add_generate_command(sub) -> None:
     text = (
         "text from a trained language model (next_character, next_character_sequence, next_word): LENGTH "
-        "characters or words after a seed text, greedy (--temperature 0) or sampled; the model rereads its "
-        "sliding window at every step (a GRU's state is not carried over: each step reruns the window)"
+        "characters or words after a seed text, greedy (--temperature 0) or sampled; a window model rereads its "
+        "sliding window at every step, a per-step model (next_character_sequence) reads the seed once and then "
+        "each new character, its state carried as in TensorFlow's text-generation tutorial"
     )
     generate = add_command(sub, "generate", cmd_generate, help=text, description=text)
     generate.add_argument("experiment_dir", help="the experiment's results folder, e.g. results/sonnets_word_lstm")
@@ -158,6 +159,9 @@ def add_generate_command(sub) -> None:
     )
     generate.add_argument("--random-seed", type=int, default=1, help="of the sampler (default 1)")
     generate.add_argument(
-        "--show-window", action="store_true", help="print the model's input window before the text, then |"
+        "--show-window",
+        action="store_true",
+        help="print what the model read first before the text, then |: its input window (the cleaned seed cut or "
+        "padded), or a per-step model's cleaned seed as fed",
     )
     add_config_arguments(generate)

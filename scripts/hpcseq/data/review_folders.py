@@ -8,7 +8,8 @@
 The dataset's own train/test division is kept (the test split is its test part); preprocessing
 cuts the validation split from the training part. Reviews hold HTML line breaks (`<br />`, 2 to 3
 per review on average): each is replaced by a space before tokenising, so that "end.<br /><br
-/>Next" does not become the tokens "br" and "/". Files are read in the order of their id
+/>Next" does not become the tokens "br" and "/" (a departure from the course material, whose
+Keras TextVectorization keeps each as the word "br"). Files are read in the order of their id
 (`0_9.txt`, `1_7.txt`, ..., `10_8.txt`), negative then positive, so the prepared splits are the
 same on every machine. A file that cannot be decoded or has no tokens is an error naming it and
 its line, or with `preprocess.on_bad_line: skip` counted and dropped; a missing folder is an error

@@ -248,6 +248,46 @@ def time_text(minutes: int) -> str:
     return (EPOCH + timedelta(minutes=int(minutes))).strftime("%Y-%m-%d %H:%M")
 
 
+# Days before each month's first in a leap year: a row's calendar day (month, day) as 0..365, so
+# that 1 March is the same day in every year and 29 February one of its own.
+_LEAP_MONTH_STARTS = np.cumsum([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30])
+CALENDAR_DAYS = 366
+SEASONAL_RULE = (
+    "the training rows' mean of the target on the calendar day (month and day) of the forecast time, "
+    "all times of day together; a calendar day with no training row (29 February when no training "
+    "year is a leap year, a day missing from the file) takes the mean of the nearest calendar days "
+    "before and after it that have one (for 29 February: 28 February and 1 March)"
+)
+
+
+def calendar_days(minutes: np.ndarray) -> np.ndarray:
+    """Each time's calendar day, 0 (1 January) to 365 (31 December), 29 February being 59 in
+    every year (so 1 March is 60 in leap and common years alike)."""
+    days = np.asarray(minutes, dtype=np.int64) // (24 * 60)
+    dates = np.datetime64("1970-01-01", "D") + days
+    month_starts = dates.astype("datetime64[M]")
+    months = (month_starts - dates.astype("datetime64[Y]")).astype(np.int64)  # 0..11
+    return _LEAP_MONTH_STARTS[months] + (dates - month_starts).astype(np.int64)
+
+
+def seasonal_means(minutes: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The mean of `target` for each of the 366 calendar days over the rows at `minutes` (the
+    training split), a day without rows filled by SEASONAL_RULE: the mean of its nearest days with
+    rows before and after it, the year wrapping round (31 December's next day is 1 January)."""
+    if len(minutes) == 0:
+        raise ValueError("no rows to take a seasonal mean from")
+    day = calendar_days(minutes)
+    counts = np.bincount(day, minlength=CALENDAR_DAYS)
+    sums = np.bincount(day, weights=np.asarray(target, dtype=np.float64), minlength=CALENDAR_DAYS)
+    present = np.flatnonzero(counts)
+    means = np.full(CALENDAR_DAYS, np.nan)
+    means[present] = sums[present] / counts[present]
+    for missing in np.flatnonzero(counts == 0):
+        ahead = (present - missing) % CALENDAR_DAYS  # days from the missing one forward to each present one
+        means[missing] = (means[present[ahead.argmax()]] + means[present[ahead.argmin()]]) / 2
+    return means
+
+
 def save_arrays(path: Path, **arrays) -> None:
     """An .npz written whole or not at all."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:

@@ -1,7 +1,8 @@
 """Evaluation of sequence_classification models, next to majority-class and bag-of-words baselines.
 
 Accuracy, precision, recall, F1 and the confusion matrix next to the majority class and
-bag-of-words classifiers trained on the same split and vocabulary (evaluation/baselines.py), on
+logistic regressions on bag-of-words features trained on the same split and vocabulary
+(evaluation/baselines.py: not the course material's Dense 16 network of its IMDB figures), on
 the whole test split and separately on test sentences that do / do not also occur in training
 (the number that tells whether the model generalises).
 """
@@ -122,9 +123,10 @@ def _log_classification(log, split: str, result: dict, seen: np.ndarray, words: 
 
 
 def bag_of_words_baselines(settings: dict, paths: ExperimentPaths, evaluated: tuple, seen: np.ndarray, log) -> dict:
-    """Each configured bag-of-words baseline (evaluation.bag_of_words.features), trained on the
-    encoded training split, its iterations chosen on the validation split, scored on `evaluated`,
-    also on its sentences that training lacks (`seen` False), as the model is."""
+    """Each configured bag-of-words baseline (evaluation.bag_of_words.features: a logistic
+    regression), trained on the encoded training split, its iterations chosen on the validation
+    split, scored on `evaluated`, also on its sentences that training lacks (`seen` False), as the
+    model is."""
     options = settings["evaluation"]["bag_of_words"]
     if not options["features"]:
         return {}

@@ -1,8 +1,10 @@
-"""Evaluation of sequence_regression models, next to persistence and the training mean.
+"""Evaluation of sequence_regression models, next to persistence, the training mean and the season.
 
 Mean absolute error in the data's unit (predictions un-normalised with the training split's mean
 and std) next to persistence (the target column's last value in the window, the material's
-"naive" forecast) and the training mean, on the same test windows.
+"naive" forecast), the training mean, and a seasonal baseline (the training rows' mean of the
+target on the calendar day of the forecast time: time_series.SEASONAL_RULE), on the same test
+windows.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def evaluate_regression(settings: dict, paths: ExperimentPaths, model, normalisa
     raw = time_series.load_arrays(paths.prepared_split(split, settings["task"]))  # in the data's unit
     forecast = _forecast_rows(series, raw, normalisation)
     truth, persistence = forecast["truth"], forecast["persistence"]
+    seasonal = _seasonal_forecast(paths, settings["task"], normalisation, raw["minutes"][forecast["target_row"]])
     training_mean = np.full(len(truth), normalisation.mean[normalisation.target_index])
     report = json.loads(paths.split_report.read_text(encoding="utf-8"))
     windows = series["windows"]
@@ -50,12 +53,18 @@ def evaluate_regression(settings: dict, paths: ExperimentPaths, model, normalisa
         "model_metrics": metrics.regression_metrics(truth, predicted),
         "persistence_baseline": metrics.regression_metrics(truth, persistence),
         "training_mean_baseline": metrics.regression_metrics(truth, training_mean),
+        "seasonal_baseline": {
+            **metrics.regression_metrics(truth, seasonal["forecast"]),
+            "described": seasonal["described"],
+        },
         "windows_per_second": len(truth) / seconds,
     }
-    examples = _forecast_examples(settings, split, normalisation, raw, {**forecast, "predicted": predicted})
+    examples = _forecast_examples(
+        settings, split, normalisation, raw, {**forecast, "predicted": predicted, "seasonal": seasonal["forecast"]}
+    )
     write_text(paths.samples, examples)
     log.info(
-        "%s split, %d windows (%d dropped at gaps): MAE %.4f %s; persistence %.4f, training mean %.4f",
+        "%s split, %d windows (%d dropped at gaps): MAE %.4f %s; persistence %.4f, training mean %.4f, seasonal %.4f",
         split,
         len(truth),
         series["dropped_at_gaps"],
@@ -63,6 +72,7 @@ def evaluate_regression(settings: dict, paths: ExperimentPaths, model, normalisa
         normalisation.unit or "",
         result["persistence_baseline"]["mae"],
         result["training_mean_baseline"]["mae"],
+        result["seasonal_baseline"]["mae"],
     )
     return result
 
@@ -90,23 +100,38 @@ def _forecast_rows(series: dict, raw: dict, normalisation) -> dict[str, np.ndarr
     target_row = last_row + windows["horizon"] * windows["sampling_step"]
     return {
         "last_row": last_row,
+        "target_row": target_row,
         "truth": raw["values"][target_row, target].astype(np.float64),
         "persistence": raw["values"][last_row, target].astype(np.float64),
     }
 
 
+def _seasonal_forecast(paths: ExperimentPaths, task: str, normalisation, target_minutes: np.ndarray) -> dict:
+    """The seasonal baseline's forecast for each target time, from the training split's rows (in the
+    data's unit), and the sentence that says what it is and how many calendar days training covers."""
+    train = time_series.load_arrays(paths.prepared_split("train", task))
+    target = normalisation.target_index
+    means = time_series.seasonal_means(train["minutes"], train["values"][:, target])
+    covered = len(np.unique(time_series.calendar_days(train["minutes"])))
+    described = (
+        f"{normalisation.target_column}: {time_series.SEASONAL_RULE}; the training rows cover {covered} of "
+        f"{time_series.CALENDAR_DAYS} calendar days"
+    )
+    return {"forecast": means[time_series.calendar_days(target_minutes)], "described": described}
+
+
 def _forecast_examples(settings: dict, split: str, normalisation, raw: dict, forecast: dict) -> str:
     """The samples file: evaluation.examples forecasts, evenly spread over the windows, each with
-    the time of its last input, persistence and the truth."""
+    the time of its last input, persistence, the seasonal baseline and the truth."""
     truth, examples = forecast["truth"], settings["evaluation"]["examples"]
     lines = [
         f"# Forecasts of {settings['name']} on its {split} split ({normalisation.target_column}, {normalisation.unit})",
         "",
-        "time of the last input | persistence | forecast | truth",
+        "time of the last input | persistence | seasonal | forecast | truth",
         "",
     ]
     for row in np.linspace(0, len(truth) - 1, num=min(examples, len(truth)), dtype=np.int64) if examples else []:
         when = time_series.time_text(raw["minutes"][forecast["last_row"][row]])
-        persistence, predicted = forecast["persistence"][row], forecast["predicted"][row]
-        lines.append(f"{when} | {persistence:.2f} | {predicted:.2f} | {truth[row]:.2f}")
+        persistence, seasonal, predicted = (forecast[key][row] for key in ("persistence", "seasonal", "predicted"))
+        lines.append(f"{when} | {persistence:.2f} | {seasonal:.2f} | {predicted:.2f} | {truth[row]:.2f}")
     return "\n".join(lines) + "\n"

@@ -34,9 +34,10 @@ def sample_texts(model, codec, settings: dict) -> list[dict]:
 
 def write_samples(settings: dict, paths: ExperimentPaths, samples: list[dict], unit: str, separator: str) -> None:
     lines = [f"# Samples from {settings['name']} ({settings['evaluation']['sample_length']} {unit}s each)", ""]
+    read_as = "fed" if settings["task"] in PER_STEP_TASKS else "window"  # the per-step GRU carries its state
     for sample in samples:
         lines += [
-            f"## seed {sample['seed']!r} (window {sample['window']!r}), {sample['mode']}",
+            f"## seed {sample['seed']!r} ({read_as} {sample['window']!r}), {sample['mode']}",
             "",
             f"{sample['window']}{separator}|{separator}{sample['text']}",
             "",

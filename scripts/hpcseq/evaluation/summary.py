@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from hpcseq.evaluation.costs import ExperimentCost, cost_line, experiment_costs, rules_paragraph
+from hpcseq.evaluation.published import Publication, load_published
+from hpcseq.evaluation.verdicts import verdict
 from hpcseq.events import ranks_by_host_text
 from hpcseq.io import write_text
 from hpcseq.logs.sources import Slurm
@@ -140,13 +142,26 @@ def _regression_rows(result: dict) -> list[str]:
         f"| forecast | {result['target_column']}, {result['horizon_minutes'] / 60:g} h after the window |",
         f"| training loss (mse, normalised; last epoch) | {_fmt(final.get('loss'))} |",
         f"| {split} MAE ({unit}) | {_fmt(model['mae'], 3)} (persistence {_fmt(persistence['mae'], 3)}, "
-        f"training mean {_fmt(mean['mae'], 3)}) |",
+        f"training mean {_fmt(mean['mae'], 3)}{_seasonal(result)}) |",
+        *_seasonal_row(result),
         f"| {split} RMSE ({unit}) | {_fmt(model['rmse'], 3)} (persistence {_fmt(persistence['rmse'], 3)}) |",
         f"| {split} windows | {result['windows']} ({result['windows_dropped_at_gaps']} dropped: they would span "
         f"a gap) |",
         f"| {split} time index | {index['runs']} run(s); {index['gap']} gap(s), {index['missing_rows']} missing "
         f"row(s), {index['repeated']} repeated, {index['backwards']} backwards, {index['irregular']} irregular |",
     ]
+
+
+def _seasonal(result: dict) -> str:
+    """`, seasonal 1.850`: the seasonal baseline's MAE, where the evaluation has one."""
+    seasonal = result.get("seasonal_baseline")
+    return f", seasonal {_fmt(seasonal['mae'], 3)}" if seasonal else ""
+
+
+def _seasonal_row(result: dict) -> list[str]:
+    """What the seasonal baseline is, in the evaluation's words (none before it existed)."""
+    described = (result.get("seasonal_baseline") or {}).get("described")
+    return [f"| seasonal baseline | {described} |"] if described else []
 
 
 ROWS = {
@@ -189,12 +204,17 @@ def ran_on(provenance: dict | None, most_hosts: int = 4) -> str | None:
     return "*Ran on* " + "; ".join([*parts, software])
 
 
-def experiment_section(name: str, result: dict, cost: ExperimentCost | None = None) -> str:
-    """An experiment's heading, training line, where it ran, what its Slurm jobs were charged
-    (`cost`, costs.py), notes, metrics table and samples."""
+def experiment_section(
+    name: str, result: dict, cost: ExperimentCost | None = None, publication: Publication | None = None
+) -> str:
+    """An experiment's heading, which baselines it beats (and its published figure: `publication`),
+    training line, where it ran, what its Slurm jobs were charged (`cost`, costs.py), notes, metrics
+    table and samples."""
     training = result.get("training") or {}
     lines = [
         f"## {name} ({result['model']})",
+        "",
+        f"**{verdict(result, publication).text}**",
         "",
         f"preset {training.get('preset')!s}, {training.get('ranks')} rank(s) via {training.get('launcher')}, "
         f"{training.get('epochs')} epochs of {training.get('steps_per_epoch')} steps, global batch "
@@ -220,17 +240,27 @@ def experiment_section(name: str, result: dict, cost: ExperimentCost | None = No
     return "\n".join(lines) + "\n"
 
 
+def overview(results: dict[str, dict]) -> list[str]:
+    """One line per experiment: which of its baselines it beats and which not (verdicts.py)."""
+    lines = [f"- `{name}` ({result['model']}): {verdict(result).sentence}" for name, result in results.items()]
+    return [*lines, ""] if lines else []
+
+
 def write_summary(
     results_dir: str | Path, experiments: list[str], output: str | Path, slurm: Slurm | None = None
 ) -> str:
-    """results/summary.md: what the experiments' Slurm jobs were charged (one sacct call for all;
-    `slurm` names sacct elsewhere for tests), then a section per experiment."""
+    """results/summary.md: each experiment against its baselines in one line, what the experiments'
+    Slurm jobs were charged (one sacct call for all; `slurm` names sacct elsewhere for tests), then
+    a section per experiment."""
     costs = experiment_costs(results_dir, experiments, slurm)
-    sections = ["# hpcseq results", "", *rules_paragraph(costs)]
-    for name in experiments:
-        paths = ExperimentPaths.of(results_dir, name)
-        result = json.loads(paths.eval_metrics.read_text(encoding="utf-8"))
-        sections.append(experiment_section(name, result, costs[name]))
+    published = load_published()
+    results = {
+        name: json.loads(ExperimentPaths.of(results_dir, name).eval_metrics.read_text(encoding="utf-8"))
+        for name in experiments
+    }
+    sections = ["# hpcseq results", "", *overview(results), *rules_paragraph(costs)]
+    for name, result in results.items():
+        sections.append(experiment_section(name, result, costs[name], published.get(name)))
     text = "\n".join(sections)
     write_text(output, text)
     return text

@@ -256,3 +256,30 @@ def keras_version_of(path) -> str | None:
             return json.loads(archive.read("metadata.json")).get("keras_version")
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
+
+
+def stateful_copy(model: tf.keras.Model, batch_size: int) -> tf.keras.Model:
+    """`model`'s layers and weights rebuilt as the text-generation tutorial generates with them: a
+    fixed batch of `batch_size` rows, inputs of any length, recurrent layers stateful (each call
+    starts from the state the last one left; zero at first). Dropout is off at inference anyway."""
+    config = model.get_config()
+    for layer in config["layers"]:
+        layer.pop("build_config", None)  # built for the trained model's input shape: built anew
+        if layer["class_name"] == "InputLayer":
+            layer["config"]["batch_input_shape"] = [batch_size, None, *layer["config"]["batch_input_shape"][2:]]
+        elif layer["class_name"] in ("SimpleRNN", "GRU", "LSTM"):
+            layer["config"]["stateful"] = True
+    copy = tf.keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def zero_state_rows(model: tf.keras.Model, rows: list[int]) -> None:
+    """Back to the zero state for batch `rows` of every stateful recurrent layer of `model`, as
+    though those rows had read nothing yet."""
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.RNN) and layer.stateful and rows:
+            for state in layer.states:
+                values = state.numpy()
+                values[rows] = 0
+                state.assign(values)

@@ -100,6 +100,8 @@ def training_summary(
         "epochs": run.epochs,
         "resumed_from_epoch": (int(state["epochs_completed"]) if state else 0) or None,
         "resumed_at_step": int(state.get("step_in_epoch", 0)) if state else None,
+        # every resume of this training, with the geometry before and after (resume._resume_record)
+        "resumes": run.resumes,
         "steps_per_epoch": data.steps_per_epoch,
         "batch_size_per_rank": data.batch_size,
         "global_batch_size": data.batch_size * run.ranks.size,

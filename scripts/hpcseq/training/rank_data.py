@@ -28,14 +28,18 @@ class TrainingData:
     notes: list = field(default_factory=list)
 
 
-def subset_notes(training: dict, used: int, total: int, items: str) -> list[str]:
-    """The note of an epoch capped by max_steps_per_epoch: how many of the items it uses."""
-    if training["max_steps_per_epoch"] is None or used >= total:
+def subset_notes(training: dict, steps: int, global_batch: int, total: int, items: str) -> list[str]:
+    """The note of an epoch that uses fewer than all `total` items, and why: max_steps_per_epoch caps
+    it, or only whole global batches are taken (the remainder, fewer than one batch, is left out)."""
+    used = steps * global_batch
+    if used >= total:
         return []
-    return [
-        f"each epoch uses {used} of {total} {items} (max_steps_per_epoch = {training['max_steps_per_epoch']}), "
-        "a fresh random subset every epoch"
-    ]
+    cap = training["max_steps_per_epoch"]
+    if cap is not None and steps >= cap:
+        why = f"max_steps_per_epoch = {cap}"
+    else:
+        why = f"{steps} whole global batches of {global_batch}; the other {total - used} fill no batch"
+    return [f"each epoch uses {used} of {total} {items} ({why}), a fresh random subset every epoch"]
 
 
 def batch_per_rank(training: dict, size: int, experiment: str = "") -> int:
@@ -79,7 +83,7 @@ def char_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Traini
         )
     validation_ids = load_char_ids(encoded_dir, "validation", vshard.char_start, vshard.char_stop)
     seed = training["seed"]
-    notes = subset_notes(training, steps * batch * size, total_windows, "training windows")
+    notes = subset_notes(training, steps, batch * size, total_windows, "training windows")
     return TrainingData(
         steps_per_epoch=steps,
         batch_size=batch,
@@ -125,7 +129,7 @@ def sentence_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Tr
         )
     vmatrix = inputs.pad_sentences(vflat, voffsets, hp["sentence_length"], hp["padding"])[vmine]
     seed = training["seed"]
-    notes = subset_notes(training, steps * batch * size, total, "training sentences")
+    notes = subset_notes(training, steps, batch * size, total, "training sentences")
     return TrainingData(
         steps_per_epoch=steps,
         batch_size=batch,
@@ -206,7 +210,7 @@ def series_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> Trai
     notes = []
     if train["dropped_at_gaps"]:
         notes.append(f"{train['dropped_at_gaps']} training windows would span a gap in the time index: not used")
-    notes += subset_notes(training, steps * batch * size, total, "training windows")
+    notes += subset_notes(training, steps, batch * size, total, "training windows")
     return TrainingData(
         steps_per_epoch=steps,
         batch_size=batch,
@@ -261,7 +265,7 @@ def word_line_data(settings: dict, encoded_dir: Path, rank: int, size: int) -> T
             f"the validation split has {inputs.prefix_count(voffsets)} samples, fewer than the {size} ranks",
         )
     seed = training["seed"]
-    notes = subset_notes(training, steps * batch * size, total, "training samples (line prefixes)")
+    notes = subset_notes(training, steps, batch * size, total, "training samples (line prefixes)")
     return TrainingData(
         steps_per_epoch=steps,
         batch_size=batch,

@@ -82,6 +82,19 @@ def restore_metric_states(model, states: list) -> None:
             variable.assign(value)
 
 
+def pooled_metric_states(states_by_rank: list, size: int) -> list:
+    """The partial epoch sums that other ranks wrote ([rank][metric][variable]), spread evenly over
+    `size` ranks: every rank starts from 1/size of each sum.
+
+    The metrics here keep sums (Keras' Mean and MeanMetricWrapper: total and count), and Horovod's
+    MetricAverageCallback averages the ranks' means at the epoch's end. Every rank has the same
+    number of items still to come, so the ranks' means share one denominator and their average is
+    the exact mean over all of the epoch's items, before and after the resume."""
+    return [
+        [sum(values) / size for values in zip(*metric, strict=True)] for metric in zip(*states_by_rank, strict=True)
+    ]
+
+
 # ------------------------------------------------------------------------------------- the run
 
 
@@ -107,6 +120,8 @@ class RunState:
     last_checkpoint_path: str | None = None
     stop_after_epoch: int = 0  # a signal that arrived at an epoch's last step
     watchdog: object = None  # training/watchdog.py's Watchdog: the heartbeats carry the step
+    geometry: dict = field(default_factory=dict)  # resume.geometry_of: ranks, batches, learning rate
+    resumes: list = field(default_factory=list)  # resume.py's record of every resume of this training
 
     @property
     def training(self) -> dict:
@@ -139,6 +154,8 @@ class RunState:
                 "global_step": epochs_completed * steps + step_in_epoch,
                 "steps_per_epoch": steps,
                 "ranks": self.ranks.size,
+                "geometry": self.geometry,
+                "resumes": self.resumes,
                 "history": self.history,
                 "elapsed_seconds": round(time.time() - self.started, 3),
                 "random_generators": [g["random_generators"] for g in gathered],

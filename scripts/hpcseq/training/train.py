@@ -31,7 +31,7 @@ from hpcseq.training.models import build_model as build_keras_model
 from hpcseq.training.outputs import save_keras_model, training_summary, write_rank_report, write_training_summary
 from hpcseq.training.provenance import record_provenance
 from hpcseq.training.rank_data import TrainingData, load_rank_data, resolved_hyperparameters
-from hpcseq.training.resume import Resume, continue_records, fingerprint_of, restore_checkpoint
+from hpcseq.training.resume import Resume, continue_records, fingerprint_of, geometry_of, restore_checkpoint
 from hpcseq.training.run_state import RunState, build_metrics, random_generators, seed_random_generators
 from hpcseq.training.signals import INTERRUPTIONS
 from hpcseq.training.watchdog import start_watchdog
@@ -64,8 +64,10 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
     fingerprint = fingerprint_of(settings, paths.vocab, data.items_total)
     store = CheckpointStore(paths.checkpoints, fingerprint, keep=settings["training"]["keep_checkpoints"])
     # Horovod: rank 0 restores the checkpoint; every rank learns by broadcast where the run continues
+    # (on another number of ranks too: resume.py says what it keeps of the batch and learning rate)
+    geometry = geometry_of(ranks.size, data, rate)
     resume = restore_checkpoint(
-        ranks, store, model, optimizer, generators, data, settings, restart, foreign_checkpoints
+        ranks, store, model, optimizer, generators, data, settings, restart, foreign_checkpoints, geometry
     )
     # Horovod: rank 0's variables (fresh or restored) and optimizer state go to every rank, so
     # all ranks start from the same state.
@@ -87,6 +89,8 @@ def train(settings: dict, paths: ExperimentPaths, restart: bool = False, foreign
         interruptions=INTERRUPTIONS,
         restore_metrics=resume.restore_metrics,
         watchdog=watchdog,
+        geometry=geometry,
+        resumes=resume.resumes,
     )
     # Horovod: metrics averaged over the ranks at each epoch's end; rank 0 checkpoints and logs
     fit(model, data, run, resume)

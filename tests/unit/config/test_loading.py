@@ -60,7 +60,7 @@ def test_shipped_config_resolves_every_experiment_with_defaults_filled():
         "imdb_bilstm",
         "sonnets_word_lstm",
         "shakespeare_char_gru",
-        "seattle_temperature_forecast",
+        "seattle_weather_forecast",
         "jena_temperature_forecast",
     }
     assert config["results_dir"] == "results" and config["logs_dir"] == "logs"

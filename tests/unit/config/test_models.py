@@ -24,7 +24,7 @@ def test_the_shipped_experiments_name_the_course_models_and_get_their_tasks_pres
         "umich_sentiment_lstm",
         "umich_sentiment_lstm_random_split",
         "macbeth_char_rnn",
-        "seattle_temperature_forecast",
+        "seattle_weather_forecast",
     }  # make run stays well under 10 minutes on 2 cores
     for name in ("umich_sentiment_bilstm", "umich_sentiment_stacked"):
         assert config["experiments"][name]["preprocess"]["split"] == "grouped"

@@ -2,7 +2,8 @@
 
 The small files are in the exact published layouts: Jena's header line as Keras' copy of
 jena_climate_2009_2016.csv has it (quoted names with units, `Date Time` like 01.01.2009 00:10:00)
-with its first three rows, then rows made up in the same layout; Seattle's is the shipped file.
+with its first three rows, then rows made up in the same layout; Seattle's daily observations are
+the shipped file.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from hpcseq.errors import ConfigError, InputDataError
 from hpcseq.paths import ExperimentPaths
 from tests.conftest import REPO_ROOT
 
-SEATTLE = REPO_ROOT / "data" / "seattle-temps.csv"
+SEATTLE = REPO_ROOT / "data" / "seattle-weather.csv"
 JENA_HEADER = (
     '"Date Time","p (mbar)","T (degC)","Tpot (K)","Tdew (degC)","rh (%)","VPmax (mbar)","VPact (mbar)",'
     '"VPdef (mbar)","sh (g/kg)","H2OC (mmol/mol)","rho (g/m**3)","wv (m/s)","max. wv (m/s)","wd (deg)"'
@@ -29,7 +30,8 @@ JENA_FIRST_ROWS = [
     "01.01.2009 00:30:00,996.53,-8.51,264.91,-9.31,93.90,3.21,3.01,0.20,1.88,3.02,1310.24,0.19,0.63,171.60",
 ]
 JENA_LAYOUT = {"time_column": "Date Time", "time_format": "%d.%m.%Y %H:%M:%S", "interval_minutes": 10}
-SEATTLE_LAYOUT = {"time_column": "date", "time_format": "%Y/%m/%d %H:%M", "interval_minutes": 60}
+SEATTLE_LAYOUT = {"time_column": "date", "time_format": "%Y/%m/%d", "interval_minutes": 24 * 60}
+SEATTLE_NUMBERS = ["precipitation", "temp_max", "temp_min", "wind"]  # not `weather`, a word
 
 
 def jena_row(minute: int, temperature: float) -> str:
@@ -96,16 +98,35 @@ def test_gaps_repeats_and_backward_steps_end_runs_and_are_counted():
     assert T.windows_without_gaps(len(minutes), 3) - 2 == 6  # the windows the breaks cost
 
 
-def test_the_seattle_series_has_one_gap_at_the_daylight_saving_change():
-    series = T.read_series(SEATTLE, SEATTLE_LAYOUT, None)
-    assert series.columns == ["temp"] and len(series.minutes) == 8759
-    starts, counts = T.run_starts(series.minutes, 60)
-    assert counts == {"gap": 1, "repeated": 0, "backwards": 0, "irregular": 0, "missing_rows": 1}
-    gap = int(starts[1])
-    assert series.lines[gap] == 1733 and T.time_text(series.minutes[gap]) == "2010-03-14 04:00"
-    span = T.window_span(120, 1, 24)  # 5 days of hours, the target 24 h after the last
-    assert span == 144
-    # the windows that would span the gap (one starting in each of the 143 rows before it) are dropped
+def test_the_seattle_weather_is_read_day_by_day_without_a_gap():
+    series = T.read_series(SEATTLE, SEATTLE_LAYOUT, SEATTLE_NUMBERS)
+    assert series.columns == SEATTLE_NUMBERS and series.values.shape == (1461, 4)  # 2012-2015, 2 leap days
+    assert series.values[0].tolist() == pytest.approx([0.0, 12.8, 5.0, 4.7])  # 2012/01/01,0.0,12.8,5.0,4.7,drizzle
+    assert (
+        T.time_text(series.minutes[0]) == "2012-01-01 00:00" and T.time_text(series.minutes[-1]) == "2015-12-31 00:00"
+    )
+    starts, counts = T.run_starts(series.minutes, SEATTLE_LAYOUT["interval_minutes"])
+    assert starts.tolist() == [0] and counts == {**dict.fromkeys(T.STEP_KINDS, 0), "missing_rows": 0}
+    # the shipped dataset names the same layout, and its sha256 is the file's
+    shipped = C.load_yaml(REPO_ROOT / "config" / "config.yaml")["datasets"]["seattle_weather"]
+    assert {key: shipped["time_series"][key] for key in SEATTLE_LAYOUT} == SEATTLE_LAYOUT
+    T.read_series(SEATTLE, shipped["time_series"], SEATTLE_NUMBERS, shipped["sha256"])
+
+
+def test_the_text_column_of_the_seattle_weather_is_refused_as_a_feature():
+    with pytest.raises(InputDataError, match=r"line 2: column 'weather': 'drizzle' is not a number"):
+        T.read_series(SEATTLE, SEATTLE_LAYOUT, None)
+
+
+def test_a_missing_day_is_a_gap_of_one_row(tmp_path):
+    lines = SEATTLE.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "seattle.csv"
+    path.write_text("\n".join(line for line in lines if not line.startswith("2012/02/29")) + "\n", encoding="utf-8")
+    series = T.read_series(path, SEATTLE_LAYOUT, ["temp_max"])
+    starts, counts = T.run_starts(series.minutes, SEATTLE_LAYOUT["interval_minutes"])
+    assert counts["gap"] == 1 and counts["missing_rows"] == 1
+    assert T.time_text(series.minutes[starts[1]]) == "2012-03-01 00:00" and series.lines[starts[1]] == 61
+    span = T.window_span(14, 1, 1)  # two weeks, the target the next day
     windows = T.window_starts(starts, len(series.minutes), span)
     assert T.windows_without_gaps(len(series.minutes), span) - len(windows) == span - 1
 

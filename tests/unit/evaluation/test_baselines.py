@@ -79,6 +79,9 @@ def test_a_separable_set_is_learned_perfectly(kind):
     positives = int(splits["evaluated"][2].sum())
     assert result["confusion_matrix"] == [[100 - positives, 0], [0, positives]]
     assert result["features"] == kind and 0 < result["iterations"] <= OPTIONS["iterations"]
+    # named for what it is: a logistic regression on those features, not a neural network
+    words = {UNIGRAM_BINARY: "unigram binary", BIGRAM_TFIDF: "bigram TF-IDF"}[kind]
+    assert result["described"].startswith(f"logistic regression on {words} features: 20 word ids")
 
 
 def test_word_order_needs_bigrams():

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 
-from hpcseq.evaluation.summary import experiment_section, ran_on
+from hpcseq.evaluation.summary import experiment_section, ran_on, write_summary
+from hpcseq.io import write_json
+from hpcseq.paths import ExperimentPaths
+from tests.unit.evaluation.test_verdicts import result_of
 
 PROVENANCE = {
     "ranks": [
@@ -126,3 +129,30 @@ def test_a_word_model_is_summarised_per_word_next_to_the_unigram_word_model_with
     assert "| test perplexity on targets seen in training | 403.4 (unigram word model 445.9) |" in section
     assert "| test words unseen in training | 260 of 1785 (242 of 1569 targets) |" in section
     assert "- `greedy`: from fairest | the love of" in section
+
+
+def test_the_summary_opens_with_each_experiments_verdict_on_its_baselines(tmp_path):
+    """Both branches from the numbers: one experiment beats a baseline and not another, one beats none."""
+    results = tmp_path / "results"
+    weather = {"persistence_baseline": 2.22, "training_mean_baseline": 3.9, "seasonal_baseline": 1.85}
+    beating = result_of("sequence_regression", 1.91, weather)
+    beating["seasonal_baseline"]["described"] = "the training years' mean of the day"
+    losing = result_of("sequence_regression", 1.68, {"persistence_baseline": 0.19, "training_mean_baseline": 0.5})
+    for name, result in (("weather", beating), ("normals", losing)):
+        base = {"target_column": "t", "horizon_minutes": 1440, "windows": 4, "windows_dropped_at_gaps": 0}
+        index = {"runs": 1, "gap": 0, "missing_rows": 0, "repeated": 0, "backwards": 0, "irregular": 0}
+        write_json(ExperimentPaths.of(results, name).eval_metrics, {**result, **base, "time_index": index})
+    text = write_summary(results, ["weather", "normals"], tmp_path / "summary.md")
+    overview, weather_section, normals_section = text.split("\n## ")
+    weather_verdict = (
+        "Beats persistence (MAE 1.91 vs 2.22 degC) and the training mean (3.90); does not beat the seasonal "
+        "baseline (1.85)."
+    )
+    assert f"- `weather` (m): {weather_verdict}\n" in overview
+    assert (
+        "- `normals` (m): Does not beat persistence (MAE 1.68 vs 0.19 degC) or the training mean (0.50).\n" in overview
+    )
+    assert weather_section.startswith(f"weather (m)\n\n**{weather_verdict}**\n")
+    assert "| test MAE (degC) | 1.910 (persistence 2.220, training mean 3.900, seasonal 1.850) |" in weather_section
+    assert "| seasonal baseline | the training years' mean of the day |" in weather_section
+    assert "seasonal" not in normals_section  # an evaluation without it
