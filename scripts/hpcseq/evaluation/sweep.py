@@ -10,43 +10,45 @@ from __future__ import annotations
 import json
 
 from hpcseq.errors import ConfigError, InputDataError
+from hpcseq.evaluation import verdicts
 from hpcseq.evaluation.plots import pyplot, save_figure
 from hpcseq.evaluation.published import Publication, load_published
 from hpcseq.io import write_json, write_text
 from hpcseq.paths import SweepPaths
 
-# Per task: the metric compared, where it and its baseline are in eval/metrics.json, whether lower is
-# better, and the published metric it compares with (hpcseq.evaluation.published.METRICS; None: the
-# material publishes no figure of that kind, e.g. only training losses of next-character models).
+# Per task, how a sweep's table names what it compares; the metric, its direction and the
+# baseline's key in eval/metrics.json are the verdicts' (verdicts.TASKS: the first baseline).
+# published_metric None: the material publishes no figure comparable with the test metric (only
+# training losses of next-character models).
 HEADLINES = {
-    "sequence_regression": {
-        "metric": "MAE",
-        "model": ("model_metrics", "mae"),
-        "baseline_name": "persistence",
-        "baseline_model": "persistence",
-        "baseline": ("persistence_baseline", "mae"),
-        "lower_is_better": True,
-        "published_metric": "mae",
-    },
+    "sequence_regression": {"metric": "MAE", "baseline_name": "persistence", "baseline_model": "persistence"},
     "sequence_classification": {
         "metric": "accuracy",
-        "model": ("model_metrics", "accuracy"),
         "baseline_name": "majority class",
         "baseline_model": "majority",
-        "baseline": ("majority_baseline", "accuracy"),
-        "lower_is_better": False,
-        "published_metric": "accuracy",
     },
     "next_character": {
         "metric": "loss (nats/char)",
-        "model": ("model_metrics", "loss"),
         "baseline_name": "unigram",
         "baseline_model": "unigram",
-        "baseline": ("unigram_baseline", "loss"),
-        "lower_is_better": True,
         "published_metric": None,
     },
 }
+
+
+def headline_of(task: str) -> dict:
+    """HEADLINES[task] with the verdicts' measure of the task: the metric's key, whether lower is
+    better, the baseline's key and the published metric."""
+    if task not in HEADLINES:
+        raise ConfigError("sweeps", f"a sweep compares models of {', '.join(HEADLINES)}, not of {task}")
+    measure, baselines = verdicts.TASKS[task]
+    return {
+        "model": ("model_metrics", measure.metric),
+        "baseline": (baselines[0][0], measure.metric),
+        "lower_is_better": measure.lower_is_better,
+        "published_metric": measure.published_metric,
+        **HEADLINES[task],
+    }
 
 
 def _read(path) -> dict:
@@ -92,7 +94,7 @@ def sweep_rows(sweep: dict, results_dir, publications: dict[str, Publication] | 
         run = paths.run(sweep["experiment"], model)
         metrics, training = _read(run.eval_metrics), _read(run.training_summary)
         task = metrics["task"]
-        headline = HEADLINES[task]
+        headline = headline_of(task)
         rows.append(
             {
                 "model": model,
@@ -111,7 +113,7 @@ def sweep_rows(sweep: dict, results_dir, publications: dict[str, Publication] | 
                 "ranks": training["ranks"],
             }
         )
-    headline = HEADLINES[task]
+    headline = headline_of(task)
     publication = (publications or {}).get(sweep["experiment"])
     published = published_columns(publication, headline, [row["model"] for row in rows])
     for row in rows:
