@@ -37,6 +37,10 @@ from tests.training.conftest import HOROVODRUN, PYTHON, metrics_of, prepare, run
 from tests.training.test_resume import rank_processes, wait_until
 
 TIME_LIMIT_WARNING_EXIT = 75  # hpcseq train's exit after a checkpoint on SIGUSR1 (Slurm's time-limit warning)
+# Steps of an epoch of the 4-rank leg: long enough (20 executions of 2 steps, seconds even on a
+# loaded machine) that SIGUSR1, sent once epoch 1's checkpoint is on disk, lands inside epoch 2
+# (with 8 steps a loaded CI machine finished epoch 2 before the signal was acted on).
+STEPS_PER_EPOCH = 40
 
 
 def second_host_name() -> str:
@@ -97,7 +101,7 @@ def test_two_nodes_of_two_ranks_continue_on_two_ranks_with_the_same_global_batch
         "epochs": 2,
         "global_batch_size": 32,
         "learning_rate": 0.005,
-        "max_steps_per_epoch": 8,
+        "max_steps_per_epoch": STEPS_PER_EPOCH,
         "steps_per_execution": 2,
         "checkpoint_every_minutes": None,
     }
@@ -127,7 +131,7 @@ def test_two_nodes_of_two_ranks_continue_on_two_ranks_with_the_same_global_batch
     assert [m["ranks"] for m in metrics] == [4, 2]
     # the optimizer's own rate, read at each epoch's end (a float32: 0.005 to 7 digits)
     assert metrics[0]["learning_rate"] == metrics[1]["learning_rate"] == pytest.approx(0.005, rel=1e-6)
-    assert [m["samples"] for m in metrics] == [8 * 32, 8 * 32]
+    assert [m["samples"] for m in metrics] == [STEPS_PER_EPOCH * 32] * 2
     assert metrics[1]["resumed_at_step"] == stopped["step_in_epoch"]
     assert summary["global_batch_size"] == 32 and summary["batch_size_per_rank"] == 16
     assert summary["learning_rate"]["scaled"] == summary["learning_rate"]["base"] == 0.005
@@ -141,8 +145,8 @@ def test_two_nodes_of_two_ranks_continue_on_two_ranks_with_the_same_global_batch
 
     # continuous: in these first epochs an uninterrupted run lowers both losses every epoch, so the
     # tolerance is none: the resumed epoch must end below the one before. A resume that lost the
-    # weights or optimizer state would train the second epoch's 6 remaining steps from scratch and
-    # end above the first epoch's 8 steps; lost metric sums would not change its validation loss.
+    # weights or optimizer state would train the second epoch's remaining steps from scratch and
+    # end above the first epoch's whole epoch; lost metric sums would not change its validation loss.
     untrained = math.log(summary["vocabulary_size"])  # a uniform guess: what the losses start from
     print("loss, val_loss per epoch:", [(m["loss"], m["val_loss"]) for m in metrics], "untrained:", untrained)
     assert metrics[0]["val_loss"] < untrained
