@@ -121,8 +121,8 @@ tensorboard: ## TensorBoard over every training's epoch scalars (RESULTS=results
 	@test -x $(TRAIN)/tensorboard || { echo "no $(TRAIN)/tensorboard: run make setup first" >&2; exit 1; }
 	$(TRAIN)/tensorboard --logdir $(RESULTS) --host 127.0.0.1 --port $(TB_PORT)
 
-benchmark: setup-training ## speed and memory next to the lecture's approach (a development tool)
-	$(TRAIN)/python -m hpcseq.devtools.benchmark
+benchmark: setup ## speed and memory beside the seed and an in-memory reference (a development tool; docs/developing/benchmark.md)
+	$(TRAIN)/python -m hpcseq.devtools.benchmark --workflow-python $(WORKFLOW)/python
 
 results-table: setup-workflow ## the docs' table of experiments from results/ and benchmarks/ (docs/using/results.md)
 	$(WORKFLOW)/python -m hpcseq.devtools.results_table

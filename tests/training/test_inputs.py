@@ -81,6 +81,36 @@ def test_training_batch_positions_follow_the_permutation_exactly():
         np.testing.assert_array_equal(x[:, 0], expected_starts)  # ids == positions here
 
 
+def test_chunks_of_steps_cover_the_range_and_never_cross_an_epoch():
+    bounds = inputs.chunk_bounds(steps=5, first_step=3, last_step=17, chunk_steps=4)
+    assert bounds.tolist() == [[3, 5], [5, 9], [9, 10], [10, 14], [14, 15], [15, 17]]
+    assert inputs.chunk_bounds(5, 4, 4, 32).shape == (0, 2)
+
+
+@pytest.mark.parametrize("chunk_steps", [1, 2, 3, 32])
+def test_batches_made_in_chunks_equal_batches_made_one_by_one(monkeypatch, chunk_steps):
+    """Whatever the chunk, step s of epoch e is the same batch (resuming and the weights digest
+    depend on it); the reference is the permutation applied to each step alone."""
+    monkeypatch.setattr(inputs, "CHUNK_STEPS", chunk_steps)
+    ids = np.arange(230, dtype=np.uint8)
+    seqlen, batch, steps = 3, 7, 4
+    count = inputs.window_count(len(ids), seqlen, 1)
+    dataset = inputs.char_training_dataset(ids, seqlen, 1, batch, steps, 5, 2, 2, 11, per_step=True)
+    got = [(x.numpy(), y.numpy()) for x, y in dataset]
+    assert len(got) == 9 and dataset.cardinality().numpy() == 9
+    for global_step, (x, y) in zip(range(2, 11), got, strict=True):
+        epoch, within = divmod(global_step, steps)
+        starts = permute_np(within * batch + np.arange(batch), count, round_keys(5, 2, epoch))
+        np.testing.assert_array_equal(x, starts[:, None] + np.arange(seqlen))
+        np.testing.assert_array_equal(y, starts[:, None] + 1 + np.arange(seqlen))
+
+
+def test_a_chunk_of_large_batches_is_capped_in_bytes(monkeypatch):
+    monkeypatch.setattr(inputs, "CHUNK_BYTES", 3 * (8 * 5 * 4 + 8 * 4))  # 3 batches: 8 windows of 5, 8 targets (int32)
+    make_batch = inputs._window_maker(np.arange(100, dtype=np.uint8), 5, 1)
+    assert inputs._chunk_steps(make_batch, 8) == 3
+
+
 @pytest.mark.parametrize("n", [1, 2, 5, 64, 1000, 4097, 65537])
 def test_tensorflow_permutation_matches_numpy_reference(n):
     positions = np.arange(n)

@@ -23,7 +23,7 @@ from hpcseq.config.files import load_schema
 from hpcseq.config.schema import fill_defaults
 from hpcseq.data.vocabularies import PAD
 from hpcseq.evaluation import metrics
-from hpcseq.training.models import LOSSES, build_model, fused_kernel_report, make_optimizer
+from hpcseq.training.models import LOSSES, OneHot, build_model, fused_kernel_report, make_optimizer
 from tests.training.synthetic_tasks import (
     FEATURES,
     INPUT_LENGTH,
@@ -43,22 +43,35 @@ def named(name: str, vocabulary_size: int = 30) -> tf.keras.Model:
 
 
 def lecture_char_rnn(vocabulary_size: int) -> tf.keras.Model:
-    """The lecture's char-RNN as hpcseq built it before named models (one-hot as a frozen identity embedding)."""
+    """The lecture's char-RNN as hpcseq builds it: the one-hot vectors made from the ids inside the
+    model (OneHot: the lecture's input, test_one_hot_layer_gives_the_lecture_vectors), then the
+    lecture's SimpleRNN 128 and softmax."""
     inputs = tf.keras.Input(shape=(10,), dtype=tf.int32, name="char_ids")
-    one_hot = tf.keras.layers.Embedding(
-        vocabulary_size, vocabulary_size, embeddings_initializer="identity", trainable=False, name="one_hot"
-    )(inputs)
+    one_hot = OneHot(vocabulary_size, name="one_hot")(inputs)
     hidden = tf.keras.layers.SimpleRNN(128, return_sequences=False, unroll=True, name="simple_rnn")(one_hot)
     return tf.keras.Model(
         inputs, tf.keras.layers.Dense(vocabulary_size, activation="softmax", name="next_char")(hidden)
     )
 
 
+def test_one_hot_layer_gives_the_lecture_vectors_and_survives_saving(tmp_path):
+    """The lecture's X[i, j, char2index[ch]] = 1: row `id` of the identity, as float32; a saved
+    model with the layer loads back (evaluation and generation load final.keras)."""
+    ids = np.array([[0, 3, 29, 3]], dtype=np.int32)
+    np.testing.assert_array_equal(OneHot(30)(ids).numpy(), np.eye(30, dtype=np.float32)[ids])
+    model = named("char_rnn")
+    model.save(tmp_path / "model.keras")
+    loaded = tf.keras.models.load_model(tmp_path / "model.keras", compile=False)
+    batch = np.arange(20, dtype=np.int32).reshape(2, 10)
+    np.testing.assert_array_equal(loaded(batch).numpy(), model(batch).numpy())
+
+
 def lecture_sentiment_lstm(vocabulary_size: int) -> tf.keras.Model:
     inputs = tf.keras.Input(shape=(40,), dtype=tf.int32, name="word_ids")
     embedded = tf.keras.layers.Embedding(vocabulary_size, 128, name="embedding")(inputs)
     embedded = tf.keras.layers.SpatialDropout1D(0.2, name="spatial_dropout")(embedded)
-    hidden = tf.keras.layers.LSTM(64, dropout=0.2, recurrent_dropout=0.2, name="lstm")(embedded)
+    # unrolled: hpcseq's one departure from the lecture (sentiment_lstm's description says why)
+    hidden = tf.keras.layers.LSTM(64, dropout=0.2, recurrent_dropout=0.2, unroll=True, name="lstm")(embedded)
     return tf.keras.Model(inputs, tf.keras.layers.Dense(1, activation="sigmoid", name="positive")(hidden))
 
 
@@ -150,7 +163,10 @@ def test_every_named_model_builds_and_stacked_layers_pass_their_sequences_on():
 
 def test_fused_cudnn_kernel_from_the_layers_own_properties():
     [lstm] = fused_kernel_report(named("sentiment_lstm"))
-    assert not lstm["fused_cudnn_kernel"] and lstm["why_not"] == ["recurrent_dropout 0.2 (needs 0)"]
+    assert not lstm["fused_cudnn_kernel"] and lstm["why_not"] == [
+        "recurrent_dropout 0.2 (needs 0)",
+        "unroll True (needs False)",
+    ]
     [bilstm] = fused_kernel_report(named("sentiment_bilstm"))
     assert bilstm == {"layer": "bidirectional_lstm", "cell": "LSTM", "fused_cudnn_kernel": True, "why_not": []}
     [rnn] = fused_kernel_report(named("char_rnn"))

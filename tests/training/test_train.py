@@ -52,6 +52,11 @@ def test_plain_process_trains_writes_metrics_checkpoints_and_is_reproducible(pla
         } <= set(record)
         assert record["samples"] == 40 * 32
     assert records[1]["loss"] < records[0]["loss"]
+    # the first execution of steps (tracing included) is timed apart, in the epoch it ran in only
+    first, second = records
+    assert 0 < first["first_execution_seconds"] < first["train_seconds"] and second["first_execution_seconds"] is None
+    assert second["steady_samples_per_second"] == second["samples_per_second"]
+    assert first["steady_samples_per_second"] is not None
     assert paths.final_model.is_file()
     assert sorted(p.name for p in paths.checkpoints.iterdir()) == ["epoch-0001-step-0000000", "epoch-0002-step-0000000"]
     # same seed, fresh start: the same weights bit for bit (CPU, op determinism on)

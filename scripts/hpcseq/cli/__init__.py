@@ -24,18 +24,26 @@ import os
 import signal
 import sys
 
-from hpcseq.cli import cluster_commands, data_commands, logs_command, model_commands, result_commands
+from hpcseq.cli import data_commands
 from hpcseq.errors import HpcseqError
 from hpcseq.events import STAGE_ERROR
-from hpcseq.training.signals import INTERRUPTIONS, TrainingInterrupted
 
 __all__ = ["build_parser", "main"]
 
+# Snakemake starts these once per experiment, and their start counts (a third of a second with
+# every subcommand's imports): they parse with a parser of their own subcommands only, which
+# reads and reports their arguments as the whole parser does.
+DATA_STAGES = ("preprocess", "vocab")
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(data_stages_only: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hpcseq", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     data_commands.add_data_stage_commands(sub)
+    if data_stages_only:
+        return parser
+    from hpcseq.cli import cluster_commands, logs_command, model_commands, result_commands
+
     model_commands.add_model_stage_commands(sub)
     result_commands.add_plot_command(sub)
     result_commands.add_summary_command(sub)
@@ -52,12 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(data_stages_only=bool(argv) and argv[0] in DATA_STAGES)
     args = parser.parse_args(argv)
     _prepare_signals(args.command)
     try:
         return args.function(args)
     except HpcseqError as error:
+        from hpcseq.training.signals import TrainingInterrupted
+
         print(STAGE_ERROR.text(stage=args.command, message=error), file=sys.stderr, flush=True)
         if isinstance(error, TrainingInterrupted):
             _exit_now(error.exit_code)
@@ -68,6 +79,8 @@ def _prepare_signals(command: str) -> None:
     """Slurm's warning signal (SIGUSR1 before the time limit) must not kill a stage: training
     checkpoints and stops on it; the other stages are short and ignore it."""
     if command == "train":
+        from hpcseq.training.signals import INTERRUPTIONS
+
         INTERRUPTIONS.install()
     elif command != "launch":  # launch execs the launcher, which handles its own signals
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)

@@ -8,8 +8,6 @@ import argparse
 import json
 from pathlib import Path
 
-from hpcseq.cluster.validators import expand_path
-from hpcseq.config import DEFAULT_CONFIG_PATH, experiment_settings, load_config, parse_command_line_values
 from hpcseq.errors import ConfigError
 from hpcseq.paths import ExperimentPaths
 
@@ -54,6 +52,10 @@ def add_stage_command(sub, name: str, function, text: str) -> argparse.ArgumentP
 
 def read_config(args, overrides: dict | None = None) -> dict:
     """The config of --configfile with --config values and then `overrides` merged in, validated."""
+    # imported here: the config package (JSON schema validation) costs a data stage given its
+    # --settings a tenth of a second of its start, and Snakemake starts one per experiment
+    from hpcseq.config import DEFAULT_CONFIG_PATH, load_config, parse_command_line_values
+
     command_line = parse_command_line_values(args.config)
     return load_config(args.configfile or [DEFAULT_CONFIG_PATH], overrides, command_line)
 
@@ -77,6 +79,9 @@ def settings_and_paths(args) -> tuple[dict, ExperimentPaths]:
         settings = json_option(args.settings, "--settings")
         results_dir = args.results_dir or Path("results")
     else:
+        from hpcseq.cluster.validators import expand_path
+        from hpcseq.config import experiment_settings
+
         if not args.experiment:
             raise ConfigError("--experiment", "give --experiment NAME (with --configfile FILE), or --settings JSON")
         config = read_config(args, preset_override(args))

@@ -1,5 +1,9 @@
 """The data commands: `hpcseq preprocess` and `hpcseq vocab` (the workflow's data stages, one
-experiment each) and `hpcseq download` (a dataset that does not ship)."""
+experiment each) and `hpcseq download` (a dataset that does not ship).
+
+Each command imports what it runs when it runs: a data stage starts once per experiment, and its
+start (interpreter and imports) is a good part of its time on a small corpus.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,14 @@ import json
 from pathlib import Path
 
 from hpcseq.cli.arguments import add_command, add_config_arguments, add_stage_command, read_config, settings_and_paths
-from hpcseq.cluster.validators import expand_path
-from hpcseq.data.download import fetch
-from hpcseq.data.download_request import configured_download, download_from_json
-from hpcseq.data.preparation import log_preparation, prepare_dataset
-from hpcseq.data.vocabulary import build_vocabulary, unseen_summary
 from hpcseq.errors import ConfigError
 from hpcseq.events import setup_logging
 from hpcseq.job_ledger import record_stage
 
 
 def cmd_preprocess(args) -> int:
+    from hpcseq.data.preparation import log_preparation, prepare_dataset
+
     settings, paths = settings_and_paths(args)
     record_stage(paths, "preprocess")  # its line in the Slurm job ledger, inside a Slurm job (job_ledger.py)
     log = setup_logging("preprocess")
@@ -28,6 +29,8 @@ def cmd_preprocess(args) -> int:
 
 
 def cmd_vocab(args) -> int:
+    from hpcseq.data.vocabulary import build_vocabulary, unseen_summary
+
     settings, paths = settings_and_paths(args)
     record_stage(paths, "vocab")  # inside a Slurm job: the ledger hpcseq summary sums (job_ledger.py)
     log = setup_logging("vocabulary")
@@ -45,6 +48,10 @@ def cmd_vocab(args) -> int:
 
 
 def cmd_download(args) -> int:
+    from hpcseq.cluster.validators import expand_path
+    from hpcseq.data.download import fetch
+    from hpcseq.data.download_request import configured_download, download_from_json
+
     log = setup_logging("download")
     if args.settings:
         download = download_from_json(args.settings)

@@ -14,6 +14,7 @@ stored as raw little-endian arrays (`encoded/<split>.ids`, uint8 when the vocabu
 
 from __future__ import annotations
 
+import codecs
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from hpcseq.io import CHUNK_CHARS, atomic_open
 
 PAD, UNK = 0, 1
 UNKNOWN_TOKEN = "<unk>"  # the unknown id's token in the vocabulary file, for words and characters
+COUNT_PIECE = 1 << 20  # code points counted at a time
 # How text shows the character unknown id (a seed window holding it); generated text never has it.
 UNKNOWN_MARKER = "\ufffd"
 
@@ -45,6 +47,31 @@ def read_chunks(path: Path):
     """A text file in chunks of CHUNK_CHARS characters."""
     with open(path, encoding="utf-8", newline="") as handle:
         yield from iter(lambda: handle.read(CHUNK_CHARS), "")
+
+
+def read_text_blocks(path: Path):
+    """A UTF-8 text file, CHUNK_CHARS bytes at a time: an ASCII block as its bytes (each byte is its
+    code point, nothing to decode), any other as its code points (uint32; a character cut by the
+    block's end is completed by the next block)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK_CHARS), b""):
+            if block.isascii() and not decoder.getstate()[0]:
+                yield block
+            else:
+                yield codepoints(decoder.decode(block))
+    decoder.decode(b"", final=True)  # a file that ends inside a character: UnicodeDecodeError
+
+
+def _count(points: np.ndarray) -> np.ndarray:
+    """np.bincount of a chunk, in pieces of COUNT_PIECE (bincount's index copy stays in cache)."""
+    if len(points) <= COUNT_PIECE:
+        return np.bincount(points)
+    counts = np.zeros(int(points.max()) + 1, dtype=np.int64)
+    for start in range(0, len(points), COUNT_PIECE):
+        piece = np.bincount(points[start : start + COUNT_PIECE])
+        counts[: len(piece)] += piece
+    return counts
 
 
 # ------------------------------------------------------------------------------ characters
@@ -112,8 +139,8 @@ class CharVocabulary:
 def count_codepoints(path: str | Path) -> np.ndarray:
     """How often each code point occurs in a text file (index = code point), read in chunks."""
     counts = np.zeros(0, dtype=np.int64)
-    for chunk in read_chunks(Path(path)):
-        chunk_counts = np.bincount(codepoints(chunk))
+    for block in read_text_blocks(Path(path)):
+        chunk_counts = _count(np.frombuffer(block, dtype=np.uint8) if isinstance(block, bytes) else block)
         if len(chunk_counts) > len(counts):
             chunk_counts[: len(counts)] += counts
             counts = chunk_counts
@@ -153,13 +180,21 @@ def encode_char_split(vocabulary: CharVocabulary, source: Path, destination: Pat
     `unseen: skip`) are dropped. Returns the number of ids written."""
     table = vocabulary.lookup_table()
     dtype = id_dtype(vocabulary.size)
+    byte_ids = vocabulary.ids_of(np.arange(128), table)  # the ids of ASCII characters, -1: none
+    # uint8 ids of an ASCII block in one bytes.translate: bytes without an id deleted, the rest mapped
+    translation = np.maximum(byte_ids, 0).astype(np.uint8).tobytes() + bytes(128) if dtype.itemsize == 1 else None
+    no_id = np.nonzero(byte_ids < 0)[0].astype(np.uint8).tobytes()
     length = 0
     with atomic_open(destination, "wb") as out:
-        for chunk in read_chunks(source):
-            ids = vocabulary.ids_of(codepoints(chunk), table)
-            ids = ids[ids >= 0]
-            out.write(ids.astype(dtype).tobytes())
-            length += len(ids)
+        for block in read_text_blocks(source):
+            if isinstance(block, bytes) and translation is not None:
+                ids = block.translate(translation, no_id)
+            else:
+                points = np.frombuffer(block, dtype=np.uint8).astype(np.uint32) if isinstance(block, bytes) else block
+                ids = vocabulary.ids_of(points, table)
+                ids = ids[ids >= 0].astype(dtype).tobytes()
+            out.write(ids)
+            length += len(ids) // dtype.itemsize
     return length
 
 

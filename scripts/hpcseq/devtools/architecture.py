@@ -23,10 +23,10 @@ LAZY_TENSORFLOW = {
         "the smoke test of a cluster's software route (`hpcseq smoke-test`'s job) runs in the training "
         "environment on the cluster, and whether TensorFlow and Horovod import there is its first check",
     ),
-    "hpcseq.devtools.benchmark": (
+    "hpcseq.devtools.bench_tasks": (
         ("tensorflow", "hpcseq.training"),
-        "a development tool that times hpcseq's input pipeline and training against the lecture's; "
-        "it runs in the training environment (`make benchmark`), and each task imports TensorFlow itself",
+        "the benchmark's reference runs: each runs in its own process (`make benchmark` starts them) "
+        "and imports TensorFlow there, so that the driver stays light",
     ),
 }
 

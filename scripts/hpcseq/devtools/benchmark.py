@@ -1,421 +1,406 @@
-"""`make benchmark`: speed and memory of hpcseq's data path next to the lecture's approach.
+"""`make benchmark`: hpcseq's speed and memory beside two references, measured the same way.
 
-Prints, from one run on one machine (each figure measured in its own process, so that peak
-memory belongs to that step alone):
+For the char-RNN and the sentiment LSTM it runs, alternating and `--reps` times each:
 
-  1. preprocessing + vocabulary of the character corpus: MB/s and peak memory;
-  2. data memory of the char_rnn input: hpcseq's pipeline versus the lecture's one-hot arrays,
-     as a multiple of the corpus size; and hpcseq's again for the corpus repeated 10 times, which
-     separates what grows with the data (bytes per corpus byte) from TensorFlow's fixed buffers;
-  3. char_rnn training samples/s, hpcseq's pipeline versus the lecture's in-memory arrays (same
-     model, batch 128, one process), and their ratio;
-  4. sentiment_lstm seconds per epoch, the same comparison.
+  * the seed's own code path (JSC lecture 6, Riedel 2018): arrays in memory, `model.fit` as the
+    lecture calls it, one step per execution (bench_tasks.py);
+  * the in-memory reference: the same model on the same arrays at hpcseq's steps per execution,
+    the model's own limit with no input pipeline;
+  * hpcseq as its rule runs it: `hpcseq launch ... -- python -m hpcseq train --settings ...` on the
+    shipped config's experiment (lecture preset), reading the rate from its metrics.jsonl; for the
+    char-RNN also on 2 ranks of one node (horovodrun, as a local run starts them).
 
-The lecture's approach is reproduced from its scripts: Python loops build the list of windows,
-then bool one-hot arrays X (windows x 10 x characters) and y, trained with model.fit(X, y,
-batch_size=128); for sentiment, padded arrays and model.fit(X, y, batch_size=32).
-This is a measurement tool, not a test: figures vary between runs on shared machines.
+Every rate is training samples per second after the first execution of steps, whose time (tracing,
+the pipeline's start) is reported apart. Then the data stages as their rules run them (`hpcseq
+preprocess`, then `hpcseq vocab`, each its own interpreter) on a corpus of `--data-mb` MB made from
+the shipped text, and the training input's memory. The arithmetic and the table: bench_figures.py.
+
+The references' TensorFlow thread pools are pinned to what hpcseq takes for one rank (TensorFlow's
+own default ran some runs on one of 2 cores here, halving them: a 2x swing that is not the code's).
+Defaults are tuned on a 2-core machine; on a GPU node the same command runs unchanged (each
+process takes the GPU TensorFlow finds).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import os
-import resource
+import platform
 import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 
 from hpcseq.config import REPO_ROOT
+from hpcseq.devtools import bench_figures
+from hpcseq.devtools.bench_tasks import CHAR_BATCH, SENTIMENT_BATCH, TASKS
 
-CORPUS = REPO_ROOT / "data" / "tinyshakespeare.txt"
-MEMORY_SCALE = 10  # the corpus repeated this often for the second data-memory figure
-SENTENCES = REPO_ROOT / "data" / "umich-sentiment-train.txt"
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+CORPUS = REPO_ROOT / "data" / "tinyshakespeare.txt"  # the char-RNN's text, and the data stages' source
+CHAR_EXPERIMENT = "shakespeare_char_rnn"
+SENTIMENT_EXPERIMENT = "umich_sentiment_lstm"
+MEMORY_SCALE = 10  # the corpus repeated this often for the second training-input memory figure
+PARTS = ("char", "sentiment", "data", "switches", "memory")
+DOCS_PAGE = REPO_ROOT / "docs" / "developing" / "benchmark.md"  # its table, between the markers below
+DOCS_FIGURES = REPO_ROOT / "docs" / "developing" / "benchmark.json"  # the figures that table shows
+MARKERS = ("<!-- make benchmark's table: begin (written by --write-docs) -->", "<!-- make benchmark's table: end -->")
+DEFAULT_JSON = REPO_ROOT / "benchmarks" / "benchmark.json"  # the last run, which the next is compared with
 
 
-def _reset_peak() -> None:
-    """Make VmHWM start from the current RSS (Linux >= 4.0), so the peak is this step's."""
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------- child processes
+
+
+def _reference_environment() -> dict:
+    """TensorFlow's thread pools as hpcseq sets them for one rank (training/distributed.py)."""
+    cores = len(os.sched_getaffinity(0))
+    return {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "TF_NUM_INTRAOP_THREADS": str(cores),
+        "TF_NUM_INTEROP_THREADS": str(max(2, min(4, cores))),
+    }
+
+
+def _run_task(name: str, **kwargs) -> dict:
+    command = [sys.executable, "-m", "hpcseq.devtools.benchmark", "--task", name, "--args", json.dumps(kwargs)]
+    result = subprocess.run(command, capture_output=True, text=True, env=_reference_environment())
+    if result.returncode != 0:
+        raise RuntimeError(f"benchmark task {name} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _peak_of(pid: int, peak: float) -> float:
+    """The larger of `peak` and the process's own high-water mark (MiB), while it runs."""
     try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
-    except OSError:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return max(peak, int(line.split()[1]) / 1024)
+    except (OSError, ValueError):  # exited between two looks
         pass
+    return peak
 
 
-def _hwm_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return _peak_mb()
+def _measured(command: list[str], output: Path, watch_memory: bool = True) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of one command, its interpreter's start included. The peak is
+    the child's own VmHWM, read every few milliseconds while it runs: getrusage's ru_maxrss would
+    count the RSS this driver had when the child was forked (Linux carries it across exec).
+    Without `watch_memory` it only waits (a timed training is not disturbed by the looks)."""
+    started = time.perf_counter()
+    peak = 0.0
+    with open(output, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        while watch_memory and process.poll() is None:
+            peak = _peak_of(process.pid, peak)
+            time.sleep(0.005)
+        process.wait()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[3]} failed (output {output}):\n{output.read_text(errors='replace')[-3000:]}")
+    return seconds, peak
 
 
-def _char_settings(corpus: Path, max_steps: int | None = None) -> dict:
+# ------------------------------------------------------------------------------------- set-up
+
+
+def _settings(name: str, overrides: dict, preset: str | None = "lecture") -> dict:
+    """The shipped config's experiment with `overrides`, as the workflow's stage JSON sees it."""
+    from hpcseq.config import DEFAULT_CONFIG_PATH, experiment_settings, load_config
+
+    extra = {"preset": preset, "experiments": {name: overrides}}
+    return experiment_settings(load_config([DEFAULT_CONFIG_PATH], extra), name)
+
+
+def char_settings(corpus: Path) -> dict:
+    """A char_rnn experiment on any text file (the data stages' large corpus), no preset."""
     from hpcseq import config as config_module
 
     raw = {
         "preset": None,
         "datasets": {"corpus": {"format": "text", "path": str(corpus)}},
-        "experiments": {
-            "bench": {
-                "model": "char_rnn",
-                "dataset": "corpus",
-                "ranks": 1,
-                "preprocess": {"validation_fraction": 0.1, "test_fraction": 0.0},
-                "training": {"epochs": 1, "max_steps_per_epoch": max_steps},
-            }
-        },
+        "experiments": {"bench": {"model": "char_rnn", "dataset": "corpus", "ranks": 1}},
     }
     return config_module.experiment_settings(config_module.validate_config(raw), "bench")
 
 
-def lecture_model(name: str, vocabulary_size: int, hyperparameters: dict):
-    """One of the lecture's named models (char_rnn, sentiment_lstm), built as training builds it."""
-    from hpcseq import config as config_module
-    from hpcseq.training.models import build_model
-
-    model = config_module.filled_named_models()[name]
-    architecture = {key: model[key] for key in config_module.ARCHITECTURE_KEYS}
-    return build_model(name, model["task"], architecture, vocabulary_size, hyperparameters)
-
-
-# ------------------------------------------------------------------------------- measurements
-
-
-def task_preprocess(corpus: str, workdir: str) -> dict:
-    from hpcseq.data.text_corpus import prepare_text_corpus
+def _prepare(settings: dict, results: Path):
+    """Preprocessing and vocabulary of one experiment (not timed: the data stages are measured
+    apart, on a larger corpus)."""
+    from hpcseq.data.preparation import prepare_dataset
     from hpcseq.data.vocabulary import build_vocabulary
     from hpcseq.paths import ExperimentPaths
 
-    settings = _char_settings(Path(corpus))
-    paths = ExperimentPaths.of(workdir, "bench")
-    baseline = _rss_mb()
-    _reset_peak()
-    started = time.perf_counter()
-    prepare_text_corpus(settings, paths.prepared)
+    paths = ExperimentPaths.of(results, settings["name"])
+    prepare_dataset(settings, paths.prepared)
     build_vocabulary(settings, paths.prepared, paths.vocab, paths.encoded)
-    seconds = time.perf_counter() - started
-    size = Path(corpus).stat().st_size
+    return paths
+
+
+# ----------------------------------------------------------------------------------- hpcseq runs
+
+
+def _hpcseq_run(settings: dict, results: Path, model_dir: Path, ranks: int) -> dict:
+    """One training as the rule runs it (TRAIN_COMMAND in workflow/rules/common.smk); its rate
+    from metrics.jsonl: the samples after each fit's first execution over their seconds."""
+    from hpcseq.config import stage_settings
+    from hpcseq.paths import ExperimentPaths
+
+    python = sys.executable
+    train = [python, "-m", "hpcseq", "train", "--settings", json.dumps(stage_settings(settings, "train"))]
+    train += ["--results-dir", str(results), "--model-dir", str(model_dir), "--foreign-checkpoints", "set-aside"]
+    launch = [python, "-m", "hpcseq", "launch", "--ranks", str(ranks), "--nodes", "1"]
+    launch += ["--tasks-per-node", str(ranks), "--local-launcher", "horovodrun", "--", *train]
+    model_dir.mkdir(parents=True)
+    _measured(launch, model_dir.parent / f"{model_dir.name}.out", watch_memory=False)
+    paths = dataclasses.replace(ExperimentPaths.of(results, settings["name"]), model_root=model_dir)
+    records = [json.loads(line) for line in paths.metrics.read_text(encoding="utf-8").splitlines()]
+    samples = seconds = 0.0
+    for record in records:
+        steady_seconds = record["train_seconds"] - (record["first_execution_seconds"] or 0)
+        samples += record["steady_samples_per_second"] * steady_seconds
+        seconds += steady_seconds
     return {
-        "bytes": size,
-        "seconds": seconds,
-        "mb_per_second": size / 1e6 / seconds,
-        "peak_mb": _hwm_mb(),
-        "peak_above_start_mb": _hwm_mb() - baseline,
+        "samples_per_second": samples / seconds,
+        "first_execution_seconds": records[0]["first_execution_seconds"],
+        "steps": sum(record["steps"] for record in records),
     }
 
 
-def lecture_char_arrays(text_path: Path, seqlen: int = 10, step: int = 1):
-    """The lecture's preprocessing, as published (strip, lower, ascii, join; loops; bool one-hot)."""
-    import numpy as np
-
-    lines = []
-    with open(text_path, "rb") as fin:
-        for line in fin:
-            line = line.strip().lower().decode("ascii", "ignore")
-            if len(line) == 0:
-                continue
-            lines.append(line)
-    text = " ".join(lines)
-    chars = sorted(set(text))
-    char2index = {c: i for i, c in enumerate(chars)}
-    input_chars, label_chars = [], []
-    for i in range(0, len(text) - seqlen, step):
-        input_chars.append(text[i : i + seqlen])
-        label_chars.append(text[i + seqlen])
-    X = np.zeros((len(input_chars), seqlen, len(chars)), dtype=bool)
-    y = np.zeros((len(input_chars), len(chars)), dtype=bool)
-    for i, input_char in enumerate(input_chars):
-        for j, ch in enumerate(input_char):
-            X[i, j, char2index[ch]] = 1
-        y[i, char2index[label_chars[i]]] = 1
-    return X, y, len(chars)
+# ----------------------------------------------------------------------------------- the runs
 
 
-def task_memory_lecture(corpus: str) -> dict:
-    import numpy as np  # noqa: F401 - imported before the baseline
-
-    baseline = _rss_mb()
-    _reset_peak()
-    started = time.perf_counter()
-    X, y, _ = lecture_char_arrays(Path(corpus))
-    seconds = time.perf_counter() - started
-    return {
-        "windows": len(X),
-        "seconds": seconds,
-        "data_peak_mb": _hwm_mb() - baseline,
-        "array_mb": (X.nbytes + y.nbytes) / 2**20,
-    }
+def _alternate(approaches: dict, reps: int, label: str) -> dict:
+    """Each approach `reps` times, in turn (a b c a b c ...), so that drift hits all alike."""
+    runs: dict = {name: [] for name in approaches}
+    for rep in range(reps):
+        for name, run_once in approaches.items():
+            runs[name].append(run_once(rep))
+            _say(f"{label} {name} run {rep + 1}: {runs[name][-1]['samples_per_second']:,.0f} samples/s")
+    return runs
 
 
-def task_memory_hpcseq(corpus: str, workdir: str) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    from hpcseq.data.vocabulary import char_split_length, load_char_ids
-    from hpcseq.paths import ExperimentPaths
-    from hpcseq.training import inputs
-
-    tf.constant(0)  # initialise the runtime before the baseline
-    paths = ExperimentPaths.of(workdir, "bench")
-    baseline = _rss_mb()
-    _reset_peak()
-    length = char_split_length(paths.encoded, "train")
-    ids = load_char_ids(paths.encoded, "train")
-    steps = inputs.window_count(length, 10, 1) // 128
-    dataset = inputs.char_training_dataset(ids, 10, 1, 128, steps, 42, 0, 0, steps)
-    for _ in dataset.take(2000):
-        pass
-    return {"characters": length, "data_peak_mb": _hwm_mb() - baseline, "ids_mb": ids.nbytes / 2**20}
-
-
-def _fit_speed(model, data, steps: int, batch: int, **fit_args) -> float:
-    """Samples per second of one timed fit over `steps` steps (after a warm-up fit)."""
-    started = time.perf_counter()
-    model.fit(data, epochs=1, verbose=0, **fit_args)
-    return steps * batch / (time.perf_counter() - started)
+def measure_char(tmp: Path, reps: int, steps: int, steps_per_execution: int) -> dict:
+    settings = _settings(
+        CHAR_EXPERIMENT, {"ranks": 1, "training": {"epochs": 1, "max_steps_per_epoch": steps}}, "lecture"
+    )
+    two = _settings(CHAR_EXPERIMENT, {"ranks": 2, "training": {"epochs": 1, "max_steps_per_epoch": steps}}, "lecture")
+    results = tmp / "results"
+    _prepare(settings, results)
+    arrays = tmp / "char-arrays"
+    arrays.mkdir()
+    _run_task("char_arrays", corpus=str(CORPUS), out=str(arrays))
+    task = dict(arrays=str(arrays), steps=steps, steps_per_execution=steps_per_execution)
+    runs = _alternate(
+        {
+            "seed": lambda rep: _run_task("char", approach="seed", **task),
+            "reference": lambda rep: _run_task("char", approach="reference", **task),
+            "hpcseq": lambda rep: _hpcseq_run(settings, results, tmp / "runs" / f"char-1-{rep}", 1),
+            "hpcseq_2_ranks": lambda rep: _hpcseq_run(two, results, tmp / "runs" / f"char-2-{rep}", 2),
+        },
+        reps,
+        "char_rnn",
+    )
+    return runs
 
 
-def task_train_char(approach: str, corpus: str, workdir: str, steps: int) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(1)
-    batch = 128
-    if approach == "lecture":
-        X, y, nchars = lecture_char_arrays(Path(corpus))
-        X, y = X[: steps * batch], y[: steps * batch]
-        model = tf.keras.Sequential(
-            [
-                tf.keras.layers.SimpleRNN(128, return_sequences=False, input_shape=(10, nchars), unroll=True),
-                tf.keras.layers.Dense(nchars),
-                tf.keras.layers.Activation("softmax"),
-            ]
-        )
-        model.compile(loss="categorical_crossentropy", optimizer="rmsprop")
-        model.fit(X[: 20 * batch], y[: 20 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up
-        speed = _fit_speed(model, X, steps, batch, y=y, batch_size=batch)
-        return {"samples_per_second": speed, "steps": steps}
-    from hpcseq.data.vocabulary import load_char_ids, load_vocabulary
-    from hpcseq.paths import ExperimentPaths
-    from hpcseq.training import inputs
-
-    paths = ExperimentPaths.of(workdir, "bench")
-    ids = load_char_ids(paths.encoded, "train")
-    vocabulary = load_vocabulary(paths.vocab)
-    model = lecture_model("char_rnn", vocabulary.size, {"sequence_length": 10})
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="rmsprop", steps_per_execution=32)
-    total = inputs.window_count(len(ids), 10, 1) // batch
-    model.fit(inputs.char_training_dataset(ids, 10, 1, batch, total, 42, 0, 0, 64), epochs=1, verbose=0)
-    dataset = inputs.char_training_dataset(ids, 10, 1, batch, total, 42, 0, 64, 64 + steps)
-    speed = _fit_speed(model, dataset, steps, batch)
-    return {"samples_per_second": speed, "steps": steps}
+def measure_sentiment(tmp: Path, reps: int, epochs: int, steps_per_execution: int) -> dict:
+    settings = _settings(SENTIMENT_EXPERIMENT, {"ranks": 1, "training": {"epochs": epochs}}, "lecture")
+    results = tmp / "results"
+    paths = _prepare(settings, results)
+    arrays = tmp / "sentence-arrays"
+    arrays.mkdir()
+    length = settings["hyperparameters"]["sentence_length"]
+    _run_task("sentence_arrays", encoded=str(paths.encoded), vocab=str(paths.vocab), length=length, out=str(arrays))
+    task = dict(arrays=str(arrays), epochs=epochs, steps_per_execution=steps_per_execution)
+    return _alternate(
+        {
+            "seed": lambda rep: _run_task("sentiment", approach="seed", **task),
+            "reference": lambda rep: _run_task("sentiment", approach="reference", **task),
+            "hpcseq": lambda rep: _hpcseq_run(settings, results, tmp / "runs" / f"sentiment-{rep}", 1),
+        },
+        reps,
+        "sentiment_lstm",
+    )
 
 
-def task_train_sentiment(approach: str, workdir: str, epochs: int) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import numpy as np
-    import tensorflow as tf
-
-    from hpcseq.data.vocabulary import load_sentences, load_vocabulary
-    from hpcseq.paths import ExperimentPaths
-    from hpcseq.training import inputs
-
-    tf.keras.utils.set_random_seed(1)
-    paths = ExperimentPaths.of(workdir, "senti")
-    flat, offsets, labels = load_sentences(paths.encoded, "train")
-    vocabulary = load_vocabulary(paths.vocab)
-    matrix = inputs.pad_sentences(flat, offsets, 40, "pre")
-    batch = 32
-    model = lecture_model("sentiment_lstm", vocabulary.size, {"sentence_length": 40})
-    times = []
-    if approach == "lecture":
-        # the lecture: padded arrays in memory, model.fit(X, y, batch_size=32)
-        model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
-        for _ in range(epochs + 1):
-            started = time.perf_counter()
-            model.fit(matrix, labels.astype(np.float32), batch_size=batch, epochs=1, verbose=0)
-            times.append(time.perf_counter() - started)
-    else:
-        model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"], steps_per_execution=32)
-        steps = len(labels) // batch
-        for epoch in range(epochs + 1):
-            dataset = inputs.sentence_training_dataset(
-                matrix, labels, batch, steps, 42, 0, epoch * steps, (epoch + 1) * steps
-            )
-            started = time.perf_counter()
-            model.fit(dataset, epochs=1, verbose=0)
-            times.append(time.perf_counter() - started)
-    timed = times[1:]  # the first epoch includes tracing
-    return {
-        "seconds_per_epoch": float(np.median(timed)),
-        "sentences": len(labels),
-        "first_epoch_seconds": times[0],
-    }
-
-
-TASKS = {
-    "preprocess": task_preprocess,
-    "memory_lecture": task_memory_lecture,
-    "memory_hpcseq": task_memory_hpcseq,
-    "train_char": task_train_char,
-    "train_sentiment": task_train_sentiment,
+SWITCHES = {  # each speed switch of the char-RNN's training, the values measured (the default among them)
+    "steps_per_execution": (1, 8, 32, 128),
+    "threads_per_rank": (1, 2),
 }
 
 
-# ------------------------------------------------------------------------------------ driver
-
-
-def _run_task(name: str, **kwargs) -> dict:
-    command = [sys.executable, "-m", "hpcseq.devtools.benchmark", "--task", name, "--args", json.dumps(kwargs)]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if result.returncode != 0:
-        raise RuntimeError(f"benchmark task {name} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _prepare_sentiment(workdir: Path) -> None:
-    from hpcseq import config as config_module
-    from hpcseq.data.labelled_sentences import prepare_sentences
-    from hpcseq.data.vocabulary import build_vocabulary
-    from hpcseq.paths import ExperimentPaths
-
-    raw = {
-        "preset": None,
-        "datasets": {"umich": {"format": "labelled_sentences", "path": str(SENTENCES)}},
-        "experiments": {
-            "senti": {"model": "sentiment_lstm", "dataset": "umich", "ranks": 1, "preprocess": {"split": "random"}}
-        },
+def measure_switches(tmp: Path, reps: int, steps: int) -> dict:
+    """hpcseq train (char_rnn, 1 rank) at each value of each switch, alternating; and the input
+    pipeline made one batch at a time against a chunk of batches at once (bench_tasks)."""
+    results = tmp / "results"
+    variants = {}
+    for switch, values in SWITCHES.items():
+        for value in values:
+            training = {"epochs": 1, "max_steps_per_epoch": steps, switch: value}
+            variants[f"{switch}={value}"] = _settings(CHAR_EXPERIMENT, {"ranks": 1, "training": training})
+    paths = _prepare(next(iter(variants.values())), results)
+    approaches = {
+        name: (
+            lambda rep, name=name, settings=settings: _hpcseq_run(settings, results, tmp / "runs" / f"{name}-{rep}", 1)
+        )
+        for name, settings in variants.items()
     }
-    settings = config_module.experiment_settings(config_module.validate_config(raw), "senti")
-    paths = ExperimentPaths.of(workdir, "senti")
-    prepare_sentences(settings, paths.prepared)
-    build_vocabulary(settings, paths.prepared, paths.vocab, paths.encoded)
+    runs = _alternate(approaches, reps, "switch")
+    runs["input_chunks"] = _run_task(
+        "input_chunks", encoded=str(paths.encoded), vocab=str(paths.vocab), steps=steps, reps=reps
+    )
+    return runs
 
 
-def run(scale: int, char_steps: int, sentiment_epochs: int) -> dict:
-    results: dict = {}
-    with tempfile.TemporaryDirectory(prefix="hpcseq-bench-") as tmp:
-        tmp = Path(tmp)
-        corpus = CORPUS
-        if scale > 1:
-            corpus = tmp / f"corpus-x{scale}.txt"
-            data = CORPUS.read_bytes()
-            with open(corpus, "wb") as handle:
-                for _ in range(scale):
-                    handle.write(data)
-        print(f"corpus: {corpus.name}, {corpus.stat().st_size:,} bytes", flush=True)
-        results["preprocess"] = _run_task("preprocess", corpus=str(corpus), workdir=str(tmp))
-        base_work = tmp / "x1"
-        _run_task("preprocess", corpus=str(CORPUS), workdir=str(base_work))
-        results["memory_hpcseq"] = _run_task("memory_hpcseq", corpus=str(CORPUS), workdir=str(base_work))
-        # the same at 10x the corpus: what grows with the data, apart from TensorFlow's fixed buffers
-        big_corpus = tmp / f"corpus-x{MEMORY_SCALE}.txt"
-        with open(big_corpus, "wb") as handle:
-            for _ in range(MEMORY_SCALE):
-                handle.write(CORPUS.read_bytes())
-        big_work = tmp / f"x{MEMORY_SCALE}"
-        _run_task("preprocess", corpus=str(big_corpus), workdir=str(big_work))
-        results["memory_hpcseq_scaled"] = _run_task("memory_hpcseq", corpus=str(big_corpus), workdir=str(big_work))
-        results["memory_hpcseq_scaled"]["corpus_bytes"] = big_corpus.stat().st_size
-        big_corpus.unlink()
-        results["memory_lecture"] = _run_task("memory_lecture", corpus=str(CORPUS))
-        results["train_char_lecture"] = _run_task(
-            "train_char", approach="lecture", corpus=str(CORPUS), workdir=str(base_work), steps=char_steps
-        )
-        results["train_char_hpcseq"] = _run_task(
-            "train_char", approach="hpcseq", corpus=str(CORPUS), workdir=str(base_work), steps=char_steps
-        )
-        _prepare_sentiment(tmp)
-        results["train_sentiment_lecture"] = _run_task(
-            "train_sentiment", approach="lecture", workdir=str(tmp), epochs=sentiment_epochs
-        )
-        results["train_sentiment_hpcseq"] = _run_task(
-            "train_sentiment", approach="hpcseq", workdir=str(tmp), epochs=sentiment_epochs
-        )
-    results["corpus_bytes"] = CORPUS.stat().st_size
+def _large_corpus(path: Path, megabytes: float) -> tuple[Path, int]:
+    """The shipped text repeated to at least `megabytes` MB (a benchmark input, not shipped)."""
+    data = CORPUS.read_bytes()
+    copies = math.ceil(megabytes * bench_figures.MB / len(data))
+    with open(path, "wb") as handle:
+        for _ in range(copies):
+            handle.write(data)
+    return path, copies
+
+
+def measure_data_stages(tmp: Path, reps: int, megabytes: float, workflow_python: str) -> dict:
+    from hpcseq.config import stage_settings
+
+    corpus, copies = _large_corpus(tmp / "large-corpus.txt", megabytes)
+    settings = char_settings(corpus)
+    runs = []
+    for rep in range(reps):
+        results = tmp / f"data-{rep}"
+        run = {}
+        for stage, command in (("preprocess", "preprocess"), ("vocabulary", "vocab")):
+            argv = [workflow_python, "-m", "hpcseq", command, "--settings"]
+            argv += [json.dumps(stage_settings(settings, stage)), "--results-dir", str(results)]
+            run[f"{stage}_seconds"], run[f"{stage}_peak_mib"] = _measured(argv, tmp / f"data-{rep}-{stage}.out")
+        runs.append(run)
+        _say(f"data stages run {rep + 1}: {run['preprocess_seconds'] + run['vocabulary_seconds']:.2f} s")
+    size = corpus.stat().st_size
+    corpus.unlink()
+    return {"corpus_bytes": size, "made_from": f"{CORPUS.name} x {copies}", "runs": runs}
+
+
+def measure_memory(tmp: Path) -> dict:
+    """The char-RNN's training input on the corpus and on the corpus repeated MEMORY_SCALE times
+    (what grows with the data, apart from TensorFlow's fixed buffers), and the seed's arrays."""
+    base = _prepare(char_settings(CORPUS), tmp / "memory-x1")
+    scaled, _ = _large_corpus(tmp / f"corpus-x{MEMORY_SCALE}.txt", CORPUS.stat().st_size * MEMORY_SCALE / 1e6)
+    paths = _prepare(char_settings(scaled), tmp / f"memory-x{MEMORY_SCALE}")
+    memory = {
+        "corpus_bytes": CORPUS.stat().st_size,
+        "scaled_bytes": scaled.stat().st_size,
+        "hpcseq": _run_task("memory_hpcseq", encoded=str(base.encoded)),
+        "hpcseq_scaled": _run_task("memory_hpcseq", encoded=str(paths.encoded)),
+        "lecture": _run_task("memory_lecture", corpus=str(CORPUS)),
+    }
+    scaled.unlink()
+    return memory
+
+
+def _machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), platform.processor())
+    tensorflow = metadata.version("tensorflow")
+    return (
+        f"{len(os.sched_getaffinity(0))} cores ({model}), TensorFlow {tensorflow}, Python "
+        f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}"
+    )
+
+
+def run(args) -> dict:
+    # the references run at the steps per execution hpcseq trains the char-RNN with
+    steps_per_execution = _settings(CHAR_EXPERIMENT, {})["training"]["steps_per_execution"]
+    setup = {
+        "machine": _machine(),
+        "reps": args.reps,
+        "char_batch": CHAR_BATCH,
+        "char_steps": args.char_steps,
+        "sentiment_batch": SENTIMENT_BATCH,
+        "sentiment_epochs": args.sentiment_epochs,
+        "steps_per_execution": steps_per_execution,
+        "default_threads_per_rank": len(os.sched_getaffinity(0)),  # threads_per_rank null, 1 rank
+    }
+    results = {"setup": setup}
+    with tempfile.TemporaryDirectory(prefix="hpcseq-bench-") as folder:
+        tmp = Path(folder)
+        if "char" in args.parts:
+            results["char"] = measure_char(tmp, args.reps, args.char_steps, steps_per_execution)
+        if "sentiment" in args.parts:
+            results["sentiment"] = measure_sentiment(tmp, args.reps, args.sentiment_epochs, steps_per_execution)
+        if "data" in args.parts:
+            results["data"] = measure_data_stages(tmp, args.reps, args.data_mb, args.workflow_python)
+        if "switches" in args.parts:
+            results["switches"] = measure_switches(tmp, args.switch_reps, args.char_steps)
+        if "memory" in args.parts:
+            results["memory"] = measure_memory(tmp)
     return results
 
 
-def print_table(results: dict) -> None:
-    corpus_mb = results["corpus_bytes"] / 2**20
-    pre = results["preprocess"]
-    mem_h, mem_l = results["memory_hpcseq"], results["memory_lecture"]
-    mem_big = results["memory_hpcseq_scaled"]
-    big_mb = mem_big["corpus_bytes"] / 2**20
-    per_byte = (mem_big["data_peak_mb"] - mem_h["data_peak_mb"]) / (big_mb - corpus_mb)
-    ch_l, ch_h = results["train_char_lecture"], results["train_char_hpcseq"]
-    se_l, se_h = results["train_sentiment_lecture"], results["train_sentiment_hpcseq"]
-    rows = [
-        (
-            "preprocess + vocabulary (char corpus)",
-            f"{pre['mb_per_second']:.1f} MB/s "
-            f"({pre['bytes'] / 1e6:.1f} MB in {pre['seconds']:.2f} s), peak {pre['peak_mb']:.0f} MB RSS "
-            f"(+{pre['peak_above_start_mb']:.1f} MB over the interpreter)",
-            "",
-        ),
-        (
-            "char_rnn data memory",
-            f"hpcseq {mem_h['data_peak_mb']:.1f} MB = {mem_h['data_peak_mb'] / corpus_mb:.1f}x corpus",
-            f"lecture {mem_l['data_peak_mb']:.0f} MB = {mem_l['data_peak_mb'] / corpus_mb:.0f}x corpus",
-        ),
-        (
-            f"char_rnn data memory, corpus x{MEMORY_SCALE}",
-            f"hpcseq {mem_big['data_peak_mb']:.1f} MB = {mem_big['data_peak_mb'] / big_mb:.1f}x corpus "
-            f"({big_mb:.1f} MB); growth {per_byte:.2f} bytes per corpus byte",
-            f"lecture ~{mem_l['data_peak_mb'] * MEMORY_SCALE / 1024:.1f} GB (linear, not run)",
-        ),
-        (
-            "char_rnn training, batch 128, 1 process",
-            f"hpcseq {ch_h['samples_per_second']:,.0f} samples/s",
-            f"lecture {ch_l['samples_per_second']:,.0f} samples/s -> ratio "
-            f"{ch_h['samples_per_second'] / ch_l['samples_per_second']:.2f}x",
-        ),
-        (
-            "sentiment_lstm epoch, batch 32, 1 process",
-            f"hpcseq {se_h['seconds_per_epoch']:.2f} s",
-            f"lecture {se_l['seconds_per_epoch']:.2f} s -> ratio "
-            f"{se_l['seconds_per_epoch'] / se_h['seconds_per_epoch']:.2f}x ({se_h['sentences']} sentences)",
-        ),
-    ]
-    width = max(len(r[0]) for r in rows)
-    print()
-    for name, a, b in rows:
-        print(f"{name:<{width}}  {a}{'  |  ' + b if b else ''}")
-    print("\ngoals: data memory <= 10x corpus; training >= 1.5x the lecture's samples/s")
+def write_docs(results: dict) -> None:
+    """The docs' table: the rendered figures between the page's markers, the figures beside it."""
+    page = DOCS_PAGE.read_text(encoding="utf-8")
+    begin, end = (page.index(marker) for marker in MARKERS)
+    table = f"{MARKERS[0]}\n```text\n{bench_figures.render(results)}\n```\n"
+    DOCS_PAGE.write_text(page[:begin] + table + page[end:], encoding="utf-8")
+    DOCS_FIGURES.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="hpcseq benchmark", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hpcseq.devtools.benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
-    parser.add_argument("--scale", type=int, default=1, help="repeat the corpus N times for the preprocessing figure")
-    parser.add_argument("--char-steps", type=int, default=2000, help="timed training steps per approach")
-    parser.add_argument("--sentiment-epochs", type=int, default=3, help="timed epochs per approach (after one warm-up)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--reps", type=int, default=5, help="runs of each approach, alternating (default 5)")
+    parser.add_argument("--char-steps", type=int, default=2048, help="char-RNN training steps per run")
+    parser.add_argument("--switch-reps", type=int, default=3, help="runs of each switch's value (default 3)")
+    parser.add_argument("--sentiment-epochs", type=int, default=4, help="sentiment epochs per run")
+    parser.add_argument("--data-mb", type=float, default=60.0, help="size of the data stages' corpus in MB")
+    parser.add_argument(
+        "--workflow-python", default=sys.executable, help="the interpreter the data stages' rules run (Snakemake's)"
+    )
+    parser.add_argument(
+        "--parts",
+        type=lambda text: text.split(","),
+        default=PARTS,
+        help=f"what to measure, comma-separated (default: all of {','.join(PARTS)})",
+    )
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="the figures' file, compared with before")
+    parser.add_argument("--render", type=Path, help="print the table of a kept JSON (measure nothing)")
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help=f"put the table and its figures into {DOCS_PAGE.relative_to(REPO_ROOT)}",
+    )
     args = parser.parse_args(argv)
     if args.task:
         print(json.dumps(TASKS[args.task](**json.loads(args.args))))
         return 0
-    results = run(args.scale, args.char_steps, args.sentiment_epochs)
-    print_table(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if args.render:
+        kept = json.loads(args.render.read_text(encoding="utf-8"))
+        print(bench_figures.render(kept))
+        if args.write_docs:
+            write_docs(kept)
+        return 0
+    results = run(args)
+    print(bench_figures.render(results))
+    if args.json.is_file():
+        previous = bench_figures.all_ratios(json.loads(args.json.read_text(encoding="utf-8")))
+        print(f"\nagainst the previous run ({args.json}):")
+        for line in bench_figures.agreement(previous, bench_figures.all_ratios(results)):
+            print(f"  {line}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if args.write_docs:
+        write_docs(results)
     return 0
 
 

@@ -26,14 +26,36 @@ def make_callbacks(run: RunState) -> list:
     ]
 
 
+KINDS = ("train", "validation")  # Keras' TensorBoard runs, one folder each
+
+
 def _tensorboard(run: RunState):
-    """Keras' TensorBoard callback, rank 0 only (after Horovod's metric averaging: the global
-    values), into model/tensorboard/ (paths.ExperimentPaths.tensorboard). Cheap: epoch scalars
-    only, no histograms, graph or profiling. A resumed run adds event files beside the earlier
-    ones; its epochs continue the step axis (Keras logs by epoch number), so the curves join up."""
-    return run.tf.keras.callbacks.TensorBoard(
-        log_dir=str(run.paths.tensorboard), histogram_freq=0, write_graph=False, profile_batch=0, update_freq="epoch"
-    )
+    """Rank 0's TensorBoard logs of the epoch metrics (after Horovod's metric averaging: the global
+    values) into model/tensorboard/ (paths.ExperimentPaths.tensorboard), as Keras' TensorBoard
+    callback lays them out: train/ and validation/, tags epoch_<metric>, step = epoch - 1. Written
+    here at each epoch's end because Keras' callback, even with epoch scalars only, hooks every
+    execution of steps (about 4% of a char-RNN step, docs/developing/benchmark.md). A resumed run
+    adds event files beside the earlier ones; its epochs continue the step axis."""
+    tf = run.tf
+
+    class EpochScalars(tf.keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            if not hasattr(self, "writers"):  # one pair of writers for the fit calls of a run
+                self.writers = {
+                    kind: tf.summary.create_file_writer(str(run.paths.tensorboard / kind)) for kind in KINDS
+                }
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = dict(logs or {})
+            logs.setdefault("learning_rate", float(tf.keras.backend.get_value(self.model.optimizer.learning_rate)))
+            for kind, writer in self.writers.items():
+                with writer.as_default(step=epoch):
+                    for key, value in logs.items():
+                        if key.startswith("val_") == (kind == "validation"):
+                            tf.summary.scalar(f"epoch_{key.removeprefix('val_')}", float(value))
+                writer.flush()
+
+    return EpochScalars()
 
 
 def epoch_record(run: RunState, epoch: int, logs: dict, learning_rate: float, timing: dict) -> dict:
@@ -41,6 +63,9 @@ def epoch_record(run: RunState, epoch: int, logs: dict, learning_rate: float, ti
     samples_per_step = run.data.batch_size * run.ranks.size
     steps_run = run.data.steps_per_epoch - run.step_offset
     train_seconds = timing["train_seconds"]
+    first_seconds, first_steps = timing.get("first_execution_seconds"), timing.get("first_execution_steps", 0)
+    steady_seconds = train_seconds - (first_seconds or 0)
+    steady_steps = steps_run - first_steps
     return {
         "epoch": epoch + 1,
         "epochs": run.epochs,
@@ -50,6 +75,12 @@ def epoch_record(run: RunState, epoch: int, logs: dict, learning_rate: float, ti
         "samples": run.data.steps_per_epoch * samples_per_step,
         "ranks": run.ranks.size,
         "samples_per_second": steps_run * samples_per_step / train_seconds if train_seconds > 0 else None,
+        # the rate without the run's first execution of steps (tracing, the pipeline's start): what
+        # every later epoch runs at; `make benchmark` compares it
+        "steady_samples_per_second": steady_steps * samples_per_step / steady_seconds
+        if steady_seconds > 0 and steady_steps > 0
+        else None,
+        "first_execution_seconds": None if first_seconds is None else round(first_seconds, 3),
         "train_seconds": round(train_seconds, 3),
         "validation_seconds": round(timing["validation_seconds"], 3),
         "epoch_seconds": round(timing["epoch_seconds"], 3),
@@ -64,6 +95,14 @@ def _epoch_recorder(run: RunState):
 
     class EpochRecorder(tf.keras.callbacks.Callback):
         """Metrics line, console line and epoch-end checkpoint (rank 0 writes)."""
+
+        def on_train_begin(self, logs=None):
+            self.first_execution = None  # (seconds, steps) of this fit call's first execution
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.first_execution is None:  # `batch`: the execution's last step (steps_per_execution)
+                self.first_execution = (time.perf_counter() - self.epoch_started, batch + 1)
+                self.first_execution_epoch = run.epoch
 
         def on_epoch_begin(self, epoch, logs=None):
             run.epoch = epoch
@@ -84,6 +123,8 @@ def _epoch_recorder(run: RunState):
                 "validation_seconds": now - validation_started,
                 "epoch_seconds": now - self.epoch_started,
             }
+            if self.first_execution is not None and self.first_execution_epoch == epoch:
+                timing["first_execution_seconds"], timing["first_execution_steps"] = self.first_execution
             rate = float(tf.keras.backend.get_value(self.model.optimizer.learning_rate))
             record = epoch_record(run, epoch, logs or {}, rate, timing)
             run.history.append(record)

@@ -4,9 +4,9 @@ shuffled statelessly.
 Memory stays proportional to the data: the character pipeline holds only this rank's slice of
 the encoded corpus (1 byte per character for <= 256 symbols) and cuts each batch's windows with
 one gather, so neither one-hot arrays nor the list of windows ever exist. A batch is a pure
-function of (epoch, step): the pipeline over all remaining steps of a run is
-`Dataset.range(first_step, last_step).map(batch_at)`, which needs no shuffle buffer, feeds the
-model faster than it trains (see `hpcseq benchmark`), and restarts exactly at any step.
+function of (epoch, step): the pipeline over all remaining steps of a run maps chunks of steps
+(`chunk_bounds`) to their batches and hands them out one by one; it needs no shuffle buffer,
+feeds the model faster than it trains (see `make benchmark`), and restarts exactly at any step.
 
 Time-series windows are cut the same way, with one gather from the rows by each window's first
 row (a list of ints, one per window: the windows themselves are never stored).
@@ -68,28 +68,76 @@ def steps_per_epoch(items_per_rank_min: int, batch_size: int, max_steps: int | N
 # -------------------------------------------------------------------------------- batching core
 
 
+# Steps of one chunk: the pipeline makes this many batches with one call of its function, which
+# costs about a third of the CPU of making them one by one (tf.data runs the function's ~80 small
+# ops once per call); `make benchmark` measures what it buys in training. Capped so that a chunk
+# stays under CHUNK_BYTES.
+CHUNK_STEPS = 32
+CHUNK_BYTES = 8 * 2**20
+
+
+def chunk_bounds(steps: int, first_step: int, last_step: int, chunk_steps: int) -> np.ndarray:
+    """[start, stop) of each chunk of global steps [first_step, last_step): at most `chunk_steps`
+    steps each, never across an epoch's end (one chunk, one epoch's permutation)."""
+    bounds = []
+    start = first_step
+    while start < last_step:
+        stop = min(last_step, (start // steps + 1) * steps, start + chunk_steps)
+        bounds.append((start, stop))
+        start = stop
+    return np.array(bounds, dtype=np.int64).reshape(-1, 2)
+
+
+def _chunk_steps(make_batch, batch_size: int) -> int:
+    """CHUNK_STEPS, fewer where one batch is large (a long window of many features)."""
+    example = make_batch(tf.range(batch_size, dtype=tf.int64))
+    batch_bytes = sum(t.shape.num_elements() * t.dtype.size for t in tf.nest.flatten(example))
+    return max(1, min(CHUNK_STEPS, CHUNK_BYTES // max(1, batch_bytes)))
+
+
+def _per_step(tensor, batch_size: int):
+    """(chunk * B, ...) -> (chunk, B, ...), keeping the static shape of the items (an unrolled
+    recurrent layer needs its number of time steps known when the model is traced)."""
+    shaped = tf.reshape(tensor, tf.concat([[-1, batch_size], tf.shape(tensor)[1:]], 0))
+    shaped.set_shape([None, batch_size, *tensor.shape[1:]])
+    return shaped
+
+
 def _training_batches(
     count: int, batch_size: int, steps: int, seed: int, rank: int, first_step: int, last_step: int, make_batch
 ) -> tf.data.Dataset:
     """Global steps [first_step, last_step) -> batches; epoch = step // steps.
 
     Step s of epoch e takes positions [s*B, (s+1)*B) of epoch e's permutation of this rank's
-    `count` items, so every epoch visits a fresh random subset of steps*B distinct items.
+    `count` items, so every epoch visits a fresh random subset of steps*B distinct items. The
+    batches are made a chunk of steps at a time (one permutation and one gather for all of them)
+    and then handed out one by one: the same batches as one at a time, for less CPU per step.
     """
     if count < batch_size or steps < 1:
         raise InputDataError("training split", f"{count} items on this rank, fewer than one batch of {batch_size}")
     offsets = tf.range(batch_size, dtype=tf.int64)
 
-    def batch_at(global_step):
-        epoch = global_step // steps
-        within = global_step % steps
-        keys = round_keys_tf(seed, rank, epoch)
-        items = permute_tf(within * batch_size + offsets, count, keys)
-        return make_batch(items)
+    def chunk_at(bounds):
+        start, stop = bounds[0], bounds[1]
+        keys = round_keys_tf(seed, rank, start // steps)  # a chunk lies inside one epoch
+        positions = (tf.range(start, stop) % steps)[:, None] * batch_size + offsets[None, :]
+        batches = make_batch(permute_tf(tf.reshape(positions, [-1]), count, keys))
+        return tf.nest.map_structure(lambda t: _per_step(t, batch_size), batches)
 
-    dataset = tf.data.Dataset.range(first_step, last_step)
-    dataset = dataset.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    bounds = chunk_bounds(steps, first_step, last_step, _chunk_steps(make_batch, batch_size))
+    dataset = tf.data.Dataset.from_tensor_slices(bounds)
+    # One chunk made while the model trains on the last (a sequential map, a fixed prefetch), and
+    # tf.data's autotuner off: on 2 cores its threads competed with the model's, and a char-RNN
+    # step ran at 0.7 of the speed (docs/developing/benchmark.md).
+    dataset = dataset.map(chunk_at).prefetch(1)
+    dataset = dataset.unbatch().apply(tf.data.experimental.assert_cardinality(max(0, last_step - first_step)))
+    return _without_autotune(dataset.prefetch(2))
+
+
+def _without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def _sequential_batches(count: int, batch_size: int, make_batch) -> tf.data.Dataset:
@@ -101,8 +149,8 @@ def _sequential_batches(count: int, batch_size: int, make_batch) -> tf.data.Data
         stop = tf.minimum(start + batch_size, count)
         return make_batch(tf.range(start, stop, dtype=tf.int64))
 
-    dataset = tf.data.Dataset.range(batches).map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # sequential, autotuner off, as the training batches (validation runs between training epochs)
+    return _without_autotune(tf.data.Dataset.range(batches).map(batch_at).prefetch(2))
 
 
 # ------------------------------------------------------------------------------------ characters

@@ -88,6 +88,7 @@ def training_summary(
     """model/training_summary.json (rank 0)."""
     history, data = run.history, run.data
     throughputs = [h["samples_per_second"] for h in history if h.get("samples_per_second")]
+    steady = [h["steady_samples_per_second"] for h in history if h.get("steady_samples_per_second")]
     state = resume.state
     return {
         "experiment": settings["name"],
@@ -112,6 +113,8 @@ def training_summary(
         "final": history[-1] if history else None,
         "best_val_loss": min((h["val_loss"] for h in history if "val_loss" in h), default=None),
         "mean_samples_per_second": float(np.mean(throughputs)) if throughputs else None,
+        # the same without each fit call's first execution (tracing), epoch by epoch
+        "steady_samples_per_second": float(np.mean(steady)) if steady else None,
         "wall_seconds_this_run": round(time.time() - run.started, 3),
         "weights_sha256": weights_hash,
         "fingerprint": fingerprint,

@@ -179,8 +179,11 @@ def build_model(tf, settings: dict, vocabulary_size: int, data: TrainingData, ra
         get_logger().info("cuDNN fused kernel on a GPU, layer %s (%s): %s", layer["layer"], layer["cell"], fused)
     rate = learning_rate(training, data.steps_per_epoch, ranks.size)
     optimizer = make_optimizer(training["optimizer"], WarmupSchedule(rate.base, rate.scaled, rate.warmup_steps))
-    # Horovod: wrap the optimizer so gradients are averaged across ranks (allreduce) before each update.
-    optimizer = ranks.hvd.DistributedOptimizer(optimizer)
+    # Horovod: wrap the optimizer so gradients are averaged across ranks (allreduce) before each
+    # update. One rank has nothing to average: unwrapped, the same updates cost about 5% less per
+    # step of a small model (docs/developing/benchmark.md).
+    if ranks.size > 1:
+        optimizer = ranks.hvd.DistributedOptimizer(optimizer)
     model.compile(
         loss=LOSSES[settings["task"]],
         optimizer=optimizer,

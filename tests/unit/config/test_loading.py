@@ -34,7 +34,7 @@ LECTURE_SENTIMENT_LSTM = {
             "bidirectional": False,
             "dropout": 0.2,
             "recurrent_dropout": 0.2,
-            "unroll": False,
+            "unroll": True,  # hpcseq's one departure from the lecture (the model's description says why)
             "dropout_after": 0,
         }
     ],
