@@ -88,14 +88,15 @@ def test_chunks_of_steps_cover_the_range_and_never_cross_an_epoch():
 
 
 @pytest.mark.parametrize("chunk_steps", [1, 2, 3, 32])
-def test_batches_made_in_chunks_equal_batches_made_one_by_one(monkeypatch, chunk_steps):
+def test_batches_made_in_chunks_equal_batches_made_one_by_one(chunk_steps):
     """Whatever the chunk, step s of epoch e is the same batch (resuming and the weights digest
     depend on it); the reference is the permutation applied to each step alone."""
-    monkeypatch.setattr(inputs, "CHUNK_STEPS", chunk_steps)
     ids = np.arange(230, dtype=np.uint8)
     seqlen, batch, steps = 3, 7, 4
     count = inputs.window_count(len(ids), seqlen, 1)
-    dataset = inputs.char_training_dataset(ids, seqlen, 1, batch, steps, 5, 2, 2, 11, per_step=True)
+    dataset = inputs.char_training_dataset(
+        ids, seqlen, 1, batch, steps, 5, 2, 2, 11, per_step=True, chunk_steps=chunk_steps
+    )
     got = [(x.numpy(), y.numpy()) for x, y in dataset]
     assert len(got) == 9 and dataset.cardinality().numpy() == 9
     for global_step, (x, y) in zip(range(2, 11), got, strict=True):

@@ -16,6 +16,7 @@ from hpcseq import config as hpcseq_config
 from hpcseq.cluster import clusters as hpcseq_clusters
 from hpcseq.cluster import resources as hpcseq_resources
 from hpcseq.cluster.job_table import left_out_line
+from hpcseq.cluster.launch import TRAIN_COMMAND
 from hpcseq.cluster.validators import expand_path
 from hpcseq.errors import HpcseqError
 from hpcseq.paths import (
@@ -168,16 +169,7 @@ def logged(command, log="log"):
 
 
 # Training and evaluation: the commands of their rules, the same where evaluation is the training
-# job's last step (EVALUATE_IN_TRAINING_JOB). `hpcseq launch` starts the ranks: in a Slurm job with
-# the cluster's setup and srun line, elsewhere with horovodrun or mpirun.
-TRAIN_COMMAND = (
-    "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
-    "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
-    "--srun={params.srun:q} --slurm-setup={params.setup:q} --slurm-container={params.container:q} "
-    "--local-launcher {params.launcher} "
-    "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
-    "--model-dir {params.model_dir:q} --horovod-timeline={params.timeline:q} --foreign-checkpoints set-aside"
-)
+# job's last step (EVALUATE_IN_TRAINING_JOB). TRAIN_COMMAND: hpcseq.cluster.launch.
 
 
 def evaluate_command(settings="settings"):

@@ -22,10 +22,38 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import string
 from pathlib import Path
 
 from hpcseq.errors import ConfigError, EnvironmentSetupError
 from hpcseq.events import HOROVODRUN_MISSING, INTERPRETER_MISSING
+
+# The training rule's command (workflow/rules/common.smk), a Snakemake shell template: `hpcseq
+# launch` starts the ranks, in a Slurm job with the cluster's setup and srun line, elsewhere with
+# horovodrun or mpirun. `make benchmark` runs the same command (rule_command).
+TRAIN_COMMAND = (
+    "{params.workflow_python:q} -m hpcseq launch --ranks {params.ranks} --nodes {resources.nodes} "
+    "--tasks-per-node {resources.tasks_per_node} --cpus-per-task {resources.cpus_per_task} "
+    "--srun={params.srun:q} --slurm-setup={params.setup:q} --slurm-container={params.container:q} "
+    "--local-launcher {params.launcher} "
+    "-- {params.python:q} -m hpcseq train --settings {params.settings:q} --results-dir {params.results:q} "
+    "--model-dir {params.model_dir:q} --horovod-timeline={params.timeline:q} --foreign-checkpoints set-aside"
+)
+
+
+class _RuleFormatter(string.Formatter):
+    """Snakemake's shell formatting of `{name}` and `{name:q}` (the value shell-quoted)."""
+
+    def format_field(self, value, format_spec):
+        if format_spec == "q":
+            return shlex.quote(str(value))
+        return super().format_field(value, format_spec)
+
+
+def rule_command(template: str, **namespaces) -> list[str]:
+    """The words a rule's shell command `template` runs with these values (`params=...,
+    resources=...`: objects with the placeholders' attributes), outside Snakemake."""
+    return shlex.split(_RuleFormatter().format(template, **namespaces))
 
 
 def in_slurm_allocation(environ=None) -> bool:

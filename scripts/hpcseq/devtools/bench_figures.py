@@ -201,7 +201,8 @@ def render(results: dict) -> str:
 
 def _char_lines(char: dict, setup: dict) -> list[str]:
     return _approach_rows(
-        f"char_rnn (SimpleRNN 128), batch {setup['char_batch']}, {setup['char_steps']} steps, training samples/s "
+        f"char_rnn (SimpleRNN 128), batch {setup['char_batch']}, {setup['char_steps']} steps in "
+        f"{setup.get('char_epochs', 1)} epochs; a run's rate: the median of its epochs' training samples/s "
         "after the first execution:",
         char,
         {
@@ -216,7 +217,7 @@ def _char_lines(char: dict, setup: dict) -> list[str]:
 def _sentiment_lines(sentiment: dict, setup: dict) -> list[str]:
     return _approach_rows(
         f"sentiment_lstm, batch {setup['sentiment_batch']}, {setup['sentiment_epochs']} epochs of the grouped "
-        "split's training part:",
+        "split's training part; a run's rate: the median of its epochs':",
         sentiment,
         {
             "seed": "seed's code path (padded arrays, fit, 1 step per execution)",

@@ -36,34 +36,43 @@ def _timer(tf):
         """Times the first execution of steps (tracing) apart, then each epoch from its start to
         its last batch: as hpcseq's epoch record does, the idle time Keras sometimes spends after
         the last batch of a fit (tf.data's autotuner winding down, up to a second here) is not
-        counted as training."""
+        counted as training. `epochs`: (steady steps, seconds) of each epoch."""
 
         def on_train_begin(self, logs=None):
-            self.started, self.first, self.steady_seconds = time.perf_counter(), None, 0.0
+            self.started, self.first, self.epochs = time.perf_counter(), None, []
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_started = time.perf_counter()
+            self.epoch_started, self.epoch_first_steps = time.perf_counter(), 0
 
         def on_train_batch_end(self, batch, logs=None):
-            self.last_batch = time.perf_counter()
+            self.last_batch, self.last_steps = time.perf_counter(), batch + 1
             if self.first is None:
                 self.first, self.first_steps = self.last_batch, batch + 1
-                self.epoch_started = self.first  # the rest of this epoch is steady
+                self.epoch_started, self.epoch_first_steps = self.first, batch + 1  # the rest is steady
 
         def on_epoch_end(self, epoch, logs=None):
-            self.steady_seconds += self.last_batch - self.epoch_started
+            self.epochs.append((self.last_steps - self.epoch_first_steps, self.last_batch - self.epoch_started))
 
     return FirstExecutionApart()
+
+
+def steady_rate(epoch_rates: list[float]) -> float:
+    """A run's rate: the median of its epochs' steady rates (a second of the machine's other work
+    in one epoch does not move it, as it would move the run's total)."""
+    return float(np.median(epoch_rates))
 
 
 def _timed_fit(tf, model, x, y, batch: int, epochs: int) -> dict:
     timer = _timer(tf)
     model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
-    samples = epochs * len(x) - timer.first_steps * batch  # a last partial batch counts what it holds
+    per_epoch = -(-len(x) // batch)
+    short = per_epoch * batch - len(x)  # every epoch ends with its last batch, which may be short
+    epoch_rates = [(steps * batch - short) / seconds for steps, seconds in timer.epochs if steps > 0]
     return {
-        "samples_per_second": samples / timer.steady_seconds,
+        "samples_per_second": steady_rate(epoch_rates),
+        "epoch_rates": epoch_rates,
         "first_execution_seconds": timer.first - timer.started,
-        "steps": epochs * -(-len(x) // batch),
+        "steps": epochs * per_epoch,
     }
 
 
@@ -104,13 +113,14 @@ def task_char_arrays(corpus: str, out: str) -> dict:
     return {"windows": len(X), "seconds": time.perf_counter() - started}
 
 
-def task_char(approach: str, arrays: str, steps: int, steps_per_execution: int) -> dict:
+def task_char(approach: str, arrays: str, steps: int, epochs: int, steps_per_execution: int) -> dict:
     """The seed's char-RNN (SimpleRNN 128 unrolled, Dense, softmax; rmsprop) on its one-hot arrays:
-    `seed` with Keras' default of 1 step per execution, `reference` at hpcseq's."""
+    `seed` with Keras' default of 1 step per execution, `reference` at hpcseq's; `steps` in all, in
+    `epochs` epochs of the same windows."""
     tf = _tensorflow()
     tf.keras.utils.set_random_seed(1)
-    X = np.load(Path(arrays) / "X.npy")[: steps * CHAR_BATCH]
-    y = np.load(Path(arrays) / "y.npy")[: steps * CHAR_BATCH]
+    X = np.load(Path(arrays) / "X.npy")[: steps // epochs * CHAR_BATCH]
+    y = np.load(Path(arrays) / "y.npy")[: steps // epochs * CHAR_BATCH]
     model = tf.keras.Sequential(
         [
             tf.keras.layers.SimpleRNN(128, return_sequences=False, input_shape=X.shape[1:], unroll=True),
@@ -120,7 +130,7 @@ def task_char(approach: str, arrays: str, steps: int, steps_per_execution: int) 
     )
     per_execution = 1 if approach == "seed" else steps_per_execution
     model.compile(loss="categorical_crossentropy", optimizer="rmsprop", steps_per_execution=per_execution)
-    return _timed_fit(tf, model, X, y, CHAR_BATCH, epochs=1)
+    return _timed_fit(tf, model, X, y, CHAR_BATCH, epochs=epochs)
 
 
 # ----------------------------------------------------------------------------------- sentiment
@@ -160,7 +170,7 @@ def task_sentiment(approach: str, arrays: str, epochs: int, steps_per_execution:
     return _timed_fit(tf, model, X, y, SENTIMENT_BATCH, epochs=epochs)
 
 
-def task_input_chunks(encoded: str, vocab: str, steps: int, reps: int) -> dict:
+def task_input_chunks(encoded: str, vocab: str, steps: int, epochs: int, reps: int) -> dict:
     """hpcseq's char_rnn (compiled as training compiles it, without Horovod) fed by its input
     pipeline making one batch per call, then CHUNK_STEPS batches per call, alternating in one
     process: what the chunks buy."""
@@ -179,19 +189,22 @@ def task_input_chunks(encoded: str, vocab: str, steps: int, reps: int) -> dict:
     model.compile(
         loss=LOSSES[named["task"]], optimizer="rmsprop", metrics=METRICS[named["task"]], steps_per_execution=32
     )
-    total = inputs.window_count(len(ids), SEQLEN, 1) // CHAR_BATCH
-    chunked = inputs.CHUNK_STEPS
-    runs: dict = {"1": [], str(chunked): []}
-    for rep in range(reps):
-        for chunk in (1, chunked):
-            inputs.CHUNK_STEPS = chunk
-            first = (rep * 2 + (chunk != 1)) * steps % max(1, total - steps)
-            dataset = inputs.char_training_dataset(ids, SEQLEN, 1, CHAR_BATCH, total, 42, 0, first, first + steps)
+    per_epoch = steps // epochs
+    runs: dict = {"1": [], str(inputs.CHUNK_STEPS): []}
+    for _ in range(reps):
+        for chunk in (1, inputs.CHUNK_STEPS):
+            dataset = inputs.char_training_dataset(
+                ids, SEQLEN, 1, CHAR_BATCH, per_epoch, 42, 0, 0, per_epoch * epochs, chunk_steps=chunk
+            )
             timer = _timer(tf)
-            model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
-            rate = (steps - timer.first_steps) * CHAR_BATCH / timer.steady_seconds
+            model.fit(dataset, steps_per_epoch=per_epoch, epochs=epochs, verbose=0, callbacks=[timer])
+            epoch_rates = [steps * CHAR_BATCH / seconds for steps, seconds in timer.epochs if steps > 0]
             runs[str(chunk)].append(
-                {"samples_per_second": rate, "first_execution_seconds": timer.first - timer.started}
+                {
+                    "samples_per_second": steady_rate(epoch_rates),
+                    "epoch_rates": epoch_rates,
+                    "first_execution_seconds": timer.first - timer.started,
+                }
             )
     return runs
 

@@ -35,15 +35,19 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 from hpcseq.config import REPO_ROOT
 from hpcseq.devtools import bench_figures
-from hpcseq.devtools.bench_tasks import CHAR_BATCH, SENTIMENT_BATCH, TASKS
+from hpcseq.devtools.bench_tasks import CHAR_BATCH, SENTIMENT_BATCH, TASKS, steady_rate
 
 CORPUS = REPO_ROOT / "data" / "tinyshakespeare.txt"  # the char-RNN's text, and the data stages' source
 CHAR_EXPERIMENT = "shakespeare_char_rnn"
 SENTIMENT_EXPERIMENT = "umich_sentiment_lstm"
 MEMORY_SCALE = 10  # the corpus repeated this often for the second training-input memory figure
+# A char-RNN run's steps come in this many epochs; the run's rate is the median of its epochs'
+# (bench_tasks.steady_rate), so that a moment of the machine's other work moves one epoch, not the run.
+CHAR_EPOCHS = 8
 PARTS = ("char", "sentiment", "data", "switches", "memory")
 DOCS_PAGE = REPO_ROOT / "docs" / "developing" / "benchmark.md"  # its table, between the markers below
 DOCS_FIGURES = REPO_ROOT / "docs" / "developing" / "benchmark.json"  # the figures that table shows
@@ -60,12 +64,14 @@ def _say(text: str) -> None:
 
 def _reference_environment() -> dict:
     """TensorFlow's thread pools as hpcseq sets them for one rank (training/distributed.py)."""
-    cores = len(os.sched_getaffinity(0))
+    from hpcseq.training.distributed import thread_pools
+
+    intra_op, inter_op = thread_pools(None, 1)
     return {
         **os.environ,
         "TF_CPP_MIN_LOG_LEVEL": "3",
-        "TF_NUM_INTRAOP_THREADS": str(cores),
-        "TF_NUM_INTEROP_THREADS": str(max(2, min(4, cores))),
+        "TF_NUM_INTRAOP_THREADS": str(intra_op),
+        "TF_NUM_INTEROP_THREADS": str(inter_op),
     }
 
 
@@ -112,11 +118,12 @@ def _measured(command: list[str], output: Path, watch_memory: bool = True) -> tu
 
 
 def _settings(name: str, overrides: dict, preset: str | None = "lecture") -> dict:
-    """The shipped config's experiment with `overrides`, as the workflow's stage JSON sees it."""
+    """The shipped config's experiment with `overrides`, as the workflow's stage JSON sees it;
+    the resolved config under "_config" (the training rule's command needs it)."""
     from hpcseq.config import DEFAULT_CONFIG_PATH, experiment_settings, load_config
 
-    extra = {"preset": preset, "experiments": {name: overrides}}
-    return experiment_settings(load_config([DEFAULT_CONFIG_PATH], extra), name)
+    config = load_config([DEFAULT_CONFIG_PATH], {"preset": preset, "experiments": {name: overrides}})
+    return {**experiment_settings(config, name), "_config": config}
 
 
 def char_settings(corpus: Path) -> dict:
@@ -147,28 +154,41 @@ def _prepare(settings: dict, results: Path):
 # ----------------------------------------------------------------------------------- hpcseq runs
 
 
-def _hpcseq_run(settings: dict, results: Path, model_dir: Path, ranks: int) -> dict:
-    """One training as the rule runs it (TRAIN_COMMAND in workflow/rules/common.smk); its rate
-    from metrics.jsonl: the samples after each fit's first execution over their seconds."""
+def _train_command(settings: dict, results: Path, model_dir: Path) -> list[str]:
+    """The training rule's command (TRAIN_COMMAND) with the values its rule gives it on a local
+    run of this experiment; this interpreter in place of both environments' (it has hpcseq too)."""
+    from hpcseq.cluster.launch import TRAIN_COMMAND, rule_command
+    from hpcseq.cluster.resources import stage_resources
     from hpcseq.config import stage_settings
+
+    config = settings["_config"]
+    local = dict(srun="", setup="", container="", timeline="", launcher=config["local_launcher"])
+    params = SimpleNamespace(
+        workflow_python=sys.executable,
+        python=sys.executable,
+        ranks=settings["ranks"],
+        settings=json.dumps(stage_settings(settings, "train")),
+        results=results,
+        model_dir=model_dir,
+        **local,
+    )
+    resources = SimpleNamespace(**stage_resources(config, settings["name"], "train"))
+    return rule_command(TRAIN_COMMAND, params=params, resources=resources)
+
+
+def _hpcseq_run(settings: dict, results: Path, model_dir: Path) -> dict:
+    """One training as its rule runs it; its rate: the median of its epochs' steady rates (after the
+    first execution of steps) in metrics.jsonl."""
     from hpcseq.paths import ExperimentPaths
 
-    python = sys.executable
-    train = [python, "-m", "hpcseq", "train", "--settings", json.dumps(stage_settings(settings, "train"))]
-    train += ["--results-dir", str(results), "--model-dir", str(model_dir), "--foreign-checkpoints", "set-aside"]
-    launch = [python, "-m", "hpcseq", "launch", "--ranks", str(ranks), "--nodes", "1"]
-    launch += ["--tasks-per-node", str(ranks), "--local-launcher", "horovodrun", "--", *train]
     model_dir.mkdir(parents=True)
-    _measured(launch, model_dir.parent / f"{model_dir.name}.out", watch_memory=False)
+    _measured(_train_command(settings, results, model_dir), model_dir.parent / f"{model_dir.name}.out", False)
     paths = dataclasses.replace(ExperimentPaths.of(results, settings["name"]), model_root=model_dir)
     records = [json.loads(line) for line in paths.metrics.read_text(encoding="utf-8").splitlines()]
-    samples = seconds = 0.0
-    for record in records:
-        steady_seconds = record["train_seconds"] - (record["first_execution_seconds"] or 0)
-        samples += record["steady_samples_per_second"] * steady_seconds
-        seconds += steady_seconds
+    epoch_rates = [record["steady_samples_per_second"] for record in records if record["steady_samples_per_second"]]
     return {
-        "samples_per_second": samples / seconds,
+        "samples_per_second": steady_rate(epoch_rates),
+        "epoch_rates": epoch_rates,
         "first_execution_seconds": records[0]["first_execution_seconds"],
         "steps": sum(record["steps"] for record in records),
     }
@@ -187,23 +207,26 @@ def _alternate(approaches: dict, reps: int, label: str) -> dict:
     return runs
 
 
+def char_training(steps: int) -> dict:
+    """The char-RNN's training settings for a run of `steps` steps in CHAR_EPOCHS epochs."""
+    return {"epochs": CHAR_EPOCHS, "max_steps_per_epoch": steps // CHAR_EPOCHS}
+
+
 def measure_char(tmp: Path, reps: int, steps: int, steps_per_execution: int) -> dict:
-    settings = _settings(
-        CHAR_EXPERIMENT, {"ranks": 1, "training": {"epochs": 1, "max_steps_per_epoch": steps}}, "lecture"
-    )
-    two = _settings(CHAR_EXPERIMENT, {"ranks": 2, "training": {"epochs": 1, "max_steps_per_epoch": steps}}, "lecture")
+    settings = _settings(CHAR_EXPERIMENT, {"ranks": 1, "training": char_training(steps)})
+    two = _settings(CHAR_EXPERIMENT, {"ranks": 2, "training": char_training(steps)})
     results = tmp / "results"
     _prepare(settings, results)
     arrays = tmp / "char-arrays"
     arrays.mkdir()
     _run_task("char_arrays", corpus=str(CORPUS), out=str(arrays))
-    task = dict(arrays=str(arrays), steps=steps, steps_per_execution=steps_per_execution)
+    task = dict(arrays=str(arrays), steps=steps, epochs=CHAR_EPOCHS, steps_per_execution=steps_per_execution)
     runs = _alternate(
         {
             "seed": lambda rep: _run_task("char", approach="seed", **task),
             "reference": lambda rep: _run_task("char", approach="reference", **task),
-            "hpcseq": lambda rep: _hpcseq_run(settings, results, tmp / "runs" / f"char-1-{rep}", 1),
-            "hpcseq_2_ranks": lambda rep: _hpcseq_run(two, results, tmp / "runs" / f"char-2-{rep}", 2),
+            "hpcseq": lambda rep: _hpcseq_run(settings, results, tmp / "runs" / f"char-1-{rep}"),
+            "hpcseq_2_ranks": lambda rep: _hpcseq_run(two, results, tmp / "runs" / f"char-2-{rep}"),
         },
         reps,
         "char_rnn",
@@ -224,7 +247,7 @@ def measure_sentiment(tmp: Path, reps: int, epochs: int, steps_per_execution: in
         {
             "seed": lambda rep: _run_task("sentiment", approach="seed", **task),
             "reference": lambda rep: _run_task("sentiment", approach="reference", **task),
-            "hpcseq": lambda rep: _hpcseq_run(settings, results, tmp / "runs" / f"sentiment-{rep}", 1),
+            "hpcseq": lambda rep: _hpcseq_run(settings, results, tmp / "runs" / f"sentiment-{rep}"),
         },
         reps,
         "sentiment_lstm",
@@ -244,18 +267,16 @@ def measure_switches(tmp: Path, reps: int, steps: int) -> dict:
     variants = {}
     for switch, values in SWITCHES.items():
         for value in values:
-            training = {"epochs": 1, "max_steps_per_epoch": steps, switch: value}
+            training = {**char_training(steps), switch: value}
             variants[f"{switch}={value}"] = _settings(CHAR_EXPERIMENT, {"ranks": 1, "training": training})
     paths = _prepare(next(iter(variants.values())), results)
     approaches = {
-        name: (
-            lambda rep, name=name, settings=settings: _hpcseq_run(settings, results, tmp / "runs" / f"{name}-{rep}", 1)
-        )
+        name: (lambda rep, name=name, settings=settings: _hpcseq_run(settings, results, tmp / "runs" / f"{name}-{rep}"))
         for name, settings in variants.items()
     }
     runs = _alternate(approaches, reps, "switch")
     runs["input_chunks"] = _run_task(
-        "input_chunks", encoded=str(paths.encoded), vocab=str(paths.vocab), steps=steps, reps=reps
+        "input_chunks", encoded=str(paths.encoded), vocab=str(paths.vocab), steps=steps, epochs=CHAR_EPOCHS, reps=reps
     )
     return runs
 
@@ -318,6 +339,8 @@ def _machine() -> str:
 
 
 def run(args) -> dict:
+    from hpcseq.training.distributed import thread_pools
+
     # the references run at the steps per execution hpcseq trains the char-RNN with
     steps_per_execution = _settings(CHAR_EXPERIMENT, {})["training"]["steps_per_execution"]
     setup = {
@@ -327,8 +350,10 @@ def run(args) -> dict:
         "char_steps": args.char_steps,
         "sentiment_batch": SENTIMENT_BATCH,
         "sentiment_epochs": args.sentiment_epochs,
+        "char_epochs": CHAR_EPOCHS,
+        "data_reps": args.data_reps,
         "steps_per_execution": steps_per_execution,
-        "default_threads_per_rank": len(os.sched_getaffinity(0)),  # threads_per_rank null, 1 rank
+        "default_threads_per_rank": thread_pools(None, 1)[0],  # threads_per_rank null, 1 rank
     }
     results = {"setup": setup}
     with tempfile.TemporaryDirectory(prefix="hpcseq-bench-") as folder:
@@ -338,7 +363,7 @@ def run(args) -> dict:
         if "sentiment" in args.parts:
             results["sentiment"] = measure_sentiment(tmp, args.reps, args.sentiment_epochs, steps_per_execution)
         if "data" in args.parts:
-            results["data"] = measure_data_stages(tmp, args.reps, args.data_mb, args.workflow_python)
+            results["data"] = measure_data_stages(tmp, args.data_reps, args.data_mb, args.workflow_python)
         if "switches" in args.parts:
             results["switches"] = measure_switches(tmp, args.switch_reps, args.char_steps)
         if "memory" in args.parts:
@@ -362,7 +387,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=5, help="runs of each approach, alternating (default 5)")
     parser.add_argument("--char-steps", type=int, default=2048, help="char-RNN training steps per run")
     parser.add_argument("--switch-reps", type=int, default=3, help="runs of each switch's value (default 3)")
-    parser.add_argument("--sentiment-epochs", type=int, default=4, help="sentiment epochs per run")
+    parser.add_argument("--sentiment-epochs", type=int, default=3, help="sentiment epochs per run")
+    parser.add_argument("--data-reps", type=int, default=7, help="runs of the data stages (default 7)")
     parser.add_argument("--data-mb", type=float, default=60.0, help="size of the data stages' corpus in MB")
     parser.add_argument(
         "--workflow-python", default=sys.executable, help="the interpreter the data stages' rules run (Snakemake's)"

@@ -49,6 +49,25 @@ def init_horovod() -> Ranks:
     return Ranks(hvd.rank(), hvd.size(), hvd.local_rank(), hvd.local_size(), hvd, hvd_tf)
 
 
+def cpus_available() -> int:
+    """The CPUs this process may run on (Slurm's and taskset's binding included)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def thread_pools(threads_per_rank: int | None, local_ranks: int) -> tuple[int, int]:
+    """TensorFlow's (intra-op, inter-op) threads for one rank of `local_ranks` on this node: the
+    configured threads, else Slurm's CPUs per task, else the node's CPUs shared between its ranks.
+    The benchmark pins its references to the same (devtools/benchmark.py)."""
+    if threads_per_rank is None:
+        slurm_cpus = os.environ.get("SLURM_CPUS_PER_TASK", "")
+        shared = max(1, cpus_available() // max(1, local_ranks))
+        threads_per_rank = int(slurm_cpus) if slurm_cpus.isdigit() else shared
+    return threads_per_rank, max(2, min(4, threads_per_rank))
+
+
 def configure_devices(ranks: Ranks, threads_per_rank: int | None) -> dict:
     """Pin one GPU per local rank when GPUs exist; share the node's CPUs between its ranks.
 
@@ -65,24 +84,15 @@ def configure_devices(ranks: Ranks, threads_per_rank: int | None) -> dict:
         # this task's GPU (then exactly one is visible); otherwise pick by local rank.
         chosen_gpu = gpus[0] if len(gpus) == 1 else gpus[ranks.local_rank % len(gpus)]
         tf.config.set_visible_devices(chosen_gpu, "GPU")
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        available = os.cpu_count() or 1
-    slurm_cpus = os.environ.get("SLURM_CPUS_PER_TASK")
-    if threads_per_rank is None:
-        if slurm_cpus and slurm_cpus.isdigit():
-            threads_per_rank = int(slurm_cpus)
-        else:
-            threads_per_rank = max(1, available // max(1, ranks.local_size))
+    threads_per_rank, inter_op = thread_pools(threads_per_rank, ranks.local_size)
     # Ranks on one node must not each use all of its cores: oversubscription slows all of them.
     tf.config.threading.set_intra_op_parallelism_threads(threads_per_rank)
-    tf.config.threading.set_inter_op_parallelism_threads(max(2, min(4, threads_per_rank)))
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
     return {
         "gpus_visible": len(gpus),
         "gpu": chosen_gpu.name if chosen_gpu is not None else None,
         "threads_per_rank": threads_per_rank,
-        "cpus_available": available,
+        "cpus_available": cpus_available(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "launcher": detect_launcher(),

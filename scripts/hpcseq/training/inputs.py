@@ -88,11 +88,11 @@ def chunk_bounds(steps: int, first_step: int, last_step: int, chunk_steps: int) 
     return np.array(bounds, dtype=np.int64).reshape(-1, 2)
 
 
-def _chunk_steps(make_batch, batch_size: int) -> int:
-    """CHUNK_STEPS, fewer where one batch is large (a long window of many features)."""
+def _chunk_steps(make_batch, batch_size: int, chunk_steps: int = CHUNK_STEPS) -> int:
+    """`chunk_steps`, fewer where one batch is large (a long window of many features)."""
     example = make_batch(tf.range(batch_size, dtype=tf.int64))
     batch_bytes = sum(t.shape.num_elements() * t.dtype.size for t in tf.nest.flatten(example))
-    return max(1, min(CHUNK_STEPS, CHUNK_BYTES // max(1, batch_bytes)))
+    return max(1, min(chunk_steps, CHUNK_BYTES // max(1, batch_bytes)))
 
 
 def _per_step(tensor, batch_size: int):
@@ -104,7 +104,15 @@ def _per_step(tensor, batch_size: int):
 
 
 def _training_batches(
-    count: int, batch_size: int, steps: int, seed: int, rank: int, first_step: int, last_step: int, make_batch
+    count: int,
+    batch_size: int,
+    steps: int,
+    seed: int,
+    rank: int,
+    first_step: int,
+    last_step: int,
+    make_batch,
+    chunk_steps: int = CHUNK_STEPS,
 ) -> tf.data.Dataset:
     """Global steps [first_step, last_step) -> batches; epoch = step // steps.
 
@@ -124,7 +132,7 @@ def _training_batches(
         batches = make_batch(permute_tf(tf.reshape(positions, [-1]), count, keys))
         return tf.nest.map_structure(lambda t: _per_step(t, batch_size), batches)
 
-    bounds = chunk_bounds(steps, first_step, last_step, _chunk_steps(make_batch, batch_size))
+    bounds = chunk_bounds(steps, first_step, last_step, _chunk_steps(make_batch, batch_size, chunk_steps))
     dataset = tf.data.Dataset.from_tensor_slices(bounds)
     # One chunk made while the model trains on the last (a sequential map, a fixed prefetch), and
     # tf.data's autotuner off: on 2 cores its threads competed with the model's, and a char-RNN
@@ -185,11 +193,13 @@ def char_training_dataset(
     first_step: int,
     last_step: int,
     per_step: bool = False,
+    chunk_steps: int = CHUNK_STEPS,
 ) -> tf.data.Dataset:
-    """Shuffled training batches of (windows, next characters) from this rank's ids."""
+    """Shuffled training batches of (windows, next characters) from this rank's ids; made
+    `chunk_steps` batches per call (the benchmark compares 1 with the default)."""
     count = window_count(len(ids), sequence_length, step)
     make_batch = _window_maker(ids, sequence_length, step, per_step)
-    return _training_batches(count, batch_size, steps, seed, rank, first_step, last_step, make_batch)
+    return _training_batches(count, batch_size, steps, seed, rank, first_step, last_step, make_batch, chunk_steps)
 
 
 def char_eval_dataset(

@@ -204,3 +204,32 @@ def test_under_the_profile_the_ranks_start_as_in_a_job_script_on_jsc():
         job_resources.plan_job(config, "jureca-dc", "shakespeare_char_rnn", "evaluate")
     )
     assert "--threads-per-core=1" in cpu["slurm_extra"].split()
+
+
+def test_the_training_command_outside_snakemake_is_the_one_snakemake_formats():
+    """`make benchmark` runs TRAIN_COMMAND through rule_command: the same words as the rule's."""
+    import shlex
+    from types import SimpleNamespace
+
+    from snakemake.utils import format as snakemake_format
+
+    from hpcseq.cluster.launch import TRAIN_COMMAND, rule_command
+
+    params = SimpleNamespace(
+        workflow_python="/opt/my env/python",
+        python="/venv/bin/python",
+        ranks=2,
+        settings='{"name": "it\'s", "x": [1, 2]}',
+        results="results dir",
+        model_dir="results dir/m",
+        launcher="horovodrun",
+        srun="",
+        setup="module load A; echo $HOME",
+        container="",
+        timeline="",
+    )
+    resources = SimpleNamespace(nodes=1, tasks_per_node=2, cpus_per_task=4)
+    expected = shlex.split(snakemake_format(TRAIN_COMMAND, params=params, resources=resources))
+    words = rule_command(TRAIN_COMMAND, params=params, resources=resources)
+    assert words == expected
+    assert words[0] == "/opt/my env/python" and "--slurm-setup=module load A; echo $HOME" in words
