@@ -249,3 +249,20 @@ def test_missing_horovod_environment_is_a_clear_error(tmp_path):
     )
     assert result.returncode == 2
     assert "training interpreter" in result.stderr and "make setup" in result.stderr
+
+
+def test_a_checkpoint_of_one_hot_inputs_written_before_the_onehot_layer_counts_as_other_settings(tmp_path):
+    """Such a checkpoint holds an identity Embedding's weight the model no longer has: its
+    fingerprint differs, so the workflow sets it aside (as in the test above) instead of failing to
+    load it; a model with a learned embedding keeps its old fingerprint."""
+    from hpcseq.training.checkpoints import fingerprint_differences
+    from hpcseq.training.resume import fingerprint_of
+
+    vocab = tmp_path / "vocab.json"
+    vocab.write_text("{}", encoding="utf-8")
+    one_hot, learned = tiny_settings("char"), tiny_settings("senti")
+    assert one_hot["architecture"]["embedding"] == "one_hot" and learned["architecture"]["embedding"] != "one_hot"
+    now = fingerprint_of(one_hot, vocab, 1000)
+    before = {key: value for key, value in now.items() if key != "weights_layout"}
+    assert fingerprint_differences(before, now) == ["weights_layout: checkpoint '<absent>', now 'one_hot_layer'"]
+    assert "weights_layout" not in fingerprint_of(learned, vocab, 1000)

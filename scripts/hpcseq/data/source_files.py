@@ -46,7 +46,7 @@ class HashingLineReader:
         str methods (text_corpus.clean_blocks) is many times faster than a Python loop per line.
         """
         with open(self.path, "rb") as handle:
-            pending = b""
+            pending: list[bytes] = []  # the start of a line not yet ended, joined once it ends
             number = 0
             first = True
             while True:
@@ -61,16 +61,18 @@ class HashingLineReader:
                     first = False
                 end = block.rfind(b"\n") + 1
                 if not end:
-                    pending += block  # a line longer than a block: read on
+                    pending.append(block)  # a line longer than a block: read on (not copied per block)
                     continue
-                data, pending = pending + block[:end], block[end:]
+                data = b"".join([*pending, block[:end]])
+                pending = [block[end:]]
                 if b"\r" in data:
                     data = data.replace(b"\r\n", b"\n")
                 count = data.count(b"\n")
                 yield number + 1, data[:-1], count
                 number += count
-            if pending:  # the last line, without a line break: one line
-                yield number + 1, pending[:-1] if pending.endswith(b"\r") else pending, 1
+            last = b"".join(pending)
+            if last:  # the last line, without a line break: one line
+                yield number + 1, last[:-1] if last.endswith(b"\r") else last, 1
 
     def hash_remaining(self) -> None:
         """Hash the bytes after those already read (when a pass stopped early)."""

@@ -70,18 +70,10 @@ def clean_lines(
     encoding: str = "utf-8",
 ) -> Iterator[str]:
     """Yield cleaned lines (without separators) from (line_number, raw_bytes) pairs."""
-    marker = re.compile(options.start_after) if options.start_after else None
-    started = marker is None
+    header = _Header(options)
     for number, raw in lines:
         stats.lines_read += 1
-        if number <= options.skip_header_lines:
-            stats.header_lines_skipped += 1
-            continue
-        if not started:
-            stats.header_lines_skipped += 1
-            if marker.search(raw.decode(encoding, errors="replace")):
-                started = True
-                stats.start_marker_line = number
+        if not header.done and header.holds(number, raw, stats, encoding):
             continue
         if options.ascii_only:
             # the lecture's order on the raw bytes: line.strip().lower().decode("ascii", "ignore")
@@ -109,10 +101,7 @@ def clean_lines(
             continue
         stats.lines_kept += 1
         yield text
-    if marker is not None and not started:
-        raise InputDataError(
-            path, f"no line matches preprocess.start_after = {options.start_after!r}; nothing would be left"
-        )
+    header.check_found(path)
 
 
 def clean_blocks(
@@ -147,10 +136,7 @@ def clean_blocks(
         if kept:
             yield options.join_with + piece if written else piece
             written = True
-    if not header.started:
-        raise InputDataError(
-            path, f"no line matches preprocess.start_after = {options.start_after!r}; nothing would be left"
-        )
+    header.check_found(path)
 
 
 def _is_utf8(encoding: str) -> bool:
@@ -161,26 +147,40 @@ def _is_utf8(encoding: str) -> bool:
 
 
 class _Header:
-    """skip_header_lines and start_after, line by line as clean_lines has them (a few lines)."""
+    """skip_header_lines, then the lines up to the one start_after matches: the header, which
+    clean_lines and clean_blocks leave out (read line by line; it is a few lines)."""
 
     def __init__(self, options: CleaningOptions):
         self.skip = options.skip_header_lines
+        self.start_after = options.start_after
         self.marker = re.compile(options.start_after) if options.start_after else None
         self.started = self.marker is None
         self.done = self.started and self.skip <= 0
 
+    def holds(self, number: int, raw: bytes, stats: CleaningStats, encoding: str) -> bool:
+        """Whether line `number` belongs to the header (counted as skipped); the first line that
+        does not ends it."""
+        if number > self.skip and self.started:
+            self.done = True
+            return False
+        if number > self.skip and self.marker.search(raw.decode(encoding, errors="replace")):
+            self.started = True
+            stats.start_marker_line = number
+        stats.header_lines_skipped += 1
+        return True
+
     def read(self, lines: list[bytes], first: int, stats: CleaningStats, encoding: str) -> int:
         """How many of `lines` (numbered from `first`) belong to the header."""
         for index, raw in enumerate(lines):
-            number = first + index
-            if number > self.skip and self.started:
-                self.done = True
+            if not self.holds(first + index, raw, stats, encoding):
                 return index
-            if number > self.skip and self.marker.search(raw.decode(encoding, errors="replace")):
-                self.started = True
-                stats.start_marker_line = number
-            stats.header_lines_skipped += 1
         return len(lines)
+
+    def check_found(self, path: Path) -> None:
+        if not self.started:
+            raise InputDataError(
+                path, f"no line matches preprocess.start_after = {self.start_after!r}; nothing would be left"
+            )
 
 
 def _clean_block(data: bytes, first: int, options: CleaningOptions, path: Path, stats: CleaningStats, encoding: str):

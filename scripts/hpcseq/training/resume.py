@@ -48,6 +48,7 @@ class Resume:
 
 def fingerprint_of(settings: dict, vocab_path: Path, items_total: int) -> dict:
     return {
+        **_weights_layout(settings["architecture"]),
         "model": settings["model"],
         "architecture": settings["architecture"],
         "hyperparameters": settings["hyperparameters"],
@@ -55,6 +56,14 @@ def fingerprint_of(settings: dict, vocab_path: Path, items_total: int) -> dict:
         "vocabulary_sha256": file_sha256(vocab_path),
         "training_items": items_total,
     }
+
+
+def _weights_layout(architecture: dict) -> dict:
+    """Where the same settings now build a model with other weights than an earlier hpcseq did,
+    the fingerprint says so: a checkpoint written before is then set aside (or refused) as another
+    settings' is, rather than failing to load. One-hot inputs were a frozen identity Embedding
+    (a weight) until issue 27, the OneHot layer (none) since."""
+    return {"weights_layout": "one_hot_layer"} if architecture.get("embedding") == "one_hot" else {}
 
 
 def geometry_of(size: int, data, rate) -> dict:
